@@ -1,0 +1,1 @@
+"""REST routes as Chalice blueprints, one module per resource."""

@@ -1,0 +1,165 @@
+"""HTTP plumbing shared by every REST handler: routing behind a proxy, the response envelope,
+body parsing and error mapping.
+
+API Gateway sends every request to the one ``ApiFunction`` through a ``/{proxy+}`` route, so the
+event's ``resourcePath`` is the proxy, not a Chalice route; :class:`KstockChalice` matches the
+real path against the app's routes first. Every failure leaves as the contract's error envelope:
+services raise :class:`kstock.errors.ApiError`, anything unexpected is logged with its stack
+and answered 500 without one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from chalice import Chalice, Response
+from chalice.app import (
+    BadRequestError,
+    ChaliceViewError,
+    NotFoundError,
+    RestAPIEventHandler,
+)
+
+from kstock.errors import ApiError, InternalError, InvalidRequest, MethodNotAllowed, NotFound
+from kstock.logs import get_logger
+
+log = get_logger("kstock.api")
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=json.dumps(body, ensure_ascii=False, default=str),
+        status_code=status,
+        headers={"Content-Type": JSON_CONTENT_TYPE, **(headers or {})},
+    )
+
+
+def ok(data: Any, message: str, status: int = 200, **top_level: Any) -> Response:
+    """The success envelope ``{"status", "message", "data"}`` (plus top-level keys the PRD wants)."""
+    body = {"status": status, "message": message, **top_level}
+    if data is not None:
+        body["data"] = data
+    return json_response(body, status)
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.envelope(), error.status, error.headers)
+
+
+def json_body(request) -> dict[str, Any]:
+    """The request body as a JSON object, or INVALID_REQUEST saying what is wrong with it."""
+    raw = request.raw_body
+    if not raw:
+        raise InvalidRequest("a JSON body is required")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"malformed JSON body: {exc.__class__.__name__}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the JSON body must be an object")
+    return body
+
+
+@dataclass(frozen=True)
+class _RoutePattern:
+    template: str
+    regex: re.Pattern[str]
+    params: tuple[str, ...]
+
+
+def _compile(template: str) -> _RoutePattern:
+    params = tuple(re.findall(r"{([^}/]+)}", template))
+    regex = "^" + re.sub(r"\\{[^}/]+\\}", "([^/]+)", re.escape(template)) + "/?$"
+    return _RoutePattern(template, re.compile(regex), params)
+
+
+class _EnvelopeHandler(RestAPIEventHandler):
+    """Chalice's REST handler, with every error turned into kstock's envelope."""
+
+    def _get_view_function_response(self, view_function, function_args):
+        try:
+            response = view_function(**function_args)
+            if not isinstance(response, Response):
+                response = Response(body=response)
+            self._validate_response(response)
+            return response
+        except ApiError as exc:
+            return error_response(exc)
+        except BadRequestError as exc:
+            return error_response(InvalidRequest(str(exc)))
+        except NotFoundError as exc:
+            return error_response(NotFound(str(exc)))
+        except ChaliceViewError as exc:
+            return error_response(InvalidRequest(str(exc)))
+        except Exception:
+            path = getattr(self.current_request, "path", "unknown")
+            log.exception("unhandled error", extra={"path": path})
+            return error_response(InternalError("an internal error occurred"))
+
+
+class KstockChalice(Chalice):
+    """Chalice with proxy-path routing and the kstock error envelope."""
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(app_name=app_name)
+        self._patterns: list[_RoutePattern] | None = None
+
+    def _route_patterns(self) -> list[_RoutePattern]:
+        if self._patterns is None or len(self._patterns) != len(self.routes):
+            # Static routes win over parameterised ones (/rankings/companies before /{id}).
+            self._patterns = sorted((_compile(t) for t in self.routes), key=lambda p: (len(p.params), p.template))
+        return self._patterns
+
+    def _resolve(self, event: dict[str, Any]) -> Response | None:
+        """Point the event at the Chalice route of its path; an error response if there is none."""
+        context = event.setdefault("requestContext", {})
+        if context.get("resourcePath") in self.routes:
+            return None
+        path = event.get("path") or "/"
+        for pattern in self._route_patterns():
+            match = pattern.regex.match(path)
+            if match:
+                method = context.get("httpMethod") or event.get("httpMethod")
+                if method not in self.routes[pattern.template] and method != "OPTIONS":
+                    allowed = ", ".join(sorted(self.routes[pattern.template]))
+                    return error_response(MethodNotAllowed(f"{method} is not allowed on {path} (allowed: {allowed})"))
+                context["resourcePath"] = pattern.template
+                event["pathParameters"] = dict(zip(pattern.params, match.groups(), strict=True))
+                return None
+        return error_response(NotFound(f"no route for {path}"))
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        early = self._resolve(event)
+        if early is not None:
+            return early.to_dict(self.api.binary_types)
+        self.lambda_context = context
+        handler = _EnvelopeHandler(
+            self.routes, self.api, self.log, self.debug,
+            middleware_handlers=self._get_middleware_handlers("http"),
+        )
+        self.current_request = handler.create_request_object(event, context)
+        return handler(event, context)
+
+
+MAX_PAGE_SIZE = 100
+
+
+def page_params(query: dict[str, str], default_size: int = 20) -> tuple[int, int]:
+    """``page`` (from 1) and ``size`` (1..100) query parameters -> (limit, offset)."""
+
+    def number(name: str, default: int, low: int, high: int) -> int:
+        raw = query.get(name)
+        if raw is None or raw == "":
+            return default
+        if not raw.isdigit() or not low <= int(raw) <= high:
+            raise InvalidRequest(f"{name} must be an integer from {low} to {high}")
+        return int(raw)
+
+    page = number("page", 1, 1, 10_000)
+    size = number("size", default_size, 1, MAX_PAGE_SIZE)
+    return size, (page - 1) * size

@@ -1,0 +1,1 @@
+"""Companies: the listed instruments kstock knows, their reference data and search."""

