@@ -4,6 +4,6 @@ can point ``Handler: app.<name>`` at each one."""
 from api import companies, health
 from web import KstockChalice
 
-app = KstockChalice(app_name="kstock")
+app = KstockChalice(app_name="kstock-api")
 app.register_blueprint(health.bp)
 app.register_blueprint(companies.bp)

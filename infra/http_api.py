@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import signal
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -92,7 +93,9 @@ def response_from_proxy_result(result: dict[str, Any]) -> web.Response:
     return response
 
 
-def _warm(handler: str) -> None:
+def _worker_init(handler: str) -> None:
+    # Ctrl-C reaches the whole process group; only the supervisor decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     load_handler(handler)
 
 
@@ -103,7 +106,7 @@ class HttpApi:
         self.handler = handler
         self.function_name = function_name
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                         initializer=_warm, initargs=(handler,))
+                                         initializer=_worker_init, initargs=(handler,))
 
     def app(self) -> web.Application:
         application = web.Application(client_max_size=10 * 1024 * 1024)
