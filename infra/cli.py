@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+from pathlib import Path
 
+from infra.paths import TEMPLATE_PATH
 from kstock.config import get_settings
 
 
@@ -33,9 +36,35 @@ def cmd_seed(_args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from infra.stack import run_stack
+    from infra.stack import StackOptions, run_stack
 
-    return run_stack(api_port=args.api_port)
+    return run_stack(StackOptions(template=args.template, fast_clock=args.fast_clock))
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from infra.invoke import run_invoke
+
+    return run_invoke(args.logical_id, args.event, args.template)
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    from infra.provision import main as provision_main
+
+    endpoint = args.endpoint or get_settings().aws_endpoint_url or "http://127.0.0.1:4566"
+    return provision_main(["--endpoint", endpoint, "--template", str(args.template),
+                           "--region", get_settings().aws_region])
+
+
+def cmd_env(_args: argparse.Namespace) -> int:
+    from infra.stack_state import read_state
+
+    state = read_state()
+    if state is None:
+        print("kstock env: no running stack (start one with `make up` or `kstock up`)", file=sys.stderr)
+        return 1
+    for name, value in state.environment.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
 
 
 def cmd_reset(args: argparse.Namespace) -> int:
@@ -54,8 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the whole local stack until Ctrl-C")
-    up.add_argument("--api-port", type=int, default=None, help="HTTP API port (default 3000)")
+    up.add_argument("--template", type=Path, default=TEMPLATE_PATH, help="SAM template to run")
+    up.add_argument("--fast-clock", type=float, default=1.0, metavar="N",
+                    help="run schedules N times faster than real time (demos)")
     up.set_defaults(func=cmd_up)
+
+    invoke = sub.add_parser("invoke", help="run one function of the template with an event")
+    invoke.add_argument("logical_id", help="the function's logical id in the template")
+    invoke.add_argument("--event", help="event JSON file, or - for standard input (default: {})")
+    invoke.add_argument("--template", type=Path, default=TEMPLATE_PATH)
+    invoke.set_defaults(func=cmd_invoke)
+
+    provision = sub.add_parser("provision", help="create the template's queues and tables on an AWS endpoint")
+    provision.add_argument("--endpoint", help="default: AWS_ENDPOINT_URL, else http://127.0.0.1:4566")
+    provision.add_argument("--template", type=Path, default=TEMPLATE_PATH)
+    provision.set_defaults(func=cmd_provision)
+
+    sub.add_parser("env", help="print the running stack's settings as export lines").set_defaults(func=cmd_env)
 
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the reference data (idempotent)").set_defaults(func=cmd_seed)

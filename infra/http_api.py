@@ -1,24 +1,22 @@
-"""The local HTTP API: API Gateway REST proxy events served on 127.0.0.1:3000.
+"""The local HTTP API: the template's Api events served on 127.0.0.1:3000.
 
-Each request becomes a real API Gateway (REST, payload 1.0) proxy event and goes to the handler
-in one of a few worker processes, like Lambda containers: a handler serves one event at a time,
-and module state (pools, clients) lives as long as the worker.
+Each request becomes a real API Gateway (REST, payload 1.0) proxy event for the resource it
+matches and goes to that function's local containers (:mod:`infra.functions`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import signal
+import re
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
-from infra.lambda_runtime import invoke, load_handler
+from infra.functions import FunctionError, LocalFunction
+from infra.template import ApiEvent
 
 STAGE = "Prod"
 
@@ -42,25 +40,28 @@ def _single_and_multi(items) -> tuple[dict[str, str] | None, dict[str, list[str]
 
 
 def build_proxy_event(method: str, path: str, query_items, header_items, body: bytes,
-                      source_ip: str, host: str) -> dict[str, Any]:
-    """An API Gateway REST proxy event as the ``/{proxy+}`` resource receives it."""
+                      source_ip: str, host: str, resource: str = "/{proxy+}",
+                      path_parameters: dict[str, str] | None = None) -> dict[str, Any]:
+    """An API Gateway REST (payload 1.0) proxy event, as the function of ``resource`` receives it."""
     headers, multi_headers = _single_and_multi(header_items)
     query, multi_query = _single_and_multi(query_items)
     text, is_base64 = _text_or_base64(body)
+    if path_parameters is None and resource == "/{proxy+}":
+        path_parameters = {"proxy": path.lstrip("/")} if path != "/" else None
     now = time.time()
     return {
-        "resource": "/{proxy+}",
+        "resource": resource,
         "path": path,
         "httpMethod": method,
         "headers": headers,
         "multiValueHeaders": multi_headers,
         "queryStringParameters": query,
         "multiValueQueryStringParameters": multi_query,
-        "pathParameters": {"proxy": path.lstrip("/")} if path != "/" else None,
+        "pathParameters": path_parameters or None,
         "stageVariables": None,
         "requestContext": {
             "resourceId": "local",
-            "resourcePath": "/{proxy+}",
+            "resourcePath": resource,
             "httpMethod": method,
             "path": f"/{STAGE}{path}",
             "stage": STAGE,
@@ -68,7 +69,7 @@ def build_proxy_event(method: str, path: str, query_items, header_items, body: b
             "extendedRequestId": str(uuid.uuid4()),
             "requestTime": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
             "requestTimeEpoch": int(now * 1000),
-            "accountId": "000000000000",
+            "accountId": "123456789012",
             "apiId": "local",
             "protocol": "HTTP/1.1",
             "domainName": host,
@@ -93,37 +94,65 @@ def response_from_proxy_result(result: dict[str, Any]) -> web.Response:
     return response
 
 
-def _worker_init(handler: str) -> None:
-    # Ctrl-C reaches the whole process group; only the supervisor decides when workers stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    load_handler(handler)
+@dataclass(frozen=True)
+class Route:
+    """One Api event of the template: ``/companies/{id}`` or the greedy ``/{proxy+}``."""
+
+    method: str
+    resource: str
+    function: LocalFunction
+    regex: re.Pattern[str]
+    params: tuple[str, ...]
+
+    @classmethod
+    def of(cls, event: ApiEvent, function: LocalFunction) -> Route:
+        params: list[str] = []
+        parts = []
+        for segment in event.path.strip("/").split("/"):
+            if segment.startswith("{") and segment.endswith("}"):
+                name = segment[1:-1]
+                params.append(name.rstrip("+"))
+                parts.append("(.+)" if name.endswith("+") else "([^/]+)")
+            else:
+                parts.append(re.escape(segment))
+        regex = "/" + "/".join(parts) if parts != [""] else "/"
+        return cls(event.method, event.path, function, re.compile(f"^{regex}/?$"), tuple(params))
+
+    @property
+    def specificity(self) -> tuple[int, int]:
+        # literal routes first, greedy proxies last
+        return ("+}" in self.resource, len(self.params))
 
 
 class HttpApi:
-    """An aiohttp app that forwards every request to one Lambda handler."""
+    """An aiohttp app serving the template's Api events through their functions."""
 
-    def __init__(self, handler: str = "app.app", workers: int = 2, function_name: str = "ApiFunction") -> None:
-        self.handler = handler
-        self.function_name = function_name
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                         initializer=_worker_init, initargs=(handler,))
+    def __init__(self, routes: list[Route]) -> None:
+        self.routes = sorted(routes, key=lambda r: r.specificity)
 
     def app(self) -> web.Application:
         application = web.Application(client_max_size=10 * 1024 * 1024)
         application.router.add_route("*", "/{tail:.*}", self._handle)
         return application
 
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for route in self.routes:
+            found = route.regex.match(path)
+            if found and route.method in ("ANY", method):
+                return route, dict(zip(route.params, found.groups(), strict=True))
+        return None
+
     async def _handle(self, request: web.Request) -> web.Response:
+        matched = self.match(request.method, request.path)
+        if matched is None:  # what API Gateway answers for a path no resource covers
+            return web.json_response({"message": "Missing Authentication Token"}, status=403)
+        route, params = matched
         event = build_proxy_event(
             request.method, request.path, request.query.items(), request.headers.items(),
-            await request.read(), request.remote or "127.0.0.1", request.host,
+            await request.read(), request.remote or "127.0.0.1", request.host, route.resource, params,
         )
-        loop = asyncio.get_running_loop()
         try:
-            result = await loop.run_in_executor(self._pool, invoke, self.handler, event, self.function_name)
-        except Exception as exc:  # the "Lambda" itself crashed: API Gateway answers 502
-            return web.json_response({"message": "Internal server error", "error": type(exc).__name__}, status=502)
+            result = await route.function.invoke(event)
+        except FunctionError:  # the function failed: API Gateway answers 502
+            return web.json_response({"message": "Internal server error"}, status=502)
         return response_from_proxy_result(result)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=True, cancel_futures=True)

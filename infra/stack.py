@@ -1,15 +1,31 @@
-"""``kstock up``: the local stack in one process tree, until Ctrl-C or SIGTERM."""
+"""``kstock up``: the whole local stack in one process tree, until Ctrl-C or SIGTERM.
+
+Embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL point elsewhere), a moto server
+(unless AWS_ENDPOINT_URL names one, e.g. LocalStack), the schema and reference data, then the
+template-driven local cloud: HTTP API, WebSocket API with @connections, schedules and queue
+pollers. Child processes log with a ``[name]`` prefix and are restarted if they crash.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
 
-from aiohttp import web
+from infra.paths import TEMPLATE_PATH
+from infra.runtime import LocalCloud, Ports
+from infra.stack_state import clear_state, write_state
+from infra.supervisor import ManagedProcess, log, python_module
+from kstock.config import Settings, get_settings, reload_settings
+from kstock.embedded import EmbeddedServiceError, Services, ensure_services, port_open
 
-from infra.http_api import HttpApi
-from kstock.config import get_settings, reload_settings
-from kstock.embedded import ensure_services
+
+@dataclass
+class StackOptions:
+    template: Path = TEMPLATE_PATH
+    fast_clock: float = 1.0
 
 
 def _prepare_database(database_url: str) -> None:
@@ -18,43 +34,88 @@ def _prepare_database(database_url: str) -> None:
     from kstock.db.migrate import migrate
 
     applied = migrate(database_url)
-    print(f"[db] {len(applied)} migration(s) applied" if applied else "[db] schema up to date", flush=True)
+    log("db", f"{len(applied)} migration(s) applied" if applied else "schema up to date")
     with db.connect(database_url) as conn:
         result = seed(conn)
-    print(f"[db] reference data: {result.companies} companies, {result.indices} indices", flush=True)
+    log("db", f"reference data: {result.companies} companies, {result.indices} indices")
 
 
-async def _serve(api_port: int) -> None:
+async def _wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_open("127.0.0.1", port):
+        if time.monotonic() > deadline:
+            raise EmbeddedServiceError(f"{what} did not open port {port} within {timeout:.0f}s")
+        await asyncio.sleep(0.1)
+
+
+def _stack_environment(services: Services, settings: Settings) -> dict[str, str]:
+    env = {"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url,
+           "KSTOCK_ENV": settings.kstock_env, "LOG_LEVEL": settings.log_level}
+    embedded = [name for name, server in (("postgres", services.postgres), ("redis", services.redis)) if server]
+    env["KSTOCK_EMBEDDED"] = ",".join(embedded)
+    return env
+
+
+def _banner(cloud: LocalCloud, endpoint: str, services: Services) -> str:
+    rows = [
+        ("HTTP API", cloud.http_url),
+        ("WebSocket", cloud.ws_url),
+        ("@connections", cloud.connections_url),
+        ("AWS (moto)", endpoint),
+        ("PostgreSQL", f"{services.database_kind} ({services.database_url.split('?')[0]})"),
+        ("Redis", f"{services.redis_kind} ({services.redis_url})"),
+    ]
+    table = "\n".join(f"  {name:<14} {value}" for name, value in rows)
+    counts = (f"  {len(cloud.template.functions)} functions, {len(cloud.schedules)} schedules, "
+              f"{len(cloud.pollers)} queue pollers")
+    return f"\n  kstock is up\n{table}\n{counts}\n\n  `kstock env` exports these; Ctrl-C stops everything.\n"
+
+
+async def _run(options: StackOptions, services: Services) -> None:
     settings = get_settings()
-    api = HttpApi()
-    runner = web.AppRunner(api.app(), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.kstock_api_host, api_port)
-    await site.start()
-    print(f"\n  kstock is up\n  {'HTTP API':<12} http://{settings.kstock_api_host}:{api_port}\n"
-          f"  {'health':<12} http://{settings.kstock_api_host}:{api_port}/health\n\n  Ctrl-C stops everything.\n",
-          flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    processes: list[ManagedProcess] = []
+    endpoint = settings.aws_endpoint_url
+    if endpoint is None:
+        moto = ManagedProcess("moto", python_module("moto.server", "-H", "127.0.0.1", "-p", str(settings.moto_port)))
+        await moto.start()
+        processes.append(moto)
+        await _wait_for_port(settings.moto_port, "moto")
+        endpoint = f"http://127.0.0.1:{settings.moto_port}"
+
+    environment = _stack_environment(services, settings)
+    cloud = LocalCloud(options.template, endpoint, environment,
+                       ports=Ports(settings.kstock_api_host, settings.kstock_api_port, settings.kstock_ws_port),
+                       region=settings.aws_region, clock_speed=options.fast_clock)
     try:
+        await cloud.start()
+        write_state({**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region,
+                     "KSTOCK_API_URL": cloud.http_url, "KSTOCK_WS_URL": cloud.ws_url,
+                     "KSTOCK_CONNECTIONS_URL": cloud.connections_url})
+        print(_banner(cloud, endpoint, services), flush=True)
         await stop.wait()
     finally:
-        print("[up] stopping", flush=True)
-        await runner.cleanup()
-        api.close()
+        log("up", "stopping")
+        clear_state()
+        await cloud.stop()
+        for process in reversed(processes):
+            await process.stop()
 
 
-def run_stack(api_port: int | None = None) -> int:
+def run_stack(options: StackOptions | None = None) -> int:
+    options = options or StackOptions()
     services = ensure_services()
     services.export_env()
     reload_settings()
-    print(f"[up] postgres: {services.database_kind}, redis: {services.redis_kind}", flush=True)
+    log("up", f"postgres: {services.database_kind}, redis: {services.redis_kind}")
     try:
         _prepare_database(services.database_url)
-        asyncio.run(_serve(api_port or get_settings().kstock_api_port))
+        asyncio.run(_run(options, services))
     finally:
         services.stop()
-        print("[up] stopped", flush=True)
+        log("up", "stopped")
     return 0

@@ -24,10 +24,11 @@ def wait_for(predicate, timeout: float, what: str):
 
 
 def test_kstock_up_serves_health_and_search_then_stops_on_ctrl_c(tmp_path):
-    api_port, redis_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "KSTOCK_EMBEDDED"}}
-    env.update(KSTOCK_HOME=str(tmp_path / "home"), KSTOCK_API_PORT=str(api_port),
-               EMBEDDED_REDIS_PORT=str(redis_port), KSTOCK_ENV="local")
+    api_port, ws_port, moto_port, redis_port = free_port(), free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items()
+           if k not in {"DATABASE_URL", "REDIS_URL", "KSTOCK_EMBEDDED", "AWS_ENDPOINT_URL"}}
+    env.update(KSTOCK_HOME=str(tmp_path / "home"), KSTOCK_API_PORT=str(api_port), KSTOCK_WS_PORT=str(ws_port),
+               MOTO_PORT=str(moto_port), EMBEDDED_REDIS_PORT=str(redis_port), KSTOCK_ENV="local")
     kstock = Path(sys.executable).with_name("kstock")
     proc = subprocess.Popen([str(kstock), "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -41,20 +42,27 @@ def test_kstock_up_serves_health_and_search_then_stops_on_ctrl_c(tmp_path):
             return False
 
     try:
-        wait_for(healthy, 90, "kstock up to answer /health")
+        wait_for(healthy, 15, "kstock up to answer /health")  # the start-up budget
         health = requests.get(f"{base}/health", timeout=5).json()["data"]
         assert health["postgres"]["kind"] == health["redis"]["kind"] == "embedded"
         found = requests.get(f"{base}/companies", params={"keyword": "삼성"}, timeout=5).json()["data"]
         assert found[0]["name"] == "삼성전자"
         children = psutil.Process(proc.pid).children(recursive=True)
         assert children, "kstock up runs its servers as child processes"
+        exported = subprocess.run([str(kstock), "env"], env=env, capture_output=True, text=True, timeout=30).stdout
+        assert f"export KSTOCK_API_URL=http://127.0.0.1:{api_port}" in exported
+        assert f"export KSTOCK_CONNECTIONS_URL=http://127.0.0.1:{ws_port}/" in exported
+        assert "export DATABASE_URL=" in exported and "export AWS_ENDPOINT_URL=" in exported
     finally:
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
     assert "stopped" in output
-    assert not port_open("127.0.0.1", api_port) and not port_open("127.0.0.1", redis_port)
+    for port in (api_port, ws_port, moto_port, redis_port):
+        assert not port_open("127.0.0.1", port), f"port {port} still open after Ctrl-C"
     pgdata = str(tmp_path / "home" / "postgres")
     leftovers = [p for p in psutil.process_iter(["cmdline"]) if pgdata in " ".join(p.info["cmdline"] or [])]
     assert not leftovers, "embedded PostgreSQL still running after Ctrl-C"
-    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    # helpers such as multiprocessing's resource tracker leave once their parent is gone
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, f"orphans after Ctrl-C: {alive}"

@@ -1,0 +1,92 @@
+"""Supervision of the local stack's parts: child processes with prefixed logs, restarted when they
+crash, and in-process asyncio tasks restarted the same way."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+
+def log(component: str, message: str) -> None:
+    print(f"[{component}] {message}", flush=True)
+
+
+@dataclass
+class ManagedProcess:
+    """A child process whose output lines are prefixed with its name; restarted after a crash."""
+
+    name: str
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    restart_delay: float = 1.0
+    restarts: int = 0
+    _process: asyncio.subprocess.Process | None = None
+    _task: asyncio.Task | None = None
+    _stopping: bool = False
+
+    async def start(self) -> None:
+        await self._spawn()
+        self._task = asyncio.create_task(self._supervise(), name=f"supervise-{self.name}")
+
+    async def _spawn(self) -> None:
+        self._process = await asyncio.create_subprocess_exec(
+            *self.argv, env={**os.environ, **self.env}, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process else None
+
+    async def _supervise(self) -> None:
+        while True:
+            assert self._process is not None and self._process.stdout is not None
+            async for line in self._process.stdout:
+                print(f"[{self.name}] {line.decode(errors='replace').rstrip()}", flush=True)
+            code = await self._process.wait()
+            if self._stopping:
+                return
+            self.restarts += 1
+            log("up", f"{self.name} exited with code {code}; restarting (restart #{self.restarts})")
+            await asyncio.sleep(self.restart_delay)
+            await self._spawn()
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        self._stopping = True
+        if self._process and self._process.returncode is None:
+            self._process.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(self._process.wait(), timeout)
+            except TimeoutError:
+                self._process.kill()
+                await self._process.wait()
+        if self._task:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+
+
+def supervise_task(name: str, factory: Callable[[], Awaitable[None]], restart_delay: float = 1.0) -> asyncio.Task:
+    """Run ``factory()`` as a task; if it raises, report and run it again."""
+
+    async def loop() -> None:
+        while True:
+            try:
+                await factory()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a crashed component is reported and restarted, never fatal
+                log(name, f"crashed: {type(exc).__name__}: {exc}; restarting")
+                await asyncio.sleep(restart_delay)
+
+    return asyncio.create_task(loop(), name=name)
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", module, *args]
