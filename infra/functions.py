@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.lambda_runtime import invoke_reporting_errors, load_handler
+from infra.supervisor import log
 from infra.template import FunctionSpec, Template
 
 
@@ -59,6 +60,8 @@ class LocalFunction:
             self.code_dir, self.spec.timeout)
         if not ok:
             self.errors += 1
+            # what Lambda writes to the function's log when a handler raises
+            log(self.spec.logical_id, "".join(result["stackTrace"]).rstrip())
             raise FunctionError(self.spec.logical_id, result)
         return result
 

@@ -18,6 +18,7 @@ from infra.paths import TEMPLATE_PATH
 from infra.runtime import LocalCloud, Ports
 from infra.stack_state import clear_state, write_state
 from infra.supervisor import ManagedProcess, log, python_module
+from kstock.auth.tokens import signing_key
 from kstock.config import Settings, get_settings, reload_settings
 from kstock.embedded import EmbeddedServiceError, Services, ensure_services, port_open
 
@@ -53,6 +54,7 @@ def _stack_environment(services: Services, settings: Settings) -> dict[str, str]
            "KSTOCK_ENV": settings.kstock_env, "LOG_LEVEL": settings.log_level}
     embedded = [name for name, server in (("postgres", services.postgres), ("redis", services.redis)) if server]
     env["KSTOCK_EMBEDDED"] = ",".join(embedded)
+    env["JWT_SECRET"] = signing_key()  # JWT_SECRET, or the local key kept in KSTOCK_HOME
     return env
 
 

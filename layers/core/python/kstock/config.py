@@ -55,6 +55,12 @@ class Settings(BaseSettings):
         None, description="Endpoint of AWS services (moto or LocalStack); unset -> real AWS."
     )
     aws_region: str = Field("ap-northeast-2", description="AWS region.")
+    connections_table: str = Field(
+        "kstock-ConnectionsTable", description="DynamoDB table of WebSocket connections and subscriptions."
+    )
+    ws_connection_ttl_seconds: int = Field(
+        7200 + 600, description="TTL of connection rows: API Gateway's 2 h limit plus slack, so abandoned rows expire."
+    )
 
     # -- auth ------------------------------------------------------------------------------------
     jwt_secret: SecretStr | None = Field(
@@ -68,6 +74,28 @@ class Settings(BaseSettings):
     kis_env: Literal["real", "mock"] = Field("real", description="KIS server family: real (실전) or mock (모의).")
     kis_rest_url: str | None = Field(None, description="Override of the KIS REST base URL.")
     kis_ws_url: str | None = Field(None, description="Override of the KIS WebSocket base URL.")
+    kis_custtype: Literal["P", "B"] = Field("P", description="KIS customer type: P individual, B corporate.")
+    kis_rest_rate_per_second: float | None = Field(
+        None, description="REST calls/s per app key (token bucket); unset -> 20 real, 2 mock."
+    )
+    kis_rest_timeout: float = Field(10.0, description="Seconds before a KIS REST call is abandoned.")
+    kis_rest_max_attempts: int = Field(5, description="Attempts of one REST call on EGW00201 / unavailable.")
+    kis_token_min_interval: float = Field(
+        60.0, description="Never issue a KIS access token more often than this (seconds, per app key)."
+    )
+    kis_ws_max_subscriptions: int = Field(41, description="KIS WebSocket registrations per session.")
+    kis_ws_pingpong_reply: Literal["echo", "pong"] = Field(
+        "echo", description="Answer PINGPONG by echoing the text (pykis) or with a pong frame (official helper)."
+    )
+    kis_ws_reconnect_initial: float = Field(0.5, description="First reconnect delay (s); doubles, with jitter.")
+    kis_ws_reconnect_max: float = Field(30.0, description="Largest reconnect delay (s).")
+    kis_sim_host: str = Field("127.0.0.1", description="Bind address of the local KIS simulator.")
+    kis_sim_rest_port: int = Field(9443, description="KIS simulator REST port (plain HTTP).")
+    kis_sim_ws_port: int = Field(21000, description="KIS simulator WebSocket port (plain WS).")
+    kis_sim_seed: int = Field(20250714, description="Seed of the simulator's market.")
+    kis_sim_trades_per_second: float = Field(200.0, description="Simulator trade records/s across all symbols.")
+    kis_sim_always_open: bool = Field(True, description="Simulator trades at any hour (demo mode of `make up`).")
+    kis_sim_pingpong_interval: float = Field(30.0, description="Seconds between the simulator's PINGPONGs.")
 
     # -- external content sources (offline fallbacks when unset) ---------------------------------
     google_api_key: SecretStr | None = Field(None, description="Gemini key (google-genai); unset -> rules.")

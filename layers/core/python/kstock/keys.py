@@ -22,3 +22,24 @@ def latest_price(symbol: str) -> str:
 THEME_TOP_30 = "theme:current_top_30"
 
 HEALTH_PROBE = "kstock:health:probe"
+
+
+# -- KIS -----------------------------------------------------------------------------------------
+# App keys are secrets: keys carry a short hash of the app key, never the key itself.
+
+
+def kis_token(app_id: str) -> str:
+    """Cached KIS access token JSON of one app key (expires with the token)."""
+    return f"kis:token:{app_id}"
+
+
+def kis_token_issue_guard(app_id: str) -> str:
+    """Set for a minute after a token issue: KIS allows one issue per minute per app key."""
+    return f"kis:token:issued:{app_id}"
+
+
+# -- auth ----------------------------------------------------------------------------------------
+
+def revoked_token(token_id: str) -> str:
+    """Present while a logged-out token would still be valid."""
+    return f"auth:revoked:{token_id}"

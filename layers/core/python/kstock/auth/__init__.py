@@ -1,0 +1,1 @@
+"""Authentication: access tokens (JWT, HS256) and their revocation."""

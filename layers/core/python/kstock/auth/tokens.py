@@ -1,0 +1,83 @@
+"""Access tokens: HS256 JWTs with an expiry and a unique id (``jti``), revocable until they expire.
+
+The signing key is ``JWT_SECRET``. On a laptop with none set, a random key is created once in
+``KSTOCK_HOME/jwt_secret`` (mode 600) and shared by every local process; it never leaves it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import jwt
+
+from kstock import cache, keys
+from kstock.config import get_settings
+from kstock.errors import Unauthorized
+
+ALGORITHM = "HS256"
+ISSUER = "kstock"
+
+
+@dataclass(frozen=True)
+class Claims:
+    user_id: int
+    token_id: str
+    expires_at: int
+
+
+def _local_key_file() -> Path:
+    return get_settings().kstock_home / "jwt_secret"
+
+
+def signing_key() -> str:
+    settings = get_settings()
+    if settings.jwt_secret is not None:
+        return settings.jwt_secret.get_secret_value()
+    path = _local_key_file()
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def issue(user_id: int, ttl_seconds: int | None = None) -> str:
+    now = int(time.time())
+    ttl = ttl_seconds or get_settings().jwt_ttl_seconds
+    payload = {"sub": str(user_id), "jti": uuid.uuid4().hex, "iat": now, "exp": now + ttl, "iss": ISSUER}
+    return jwt.encode(payload, signing_key(), algorithm=ALGORITHM)
+
+
+def verify(token: str | None) -> Claims:
+    """The claims of a valid, unexpired, unrevoked token; :class:`Unauthorized` otherwise."""
+    if not token:
+        raise Unauthorized("a token is required")
+    try:
+        payload = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], issuer=ISSUER,
+                             options={"require": ["exp", "jti", "sub", "iss"]})
+        claims = Claims(int(payload["sub"]), str(payload["jti"]), int(payload["exp"]))
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("the token has expired") from None
+    except (jwt.InvalidTokenError, ValueError):
+        raise Unauthorized("the token is invalid") from None
+    if cache.client().exists(keys.revoked_token(claims.token_id)):
+        raise Unauthorized("the token has been revoked")
+    return claims
+
+
+def revoke(claims: Claims) -> None:
+    """Refuse this token from now until it would have expired anyway."""
+    remaining = max(1, claims.expires_at - int(time.time()))
+    cache.client().set(keys.revoked_token(claims.token_id), "1", ex=remaining)
+
+
+def bearer(header_value: str | None) -> str | None:
+    """``"Bearer abc"`` -> ``"abc"``."""
+    if not header_value:
+        return None
+    scheme, _, token = header_value.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None

@@ -1,0 +1,1 @@
+"""Realtime delivery: the WebSocket connection registry and (with the streamer) the fan-out."""

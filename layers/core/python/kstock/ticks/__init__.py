@@ -1,0 +1,1 @@
+"""Ticks: raw trade storage (day partitions), OHLCV roll-ups, retention."""
