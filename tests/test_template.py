@@ -40,3 +40,16 @@ def test_every_handler_resolves():
     for name, resource in functions.items():
         handler = resource["Properties"]["Handler"]
         assert callable(load_handler(handler)), f"{name}: {handler} is not callable"
+
+
+def test_every_package_is_listed_in_pyproject():
+    """A non-editable install (a Lambda layer build) ships only the packages pyproject lists."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    roots = {"kstock": ROOT / "layers/core/python/kstock", "streamer": ROOT / "streamer", "infra": ROOT / "infra"}
+    found = set()
+    for name, root in roots.items():
+        for init in root.rglob("__init__.py"):
+            found.add(".".join([name, *init.parent.relative_to(root).parts]))
+    assert found - listed == set(), f"add to pyproject.toml packages: {sorted(found - listed)}"
