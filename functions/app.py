@@ -2,6 +2,7 @@
 can point ``Handler: app.<name>`` at each one."""
 
 import jobs
+import workers
 import ws
 
 from api import companies, health
@@ -39,3 +40,10 @@ def tick_partitions(event, context):
 @app.lambda_function(name="retention")
 def retention(event, context):
     return jobs.retention(event, context)
+
+
+# -- queue workers ----------------------------------------------------------------------------------
+
+@app.lambda_function(name="backfill_worker")
+def backfill_worker(event, context):
+    return workers.backfill(event, context)

@@ -67,6 +67,12 @@ def cmd_env(_args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from infra.backfill import run_backfill
+
+    return run_backfill(args.symbols, args.days, args.wait)
+
+
 def cmd_reset(args: argparse.Namespace) -> int:
     from kstock.embedded import remove_home
 
@@ -104,9 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the reference data (idempotent)").set_defaults(func=cmd_seed)
 
+    backfill = sub.add_parser("backfill", help="load daily history from KIS for the running stack")
+    backfill.add_argument("--symbols", nargs="+", help="codes to load (default: every seeded company)")
+    backfill.add_argument("--days", type=int, default=730, help="calendar days of history (default 730)")
+    backfill.add_argument("--wait", type=float, default=120.0, help="give up after this long without progress")
+    backfill.set_defaults(func=cmd_backfill)
+
     reset = sub.add_parser("reset", help="delete the embedded servers' data")
     reset.add_argument("--yes", action="store_true")
     reset.set_defaults(func=cmd_reset)
+
+    from infra.kis_cli import add_kis_commands
+
+    add_kis_commands(sub)
     return parser
 
 

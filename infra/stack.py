@@ -58,12 +58,14 @@ def _stack_environment(services: Services, settings: Settings) -> dict[str, str]
     return env
 
 
-def _banner(cloud: LocalCloud, endpoint: str, services: Services) -> str:
+def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: dict[str, str]) -> str:
     rows = [
         ("HTTP API", cloud.http_url),
         ("WebSocket", cloud.ws_url),
         ("@connections", cloud.connections_url),
         ("AWS (moto)", endpoint),
+        ("KIS", f"simulator {environment['KIS_REST_URL']}" if "KIS_REST_URL" in environment
+         else "real KIS (KIS_APP_KEY)"),
         ("PostgreSQL", f"{services.database_kind} ({services.database_url.split('?')[0]})"),
         ("Redis", f"{services.redis_kind} ({services.redis_url})"),
     ]
@@ -90,6 +92,17 @@ async def _run(options: StackOptions, services: Services) -> None:
         endpoint = f"http://127.0.0.1:{settings.moto_port}"
 
     environment = _stack_environment(services, settings)
+    if settings.kis_app_key is None:
+        # No KIS credentials: the simulator plays the broker, on the real ports, open at any hour.
+        simulator = ManagedProcess("kis-sim", [*python_module("infra.cli"), "sim-kis", "--always-open",
+                                               "--rest-port", str(settings.kis_sim_rest_port),
+                                               "--ws-port", str(settings.kis_sim_ws_port)])
+        await simulator.start()
+        processes.append(simulator)
+        await _wait_for_port(settings.kis_sim_rest_port, "KIS simulator")
+        await _wait_for_port(settings.kis_sim_ws_port, "KIS simulator")
+        environment["KIS_REST_URL"] = f"http://{settings.kis_sim_host}:{settings.kis_sim_rest_port}"
+        environment["KIS_WS_URL"] = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
     cloud = LocalCloud(options.template, endpoint, environment,
                        ports=Ports(settings.kstock_api_host, settings.kstock_api_port, settings.kstock_ws_port),
                        region=settings.aws_region, clock_speed=options.fast_clock)
@@ -98,7 +111,7 @@ async def _run(options: StackOptions, services: Services) -> None:
         write_state({**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region,
                      "KSTOCK_API_URL": cloud.http_url, "KSTOCK_WS_URL": cloud.ws_url,
                      "KSTOCK_CONNECTIONS_URL": cloud.connections_url})
-        print(_banner(cloud, endpoint, services), flush=True)
+        print(_banner(cloud, endpoint, services, environment), flush=True)
         await stop.wait()
     finally:
         log("up", "stopping")

@@ -24,11 +24,13 @@ def wait_for(predicate, timeout: float, what: str):
 
 
 def test_kstock_up_serves_health_and_search_then_stops_on_ctrl_c(tmp_path):
-    api_port, ws_port, moto_port, redis_port = free_port(), free_port(), free_port(), free_port()
+    api_port, ws_port, moto_port, redis_port, sim_rest, sim_ws = (free_port() for _ in range(6))
     env = {k: v for k, v in os.environ.items()
            if k not in {"DATABASE_URL", "REDIS_URL", "KSTOCK_EMBEDDED", "AWS_ENDPOINT_URL"}}
     env.update(KSTOCK_HOME=str(tmp_path / "home"), KSTOCK_API_PORT=str(api_port), KSTOCK_WS_PORT=str(ws_port),
-               MOTO_PORT=str(moto_port), EMBEDDED_REDIS_PORT=str(redis_port), KSTOCK_ENV="local")
+               MOTO_PORT=str(moto_port), EMBEDDED_REDIS_PORT=str(redis_port), KSTOCK_ENV="local",
+               KIS_SIM_REST_PORT=str(sim_rest), KIS_SIM_WS_PORT=str(sim_ws))
+    env.pop("KIS_APP_KEY", None)
     kstock = Path(sys.executable).with_name("kstock")
     proc = subprocess.Popen([str(kstock), "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
@@ -58,7 +60,8 @@ def test_kstock_up_serves_health_and_search_then_stops_on_ctrl_c(tmp_path):
         output, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, output
     assert "stopped" in output
-    for port in (api_port, ws_port, moto_port, redis_port):
+    assert f"simulator http://127.0.0.1:{sim_rest}" in output
+    for port in (api_port, ws_port, moto_port, redis_port, sim_rest, sim_ws):
         assert not port_open("127.0.0.1", port), f"port {port} still open after Ctrl-C"
     pgdata = str(tmp_path / "home" / "postgres")
     leftovers = [p for p in psutil.process_iter(["cmdline"]) if pgdata in " ".join(p.info["cmdline"] or [])]

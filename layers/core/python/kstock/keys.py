@@ -43,3 +43,10 @@ def kis_token_issue_guard(app_id: str) -> str:
 def revoked_token(token_id: str) -> str:
     """Present while a logged-out token would still be valid."""
     return f"auth:revoked:{token_id}"
+
+
+# -- backfill ------------------------------------------------------------------------------------
+
+def backfill_progress(job: str) -> str:
+    """Hash of one `kstock backfill` run: total requests and how many are done."""
+    return f"backfill:job:{job}"

@@ -1,0 +1,1 @@
+"""Benchmarks run by ``kstock bench ...``; each prints its figures."""
