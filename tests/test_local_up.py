@@ -4,23 +4,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
 import requests
+from cloud_fixtures import wait_for
 
 from kstock.embedded import free_port, port_open
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_kstock_up_serves_health_and_search_then_stops_on_ctrl_c(tmp_path):

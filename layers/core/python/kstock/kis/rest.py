@@ -9,6 +9,7 @@ upstream. An expired token (EGW00123) is dropped and re-issued once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -121,6 +122,11 @@ def _rows(body: dict[str, Any], key: str = "output") -> list[dict[str, Any]]:
         raise KisProtocolError(f"{key} is not a list")
     # KIS pads short answers with blank rows; a row without a date/code is not data.
     return [r for r in rows if isinstance(r, dict) and any(str(v).strip() for v in r.values())]
+
+
+def _dated_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """Chart rows (``output2``) that carry a business date; KIS pads short answers with blank rows."""
+    return [r for r in _rows(body, "output2") if str(r.get("stck_bsop_date", "")).strip()]
 
 
 def _obj(body: dict[str, Any], key: str = "output") -> dict[str, Any]:
@@ -277,31 +283,36 @@ class KisRestClient:
             ))
         return sorted(bars, key=lambda b: b.day)
 
+    def _chart_pages(self, endpoint: Endpoint, params: dict[str, str], start: date, end: date,
+                     max_pages: int) -> Iterator[dict[str, Any]]:
+        """Response bodies of a date-windowed chart, newest window first, each window ending the day
+        before the oldest row of the previous one (KIS answers at most 100 rows a call)."""
+        window_end = end
+        for _ in range(max_pages):
+            body, _ = self.get(endpoint, {**params, "FID_INPUT_DATE_1": start.strftime("%Y%m%d"),
+                                          "FID_INPUT_DATE_2": window_end.strftime("%Y%m%d")})
+            yield body
+            rows = _dated_rows(body)
+            if len(rows) < CHART_PAGE_ROWS:
+                return
+            oldest = min(_day(r["stck_bsop_date"]) for r in rows)
+            if oldest <= start or oldest > window_end:
+                return
+            window_end = oldest - timedelta(days=1)
+
     def period_chart(self, symbol: str, start: date, end: date, period: str = "D", adjusted: bool = True,
                      market: str = "J", max_pages: int = 100) -> PeriodChart:
         """Bars of ``[start, end]`` (FHKST03010100), paging backwards over 100-row date windows."""
         summary: ChartSummary | None = None
         by_day: dict[date, DailyBar] = {}
-        window_end = end
-        for _ in range(max_pages):
-            body, _ = self.get(endpoints.DAILY_ITEM_CHART, {
-                "FID_COND_MRKT_DIV_CODE": market, "FID_INPUT_ISCD": symbol,
-                "FID_INPUT_DATE_1": start.strftime("%Y%m%d"), "FID_INPUT_DATE_2": window_end.strftime("%Y%m%d"),
-                "FID_PERIOD_DIV_CODE": period, "FID_ORG_ADJ_PRC": "0" if adjusted else "1",  # here 0 = adjusted
-            })
+        params = {"FID_COND_MRKT_DIV_CODE": market, "FID_INPUT_ISCD": symbol, "FID_PERIOD_DIV_CODE": period,
+                  "FID_ORG_ADJ_PRC": "0" if adjusted else "1"}  # on this endpoint 0 = adjusted
+        for body in self._chart_pages(endpoints.DAILY_ITEM_CHART, params, start, end, max_pages):
             if summary is None:
                 summary = self._chart_summary(symbol, body.get("output1"))
-            rows = [r for r in _rows(body, "output2") if str(r.get("stck_bsop_date", "")).strip()]
-            for r in rows:
-                bar = self._chart_bar(r)
+            for bar in map(self._chart_bar, _dated_rows(body)):
                 if start <= bar.day <= end:
                     by_day[bar.day] = bar
-            if len(rows) < CHART_PAGE_ROWS:
-                break
-            oldest = min(_day(r["stck_bsop_date"]) for r in rows)
-            if oldest <= start or oldest > window_end:
-                break
-            window_end = oldest - timedelta(days=1)
         return PeriodChart(summary, [by_day[d] for d in sorted(by_day)])
 
     @staticmethod
@@ -406,23 +417,11 @@ class KisRestClient:
     def index_chart(self, code: str, start: date, end: date, period: str = "D", max_pages: int = 100) -> list[IndexBar]:
         """Index bars of ``[start, end]`` (FHKUP03500100), paging over 100-row date windows, oldest first."""
         by_day: dict[date, IndexBar] = {}
-        window_end = end
-        for _ in range(max_pages):
-            body, _ = self.get(endpoints.INDEX_CHART, {
-                "FID_COND_MRKT_DIV_CODE": "U", "FID_INPUT_ISCD": code, "FID_INPUT_DATE_1": start.strftime("%Y%m%d"),
-                "FID_INPUT_DATE_2": window_end.strftime("%Y%m%d"), "FID_PERIOD_DIV_CODE": period,
-            })
-            rows = [r for r in _rows(body, "output2") if str(r.get("stck_bsop_date", "")).strip()]
-            for r in rows:
-                bar = self._index_bar(r)
+        params = {"FID_COND_MRKT_DIV_CODE": "U", "FID_INPUT_ISCD": code, "FID_PERIOD_DIV_CODE": period}
+        for body in self._chart_pages(endpoints.INDEX_CHART, params, start, end, max_pages):
+            for bar in map(self._index_bar, _dated_rows(body)):
                 if start <= bar.day <= end:
                     by_day[bar.day] = bar
-            if len(rows) < CHART_PAGE_ROWS:
-                break
-            oldest = min(_day(r["stck_bsop_date"]) for r in rows)
-            if oldest <= start or oldest > window_end:
-                break
-            window_end = oldest - timedelta(days=1)
         return [by_day[d] for d in sorted(by_day)]
 
     @staticmethod
