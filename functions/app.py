@@ -5,12 +5,16 @@ import jobs
 import workers
 import ws
 
-from api import companies, health
-from web import KstockChalice
+from api import companies, comparisons, docs, health, indices, industries, portfolio, prices, rankings, users
+from web import KstockChalice, rate_limit_guard, text_guard
 
 app = KstockChalice(app_name="kstock-api")
 app.register_blueprint(health.bp)
 app.register_blueprint(companies.bp)
+for _resource in (prices, users, portfolio, comparisons, industries, indices, rankings, docs):
+    app.register_blueprint(_resource.bp)
+# Every routed request: refuse text PostgreSQL cannot store, then count it against its client.
+app.guards.extend([text_guard, rate_limit_guard])
 
 
 # -- WebSocket API ----------------------------------------------------------------------------------
@@ -37,9 +41,24 @@ def tick_partitions(event, context):
     return jobs.tick_partitions(event, context)
 
 
+@app.lambda_function(name="ohlcv_rollup")
+def ohlcv_rollup(event, context):
+    return jobs.ohlcv_rollup(event, context)
+
+
 @app.lambda_function(name="retention")
 def retention(event, context):
     return jobs.retention(event, context)
+
+
+@app.lambda_function(name="market_data")
+def market_data(event, context):
+    return jobs.market_data(event, context)
+
+
+@app.lambda_function(name="index_data")
+def index_data(event, context):
+    return jobs.index_data(event, context)
 
 
 # -- queue workers ----------------------------------------------------------------------------------

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
+import jwt
 from chalice import Chalice, Response
 from chalice.app import (
     BadRequestError,
@@ -22,9 +24,13 @@ from chalice.app import (
     NotFoundError,
     RestAPIEventHandler,
 )
+from pydantic import BaseModel
 
+from kstock import ratelimit
+from kstock.auth import tokens
 from kstock.errors import ApiError, InternalError, InvalidRequest, MethodNotAllowed, NotFound
 from kstock.logs import get_logger
+from kstock.validation import storable_text, validate
 
 log = get_logger("kstock.api")
 
@@ -60,6 +66,8 @@ def json_body(request) -> dict[str, Any]:
         body = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequest(f"malformed JSON body: {exc.__class__.__name__}") from None
+    except (ValueError, RecursionError):  # integers of thousands of digits, absurd nesting
+        raise InvalidRequest("malformed JSON body: too large or too deeply nested") from None
     if not isinstance(body, dict):
         raise InvalidRequest("the JSON body must be an object")
     return body
@@ -80,6 +88,18 @@ def _compile(template: str) -> _RoutePattern:
 
 class _EnvelopeHandler(RestAPIEventHandler):
     """Chalice's REST handler, with every error turned into kstock's envelope."""
+
+    def _main_rest_api_handler(self, event, context):
+        response = super()._main_rest_api_handler(event, context)
+        # Chalice answers a few refusals itself (unsupported media type, method, Accept) in its
+        # own {"Code", "Message"} shape: clients only ever see kstock's envelope.
+        if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
+            message = str(response.body.get("Message") or response.body["Code"])
+            status = 400 if response.status_code in (400, 415) else response.status_code
+            error = (InvalidRequest(message) if status == 400 else MethodNotAllowed(message) if status == 405
+                     else InternalError("an internal error occurred"))
+            return error_response(error)
+        return response
 
     def _get_view_function_response(self, view_function, function_args):
         try:
@@ -108,6 +128,9 @@ class KstockChalice(Chalice):
     def __init__(self, app_name: str) -> None:
         super().__init__(app_name=app_name)
         self._patterns: list[_RoutePattern] | None = None
+        # Checks run on every routed request before its view, e.g. the rate limit (app.py):
+        # guard(app, event) raises an ApiError to refuse it.
+        self.guards: list[Callable[[KstockChalice, dict[str, Any]], None]] = []
 
     def _route_patterns(self) -> list[_RoutePattern]:
         if self._patterns is None or len(self._patterns) != len(self.routes):
@@ -137,6 +160,14 @@ class KstockChalice(Chalice):
         early = self._resolve(event)
         if early is not None:
             return early.to_dict(self.api.binary_types)
+        try:
+            for guard in self.guards:
+                guard(self, event)
+        except ApiError as exc:
+            return error_response(exc).to_dict(self.api.binary_types)
+        except Exception:
+            log.exception("request guard failed", extra={"path": event.get("path")})
+            return error_response(InternalError("an internal error occurred")).to_dict(self.api.binary_types)
         self.lambda_context = context
         handler = _EnvelopeHandler(
             self.routes, self.api, self.log, self.debug,
@@ -163,3 +194,73 @@ def page_params(query: dict[str, str], default_size: int = 20) -> tuple[int, int
     page = number("page", 1, 1, 10_000)
     size = number("size", default_size, 1, MAX_PAGE_SIZE)
     return size, (page - 1) * size
+
+
+# -- request models, auth and the rate limit (issue 7) ----------------------------------------------
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_query(model: type[M], request) -> M:
+    """The query string as ``model`` (a :class:`kstock.validation.QueryModel`); last value wins."""
+    params = request.query_params or {}
+    return validate(model, {name: params.get(name) for name in params}, what="query")
+
+
+def parse_body(model: type[M], request) -> M:
+    """The JSON body as ``model`` (a :class:`kstock.validation.BodyModel`)."""
+    return validate(model, json_body(request))
+
+
+def bearer_token(request) -> str | None:
+    return tokens.bearer(request.headers.get("authorization"))
+
+
+def current_user(request) -> tokens.Claims:
+    """The claims of the request's valid Bearer token, else ``UNAUTHORIZED``."""
+    return tokens.verify(bearer_token(request))
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def rate_limit_client(event: dict[str, Any]) -> str:
+    """Who a request counts against: the user of a well-signed token, else the source IP.
+
+    Only the signature is checked here (no Redis): a revoked token still counts against its user.
+    """
+    token = tokens.bearer(_header(event, "authorization"))
+    if token:
+        try:
+            claims = jwt.decode(token, tokens.signing_key(), algorithms=[tokens.ALGORITHM], issuer=tokens.ISSUER)
+            return f"user:{int(claims['sub'])}"
+        except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
+            pass
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    return f"ip:{identity.get('sourceIp') or 'unknown'}"
+
+
+def rate_limit_guard(app: KstockChalice, event: dict[str, Any]) -> None:
+    """Count the request against its client; ``TOO_MANY_REQUESTS`` with ``Retry-After`` over the
+    limit. Routes documented with ``rate_limited=False`` (health) are not counted."""
+    from openapi import operation_of
+
+    context = event.get("requestContext") or {}
+    entry = app.routes.get(context.get("resourcePath"), {}).get(context.get("httpMethod") or event.get("httpMethod"))
+    if entry is not None:
+        op = operation_of(entry.view_function)
+        if op is not None and not op.rate_limited:
+            return
+    ratelimit.enforce(rate_limit_client(event))
+
+
+def text_guard(app: KstockChalice, event: dict[str, Any]) -> None:
+    """Refuse paths and query values PostgreSQL could not store (NUL, lone surrogates)."""
+    values = [event.get("path") or "", *((event.get("queryStringParameters") or {}).values()),
+              *((event.get("pathParameters") or {}).values())]
+    if not all(storable_text(str(v)) for v in values if v is not None):
+        raise InvalidRequest("the request contains characters that are not allowed (NUL or invalid Unicode)")

@@ -10,26 +10,18 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from kstock import cache, db, keys
-from kstock.kis.rest import KisRestClient
+from kstock.kis.rest import shared_client
 from kstock.logs import get_logger
 from kstock.ticks.backfill import BackfillRequest, backfill_daily
 
 log = get_logger("kstock.workers")
 _processor = BatchProcessor(event_type=EventType.SQS)
-_kis: KisRestClient | None = None
-
-
-def _kis_client() -> KisRestClient:
-    global _kis
-    if _kis is None:  # one client per container: token cache and rate bucket shared across invocations
-        _kis = KisRestClient.from_settings()
-    return _kis
 
 
 def _backfill_record(record: SQSRecord) -> None:
     request = BackfillRequest.model_validate(json.loads(record.body))
     with db.transaction() as conn:
-        written = backfill_daily(conn, _kis_client(), request)
+        written = backfill_daily(conn, shared_client(), request)
     log.info("backfilled", extra={"symbol": request.symbol, "bars": written})
     if request.job:
         cache.client().hincrby(keys.backfill_progress(request.job), "done", 1)

@@ -36,7 +36,9 @@ class LocalFunction:
     def __init__(self, spec: FunctionSpec, code_dir: Path, environment: dict[str, str], concurrency: int) -> None:
         self.spec = spec
         self.code_dir = code_dir
-        self.environment = {**environment, **spec.environment,
+        # The template's variables, then what the local stack sets (its services, environment name):
+        # locally the stack is the deployment's parameter set.
+        self.environment = {**spec.environment, **environment,
                             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
                             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory)}
         self.concurrency = concurrency

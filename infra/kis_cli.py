@@ -16,7 +16,7 @@ def cmd_sim_kis(args: argparse.Namespace) -> int:
         host=args.host, rest_port=args.rest_port, ws_port=args.ws_port, seed=args.seed,
         trades_per_second=args.rate, always_open=args.always_open, pingpong_interval=args.pingpong_interval,
         max_subscriptions=args.max_subscriptions, extra_fields=args.extra_fields,
-        rest_rate_per_second=args.rest_rate, token_issue_interval=args.token_interval,
+        rest_rate_per_second=args.rest_rate, token_issue_interval=args.token_interval, universe=args.universe,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -70,6 +70,7 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     sim.add_argument("--extra-fields", type=int, default=None, help="append N unknown fields per record (drift)")
     sim.add_argument("--rest-rate", type=int, default=None, help="REST calls/s per app key (20 real, 2 mock)")
     sim.add_argument("--token-interval", type=float, default=None, help="seconds between token issues (60)")
+    sim.add_argument("--universe", type=int, default=None, help="trade only the first N companies (benchmarks)")
     sim.add_argument("--ready-json", action="store_true", help="print the URLs as one JSON line when ready")
     sim.set_defaults(func=cmd_sim_kis)
 
@@ -84,3 +85,30 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     simb.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     simb.add_argument("--sessions", type=int, default=6, help="client sessions (one app key, 41 symbols each)")
     simb.set_defaults(func=cmd_bench_kis_sim)
+    add_streamer_benches(bench_sub)
+    from infra.bench.api import add_api_bench
+
+    add_api_bench(bench_sub)
+
+
+def add_streamer_benches(bench_sub) -> None:
+    def run_ingest(args: argparse.Namespace) -> int:
+        from infra.bench.streamer import bench_ingest
+
+        bench_ingest(rate=args.rate, seconds=args.seconds)
+        return 0
+
+    def run_writer(args: argparse.Namespace) -> int:
+        from infra.bench.streamer import bench_tick_writer
+
+        bench_tick_writer(rows=args.rows, batch=args.batch)
+        return 0
+
+    ingest = bench_sub.add_parser("ingest", help="simulator -> streamer -> Redis: ticks/s published, streamer RSS")
+    ingest.add_argument("--rate", type=float, default=30_000, help="simulator trades/s asked (41 symbols)")
+    ingest.add_argument("--seconds", type=float, default=10.0, help="measurement window")
+    ingest.set_defaults(func=run_ingest)
+    writer = bench_sub.add_parser("tick-writer", help="Redis stream -> stock_ticks: rows/s")
+    writer.add_argument("--rows", type=int, default=500_000, help="ticks in the stream")
+    writer.add_argument("--batch", type=int, default=5000, help="stream entries per batch")
+    writer.set_defaults(func=run_writer)

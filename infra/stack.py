@@ -66,6 +66,7 @@ def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: d
         ("AWS (moto)", endpoint),
         ("KIS", f"simulator {environment['KIS_REST_URL']}" if "KIS_REST_URL" in environment
          else "real KIS (KIS_APP_KEY)"),
+        ("streamer", f"http://127.0.0.1:{get_settings().streamer_health_port}/health"),
         ("PostgreSQL", f"{services.database_kind} ({services.database_url.split('?')[0]})"),
         ("Redis", f"{services.redis_kind} ({services.redis_url})"),
     ]
@@ -103,6 +104,9 @@ async def _run(options: StackOptions, services: Services) -> None:
         await _wait_for_port(settings.kis_sim_ws_port, "KIS simulator")
         environment["KIS_REST_URL"] = f"http://{settings.kis_sim_host}:{settings.kis_sim_rest_port}"
         environment["KIS_WS_URL"] = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
+    streamer = ManagedProcess("streamer", python_module("streamer"), env=environment)
+    await streamer.start()
+    processes.append(streamer)
     cloud = LocalCloud(options.template, endpoint, environment,
                        ports=Ports(settings.kstock_api_host, settings.kstock_api_port, settings.kstock_ws_port),
                        region=settings.aws_region, clock_speed=options.fast_clock)

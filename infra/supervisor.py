@@ -10,6 +10,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from kstock.embedded import die_with_parent
+
 
 def log(component: str, message: str) -> None:
     print(f"[{component}] {message}", flush=True)
@@ -35,7 +37,7 @@ class ManagedProcess:
     async def _spawn(self) -> None:
         self._process = await asyncio.create_subprocess_exec(
             *self.argv, env={**os.environ, **self.env}, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+            stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
 
     @property
     def pid(self) -> int | None:

@@ -73,3 +73,13 @@ def overridden(thread: SimulatorThread, **values) -> Iterator[None]:
     finally:
         for key, value in saved.items():
             setattr(config, key, value)
+
+
+def forget_kis_tokens() -> None:
+    """Drop cached KIS tokens and issue guards from Redis: a token one test module's simulator
+    issued means nothing to the next module's simulator (and its guard would stall the next issue)."""
+    from kstock import cache, keys
+
+    client = cache.client()
+    for key in client.scan_iter(keys.kis_token("*")):
+        client.delete(key)

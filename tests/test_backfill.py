@@ -12,15 +12,18 @@ import psycopg
 import pytest
 from cloud_fixtures import moto_endpoint, start_cloud, wait_for  # noqa: F401 (fixture)
 from conftest import PROJECT_ROOT
+from kis_fixtures import forget_kis_tokens
 
 from infra.kis_sim.config import SimulatorConfig
 from infra.kis_sim.server import SimulatorThread
 
 
 @pytest.fixture(scope="module")
-def simulator():
+def simulator(services):
+    forget_kis_tokens()
     with SimulatorThread(SimulatorConfig(rest_port=0, ws_port=0, trades_per_second=0)) as sim:
         yield sim
+    forget_kis_tokens()
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +43,12 @@ def bars(database, symbol):
 def test_a_queued_request_loads_consistent_daily_bars(cloud, database):
     sqs = boto3.client("sqs", endpoint_url=cloud.endpoint, region_name="ap-northeast-2",
                        aws_access_key_id="x", aws_secret_access_key="x")
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("DELETE FROM ohlcv_1d WHERE symbol = '005930'")  # other modules' bars are not ours
     request = {"symbol": "005930", "start": "2026-06-01", "end": "2026-10-30"}
     sqs.send_message(QueueUrl=cloud.provisioned.queue_urls["BackfillQueue"], MessageBody=json.dumps(request))
-    rows = wait_for(lambda: bars(database, "005930"), 60, "daily bars in ohlcv_1d")
+    rows = wait_for(lambda: len(bars(database, "005930")) > 100 and bars(database, "005930"), 60,
+                    "daily bars in ohlcv_1d")
     days = [r[0] for r in rows]
     assert len(rows) > 100  # five months of trading days (paged over 100-row windows)
     assert min(days) >= date(2026, 6, 1) and max(days) <= date(2026, 10, 30)

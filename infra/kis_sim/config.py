@@ -38,6 +38,7 @@ class SimulatorConfig:
     regime_seconds: float = 90.0
     elw_count: int = 6
     clock: Callable[[], datetime] | None = None
+    universe: int | None = None          # trade only the first N companies of the data file (benchmarks)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides) -> SimulatorConfig:

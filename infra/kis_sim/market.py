@@ -161,8 +161,10 @@ class Trade:
 class Market:
     def __init__(self, seed: int = 20250714, *, always_open: bool = True, trades_per_second: float = 200.0,
                  history_days: int = 800, surge_count: int = 3, regime_seconds: float = 90.0, elw_count: int = 6,
-                 elw_share: float = 0.03, clock: Callable[[], datetime] | None = None) -> None:
+                 elw_share: float = 0.03, clock: Callable[[], datetime] | None = None,
+                 universe: int | None = None) -> None:
         self.seed = seed
+        self.universe = universe  # trade only the first N companies (benchmarks: every trade is subscribed)
         self.always_open = always_open
         self.trades_per_second = trades_per_second
         self.history_days = history_days
@@ -187,7 +189,7 @@ class Market:
     # -- universe ------------------------------------------------------------------------------
 
     def _build(self, elw_count: int) -> None:
-        companies = [c for c in load_companies() if c.kind in ("STOCK", "ETF", "ETN")]
+        companies = [c for c in load_companies() if c.kind in ("STOCK", "ETF", "ETN")][: self.universe]
         ranks = {"KOSPI": itertools.count(1), "KOSDAQ": itertools.count(1)}
         for company in companies:
             rng = random.Random(f"{self.seed}:{company.symbol}:profile")

@@ -35,7 +35,7 @@ class KisSimulator:
         c = self.config
         self.market = Market(c.seed, always_open=c.always_open, trades_per_second=c.trades_per_second,
                              history_days=c.history_days, surge_count=c.surge_count, regime_seconds=c.regime_seconds,
-                             elw_count=c.elw_count, clock=c.clock)
+                             elw_count=c.elw_count, clock=c.clock, universe=c.universe)
         self.state = SimState()
         self.rest = RestApi(c, self.market, self.state)
         self.ws = WsServer(c, self.market, self.state)

@@ -97,11 +97,47 @@ class Settings(BaseSettings):
     kis_sim_always_open: bool = Field(True, description="Simulator trades at any hour (demo mode of `make up`).")
     kis_sim_pingpong_interval: float = Field(30.0, description="Seconds between the simulator's PINGPONGs.")
 
+    # -- streamer (KIS WebSocket -> Redis -> Postgres) ---------------------------------------------
+    streamer_default_symbols: str = Field(
+        "005930,000660,035420,005380", description="Symbols streamed even when no client asks (comma-separated)."
+    )
+    streamer_stable_seconds: float = Field(
+        30.0, description="How long a symbol must stay (un)demanded before it moves into or out of a KIS slot."
+    )
+    streamer_plan_interval: float = Field(1.0, description="Seconds between re-plans of the KIS slots.")
+    streamer_poll_rate: float = Field(
+        5.0, description="REST price polls/s for demanded symbols without a slot (within the KIS REST budget)."
+    )
+    streamer_price_ttl: int = Field(10, description="TTL (s) of the latest price in price:{symbol}.")
+    streamer_stream_maxlen: int = Field(
+        1_000_000, description="Bound of the Redis tick stream awaiting the writer (entries, approximate)."
+    )
+    streamer_health_port: int = Field(8081, description="Port of the streamer's HTTP health endpoint.")
+    tick_writer_batch: int = Field(5000, description="Stream entries the tick writer reads per batch.")
+    ohlcv_rollup_lookback_minutes: int = Field(
+        10, description="Minutes of recent ticks each roll-up recomputes (late ticks are covered)."
+    )
+
     # -- external content sources (offline fallbacks when unset) ---------------------------------
     google_api_key: SecretStr | None = Field(None, description="Gemini key (google-genai); unset -> rules.")
     naver_client_id: SecretStr | None = Field(None, description="Naver news search client id.")
     naver_client_secret: SecretStr | None = Field(None, description="Naver news search client secret.")
     dart_api_key: SecretStr | None = Field(None, description="OpenDART key for financials and filings.")
+
+    # -- REST API: users, caching, rate limit, market data (issue 7) -----------------------------
+    bcrypt_rounds: int = Field(12, ge=4, le=16, description="bcrypt cost factor of stored password hashes.")
+    rate_limit_requests: int = Field(
+        6000, ge=0, description="Requests one client (user, else IP) may make per window; 0 disables the limit."
+    )
+    rate_limit_window_seconds: int = Field(60, ge=1, description="Length of the rate-limit window (seconds).")
+    cache_company_ttl_seconds: int = Field(3600, ge=1, description="TTL of cached company info (PRD: 1 hour).")
+    cache_rankings_ttl_seconds: int = Field(300, ge=1, description="TTL of cached rankings (PRD: 5 minutes).")
+    market_data_batch_size: int = Field(
+        60, ge=0, description="Companies one MarketDataFunction run refreshes by KIS current price (stalest first)."
+    )
+    index_history_days: int = Field(
+        730, ge=1, description="Calendar days of index history IndexDataFunction loads when none is stored."
+    )
 
     @property
     def database_is_embedded(self) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -54,6 +55,18 @@ def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "c
             return
         time.sleep(interval)
     raise EmbeddedServiceError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies (Linux), so a crashed or killed
+    kstock never leaves an embedded server behind. (Linux ties this to the creating *thread*:
+    start servers from a thread that lives as long as they should, e.g. the main thread.)"""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 class EmbeddedPostgres:
@@ -116,7 +129,8 @@ class EmbeddedRedis:
             "--save", "60 1" if self._persist else "",
             "--appendonly", "no",
         ]
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                         preexec_fn=die_with_parent)
         try:
             wait_until(lambda: port_open("127.0.0.1", self.port) or self._process.poll() is not None,
                        timeout=10, what=f"embedded Redis on port {self.port}")

@@ -50,3 +50,48 @@ def revoked_token(token_id: str) -> str:
 def backfill_progress(job: str) -> str:
     """Hash of one `kstock backfill` run: total requests and how many are done."""
     return f"backfill:job:{job}"
+
+
+# -- streamer ------------------------------------------------------------------------------------
+
+TICK_STREAM = "ticks:stream"
+"""Redis stream of published ticks awaiting the tick writer (one entry per KIS frame)."""
+
+TICK_WRITER_GROUP = "tick-writer"
+
+DEMAND = "ws:demand"
+"""Hash symbol -> number of WebSocket subscriptions (kept by the WebSocket handlers)."""
+
+CONTROL_CHANNEL = "ws:control"
+"""Pub/sub channel of demand changes, announced by the WebSocket handlers to the streamer."""
+
+WATCHLIST = "streamer:watchlist"
+"""Set of symbols other jobs want streamed (e.g. the theme sync's top movers)."""
+
+STREAMER_STATUS = "streamer:status"
+"""JSON health of the running streamer (slots, polled symbols, rates, lags), refreshed every second."""
+
+
+# -- REST API: rate limit and response caches (issue 7) -------------------------------------------
+
+def rate_limit(client: str) -> str:
+    """Request counter of one client (``user:{id}`` or ``ip:{address}``) for the current window."""
+    return f"ratelimit:{client}"
+
+
+def company_info(company_id: int) -> str:
+    """Cached company detail (without the live price), TTL 1 h, dropped when market data refresh."""
+    return f"cache:company:{company_id}"
+
+
+RANKINGS_COMPANIES = "cache:rankings:companies"
+"""Hash page-key -> cached market-cap ranking page (TTL 5 min, deleted on market data refresh)."""
+
+RANKINGS_INDUSTRIES = "cache:rankings:industries"
+"""Hash page-key -> cached industry ranking page."""
+
+RANKINGS_INDUSTRY_COMPANIES = "cache:rankings:industry-companies"
+"""Hash industry+page-key -> cached ranking of the companies of one industry."""
+
+MARKET_DATA_GENERATION = "cache:marketdata:generation"
+"""Counter bumped by every market-data refresh: a cache entry computed before a bump is never stored."""

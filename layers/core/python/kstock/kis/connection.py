@@ -261,6 +261,15 @@ class KisWebSocket:
         while True:
             yield await self._queue.get()
 
+    async def coalesced(self, max_ticks: int = 5000) -> AsyncIterator[list[Tick]]:
+        """Ticks of every frame queued so far in one list (at least one frame): a consumer that
+        fell behind catches up in large steps instead of paying a round trip per frame."""
+        while True:
+            ticks = list(await self._queue.get())
+            while len(ticks) < max_ticks and not self._queue.empty():
+                ticks.extend(self._queue.get_nowait())
+            yield ticks
+
     async def ticks(self) -> AsyncIterator[Tick]:
         async for batch in self.batches():
             for tick in batch:

@@ -9,6 +9,7 @@ upstream. An expired token (EGW00123) is dropped and re-issued once.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
@@ -49,7 +50,10 @@ log = logging.getLogger("kstock.kis.rest")
 
 CHART_PAGE_ROWS = 100  # FHKST03010100 / FHKUP03500100 answer at most 100 rows per call
 
-_AUTH_CODES = {"EGW00103", "EGW00105", "EGW00121", "EGW00122", "EGW00205", "EGW00206", "EGW00207", "EGW00208"}
+_AUTH_CODES = {"EGW00103", "EGW00105", "EGW00205", "EGW00206", "EGW00207", "EGW00208"}
+# The token itself is unusable (expired 00123, invalid 00121, unknown 00122: e.g. a token cached in Redis
+# by an earlier KIS session or simulator run): drop it and re-issue once.
+_STALE_TOKEN_CODES = {"EGW00121", "EGW00122", "EGW00123"}
 _UNAVAILABLE_CODES = {"EGW00001", "EGW00002", "EGW00202", "EGW00203"}
 # Guess (spec section 13): KIS answers "no data" with these codes / messages.
 _NOT_FOUND_CODES = {"KIOK0560", "OPSQ0002", "MCA01009"}
@@ -60,7 +64,7 @@ def _error_for(status: int, body: dict[str, Any]) -> KisError:
     message = str(body.get("msg1") or body.get("error_description") or f"HTTP {status}")
     if code == "EGW00201":
         return KisRateLimited(message, code=code, status=status)
-    if code == "EGW00123":
+    if code in _STALE_TOKEN_CODES:
         return KisTokenExpired(message, code=code, status=status)
     if code in _AUTH_CODES or status in (401, 403):
         return KisAuthError(message, code=code, status=status)
@@ -207,7 +211,7 @@ class KisRestClient:
             except KisTokenExpired:
                 if reissued:
                     raise
-                log.warning("KIS token expired (EGW00123); re-issuing once")
+                log.warning("KIS token expired or unknown; re-issuing once")
                 self.auth.invalidate(token)
                 reissued = True
 
@@ -451,3 +455,21 @@ class KisRestClient:
             strike=_opt_dec(o.get("acpr")), theoretical_price=_opt_dec(o.get("hts_thpr")),
             implied_volatility=_opt_dec(o.get("hts_ints_vltl")),
         )
+
+
+_shared: KisRestClient | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_client() -> KisRestClient:
+    """The process's client (a Lambda container's, across invocations): one token cache, one rate bucket.
+    Rebuilt if the configured KIS server or app key changed (tests switch simulators)."""
+    global _shared
+    settings = get_settings()
+    with _shared_lock:
+        if _shared is None or _shared.base_url != endpoints.rest_base_url(settings) or \
+                _shared.credentials != KisCredentials.from_settings(settings):
+            if _shared is not None:
+                _shared.close()
+            _shared = KisRestClient.from_settings(settings)
+        return _shared

@@ -1,0 +1,1 @@
+"""Saved company comparisons of a user (PRD 2.1.4, 4.4)."""

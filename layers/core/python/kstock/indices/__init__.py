@@ -1,0 +1,1 @@
+"""KOSPI / KOSDAQ index data: stored from KIS by IndexDataFunction, served by /indices/*."""

@@ -1,0 +1,1 @@
+"""A user's portfolio: holdings valued at the live price (seed 002)."""

@@ -1,0 +1,61 @@
+"""``GET /companies/{id}/ohlcv``: a company's bars of one interval, the open bucket included."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from kstock import db
+from kstock.errors import InvalidRequest, NotFound
+from kstock.schemas import CamelModel
+from kstock.ticks.ohlcv import bars
+
+Interval = Literal["1m", "15m", "1h", "1d"]
+
+# Without start: how far back a chart of each interval reaches by default, and at most.
+DEFAULT_SPAN = {"1m": timedelta(days=1), "15m": timedelta(days=7), "1h": timedelta(days=30),
+                "1d": timedelta(days=365)}
+MAX_SPAN = {"1m": timedelta(days=7), "15m": timedelta(days=90), "1h": timedelta(days=366),
+            "1d": timedelta(days=366 * 30)}
+
+
+class OhlcvBar(CamelModel):
+    time: int                      # bucket start, unix seconds
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+    amount: float | None           # traded value (KRW); null where the source does not say
+
+
+def parse_time(raw: str | None, name: str) -> datetime | None:
+    """ISO-8601 (a time without a zone is UTC, as every time on the wire) or unix seconds."""
+    if raw is None or raw == "":
+        return None
+    try:
+        if raw.isdigit():
+            return datetime.fromtimestamp(int(raw), UTC)
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise InvalidRequest(f"{name} must be an ISO-8601 time or unix seconds, not {raw!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def company_bars(company_id: int, interval: Interval, start: datetime | None, end: datetime | None,
+                 now: datetime | None = None) -> list[OhlcvBar]:
+    now = now or datetime.now(UTC)
+    end = end or now
+    start = start or end - DEFAULT_SPAN[interval]
+    if start > end:
+        raise InvalidRequest("start is after end")
+    if end - start > MAX_SPAN[interval]:
+        raise InvalidRequest(f"at most {MAX_SPAN[interval].days} days of {interval} bars per request")
+    with db.transaction() as conn:
+        row = conn.execute("SELECT symbol FROM companies WHERE id = %s", (company_id,)).fetchone()
+        if row is None:
+            raise NotFound(f"company {company_id} does not exist")
+        found = bars(conn, row["symbol"], interval, start, end, now=now)
+    return [OhlcvBar(time=int(b.time.timestamp()), open=float(b.open), high=float(b.high), low=float(b.low),
+                     close=float(b.close), volume=b.volume, amount=None if b.amount is None else float(b.amount))
+            for b in found]

@@ -1,0 +1,1 @@
+"""Users: sign-up, log-in/out, favorites (PRD 4.1)."""

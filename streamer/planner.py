@@ -1,0 +1,85 @@
+"""Which symbols get one of KIS's WebSocket slots, which are polled over REST, and when to change.
+
+Demand decides, not a fixed list: the symbols clients subscribe to (counted by the WebSocket
+handlers in Redis), a configured default set and the watchlist other jobs publish. The most
+demanded streamable symbols take the slots (41 per KIS session); every other demanded symbol,
+and any instrument KIS cannot stream, is polled. A symbol moves into or out of a slot only after
+it has wanted to for ``stable_seconds`` without interruption, so rank flickers cause no
+subscribe/unsubscribe churn (seed 000's anti-churn rule). Pure logic: time is passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+# Base demand of symbols nobody subscribed to but that should stream anyway.
+DEFAULT_WEIGHT = 0.5
+WATCHLIST_WEIGHT = 0.25
+
+
+@dataclass(frozen=True)
+class Plan:
+    subscribe: list[str]            # take a slot now (most demanded first)
+    unsubscribe: list[str]          # give a slot up now
+    streamed: frozenset[str]        # slot holders after applying the plan
+    polled: list[str]               # demanded but not streamed, most demanded first
+
+
+@dataclass
+class SubscriptionPlanner:
+    slots: int
+    stable_seconds: float
+    streamable: Callable[[str], bool] = lambda _symbol: True
+    streamed: set[str] = field(default_factory=set)
+    _want_in_since: dict[str, float] = field(default_factory=dict)
+    _want_out_since: dict[str, float] = field(default_factory=dict)
+    _planned: bool = False
+
+    def demand(self, clients: Mapping[str, int], defaults: Iterable[str] = (),
+               watchlist: Iterable[str] = ()) -> dict[str, float]:
+        """One score per wanted symbol: client count plus the small weights of defaults / watchlist."""
+        scores: dict[str, float] = {s: float(n) for s, n in clients.items() if n > 0}
+        for symbol in defaults:
+            scores[symbol] = scores.get(symbol, 0.0) + DEFAULT_WEIGHT
+        for symbol in watchlist:
+            scores[symbol] = scores.get(symbol, 0.0) + WATCHLIST_WEIGHT
+        return scores
+
+    def plan(self, scores: Mapping[str, float], now: float) -> Plan:
+        ranked = sorted(scores, key=lambda s: (-scores[s], s))
+        desired = [s for s in ranked if self.streamable(s)][: self.slots]
+        desired_set = set(desired)
+
+        # Timers: how long each symbol has wanted to change sides.
+        for symbol in desired_set - self.streamed:
+            self._want_in_since.setdefault(symbol, now)
+        for symbol in list(self._want_in_since):
+            if symbol not in desired_set or symbol in self.streamed:
+                del self._want_in_since[symbol]
+        for symbol in self.streamed - desired_set:
+            self._want_out_since.setdefault(symbol, now)
+        for symbol in list(self._want_out_since):
+            if symbol in desired_set or symbol not in self.streamed:
+                del self._want_out_since[symbol]
+
+        first = not self._planned  # at start-up there is no history to flicker against: take the slots
+        self._planned = True
+
+        def settled(since: dict[str, float], symbol: str) -> bool:
+            return first or now - since[symbol] >= self.stable_seconds
+
+        # A symbol nobody wants at all leaves at once after the stable time; leaving frees slots first.
+        unsubscribe = sorted((s for s in self._want_out_since if settled(self._want_out_since, s)),
+                             key=lambda s: (scores.get(s, 0.0), s))
+        staying = len(self.streamed) - len(unsubscribe)
+        free = self.slots - staying
+        subscribe = [s for s in desired if s in self._want_in_since and settled(self._want_in_since, s)][: max(0, free)]
+        streamed = (self.streamed - set(unsubscribe)) | set(subscribe)
+        for symbol in unsubscribe:
+            self._want_out_since.pop(symbol, None)
+        for symbol in subscribe:
+            self._want_in_since.pop(symbol, None)
+        self.streamed = streamed
+        polled = [s for s in ranked if s not in streamed]
+        return Plan(subscribe, unsubscribe, frozenset(streamed), polled)

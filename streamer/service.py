@@ -1,0 +1,249 @@
+"""The streamer: the one long-lived process of kstock.
+
+Tasks on one event loop:
+* ingest — the KIS WebSocket session's frames -> :class:`TickPublisher` (Redis);
+* demand — every second (and at once on a ``ws:control`` announcement) re-plan which symbols hold
+  KIS slots (:class:`SubscriptionPlanner`) and apply it, paced;
+* poller — round-robin REST quotes for demanded symbols without a slot, within a rate budget;
+  after a WebSocket reconnect, one REST snapshot of every streamed symbol;
+* writer — the tick stream -> Postgres (:class:`TickWriter`);
+* status — flush the publisher's backlog and publish health to ``streamer:status``.
+None of them lets an exception end the process: each is restarted after logging it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from kstock import keys
+from kstock.config import Settings, get_settings
+from kstock.kis.connection import KisWebSocket
+from kstock.kis.errors import KisError, KisMaxSubscriptions
+from kstock.kis.rest import KisRestClient
+from kstock.market.codes import InvalidCode, classify
+from kstock.realtime.prices import STREAM_TR, fetch_quote
+from streamer.planner import SubscriptionPlanner
+from streamer.publisher import TickPublisher
+from streamer.writer import TickWriter
+
+log = logging.getLogger("streamer")
+
+
+def _streamable(symbol: str) -> bool:
+    try:
+        classify(symbol)
+    except InvalidCode:
+        return False
+    return True
+
+
+@dataclass
+class StreamerOptions:
+    default_symbols: list[str]
+    slots: int = 41
+    stable_seconds: float = 30.0
+    plan_interval: float = 1.0
+    poll_rate: float = 5.0
+    price_ttl: int = 10
+    stream_maxlen: int = 1_000_000
+    writer_batch: int = 5000
+    run_writer: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> StreamerOptions:
+        s = settings or get_settings()
+        return cls(default_symbols=[x.strip() for x in s.streamer_default_symbols.split(",") if x.strip()],
+                   slots=s.kis_ws_max_subscriptions, stable_seconds=s.streamer_stable_seconds,
+                   plan_interval=s.streamer_plan_interval, poll_rate=s.streamer_poll_rate,
+                   price_ttl=s.streamer_price_ttl, stream_maxlen=s.streamer_stream_maxlen,
+                   writer_batch=s.tick_writer_batch)
+
+
+@dataclass
+class Streamer:
+    redis: aioredis.Redis
+    database_url: str
+    rest: KisRestClient
+    websocket: KisWebSocket
+    options: StreamerOptions
+    planner: SubscriptionPlanner = field(init=False)
+    publisher: TickPublisher = field(init=False)
+    writer: TickWriter = field(init=False)
+    polled: list[str] = field(default_factory=list)
+    snapshots: int = 0
+    started_at: float = field(default_factory=time.time)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.planner = SubscriptionPlanner(self.options.slots, self.options.stable_seconds, _streamable)
+        self.publisher = TickPublisher(self.redis, price_ttl=self.options.price_ttl,
+                                       stream_maxlen=self.options.stream_maxlen)
+        self.writer = TickWriter(self.redis, self.database_url, batch=self.options.writer_batch)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.websocket.start()
+        tasks = {"ingest": self._ingest, "demand": self._demand, "control": self._control, "poller": self._poll,
+                 "status": self._status}
+        if self.options.run_writer:
+            tasks["writer"] = self.writer.run
+        self._tasks = [asyncio.create_task(self._supervised(name, fn), name=name) for name, fn in tasks.items()]
+
+    async def stop(self) -> None:
+        """Graceful: release KIS subscriptions, write what is in the stream, close."""
+        self._stopping.set()
+        self.writer.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        releases = [self.websocket.unsubscribe(self._tr(s), s) for s in sorted(self.planner.streamed)]
+        try:  # tell KIS, but a slow answer must not hold the shutdown
+            await asyncio.wait_for(asyncio.gather(*releases, return_exceptions=True), 3)
+        except TimeoutError:
+            log.warning("KIS did not confirm every release within 3s; closing anyway")
+        await self.websocket.close()
+        await self.publisher.flush_backlog()
+        if self.options.run_writer:
+            await self.writer.drain()
+            await self.writer.close()
+
+    async def _supervised(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        while not self._stopping.is_set():
+            try:
+                await fn()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug or an outage in one task never ends the process
+                log.exception("streamer task %s failed; restarting in 1s", name)
+                await asyncio.sleep(1)
+
+    # -- tasks -----------------------------------------------------------------------------------
+
+    async def _ingest(self) -> None:
+        async for ticks in self.websocket.coalesced():
+            await self.publisher.publish_ticks(ticks)
+
+    @staticmethod
+    def _tr(symbol: str) -> str:
+        return STREAM_TR[classify(symbol).kind]
+
+    async def _demand(self) -> None:
+        connects_seen = 0
+        while not self._stopping.is_set():
+            try:
+                clients = {k: int(v) for k, v in (await self.redis.hgetall(keys.DEMAND)).items()}
+                watchlist = await self.redis.smembers(keys.WATCHLIST)
+            except (RedisError, OSError) as exc:
+                log.warning("demand unavailable (%s); keeping the current plan", type(exc).__name__)
+                clients, watchlist = None, None
+            if clients is not None:
+                await self._apply(self.planner.demand(clients, self.options.default_symbols, watchlist))
+            connects = self.websocket.snapshot().connects
+            if connects > 1 and connects != connects_seen:
+                # a reconnect: refresh every streamed symbol over REST so no client keeps a stale price
+                await self._snapshot(sorted(self.planner.streamed))
+            connects_seen = connects
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.options.plan_interval)
+            except TimeoutError:
+                pass
+
+    async def _apply(self, scores: dict[str, float]) -> None:
+        plan = self.planner.plan(scores, time.monotonic())
+        for symbol in plan.unsubscribe:
+            await self.websocket.unsubscribe(self._tr(symbol), symbol)
+        for symbol in plan.subscribe:
+            try:
+                await self.websocket.subscribe(self._tr(symbol), symbol)
+            except KisMaxSubscriptions:
+                self.planner.streamed.discard(symbol)   # KIS has fewer slots than configured: poll it
+            except KisError as exc:
+                log.warning("subscribe %s failed: %s (it is polled meanwhile)", symbol, exc)
+                self.planner.streamed.discard(symbol)
+        self.polled = [s for s in scores if s not in self.planner.streamed]
+        self.polled.sort(key=lambda s: (-scores[s], s))
+
+    async def _control(self) -> None:
+        """Demand announcements wake the planner at once (the counts themselves live in ``ws:demand``)."""
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(keys.CONTROL_CHANNEL)
+        try:
+            async for message in pubsub.listen():
+                if message.get("type") == "message":
+                    self._wake.set()
+        finally:
+            await pubsub.aclose()
+
+    async def _quote(self, symbol: str) -> bool:
+        try:
+            message = await asyncio.to_thread(fetch_quote, self.rest, classify(symbol))
+        except KisError as exc:
+            log.info("poll of %s failed: %s", symbol, exc)
+            return False
+        return await self.publisher.publish_message(message)
+
+    async def _snapshot(self, symbols: list[str]) -> None:
+        for symbol in symbols:
+            if await self._quote(symbol):
+                self.snapshots += 1
+
+    async def _poll(self) -> None:
+        position = 0
+        interval = 1.0 / self.options.poll_rate
+        while not self._stopping.is_set():
+            symbols = list(self.polled)
+            if not symbols:
+                await asyncio.sleep(interval)
+                continue
+            symbol = symbols[position % len(symbols)]
+            position += 1
+            started = time.monotonic()
+            await self._quote(symbol)
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    def status(self) -> dict[str, object]:
+        ws = self.websocket.snapshot()
+        pub, wr = self.publisher.stats, self.writer.stats
+        now = time.time()
+        return {
+            "kisConnected": ws.connected,
+            "kisConnects": ws.connects,
+            "slotsUsed": len(ws.subscriptions),
+            "slotsLimit": self.options.slots,
+            "streamed": sorted(self.planner.streamed),
+            "polled": list(self.polled),
+            "ticksPublished": pub.ticks,
+            "publishCalls": pub.calls,
+            "pricesPolled": pub.polled,
+            "snapshots": self.snapshots,
+            "redisErrors": pub.redis_errors,
+            "backlog": pub.buffered,
+            "lastPublishAt": pub.last_publish_at,
+            "rowsWritten": wr.rows,
+            "writerLagSeconds": round(now - wr.last_entry_ms / 1000, 3) if wr.last_entry_ms else None,
+            "writerDbErrors": wr.db_errors,
+            "uptimeSeconds": round(now - self.started_at, 1),
+        }
+
+    async def _status(self) -> None:
+        while not self._stopping.is_set():
+            await self.publisher.flush_backlog()
+            status = self.status()
+            try:
+                await self.redis.set(keys.STREAMER_STATUS, json.dumps(status), ex=10)
+            except (RedisError, OSError):
+                pass
+            await asyncio.sleep(1)

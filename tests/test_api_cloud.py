@@ -1,0 +1,160 @@
+"""The REST API on the local cloud (production template.yaml, KIS simulator over real sockets):
+the scheduled market-data and index functions, the rate limit shared by the API's instances
+through Redis, and a schemathesis run against the served OpenAPI document."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from cloud_fixtures import moto_endpoint, start_cloud  # noqa: F401 (fixture)
+from conftest import PROJECT_ROOT
+
+from infra.kis_sim.config import SimulatorConfig
+from infra.kis_sim.server import SimulatorThread
+from kstock import cache, keys
+from kstock.auth import tokens
+
+RATE_LIMIT = 1_000_000  # the schemathesis run must not be throttled; the limit test presets a counter
+
+
+def _forget_kis_tokens() -> None:
+    """A KIS token lives in Redis, but only the simulator that issued it knows it: tokens of another
+    module's simulator must not reach ours, nor ours theirs."""
+    redis = cache.client()
+    for key in redis.scan_iter(keys.kis_token("*")):
+        redis.delete(key)
+
+
+@pytest.fixture(scope="module")
+def simulator(services):
+    _forget_kis_tokens()
+    config = SimulatorConfig(rest_port=0, ws_port=0, trades_per_second=0, rest_rate_per_second=500)
+    with SimulatorThread(config) as sim:
+        yield sim
+    _forget_kis_tokens()
+
+
+@pytest.fixture(scope="module")
+def restored(database):
+    """The session database's market data as it was, once this module is done."""
+    with psycopg.connect(database) as conn:
+        companies = conn.execute("SELECT id, listed_shares, market_cap, market_data_at, is_halted FROM companies"
+                                 ).fetchall()
+    yield
+    from kstock.companies.detail import forget_companies
+
+    with psycopg.connect(database) as conn, conn.cursor() as cur:
+        cur.executemany("UPDATE companies SET listed_shares = %s, market_cap = %s, market_data_at = %s, "
+                        "is_halted = %s WHERE id = %s", [(*row[1:], row[0]) for row in companies])
+        cur.execute("DELETE FROM company_quotes")
+        cur.execute("DELETE FROM index_data")
+    forget_companies([row[0] for row in companies])
+    redis = cache.client()
+    for key in redis.scan_iter(keys.rate_limit("*")):  # the run's requests must not count against later tests
+        redis.delete(key)
+
+
+@pytest.fixture(scope="module")
+def cloud(services, database, moto_endpoint, simulator, restored):  # noqa: F811
+    env = {**services, "KIS_REST_URL": simulator.rest_url, "KIS_WS_URL": simulator.ws_url,
+           "KIS_REST_RATE_PER_SECOND": "400", "JWT_SECRET": tokens.signing_key(), "BCRYPT_ROUNDS": "4",
+           "RATE_LIMIT_REQUESTS": str(RATE_LIMIT), "MARKET_DATA_BATCH_SIZE": "300", "INDEX_HISTORY_DAYS": "400"}
+    with start_cloud(PROJECT_ROOT / "template.yaml", moto_endpoint, env) as running:
+        yield running
+
+
+def invoke(cloud, logical_id: str, event: dict | None = None):
+    return asyncio.run(cloud.functions.get(logical_id).invoke(event or {}))
+
+
+def test_market_data_refresh_fills_caps_and_drops_cached_rankings(cloud, database):
+    before = requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10)
+    assert before.status_code == 200 and before.json()["data"][0]["marketCap"] is None  # nothing refreshed yet
+    assert requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10
+                        ).headers["X-Cache"] == "hit"
+    result = invoke(cloud, "MarketDataFunction")
+    assert result["ranked"] > 0 and result["quoted"] == 244 and result["failed"] == 0
+    with psycopg.connect(database) as conn:
+        known = conn.execute("SELECT count(*) FILTER (WHERE market_cap > 0), count(*) FILTER (WHERE listed_shares > 0),"
+                             " count(*) FROM companies").fetchone()
+        quotes = conn.execute("SELECT count(*) FROM company_quotes WHERE per IS NOT NULL").fetchone()[0]
+    assert known[0] == known[1] == known[2] == 244 and quotes > 0
+    after = requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10)
+    assert after.headers["X-Cache"] == "miss"  # the refresh dropped the cached page
+    top = after.json()["data"]
+    assert top[0]["symbol"] == "005930" and top[0]["marketCap"] > top[1]["marketCap"] > top[2]["marketCap"]
+    assert top[0]["price"] > 0
+    detail = requests.get(f"{cloud.http_url}/companies/{top[0]['companyId']}", timeout=10).json()["data"]
+    assert detail["marketCap"] == top[0]["marketCap"] and detail["listedShares"] > 0
+    assert detail["price"]["source"] in ("quote", "bar", "live")
+    industries = requests.get(f"{cloud.http_url}/rankings/industries", timeout=10).json()["data"]
+    assert industries[0]["totalMarketCap"] >= top[0]["marketCap"]
+
+
+def test_index_function_stores_kospi_and_kosdaq_history(cloud, database):
+    result = invoke(cloud, "IndexDataFunction")
+    assert result["failed"] == [] and result["dailyRows"] > 3 * 200
+    data = requests.get(f"{cloud.http_url}/indices/kosdaq", timeout=10).json()["data"]
+    assert data["index"] == "KOSDAQ" and len(data["bars"]) > 200
+    assert all(b["low"] <= b["close"] <= b["high"] for b in data["bars"])
+    assert data["latest"]["value"] > 0 and data["latest"]["previousClose"] > 0
+    again = invoke(cloud, "IndexDataFunction")  # routine runs re-read only recent days
+    assert again["dailyRows"] < 3 * 20
+    with psycopg.connect(database) as conn:
+        duplicated = conn.execute("SELECT count(*) FROM (SELECT index_code, interval, time FROM index_data "
+                                  "GROUP BY 1, 2, 3 HAVING count(*) > 1) d").fetchone()[0]
+    assert duplicated == 0
+
+
+def test_the_rate_limit_is_shared_by_the_api_instances(cloud):
+    """Both API worker processes count in Redis: of 12 concurrent requests with 5 left, 5 pass."""
+    user_id = 987_654
+    token = tokens.issue(user_id)
+    key = keys.rate_limit(f"user:{user_id}")
+    cache.client().set(key, RATE_LIMIT - 5, ex=60)
+
+    def call(_):
+        return requests.get(f"{cloud.http_url}/rankings/industries",
+                            headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(call, range(12)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [429] * 7
+    refused = next(a for a in answers if a.status_code == 429)
+    assert 50 <= int(refused.headers["Retry-After"]) <= 60
+    assert refused.json()["code"] == "TOO_MANY_REQUESTS"
+    assert cloud.functions.get("ApiFunction").concurrency == 2
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_violation(cloud, tmp_path):
+    """Property-based requests from the served document (valid and invalid), as a signed-in user."""
+    base = cloud.http_url
+    email = "schemathesis@example.com"
+    requests.post(f"{base}/users/signup", json={"email": email, "username": "st", "password": "Passw0rd!"}, timeout=10)
+    token = requests.post(f"{base}/users/login", json={"email": email, "password": "Passw0rd!"},
+                          timeout=10).json()["accessToken"]
+    schemathesis = Path(sys.executable).with_name("st")
+    command = [
+        str(schemathesis), "--no-color", "run", f"{base}/openapi.json", "--url", base,
+        "--header", f"Authorization: Bearer {token}",
+        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
+                    "response_schema_conformance,response_headers_conformance",
+        "--phases", "examples,coverage,fuzzing", "--max-examples", os.environ.get("KSTOCK_ST_EXAMPLES", "12"),
+        "--seed", "7", "--workers", "1",  # 2 threads: a CPython 3.11 ast race in hypothesis
+        "--request-timeout", "15", "--suppress-health-check", "all",
+        "--exclude-path", "/users/logout",  # would revoke the run's token; tested on its own
+        "--report", "junit", "--report-dir", str(tmp_path),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=240,
+                            env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"})
+    summary = result.stdout[-6000:] + result.stderr[-2000:]
+    assert result.returncode == 0, summary
+    assert "/rankings/companies" in result.stdout or "passed" in result.stdout.lower(), summary
