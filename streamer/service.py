@@ -106,17 +106,22 @@ class Streamer:
         self.writer.stop()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Every phase is bounded: a stuck peer must not hold the shutdown (an orchestrator kills us anyway).
+        await self._bounded("tasks", asyncio.gather(*self._tasks, return_exceptions=True), 5)
         releases = [self.websocket.unsubscribe(self._tr(s), s) for s in sorted(self.planner.streamed)]
-        try:  # tell KIS, but a slow answer must not hold the shutdown
-            await asyncio.wait_for(asyncio.gather(*releases, return_exceptions=True), 3)
-        except TimeoutError:
-            log.warning("KIS did not confirm every release within 3s; closing anyway")
-        await self.websocket.close()
-        await self.publisher.flush_backlog()
+        await self._bounded("KIS releases", asyncio.gather(*releases, return_exceptions=True), 3)
+        await self._bounded("KIS close", self.websocket.close(), 5)
+        await self._bounded("backlog", self.publisher.flush_backlog(), 3)
         if self.options.run_writer:
-            await self.writer.drain()
-            await self.writer.close()
+            await self._bounded("writer drain", self.writer.drain(), 12)
+            await self._bounded("writer close", self.writer.close(), 3)
+
+    @staticmethod
+    async def _bounded(phase: str, awaitable, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(awaitable, seconds)
+        except TimeoutError:
+            log.warning("shutdown: %s did not finish within %.0fs; going on", phase, seconds)
 
     async def _supervised(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
         while not self._stopping.is_set():
@@ -181,8 +186,10 @@ class Streamer:
         pubsub = self.redis.pubsub()
         await pubsub.subscribe(keys.CONTROL_CHANNEL)
         try:
-            async for message in pubsub.listen():
-                if message.get("type") == "message":
+            while not self._stopping.is_set():
+                # polled with a timeout: an idle subscription must not trip the client's socket timeout
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
                     self._wake.set()
         finally:
             await pubsub.aclose()

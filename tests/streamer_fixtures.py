@@ -51,7 +51,7 @@ class StreamerThread:
 
     def __exit__(self, *exc) -> None:
         try:
-            self.run(self.streamer.stop(), timeout=30)
+            self.run(self.streamer.stop(), timeout=45)  # stop() bounds each phase; ~30 s at worst
             self.run(self.streamer.redis.aclose())
         finally:
             self.loop.call_soon_threadsafe(self.loop.stop)
