@@ -206,3 +206,15 @@ def test_token_bucket_paces_callers():
         bucket.acquire()
     assert now[0] == pytest.approx(1.0)  # 11 calls at 10/s with no burst: the last one at t = 1 s
     assert bucket.reserve() > 0
+
+
+def test_fast_tick_json_is_exactly_what_json_dumps_gives():
+    import json
+
+    from kstock.kis.protocol import FrameParser
+
+    ticks = [t for frame in (SINGLE, DOUBLE, FALLING) for t in FrameParser().parse_frame(frame)]
+    assert len(ticks) == 4
+    for tick in ticks:
+        for source in ("ws", "poll"):
+            assert tick.to_json(source) == json.dumps(tick.to_message(source), separators=(",", ":"))
