@@ -60,12 +60,14 @@ def _copy_text(rows: list[tuple]) -> str:
 
 class TickWriter:
     def __init__(self, redis: aioredis.Redis, database_url: str, *, consumer: str = "writer-1", batch: int = 5000,
-                 block_ms: int = 500, retry_initial: float = 0.5, retry_max: float = 10.0) -> None:
+                 block_ms: int = 500, retry_initial: float = 0.5, retry_max: float = 10.0,
+                 claim_idle_ms: int = 30_000) -> None:
         self.redis = redis
         self.database_url = database_url
         self.consumer = consumer
         self.batch = batch
         self.block_ms = block_ms
+        self.claim_idle_ms = claim_idle_ms
         self.retry_initial, self.retry_max = retry_initial, retry_max
         self.stats = WriterStats()
         self._conn: psycopg.AsyncConnection | None = None
@@ -89,8 +91,14 @@ class TickWriter:
             self._partitions.clear()
         return self._conn
 
-    async def write(self, entries: list[tuple[str, dict[str, str]]]) -> int:
-        """Write entries in one transaction; returns rows inserted (duplicates skipped)."""
+    async def write(self, entries: list[tuple[str, dict[str, str]]], *, fresh: bool = False) -> int:
+        """Write entries in one transaction; returns rows inserted.
+
+        ``fresh`` entries were just delivered to this group for the first time (read with ``>``), so
+        none of them can be in the table yet: they are COPYed straight in. Redelivered ones (our own
+        pending entries, or a dead writer's we claimed) may have been committed before their
+        acknowledgement was lost, so they go through a temporary table and ON CONFLICT DO NOTHING.
+        """
         rows = [row for entry_id, fields in entries for row in rows_of(entry_id, fields["t"])]
         if not rows:
             return 0
@@ -100,16 +108,27 @@ class TickWriter:
             async with conn.cursor() as cur:
                 for day in sorted(days):
                     await cur.execute("SELECT ensure_tick_partitions(%s, 1)", (day,))
-                await cur.execute("CREATE TEMP TABLE IF NOT EXISTS tick_batch "
-                                  "(LIKE stock_ticks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-                async with cur.copy(f"COPY tick_batch ({COLUMNS}) FROM STDIN") as copy:
-                    await copy.write(_copy_text(rows))
-                await cur.execute(f"INSERT INTO stock_ticks ({COLUMNS}) SELECT {COLUMNS} FROM tick_batch "
-                                  "ON CONFLICT DO NOTHING")
-                inserted = cur.rowcount
+                if fresh:
+                    async with cur.copy(f"COPY stock_ticks ({COLUMNS}) FROM STDIN") as copy:
+                        await copy.write(_copy_text(rows))
+                    inserted = len(rows)
+                else:
+                    await cur.execute("CREATE TEMP TABLE IF NOT EXISTS tick_batch "
+                                      "(LIKE stock_ticks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+                    async with cur.copy(f"COPY tick_batch ({COLUMNS}) FROM STDIN") as copy:
+                        await copy.write(_copy_text(rows))
+                    await cur.execute(f"INSERT INTO stock_ticks ({COLUMNS}) SELECT {COLUMNS} FROM tick_batch "
+                                      "ON CONFLICT DO NOTHING")
+                    inserted = cur.rowcount
         self._partitions |= days
         self.stats.duplicates += len(rows) - inserted
         return inserted
+
+    async def _claim_stale(self) -> list[tuple[str, dict[str, str]]]:
+        """Entries another writer read but never acknowledged (it died): take them over."""
+        answer = await self.redis.xautoclaim(keys.TICK_STREAM, keys.TICK_WRITER_GROUP, self.consumer,
+                                             min_idle_time=self.claim_idle_ms, start_id="0-0", count=self.batch)
+        return answer[1] if answer else []
 
     async def _read(self, stream_id: str) -> list[tuple[str, dict[str, str]]]:
         answer = await self.redis.xreadgroup(keys.TICK_WRITER_GROUP, self.consumer, {keys.TICK_STREAM: stream_id},
@@ -120,6 +139,9 @@ class TickWriter:
         """One batch: this consumer's pending entries first (a redelivery), then new ones."""
         entries = await self._read("0")
         if not entries:
+            entries = await self._claim_stale()
+        fresh = not entries
+        if fresh:
             entries = await self._read(">")
         trimmed = [entry_id for entry_id, fields in entries if not fields]
         if trimmed:  # trimmed away while pending (the stream's bound was hit during an outage): gone for good
@@ -129,7 +151,7 @@ class TickWriter:
         entries = [(entry_id, fields) for entry_id, fields in entries if fields]
         if not entries:
             return len(trimmed)
-        inserted = await self.write(entries)
+        inserted = await self.write(entries, fresh=fresh)
         await self.redis.xack(keys.TICK_STREAM, keys.TICK_WRITER_GROUP, *[entry_id for entry_id, _ in entries])
         self.stats.rows += inserted
         self.stats.batches += 1
