@@ -6,12 +6,13 @@ import workers
 import ws
 
 from api import companies, comparisons, docs, health, indices, industries, portfolio, prices, rankings, users
+from api import realtime as ws_metrics
 from web import KstockChalice, rate_limit_guard, text_guard
 
 app = KstockChalice(app_name="kstock-api")
 app.register_blueprint(health.bp)
 app.register_blueprint(companies.bp)
-for _resource in (prices, users, portfolio, comparisons, industries, indices, rankings, docs):
+for _resource in (prices, users, portfolio, comparisons, industries, indices, rankings, ws_metrics, docs):
     app.register_blueprint(_resource.bp)
 # Every routed request: refuse text PostgreSQL cannot store, then count it against its client.
 app.guards.extend([text_guard, rate_limit_guard])

@@ -33,7 +33,8 @@ def connect(event: WebsocketEvent) -> Response:
 
 
 def message(event: WebsocketEvent) -> None:
-    replies = session.handle_message(event.connection_id, event.body)
+    replies = session.handle_message(event.connection_id, event.body, domain_name=event.domain_name,
+                                     stage=event.stage)
     client = connections_client(event.domain_name, event.stage)
     for reply in replies:
         try:
@@ -45,4 +46,5 @@ def message(event: WebsocketEvent) -> None:
 
 
 def disconnect(event: WebsocketEvent) -> None:
+    # the fan-out may have removed it already after a 410: then nothing is released twice
     session.close_connection(event.connection_id)

@@ -89,6 +89,9 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     from infra.bench.api import add_api_bench
 
     add_api_bench(bench_sub)
+    from infra.bench.fanout import add_fanout_bench
+
+    add_fanout_bench(bench_sub)
 
 
 def add_streamer_benches(bench_sub) -> None:

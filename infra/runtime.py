@@ -109,7 +109,7 @@ class LocalCloud:
         api = next(iter(self.template.websocket_apis.values()))
         routes = {key: self.functions.get(logical_id) for key, logical_id in api.routes.items()}
         self.websocket = WebSocketGateway(api, routes, domain_name=f"{self.ports.host}:{self.ports.websocket}",
-                                          limits=self.ws_limits)
+                                          limits=self.ws_limits, http_api_url=self.http_url if self.http_api else None)
         await self._serve(self.websocket.app(), self.ports.websocket)
 
     def _start_schedules(self) -> None:

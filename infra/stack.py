@@ -104,7 +104,9 @@ async def _run(options: StackOptions, services: Services) -> None:
         await _wait_for_port(settings.kis_sim_ws_port, "KIS simulator")
         environment["KIS_REST_URL"] = f"http://{settings.kis_sim_host}:{settings.kis_sim_rest_port}"
         environment["KIS_WS_URL"] = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
-    streamer = ManagedProcess("streamer", python_module("streamer"), env=environment)
+    # the streamer's fan-out reads the connection registry (moto's DynamoDB) like the functions do
+    streamer = ManagedProcess("streamer", python_module("streamer"),
+                              env={**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region})
     await streamer.start()
     processes.append(streamer)
     cloud = LocalCloud(options.template, endpoint, environment,

@@ -16,6 +16,10 @@ API Gateway's limits are enforced: a message over the frame limit (32 KB) closes
 1009, as does one over the message limit (128 KB; aiohttp reassembles fragments before we see
 them, so a fragmented message between the two limits is judged by its total size); idle sockets
 close after 10 minutes and every socket after 2 hours (both configurable for tests).
+
+``GET /live`` serves a small page (``infra/static/live.html``) that logs in, subscribes to a
+few symbols and shows their prices ticking; its ``POST /live/login`` is forwarded to the HTTP
+API's ``POST /users/login`` so the page needs no cross-origin request.
 """
 
 from __future__ import annotations
@@ -28,14 +32,17 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import WSMsgType, web
 
 from infra.functions import FunctionError, LocalFunction
 from infra.template import WebSocketApiSpec
 
 FRAME_LIMIT = 32 * 1024
+LIVE_PAGE = Path(__file__).resolve().parent / "static" / "live.html"
 MESSAGE_LIMIT = 128 * 1024
 
 
@@ -89,8 +96,9 @@ def select_route(expression: str, body: str, routes: dict[str, Any]) -> str | No
 
 class WebSocketGateway:
     def __init__(self, api: WebSocketApiSpec, functions: dict[str, LocalFunction], *, domain_name: str,
-                 limits: Limits | None = None) -> None:
+                 limits: Limits | None = None, http_api_url: str | None = None) -> None:
         self.api = api
+        self.http_api_url = http_api_url   # where the live page's login goes (the local HTTP API)
         self.routes = functions            # route key -> function
         self.domain_name = domain_name     # host:port clients and handlers use
         self.stage = api.stage
@@ -109,7 +117,24 @@ class WebSocketGateway:
         application.router.add_get("/", self._websocket)
         application.router.add_get(f"/{self.stage}", self._websocket)
         application.router.add_get(f"/{self.stage}/", self._websocket)
+        application.router.add_get("/live", self._live_page)
+        application.router.add_post("/live/login", self._live_login)
         return application
+
+    # -- the live page -------------------------------------------------------------------------------
+
+    async def _live_page(self, _request: web.Request) -> web.Response:
+        html = LIVE_PAGE.read_text(encoding="utf-8").replace("__STAGE__", self.stage)
+        return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
+
+    async def _live_login(self, request: web.Request) -> web.Response:
+        if not self.http_api_url:
+            return web.json_response({"message": "no HTTP API to log in with"}, status=503)
+        body = await request.read()
+        async with aiohttp.ClientSession() as session, session.post(
+                f"{self.http_api_url}/users/login", data=body,
+                headers={"Content-Type": "application/json"}) as answer:
+            return web.Response(body=await answer.read(), status=answer.status, content_type="application/json")
 
     # -- events --------------------------------------------------------------------------------------
 

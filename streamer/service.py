@@ -7,6 +7,8 @@ Tasks on one event loop:
 * poller — round-robin REST quotes for demanded symbols without a slot, within a rate budget;
   after a WebSocket reconnect, one REST snapshot of every streamed symbol;
 * writer — the tick stream -> Postgres (:class:`TickWriter`);
+* fanout — ticks and theme updates -> WebSocket clients through ``@connections``
+  (:class:`streamer.fanout.Fanout`);
 * status — flush the publisher's backlog and publish health to ``streamer:status``.
 None of them lets an exception end the process: each is restarted after logging it.
 """
@@ -16,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -30,6 +33,7 @@ from kstock.kis.errors import KisError, KisMaxSubscriptions
 from kstock.kis.rest import KisRestClient
 from kstock.market.codes import InvalidCode, classify
 from kstock.realtime.prices import STREAM_TR, fetch_quote
+from streamer.fanout import Fanout, FanoutOptions
 from streamer.planner import SubscriptionPlanner
 from streamer.publisher import TickPublisher
 from streamer.writer import TickWriter
@@ -56,15 +60,21 @@ class StreamerOptions:
     stream_maxlen: int = 1_000_000
     writer_batch: int = 5000
     run_writer: bool = True
+    # the WebSocket fan-out needs the connection registry (DynamoDB): off unless asked for
+    fanout: bool = False
+    fanout_options: FanoutOptions = field(default_factory=FanoutOptions)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> StreamerOptions:
         s = settings or get_settings()
+        in_aws = any(os.environ.get(v) for v in ("ECS_CONTAINER_METADATA_URI_V4", "AWS_EXECUTION_ENV"))
+        fanout = s.streamer_fanout == "on" or (s.streamer_fanout == "auto" and (bool(s.aws_endpoint_url) or in_aws))
         return cls(default_symbols=[x.strip() for x in s.streamer_default_symbols.split(",") if x.strip()],
                    slots=s.kis_ws_max_subscriptions, stable_seconds=s.streamer_stable_seconds,
                    plan_interval=s.streamer_plan_interval, poll_rate=s.streamer_poll_rate,
                    price_ttl=s.streamer_price_ttl, stream_maxlen=s.streamer_stream_maxlen,
-                   writer_batch=s.tick_writer_batch)
+                   writer_batch=s.tick_writer_batch, fanout=fanout,
+                   fanout_options=FanoutOptions.from_settings(s))
 
 
 @dataclass
@@ -77,6 +87,7 @@ class Streamer:
     planner: SubscriptionPlanner = field(init=False)
     publisher: TickPublisher = field(init=False)
     writer: TickWriter = field(init=False)
+    fanout: Fanout | None = field(init=False, default=None)
     polled: list[str] = field(default_factory=list)
     snapshots: int = 0
     started_at: float = field(default_factory=time.time)
@@ -89,6 +100,8 @@ class Streamer:
         self.publisher = TickPublisher(self.redis, price_ttl=self.options.price_ttl,
                                        stream_maxlen=self.options.stream_maxlen)
         self.writer = TickWriter(self.redis, self.database_url, batch=self.options.writer_batch)
+        if self.options.fanout:
+            self.fanout = Fanout(self.redis, self.options.fanout_options)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -98,6 +111,8 @@ class Streamer:
                  "status": self._status}
         if self.options.run_writer:
             tasks["writer"] = self.writer.run
+        if self.fanout is not None:
+            tasks["fanout"] = self.fanout.run
         self._tasks = [asyncio.create_task(self._supervised(name, fn), name=name) for name, fn in tasks.items()]
 
     async def stop(self) -> None:
@@ -108,6 +123,8 @@ class Streamer:
             task.cancel()
         # Every phase is bounded: a stuck peer must not hold the shutdown (an orchestrator kills us anyway).
         await self._bounded("tasks", asyncio.gather(*self._tasks, return_exceptions=True), 5)
+        if self.fanout is not None:
+            await self._bounded("fan-out close", self.fanout.close(), 3)
         releases = [self.websocket.unsubscribe(self._tr(s), s) for s in sorted(self.planner.streamed)]
         await self._bounded("KIS releases", asyncio.gather(*releases, return_exceptions=True), 3)
         await self._bounded("KIS close", self.websocket.close(), 5)
@@ -243,6 +260,7 @@ class Streamer:
             "writerLagSeconds": round(now - wr.last_entry_ms / 1000, 3) if wr.last_entry_ms else None,
             "writerDbErrors": wr.db_errors,
             "uptimeSeconds": round(now - self.started_at, 1),
+            "fanout": self.fanout.status() if self.fanout is not None else None,
         }
 
     async def _status(self) -> None:

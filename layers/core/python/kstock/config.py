@@ -118,6 +118,23 @@ class Settings(BaseSettings):
         10, description="Minutes of recent ticks each roll-up recomputes (late ticks are covered)."
     )
 
+    # -- WebSocket live prices: subscriptions and the streamer's fan-out (issue 6) ---------------
+    ws_max_symbols: int = Field(100, ge=1, description="Symbols one WebSocket connection may subscribe to.")
+    ws_batch_window_ms: int = Field(
+        100, ge=10, le=10_000, description="Default window of `batch` delivery (at most one message per window)."
+    )
+    fanout_concurrency: int = Field(
+        256, ge=1, description="@connections calls the fan-out keeps in flight at once (one HTTP connection each)."
+    )
+    fanout_queue_limit: int = Field(
+        1000, ge=10, description="Tick messages queued per `tick` connection before the oldest are dropped."
+    )
+    fanout_timeout: float = Field(5.0, gt=0, description="Seconds before one @connections call is abandoned.")
+    streamer_fanout: Literal["auto", "on", "off"] = Field(
+        "auto", description="Run the WebSocket fan-out in the streamer; auto: when a connection registry is "
+                            "reachable (AWS_ENDPOINT_URL set, or running in AWS)."
+    )
+
     # -- external content sources (offline fallbacks when unset) ---------------------------------
     google_api_key: SecretStr | None = Field(None, description="Gemini key (google-genai); unset -> rules.")
     naver_client_id: SecretStr | None = Field(None, description="Naver news search client id.")

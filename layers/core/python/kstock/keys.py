@@ -95,3 +95,10 @@ RANKINGS_INDUSTRY_COMPANIES = "cache:rankings:industry-companies"
 
 MARKET_DATA_GENERATION = "cache:marketdata:generation"
 """Counter bumped by every market-data refresh: a cache entry computed before a bump is never stored."""
+
+
+# -- WebSocket fan-out (issue 6) --------------------------------------------------------------------
+
+THEME_UPDATES = "themes:updates"
+"""Pub/sub channel of theme changes (JSON objects); the fan-out sends each as ``{"type":"theme_update",...}``
+to the connections subscribed to the ``themes`` topic."""

@@ -1,28 +1,42 @@
 """The WebSocket connection registry in DynamoDB (PynamoDB).
 
-One table, two item kinds, keyed so every question is a Query on a partition, never a Scan:
+One table, three item kinds, keyed so every question is a Query on a partition, never a Scan:
 
-* ``pk=CONN#{id}, sk=META``         the connection (user, endpoint, delivery mode)
-* ``pk=CONN#{id}, sk=SYM#{symbol}`` what a connection wants (listed when it goes away)
-* ``pk=SYM#{symbol}, sk=CONN#{id}`` who wants a symbol (the fan-out's question)
+* ``pk=CONN#{id}, sk=META``           the connection (user, endpoint, delivery mode, batch window)
+* ``pk=CONN#{id}, sk=SYM#{symbol}``   what a connection wants (listed when it goes away),
+  ``sk=TOPIC#{topic}`` likewise for topics (``themes``)
+* ``pk=SYM#{symbol}, sk=CONN#{id}``   who wants a symbol (the fan-out's question),
+  ``pk=TOPIC#{topic}, sk=CONN#{id}`` who wants a topic
 
 Every item carries ``expiresAt`` (DynamoDB TTL) so rows of connections that vanished without a
-``$disconnect`` expire on their own. Writes are puts and deletes of whole items, so a retried
-invocation changes nothing the second time.
+``$disconnect`` expire on their own (readers skip expired rows DynamoDB has not deleted yet).
+
+Idempotent under retries: a subscription counts as *added* only when its ``CONN#`` item did not
+exist (a conditional put), and as *removed* only when a conditional delete really deleted it, so
+a retried or duplicated request (or ``$disconnect`` racing the fan-out's 410 clean-up) reports
+each change once and the demand counts built on these answers never double.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.exceptions import DeleteError, PutError
 from pynamodb.models import Model
 
 from kstock.config import get_settings
 
 _models: dict[tuple[str, str | None, str], type[Model]] = {}
+
+SYMBOL = "SYM#"
+TOPIC = "TOPIC#"
+CONN = "CONN#"
+META = "META"
+MODES = ("tick", "batch")
 
 
 class _ConnectionItem(Model):
@@ -32,6 +46,7 @@ class _ConnectionItem(Model):
     domain_name = UnicodeAttribute(null=True, attr_name="domainName")
     stage = UnicodeAttribute(null=True)
     mode = UnicodeAttribute(null=True)
+    window_ms = NumberAttribute(null=True, attr_name="windowMs")
     connected_at = NumberAttribute(null=True, attr_name="connectedAt")
     expires_at = TTLAttribute(attr_name="expiresAt")
 
@@ -50,6 +65,15 @@ def _expiry() -> timedelta:
     return timedelta(seconds=get_settings().ws_connection_ttl_seconds)
 
 
+def _expired(item: _ConnectionItem) -> bool:
+    expires = item.expires_at
+    return expires is not None and expires.timestamp() < time.time()
+
+
+def _conditional_failure(exc: Exception) -> bool:
+    return getattr(exc, "cause_response_code", None) == "ConditionalCheckFailedException"
+
+
 @dataclass(frozen=True)
 class ConnectionInfo:
     connection_id: str
@@ -57,40 +81,190 @@ class ConnectionInfo:
     domain_name: str | None
     stage: str | None
     mode: str
+    window_ms: int | None = None
+
+
+@dataclass
+class Removed:
+    """What a removal really deleted (empty when someone else got there first)."""
+
+    symbols: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    info: ConnectionInfo | None = None
+
+
+def _info(item: _ConnectionItem, connection_id: str) -> ConnectionInfo:
+    return ConnectionInfo(connection_id, int(item.user_id) if item.user_id is not None else None,
+                          item.domain_name, item.stage, item.mode or "tick",
+                          int(item.window_ms) if item.window_ms is not None else None)
+
+
+# -- connections --------------------------------------------------------------------------------
 
 
 def register(connection_id: str, *, user_id: int | None, domain_name: str, stage: str) -> None:
-    _model()(f"CONN#{connection_id}", "META", user_id=user_id, domain_name=domain_name, stage=stage, mode="tick",
+    _model()(f"{CONN}{connection_id}", META, user_id=user_id, domain_name=domain_name, stage=stage, mode="tick",
              connected_at=int(time.time() * 1000), expires_at=_expiry()).save()
 
 
 def get(connection_id: str) -> ConnectionInfo | None:
     model = _model()
     try:
-        item = model.get(f"CONN#{connection_id}", "META")
+        item = model.get(f"{CONN}{connection_id}", META, consistent_read=True)
     except model.DoesNotExist:
         return None
-    return ConnectionInfo(connection_id, int(item.user_id) if item.user_id is not None else None,
-                          item.domain_name, item.stage, item.mode or "tick")
+    return None if _expired(item) else _info(item, connection_id)
+
+
+def get_many(connection_ids: Iterable[str]) -> dict[str, ConnectionInfo]:
+    """The connections that still exist among ``connection_ids`` (BatchGetItem, 100 keys a call)."""
+    model = _model()
+    keys = [(f"{CONN}{cid}", META) for cid in dict.fromkeys(connection_ids)]
+    found: dict[str, ConnectionInfo] = {}
+    for item in model.batch_get(keys):
+        if not _expired(item):
+            cid = item.pk.removeprefix(CONN)
+            found[cid] = _info(item, cid)
+    return found
+
+
+def set_mode(connection_id: str, mode: str, window_ms: int | None) -> None:
+    """Record the delivery mode chosen at subscribe time (the fan-out reads it on a rebuild)."""
+    if mode not in MODES:
+        raise ValueError(f"unknown delivery mode {mode!r}")
+    model = _model()
+    item = model(f"{CONN}{connection_id}", META)
+    item.update(actions=[model.mode.set(mode), model.window_ms.set(window_ms) if window_ms is not None
+                         else model.window_ms.remove(), model.expires_at.set(_expiry())])
+
+
+# -- subscriptions ----------------------------------------------------------------------------------
+
+
+def _names(connection_id: str, prefix: str) -> list[str]:
+    model = _model()
+    return [item.sk.removeprefix(prefix)
+            for item in model.query(f"{CONN}{connection_id}", model.sk.startswith(prefix), consistent_read=True)
+            if not _expired(item)]
+
+
+def subscriptions(connection_id: str) -> tuple[list[str], list[str]]:
+    """The symbols and the topics of a connection, in one Query."""
+    model = _model()
+    symbols, topics = [], []
+    for item in model.query(f"{CONN}{connection_id}", consistent_read=True):
+        if _expired(item):
+            continue
+        if item.sk.startswith(SYMBOL):
+            symbols.append(item.sk.removeprefix(SYMBOL))
+        elif item.sk.startswith(TOPIC):
+            topics.append(item.sk.removeprefix(TOPIC))
+    return symbols, topics
 
 
 def symbols_of(connection_id: str) -> list[str]:
-    model = _model()
-    return [item.sk.removeprefix("SYM#")
-            for item in model.query(f"CONN#{connection_id}", model.sk.startswith("SYM#"))]
+    return _names(connection_id, SYMBOL)
+
+
+def topics_of(connection_id: str) -> list[str]:
+    return _names(connection_id, TOPIC)
+
+
+def _members(partition: str) -> list[str]:
+    return [item.sk.removeprefix(CONN) for item in _model().query(partition) if not _expired(item)]
 
 
 def subscribers_of(symbol: str) -> list[str]:
-    return [item.sk.removeprefix("CONN#") for item in _model().query(f"SYM#{symbol}")]
+    return _members(f"{SYMBOL}{symbol}")
 
 
-def remove(connection_id: str) -> list[str]:
-    """Delete a connection and all its subscriptions; return the symbols it had."""
+def topic_subscribers(topic: str) -> list[str]:
+    return _members(f"{TOPIC}{topic}")
+
+
+def _add(connection_id: str, prefix: str, names: Iterable[str], existing: Iterable[str]) -> list[str]:
     model = _model()
-    symbols = symbols_of(connection_id)
+    expiry = _expiry()
+    known = set(existing)
+    added: list[str] = []
+    for name in dict.fromkeys(names):
+        if name in known:
+            continue
+        try:  # the owner's item decides whether this is new (a retry finds it and counts nothing)
+            model(f"{CONN}{connection_id}", f"{prefix}{name}", expires_at=expiry).save(
+                condition=model.pk.does_not_exist())
+        except PutError as exc:
+            if not _conditional_failure(exc):
+                raise
+            continue
+        added.append(name)
+    if added:
+        with model.batch_write() as batch:  # the mirror items the fan-out queries; puts are idempotent
+            for name in added:
+                batch.save(model(f"{prefix}{name}", f"{CONN}{connection_id}", expires_at=expiry))
+    return added
+
+
+def _remove(connection_id: str, prefix: str, names: Iterable[str]) -> list[str]:
+    model = _model()
+    removed: list[str] = []
+    for name in dict.fromkeys(names):
+        try:
+            model(f"{CONN}{connection_id}", f"{prefix}{name}").delete(condition=model.pk.exists())
+        except DeleteError as exc:
+            if not _conditional_failure(exc):
+                raise
+        else:
+            removed.append(name)
+        # the mirror goes whether or not we deleted the owner item (a crashed earlier try may have left it)
+        model(f"{prefix}{name}", f"{CONN}{connection_id}").delete()
+    return removed
+
+
+def add_symbols(connection_id: str, symbols: Iterable[str], existing: Iterable[str] = ()) -> list[str]:
+    """Subscribe; return the symbols that were not subscribed before (``existing`` skips known ones)."""
+    return _add(connection_id, SYMBOL, symbols, existing)
+
+
+def remove_symbols(connection_id: str, symbols: Iterable[str]) -> list[str]:
+    """Unsubscribe; return the symbols this call really removed."""
+    return _remove(connection_id, SYMBOL, symbols)
+
+
+def add_topics(connection_id: str, topics: Iterable[str], existing: Iterable[str] = ()) -> list[str]:
+    return _add(connection_id, TOPIC, topics, existing)
+
+
+def remove_topics(connection_id: str, topics: Iterable[str]) -> list[str]:
+    return _remove(connection_id, TOPIC, topics)
+
+
+def remove(connection_id: str) -> Removed:
+    """Delete a connection and all its subscriptions; report what this call really deleted.
+
+    Whoever deletes the ``META`` item (a conditional delete) owns the removal and reports the
+    subscriptions; a concurrent second remover (``$disconnect`` racing the fan-out's 410 clean-up)
+    reports nothing, so demand is released once.
+    """
+    model = _model()
+    items = list(model.query(f"{CONN}{connection_id}", consistent_read=True))
+    meta = next((i for i in items if i.sk == META), None)
+    try:
+        model(f"{CONN}{connection_id}", META).delete(condition=model.pk.exists())
+    except DeleteError as exc:
+        if not _conditional_failure(exc):
+            raise
+        meta = None
+        owner = False
+    else:
+        owner = True
+    symbols = [i.sk.removeprefix(SYMBOL) for i in items if i.sk.startswith(SYMBOL)]
+    topics = [i.sk.removeprefix(TOPIC) for i in items if i.sk.startswith(TOPIC)]
     with model.batch_write() as batch:
-        for symbol in symbols:
-            batch.delete(model(f"SYM#{symbol}", f"CONN#{connection_id}"))
-            batch.delete(model(f"CONN#{connection_id}", f"SYM#{symbol}"))
-        batch.delete(model(f"CONN#{connection_id}", "META"))
-    return symbols
+        for prefix, names in ((SYMBOL, symbols), (TOPIC, topics)):
+            for name in names:
+                batch.delete(model(f"{CONN}{connection_id}", f"{prefix}{name}"))
+                batch.delete(model(f"{prefix}{name}", f"{CONN}{connection_id}"))
+    if not owner:
+        return Removed()
+    return Removed(symbols, topics, _info(meta, connection_id) if meta is not None else None)

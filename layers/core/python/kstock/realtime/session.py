@@ -2,21 +2,62 @@
 
 The handlers in ``functions/ws.py`` only translate API Gateway events to these calls.
 Replies are returned, not sent, so the handler decides how to deliver them.
+
+Client actions (ARCHITECTURE.md, "WebSocket API")::
+
+    {"action":"subscribe","symbols":["005930","0015N0"],"mode":"batch","windowMs":250}
+    {"action":"subscribe","topics":["themes"]}
+    {"action":"unsubscribe","symbols":["005930"]}
+    {"action":"ping"}
+
+``mode`` (``tick`` every tick as its own message, the default; ``batch`` at most one
+``{"type":"ticks","data":[...]}`` per window) belongs to the connection and is chosen at
+subscribe time. Each is answered with an ack (``subscribed`` / ``unsubscribed`` / ``pong``) or
+``{"type":"error","code":...,"message":...}``; bad input never raises.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from redis.exceptions import RedisError
 
 from kstock.auth import tokens
-from kstock.realtime import registry
+from kstock.config import get_settings
+from kstock.logs import get_logger
+from kstock.market.codes import InvalidCode, classify
+from kstock.realtime import demand, registry
+
+log = get_logger("kstock.realtime.session")
 
 ERROR_INVALID = "INVALID_REQUEST"
+ERROR_MISSING = "MISSING_FIELD"
+ERROR_UNAVAILABLE = "STREAM_UNAVAILABLE"
+ERROR_INTERNAL = "INTERNAL_ERROR"
+TOPICS = ("themes",)
+ACTIONS = ("subscribe", "unsubscribe", "ping")
 
 
 def error(code: str, message: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message}
+
+
+class _Refused(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.reply = error(code, message)
+
+
+class SubscriptionRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    action: Literal["subscribe", "unsubscribe"]
+    symbols: list[str] = Field(default_factory=list, max_length=1000)
+    topics: list[str] = Field(default_factory=list, max_length=10)
+    mode: Literal["tick", "batch"] | None = None
+    window_ms: int | None = Field(None, alias="windowMs", ge=10, le=10_000)
 
 
 def open_connection(connection_id: str, token: str | None, *, domain_name: str, stage: str) -> int:
@@ -26,7 +67,8 @@ def open_connection(connection_id: str, token: str | None, *, domain_name: str, 
     return claims.user_id
 
 
-def handle_message(connection_id: str, body: str | None) -> list[dict[str, Any]]:
+def handle_message(connection_id: str, body: str | None, *, domain_name: str | None = None,
+                   stage: str | None = None) -> list[dict[str, Any]]:
     """The replies to one client message. Bad input is answered, never raised."""
     try:
         message = json.loads(body or "")
@@ -37,8 +79,101 @@ def handle_message(connection_id: str, body: str | None) -> list[dict[str, Any]]
     action = message.get("action")
     if action == "ping":
         return [{"type": "pong"}]
-    return [error(ERROR_INVALID, f"unknown action {action!r}; known: ping")]
+    if action not in ACTIONS:
+        return [error(ERROR_INVALID, f"unknown action {action!r}; known: {', '.join(ACTIONS)}")]
+    try:
+        request = _parse(message)
+        if request.action == "subscribe":
+            return [_subscribe(connection_id, request, domain_name, stage)]
+        return [_unsubscribe(connection_id, request, domain_name, stage)]
+    except _Refused as refused:
+        return [refused.reply]
+    except Exception:  # a store outage is the client's answer too, never a failed invocation
+        log.exception("WebSocket action failed", extra={"connection_id": connection_id, "action": action})
+        return [error(ERROR_INTERNAL, "the request could not be processed; try again")]
 
 
-def close_connection(connection_id: str) -> list[str]:
-    return registry.remove(connection_id)
+def close_connection(connection_id: str) -> registry.Removed:
+    """Forget a connection (``$disconnect``, or the fan-out after a 410) and release its demand once."""
+    removed = registry.remove(connection_id)
+    info = removed.info
+    demand.announce("disconnect", connection_id, symbols=removed.symbols, topics=removed.topics,
+                    removed=removed.symbols, domain_name=info.domain_name if info else None,
+                    stage=info.stage if info else None)
+    return removed
+
+
+# -- actions ---------------------------------------------------------------------------------------
+
+
+def _parse(message: dict[str, Any]) -> SubscriptionRequest:
+    try:
+        request = SubscriptionRequest.model_validate(message)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "message"
+        raise _Refused(ERROR_INVALID, f"{where}: {first['msg']}") from None
+    if not request.symbols and not request.topics:
+        raise _Refused(ERROR_MISSING, f"{request.action} needs symbols (e.g. [\"005930\"]) or topics ([\"themes\"])")
+    invalid = []
+    canonical = []
+    for raw in request.symbols:
+        try:
+            canonical.append(classify(raw).code)
+        except InvalidCode as exc:
+            invalid.append(f"{raw} ({exc.reason})")
+    if invalid:
+        raise _Refused(ERROR_INVALID, "invalid symbols: " + "; ".join(invalid))
+    unknown = [t for t in request.topics if t not in TOPICS]
+    if unknown:
+        raise _Refused(ERROR_INVALID, f"unknown topics: {', '.join(map(str, unknown))}; known: {', '.join(TOPICS)}")
+    request.symbols = list(dict.fromkeys(canonical))
+    request.topics = list(dict.fromkeys(request.topics))
+    return request
+
+
+def _subscribe(connection_id: str, request: SubscriptionRequest, domain_name: str | None,
+               stage: str | None) -> dict[str, Any]:
+    limit = get_settings().ws_max_symbols
+    symbols, topics = registry.subscriptions(connection_id)
+    total = set(symbols) | set(request.symbols)
+    if len(total) > limit:
+        new = len(total) - len(symbols)
+        raise _Refused(ERROR_INVALID, f"at most {limit} symbols per connection: this one has {len(symbols)} "
+                                      f"and asked for {new} more")
+    window = request.window_ms
+    if request.mode == "batch" and window is None:
+        window = get_settings().ws_batch_window_ms
+    if request.mode is not None:
+        registry.set_mode(connection_id, request.mode, window if request.mode == "batch" else None)
+    added = registry.add_symbols(connection_id, request.symbols, symbols)
+    added_topics = registry.add_topics(connection_id, request.topics, topics)
+    try:
+        demand.announce("subscribe", connection_id, symbols=request.symbols, topics=request.topics, added=added,
+                        domain_name=domain_name, stage=stage, mode=request.mode,
+                        window_ms=window if request.mode == "batch" else None)
+    except RedisError:
+        # nobody would send these prices: undo, so a retry counts them (once) when Redis is back
+        registry.remove_symbols(connection_id, added)
+        registry.remove_topics(connection_id, added_topics)
+        raise _Refused(ERROR_UNAVAILABLE, "live prices are unavailable right now; try again shortly") from None
+    reply: dict[str, Any] = {"type": "subscribed", "symbols": request.symbols, "topics": request.topics}
+    if request.mode is not None:
+        reply["mode"] = request.mode
+        if request.mode == "batch":
+            reply["windowMs"] = window
+    return reply
+
+
+def _unsubscribe(connection_id: str, request: SubscriptionRequest, domain_name: str | None,
+                 stage: str | None) -> dict[str, Any]:
+    removed = registry.remove_symbols(connection_id, request.symbols)
+    removed_topics = registry.remove_topics(connection_id, request.topics)
+    try:
+        demand.announce("unsubscribe", connection_id, symbols=request.symbols, topics=request.topics,
+                        removed=removed, domain_name=domain_name, stage=stage)
+    except RedisError:
+        registry.add_symbols(connection_id, removed)
+        registry.add_topics(connection_id, removed_topics)
+        raise _Refused(ERROR_UNAVAILABLE, "live prices are unavailable right now; try again shortly") from None
+    return {"type": "unsubscribed", "symbols": request.symbols, "topics": request.topics}

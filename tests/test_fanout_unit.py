@@ -1,0 +1,101 @@
+"""Pieces of the fan-out that need no network: SigV4 signing, batch framing, back-off."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials as BotoCredentials
+
+from kstock.realtime.signing import Credentials, SigV4Signer, connection_url
+from streamer.fanout import FRAME_LIMIT, GONE, OK, THROTTLED, Fanout, FanoutOptions
+
+
+@pytest.mark.parametrize("session_token", [None, "temporary-session-token"])
+def test_signature_matches_botocore(session_token):
+    url = connection_url("https://abc123.execute-api.ap-northeast-2.amazonaws.com/Prod", "L0SM9cOFvHcCIhw=")
+    body = json.dumps({"type": "tick", "symbol": "005930", "price": 75000}).encode()
+    request = AWSRequest(method="POST", url=url, data=body)
+    SigV4Auth(BotoCredentials("AKIDEXAMPLE", "not-a-real-secret", session_token), "execute-api",
+              "ap-northeast-2").add_auth(request)
+    signer = SigV4Signer("ap-northeast-2", lambda: Credentials("AKIDEXAMPLE", "not-a-real-secret", session_token))
+    ours = signer.headers("POST", url, body, amz_date=request.headers["X-Amz-Date"])
+    assert ours["Authorization"] == request.headers["Authorization"]
+    assert ours.get("X-Amz-Security-Token") == request.headers.get("X-Amz-Security-Token")
+
+
+class RecordingFanout(Fanout):
+    """A fan-out whose @connections calls are answered by a script instead of the network."""
+
+    def __init__(self, answers=None, **options):
+        super().__init__(redis=None, options=FanoutOptions(**options))
+        self.bodies: list[bytes] = []
+        self.answers = list(answers or [])
+
+    async def _post(self, conn, body):
+        self.bodies.append(body)
+        return self.answers.pop(0) if self.answers else OK
+
+
+def _subscribe(fanout: Fanout, cid: str, symbols: list[str], mode: str = "tick", window_ms: int | None = None):
+    fanout._control(json.dumps({"event": "subscribe", "connectionId": cid, "domainName": "127.0.0.1:1",
+                                "stage": "Prod", "mode": mode, "windowMs": window_ms, "symbols": symbols}))
+
+
+def _tick(symbol: str, n: int) -> str:
+    return json.dumps({"type": "tick", "symbol": symbol, "price": 1000 + n, "volume": 1, "accVolume": n,
+                       "change": 0, "changePercent": 0.0, "timestamp": "2026-01-11T00:30:00.000Z", "source": "ws",
+                       "padding": "x" * 300})
+
+
+async def _settle(fanout: Fanout) -> None:
+    for _ in range(50):
+        await asyncio.sleep(0.01)
+        if not fanout._tasks and not any(c.timer for c in fanout.connections.values()):
+            return
+
+
+def test_batch_messages_hold_the_newest_tick_per_symbol_and_stay_under_32_kb():
+    async def scenario():
+        fanout = RecordingFanout()
+        symbols = [f"{i:06d}" for i in range(150)]
+        _subscribe(fanout, "c1", symbols, mode="batch", window_ms=50)
+        for n in range(3):
+            for symbol in symbols:
+                fanout._tick(symbol, _tick(symbol, n))
+        await asyncio.sleep(0.1)
+        await _settle(fanout)
+        return fanout
+
+    fanout = asyncio.run(scenario())
+    messages = [json.loads(b) for b in fanout.bodies]
+    assert all(len(b) < FRAME_LIMIT for b in fanout.bodies) and len(messages) >= 2   # split in frames
+    ticks = [t for message in messages for t in message["data"]]
+    newest = {t["symbol"]: t["accVolume"] for t in ticks}
+    assert set(newest) == {f"{i:06d}" for i in range(150)} and set(newest.values()) == {2}
+    assert len(ticks) == 150   # each symbol once: superseded ticks were never sent
+
+
+def test_throttled_tick_connection_backs_off_and_keeps_order_and_a_gone_one_leaves_the_index():
+    async def scenario():
+        fanout = RecordingFanout(answers=[OK, THROTTLED, THROTTLED], backoff_initial=0.01)
+        forgotten = []
+        fanout._forget_remote = forgotten.append
+        _subscribe(fanout, "c1", ["005930"])
+        for n in range(4):
+            fanout._tick("005930", _tick("005930", n))
+        await _settle(fanout)
+        sent = [json.loads(b)["accVolume"] for b in fanout.bodies]
+        _subscribe(fanout, "c2", ["005930"])
+        fanout.answers = [OK, GONE]
+        fanout._tick("005930", _tick("005930", 9))
+        await _settle(fanout)
+        return fanout, sent, forgotten
+
+    fanout, sent, forgotten = asyncio.run(scenario())
+    assert sent == [0, 1, 1, 1, 2, 3]          # retried in place, nothing skipped, in order
+    assert fanout.stats.throttled == 2 and fanout.stats.gone == 1
+    assert fanout.subscribers("005930") == ["c1"] and forgotten == ["c2"]
