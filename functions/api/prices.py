@@ -31,7 +31,7 @@ def get_ohlcv(companyId):
     query = parse_query(OhlcvQuery, bp.current_request)
     found = reads.company_bars(parse_id(companyId, "companyId"), query.interval,
                                reads.parse_time(query.start, "start"), reads.parse_time(query.end, "end"))
-    return ok([bar.wire() for bar in found], "과거 주가 데이터 조회를 성공하였습니다.")
+    return ok(found, "과거 주가 데이터 조회를 성공하였습니다.")
 
 
 class PollingQuery(QueryModel):
