@@ -90,6 +90,7 @@ class Streamer:
     fanout: Fanout | None = field(init=False, default=None)
     polled: list[str] = field(default_factory=list)
     snapshots: int = 0
+    publish_rate: float = 0.0       # ticks/s over the last status interval
     started_at: float = field(default_factory=time.time)
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -250,6 +251,7 @@ class Streamer:
             "streamed": sorted(self.planner.streamed),
             "polled": list(self.polled),
             "ticksPublished": pub.ticks,
+            "publishRatePerSecond": round(self.publish_rate, 1),
             "publishCalls": pub.calls,
             "pricesPolled": pub.polled,
             "snapshots": self.snapshots,
@@ -264,8 +266,12 @@ class Streamer:
         }
 
     async def _status(self) -> None:
+        last_ticks, last_at = self.publisher.stats.ticks, time.monotonic()
         while not self._stopping.is_set():
             await self.publisher.flush_backlog()
+            now = time.monotonic()
+            self.publish_rate = (self.publisher.stats.ticks - last_ticks) / max(now - last_at, 1e-6)
+            last_ticks, last_at = self.publisher.stats.ticks, now
             status = self.status()
             try:
                 await self.redis.set(keys.STREAMER_STATUS, json.dumps(status), ex=10)

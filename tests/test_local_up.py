@@ -44,6 +44,7 @@ def test_kstock_up_serves_health_and_search_then_stops_on_ctrl_c(tmp_path):
         assert children, "kstock up runs its servers as child processes"
         streamer = wait_for(lambda: _json(f"http://127.0.0.1:{health_port}/health"), 15, "the streamer's health")
         assert streamer["kisConnected"] and set(streamer["streamed"]) >= {"005930", "000660"}
+        assert {"publishRatePerSecond", "writerLagSeconds", "slotsUsed", "polled"} <= set(streamer)
         exported = subprocess.run([str(kstock), "env"], env=env, capture_output=True, text=True, timeout=30).stdout
         assert f"export KSTOCK_API_URL=http://127.0.0.1:{api_port}" in exported
         assert f"export KSTOCK_CONNECTIONS_URL=http://127.0.0.1:{ws_port}/" in exported
