@@ -177,26 +177,7 @@ class KstockChalice(Chalice):
         return handler(event, context)
 
 
-MAX_PAGE_SIZE = 100
-
-
-def page_params(query: dict[str, str], default_size: int = 20) -> tuple[int, int]:
-    """``page`` (from 1) and ``size`` (1..100) query parameters -> (limit, offset)."""
-
-    def number(name: str, default: int, low: int, high: int) -> int:
-        raw = query.get(name)
-        if raw is None or raw == "":
-            return default
-        if not raw.isdigit() or not low <= int(raw) <= high:
-            raise InvalidRequest(f"{name} must be an integer from {low} to {high}")
-        return int(raw)
-
-    page = number("page", 1, 1, 10_000)
-    size = number("size", default_size, 1, MAX_PAGE_SIZE)
-    return size, (page - 1) * size
-
-
-# -- request models, auth and the rate limit (issue 7) ----------------------------------------------
+# -- request models, auth and the rate limit -------------------------------------------------------
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -30,7 +30,7 @@ def _text_or_base64(body: bytes) -> tuple[str | None, bool]:
         return base64.b64encode(body).decode("ascii"), True
 
 
-def _single_and_multi(items) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+def single_and_multi(items) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
     multi: dict[str, list[str]] = {}
     for key, value in items:
         multi.setdefault(key, []).append(value)
@@ -43,8 +43,8 @@ def build_proxy_event(method: str, path: str, query_items, header_items, body: b
                       source_ip: str, host: str, resource: str = "/{proxy+}",
                       path_parameters: dict[str, str] | None = None) -> dict[str, Any]:
     """An API Gateway REST (payload 1.0) proxy event, as the function of ``resource`` receives it."""
-    headers, multi_headers = _single_and_multi(header_items)
-    query, multi_query = _single_and_multi(query_items)
+    headers, multi_headers = single_and_multi(header_items)
+    query, multi_query = single_and_multi(query_items)
     text, is_base64 = _text_or_base64(body)
     if path_parameters is None and resource == "/{proxy+}":
         path_parameters = {"proxy": path.lstrip("/")} if path != "/" else None

@@ -39,6 +39,7 @@ import aiohttp
 from aiohttp import WSMsgType, web
 
 from infra.functions import FunctionError, LocalFunction
+from infra.http_api import single_and_multi
 from infra.template import WebSocketApiSpec
 
 FRAME_LIMIT = 32 * 1024
@@ -164,17 +165,10 @@ class WebSocketGateway:
         context.update(extra.pop("context", {}))
         event: dict[str, Any] = {"requestContext": context, "isBase64Encoded": False, **extra}
         if request is not None and event_type == "CONNECT":
-            headers: dict[str, list[str]] = {}
-            for name, value in request.headers.items():
-                headers.setdefault(name, []).append(value)
-            query: dict[str, list[str]] = {}
-            for name, value in request.query.items():
-                query.setdefault(name, []).append(value)
-            event["headers"] = {k: v[-1] for k, v in headers.items()}
-            event["multiValueHeaders"] = headers
+            event["headers"], event["multiValueHeaders"] = single_and_multi(request.headers.items())
+            query, multi_query = single_and_multi(request.query.items())
             if query:
-                event["queryStringParameters"] = {k: v[-1] for k, v in query.items()}
-                event["multiValueQueryStringParameters"] = query
+                event["queryStringParameters"], event["multiValueQueryStringParameters"] = query, multi_query
         return event
 
     async def _run_route(self, route_key: str, event: dict[str, Any]) -> dict[str, Any] | None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from dataclasses import dataclass
 
 import psycopg
 import pytest
-
-from kstock.config import reload_settings
+from envs import environment
 
 PASSWORD = "Passw0rd!"
 
@@ -18,15 +16,8 @@ PASSWORD = "Passw0rd!"
 @pytest.fixture(scope="module")
 def fast_bcrypt():
     """bcrypt at its lowest cost for the module (sign-ups are not what these tests measure)."""
-    saved = os.environ.get("BCRYPT_ROUNDS")
-    os.environ["BCRYPT_ROUNDS"] = "4"
-    reload_settings()
-    yield
-    if saved is None:
-        os.environ.pop("BCRYPT_ROUNDS", None)
-    else:
-        os.environ["BCRYPT_ROUNDS"] = saved
-    reload_settings()
+    with environment(BCRYPT_ROUNDS="4"):
+        yield
 
 
 @dataclass

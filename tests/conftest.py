@@ -9,11 +9,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from envs import environment
 
 from infra.http_api import build_proxy_event
 from infra.lambda_runtime import LambdaContext, load_handler
 from kstock import db
-from kstock.config import reload_settings
 from kstock.embedded import EmbeddedPostgres, EmbeddedRedis
 
 
@@ -23,22 +23,13 @@ def services(tmp_path_factory) -> Iterator[dict[str, str]]:
     postgres = EmbeddedPostgres(home / "pg", delete_on_stop=True)
     redis = EmbeddedRedis(home / "redis", persist=False)
     urls = {"DATABASE_URL": postgres.start(), "REDIS_URL": redis.start()}
-    saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL", "KSTOCK_HOME", "KSTOCK_ENV",
-                                            "KSTOCK_EMBEDDED")}
-    os.environ.update(urls, KSTOCK_HOME=str(home), KSTOCK_ENV="test", KSTOCK_EMBEDDED="postgres,redis")
-    reload_settings()
     try:
-        yield urls
+        with environment(**urls, KSTOCK_HOME=str(home), KSTOCK_ENV="test", KSTOCK_EMBEDDED="postgres,redis"):
+            yield urls
     finally:
         db.close_pool()
         redis.stop()
         postgres.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        reload_settings()
 
 
 @pytest.fixture(scope="session")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 import redis
 from api_fixtures import company_id
+from envs import environment
 from kis_fixtures import forget_kis_tokens
 from streamer_fixtures import simulator
 
@@ -74,11 +74,8 @@ def kis(services):
     forget_kis_tokens()
     thread = simulator(rate=0)
     sim = thread.start()
-    os.environ["KIS_REST_URL"] = sim.rest_url
-    reload_settings()
-    yield sim
-    os.environ.pop("KIS_REST_URL", None)
-    reload_settings()
+    with environment(KIS_REST_URL=sim.rest_url):
+        yield sim
     thread.stop()
     forget_kis_tokens()
 

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import time
 
 import pytest
 from api_fixtures import PASSWORD, fast_bcrypt, make_user, new_email, other_user, user  # noqa: F401
-
-from kstock.config import reload_settings
+from envs import environment
 
 JSON = {"Content-Type": "application/json"}
 
@@ -91,9 +89,7 @@ def test_unknown_email_and_wrong_password_get_the_same_answer(api, fast_bcrypt):
 
 def test_unknown_email_and_wrong_password_take_the_same_time(api):
     """Both check a bcrypt hash of the configured cost (a dummy one for an unknown email)."""
-    os.environ["BCRYPT_ROUNDS"] = "10"  # ~50 ms a check: differences would stand out
-    reload_settings()
-    try:
+    with environment(BCRYPT_ROUNDS="10"):  # ~50 ms a check: differences would stand out
         email = new_email()
         post(api, "/users/signup", {"email": email, "username": "kim", "password": PASSWORD})
 
@@ -105,9 +101,6 @@ def test_unknown_email_and_wrong_password_take_the_same_time(api):
         post(api, "/users/login", {"email": new_email(), "password": "warm-up1!"})  # dummy hash built once
         unknown = statistics.median(timed(new_email()) for _ in range(5))
         wrong = statistics.median(timed(email) for _ in range(5))
-    finally:
-        os.environ.pop("BCRYPT_ROUNDS", None)
-        reload_settings()
     assert unknown > 0.02 and wrong > 0.02  # both did the bcrypt work
     assert abs(unknown - wrong) < 0.5 * max(unknown, wrong), (unknown, wrong)
 

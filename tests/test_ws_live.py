@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
 import time
 
@@ -14,13 +13,13 @@ import redis
 import websockets
 from cloud_fixtures import moto_endpoint, start_cloud, wait_for  # noqa: F401 (fixture)
 from conftest import PROJECT_ROOT
+from envs import environment
 from kis_fixtures import forget_kis_tokens
 from streamer_fixtures import StreamerThread, simulator
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from kstock import keys
-from kstock.config import reload_settings
 from streamer.fanout import Fanout, FanoutOptions
 from streamer.service import StreamerOptions
 
@@ -34,16 +33,8 @@ def env(services, moto_endpoint):  # noqa: F811
     """This process (the streamer runs in it) and the functions share moto, Redis and the signing key."""
     values = {"JWT_SECRET": SECRET, "AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "local",
               "AWS_SECRET_ACCESS_KEY": "local", "WS_MAX_SYMBOLS": "8"}
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    reload_settings()
-    yield values
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    reload_settings()
+    with environment(**values):
+        yield values
 
 
 @pytest.fixture(scope="module")

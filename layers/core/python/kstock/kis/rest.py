@@ -128,9 +128,9 @@ def _rows(body: dict[str, Any], key: str = "output") -> list[dict[str, Any]]:
     return [r for r in rows if isinstance(r, dict) and any(str(v).strip() for v in r.values())]
 
 
-def _dated_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """Chart rows (``output2``) that carry a business date; KIS pads short answers with blank rows."""
-    return [r for r in _rows(body, "output2") if str(r.get("stck_bsop_date", "")).strip()]
+def _dated_rows(body: dict[str, Any], key: str = "output2") -> list[dict[str, Any]]:
+    """Rows that carry a business date; KIS pads short answers with blank rows."""
+    return [r for r in _rows(body, key) if str(r.get("stck_bsop_date", "")).strip()]
 
 
 def _obj(body: dict[str, Any], key: str = "output") -> dict[str, Any]:
@@ -275,9 +275,7 @@ class KisRestClient:
             "FID_ORG_ADJ_PRC": "1" if adjusted else "0",  # this endpoint: 1 adjusted, 0 raw
         })
         bars = []
-        for r in _rows(body):
-            if not str(r.get("stck_bsop_date", "")).strip():
-                continue
+        for r in _dated_rows(body, "output"):
             sign = str(r.get("prdy_vrss_sign", "3"))
             bars.append(DailyBar(
                 day=_day(r["stck_bsop_date"]), open=_int(r.get("stck_oprc", 0)), high=_int(r.get("stck_hgpr", 0)),
@@ -415,7 +413,7 @@ class KisRestClient:
             "FID_COND_MRKT_DIV_CODE": "U", "FID_INPUT_ISCD": code, "FID_PERIOD_DIV_CODE": period,
             "FID_INPUT_DATE_1": (end or date.today()).strftime("%Y%m%d"),
         })
-        bars = [self._index_bar(r) for r in _rows(body, "output2") if str(r.get("stck_bsop_date", "")).strip()]
+        bars = [self._index_bar(r) for r in _dated_rows(body)]
         return sorted(bars, key=lambda b: b.day)
 
     def index_chart(self, code: str, start: date, end: date, period: str = "D", max_pages: int = 100) -> list[IndexBar]:
