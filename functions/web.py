@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import jwt
+import orjson
 from chalice import Chalice, Response
 from chalice.app import (
     BadRequestError,
@@ -37,9 +38,21 @@ log = get_logger("kstock.api")
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 
+# datetimes and Decimals reach the wire as str() gives them, as they always have; orjson because
+# encoding the answer was a tenth of a typical request's time with the standard library
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _encode(body: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(body, default=str, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:  # integers past 64 bits: the standard library takes any size
+        return json.dumps(body, ensure_ascii=False, default=str)
+
+
 def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
-        body=json.dumps(body, ensure_ascii=False, default=str),
+        body=_encode(body),
         status_code=status,
         headers={"Content-Type": JSON_CONTENT_TYPE, **(headers or {})},
     )

@@ -1,35 +1,83 @@
-"""Lambda "containers" for the template's functions: a small pool of worker processes per
-function, each with that function's environment, importing its handler once and serving one
-event at a time — the way Lambda runs them, without Docker."""
+"""Lambda "containers" for the template's functions: up to ``concurrency`` execution environments
+per function, each a process of :mod:`infra.lambda_worker` with that function's environment,
+importing its handler once and serving one event at a time — the way Lambda runs them, without
+Docker. An environment that dies is replaced; one that overruns the function's timeout is killed,
+as Lambda does.
+
+:meth:`LocalFunction.invoke` may be awaited from any event loop in any thread (the gateway's, a
+test's ``asyncio.run``): the environments' sockets are driven by whichever loop is calling.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import signal
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections import deque
 from pathlib import Path
 from typing import Any
 
-from infra.lambda_runtime import invoke_reporting_errors, load_handler
+from infra.lambda_worker import FRAME_HEADER, frame
 from infra.supervisor import log
 from infra.template import FunctionSpec, Template
 
 
 class FunctionError(RuntimeError):
-    """The handler raised: carries Lambda's error payload (errorType, errorMessage, stackTrace)."""
+    """The invocation failed: carries Lambda's error payload (errorType, errorMessage, stackTrace)."""
 
     def __init__(self, function: str, payload: dict[str, Any]) -> None:
         super().__init__(f"{function}: {payload.get('errorType')}: {payload.get('errorMessage')}")
         self.payload = payload
 
 
-def _worker_init(environment: dict[str, str], handler: str, code_dir: str) -> None:
-    # Ctrl-C reaches the whole process group; only the supervisor decides when workers stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ.update(environment)
-    load_handler(handler, Path(code_dir))
+class _Environment:
+    """One worker process and the gateway's end of its socket. The worker exits when the socket
+    closes, so it cannot outlive this process (no parent-death signal: Linux ties that to the
+    creating thread, and environments are started from whichever thread invokes)."""
+
+    def __init__(self, spec: FunctionSpec, code_dir: Path, environment: dict[str, str]) -> None:
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "infra.lambda_worker", spec.handler, str(code_dir), spec.name,
+                 str(spec.timeout), str(theirs.fileno())],
+                env={**os.environ, **environment}, pass_fds=(theirs.fileno(),))
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self.channel = ours
+
+    async def exchange(self, event: dict[str, Any]) -> tuple[bool, Any]:
+        loop = asyncio.get_running_loop()
+        await loop.sock_sendall(self.channel, frame(event))
+        (size,) = FRAME_HEADER.unpack(await self._read(loop, FRAME_HEADER.size))
+        return pickle.loads(await self._read(loop, size))
+
+    async def _read(self, loop: asyncio.AbstractEventLoop, size: int) -> bytes:
+        buffer = bytearray(size)
+        view = memoryview(buffer)
+        received = 0
+        while received < size:
+            count = await loop.sock_recv_into(self.channel, view[received:])
+            if count == 0:
+                raise ConnectionResetError("the execution environment exited")
+            received += count
+        return bytes(buffer)
+
+    def close(self, *, kill: bool = False) -> None:
+        self.channel.close()  # the worker reads EOF and exits
+        if kill:
+            self.process.kill()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 class LocalFunction:
@@ -42,35 +90,107 @@ class LocalFunction:
                             "AWS_LAMBDA_FUNCTION_NAME": spec.name,
                             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory)}
         self.concurrency = concurrency
-        self._pool: ProcessPoolExecutor | None = None
         self.invocations = 0
         self.errors = 0
-
-    def _executor(self) -> ProcessPoolExecutor:
-        if self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=self.concurrency, mp_context=get_context("spawn"), initializer=_worker_init,
-                initargs=(self.environment, self.spec.handler, str(self.code_dir)))
-        return self._pool
+        self._lock = threading.Lock()
+        self._idle: deque[_Environment] = deque()
+        self._started = 0
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = deque()
+        self._closed = False
 
     async def invoke(self, event: dict[str, Any]) -> Any:
-        """Run the handler on ``event``; raise :class:`FunctionError` if it raised."""
-        loop = asyncio.get_running_loop()
+        """Run the handler on ``event``; raise :class:`FunctionError` if it raised, timed out or died."""
         self.invocations += 1
-        ok, result = await loop.run_in_executor(
-            self._executor(), invoke_reporting_errors, self.spec.handler, event, self.spec.name,
-            self.code_dir, self.spec.timeout)
+        environment = await self._acquire()
+        try:
+            ok, result = await asyncio.wait_for(environment.exchange(event), self.spec.timeout)
+        except TimeoutError:
+            await asyncio.to_thread(environment.close, kill=True)
+            self._release(None)
+            ok, result = False, {"errorType": "Sandbox.Timedout", "stackTrace": [],
+                                 "errorMessage": f"RequestId: {uuid.uuid4()} Error: Task timed out after "
+                                                 f"{self.spec.timeout:.2f} seconds"}
+        except (ConnectionError, OSError, pickle.UnpicklingError, asyncio.CancelledError) as exc:
+            await asyncio.to_thread(environment.close, kill=True)
+            self._release(None)
+            if isinstance(exc, asyncio.CancelledError):  # a half-read answer leaves the socket unusable
+                raise
+            ok, result = False, {"errorType": "Runtime.ExitError", "stackTrace": [],
+                                 "errorMessage": f"the execution environment exited ({type(exc).__name__})"}
+        else:
+            self._release(environment)
         if not ok:
             self.errors += 1
             # what Lambda writes to the function's log when a handler raises
-            log(self.spec.logical_id, "".join(result["stackTrace"]).rstrip())
+            log(self.spec.logical_id, ("".join(result["stackTrace"]) or result["errorMessage"]).rstrip())
             raise FunctionError(self.spec.logical_id, result)
         return result
 
+    async def _acquire(self) -> _Environment:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.spec.logical_id} is closed")
+            if self._idle:
+                return self._idle.popleft()
+            start = self._started < self.concurrency
+            if start:
+                self._started += 1
+            else:
+                loop = asyncio.get_running_loop()
+                waiter = loop.create_future()
+                self._waiters.append((loop, waiter))
+        if start:
+            try:
+                return _Environment(self.spec, self.code_dir, self.environment)
+            except BaseException:
+                self._release(None)
+                raise
+        return await waiter
+
+    def _release(self, environment: _Environment | None) -> None:
+        """Hand ``environment`` (``None``: its slot, the process is gone) to a waiter or the idle pool."""
+        with self._lock:
+            if self._closed and environment is not None:
+                self._started -= 1
+                environment.close()
+                return
+            while self._waiters:
+                loop, waiter = self._waiters.popleft()
+                if waiter.done():  # its caller was cancelled
+                    continue
+                if environment is None:
+                    try:
+                        environment = _Environment(self.spec, self.code_dir, self.environment)
+                    except OSError:
+                        self._started -= 1
+                        loop.call_soon_threadsafe(_fail, waiter)
+                        return
+                loop.call_soon_threadsafe(_hand_over, waiter, environment, self)
+                return
+            if environment is None:
+                self._started -= 1
+            else:
+                self._idle.append(environment)
+
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        with self._lock:
+            self._closed = True
+            idle, self._idle = list(self._idle), deque()
+            self._started -= len(idle)
+        for environment in idle:
+            environment.close()
+
+
+def _hand_over(waiter: asyncio.Future, environment: _Environment, function: LocalFunction) -> None:
+    if waiter.done():  # cancelled between release and now: give it to the next one
+        function._release(environment)
+    else:
+        waiter.set_result(environment)
+
+
+def _fail(waiter: asyncio.Future) -> None:
+    if not waiter.done():
+        waiter.set_exception(RuntimeError("could not start an execution environment"))
 
 
 class FunctionRegistry:

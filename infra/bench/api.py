@@ -174,7 +174,7 @@ def _bench_day(today: date) -> date:
     return today if is_trading_day(today) else previous_trading_day(today)
 
 
-def bench_api(clients: int = 50, seconds: float = 20.0, warmup: float = 3.0, workers: int = 2,
+def bench_api(clients: int = 50, seconds: float = 20.0, warmup: float = 3.0, workers: int = 4,
               seed: int = 7, rate: float | None = None) -> dict[str, float]:
     """Start the stack, load it, print and return the figures."""
     from infra.kis_sim.config import SimulatorConfig
@@ -323,7 +323,7 @@ def add_api_bench(bench_sub) -> None:
     api.add_argument("--clients", type=int, default=50, help="concurrent clients (closed loop)")
     api.add_argument("--seconds", type=float, default=20.0, help="measurement window")
     api.add_argument("--warmup", type=float, default=3.0, help="load before measuring")
-    api.add_argument("--workers", type=int, default=2, help="ApiFunction worker processes (Lambda instances)")
+    api.add_argument("--workers", type=int, default=4, help="ApiFunction worker processes (Lambda instances)")
     api.add_argument("--seed", type=int, default=7, help="request mix seed")
     api.add_argument("--rate", type=float, default=None,
                      help="total requests/s the clients pace themselves to (default: as fast as answers come)")

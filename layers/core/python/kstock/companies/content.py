@@ -49,7 +49,7 @@ class NewsItem(CamelModel):
 
 def financials(company_id: int, page: PageQuery) -> list[Financials]:
     """Yearly figures, the latest year first."""
-    with db.transaction() as conn:
+    with db.read() as conn:
         company_row(conn, company_id)
         rows = conn.execute(
             """
@@ -62,7 +62,7 @@ def financials(company_id: int, page: PageQuery) -> list[Financials]:
 
 def reports(company_id: int, page: PageQuery) -> list[Report]:
     """Periodic filings, the newest first."""
-    with db.transaction() as conn:
+    with db.read() as conn:
         company_row(conn, company_id)
         rows = conn.execute(
             """
@@ -81,7 +81,7 @@ _NEWS_SQL = """
 
 def company_news(company_id: int, page: PageQuery) -> list[NewsItem]:
     """News linked to the company, newest first."""
-    with db.transaction() as conn:
+    with db.read() as conn:
         company_row(conn, company_id)
         rows = conn.execute(_NEWS_SQL.format(link="news_companies", owner="company_id"),
                             (company_id, page.limit, page.offset)).fetchall()
@@ -90,7 +90,7 @@ def company_news(company_id: int, page: PageQuery) -> list[NewsItem]:
 
 def industry_news(industry_id: int, page: PageQuery) -> list[NewsItem]:
     """News linked to the industry, newest first."""
-    with db.transaction() as conn:
+    with db.read() as conn:
         if conn.execute("SELECT 1 FROM industries WHERE id = %s", (industry_id,)).fetchone() is None:
             raise NotFound(f"industry {industry_id} does not exist")
         rows = conn.execute(_NEWS_SQL.format(link="news_industries", owner="industry_id"),

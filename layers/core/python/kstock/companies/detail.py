@@ -49,7 +49,7 @@ def company_row(conn, company_id: int) -> dict:
 
 
 def _load_info(company_id: int) -> CompanyInfo:
-    with db.transaction() as conn:
+    with db.read() as conn:
         row = conn.execute(
             """
             SELECT c.id AS company_id, c.name, c.symbol, c.market, c.kind, c.description, c.logo, c.homepage,

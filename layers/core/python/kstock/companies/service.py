@@ -52,6 +52,6 @@ def search(keyword: str | None, *, limit: int = 20, offset: int = 0) -> list[Com
         ORDER BY rank, market_cap DESC NULLS LAST, id
         LIMIT %(limit)s OFFSET %(offset)s
     """
-    with db.transaction() as conn:
+    with db.read() as conn:
         rows = conn.execute(sql, params).fetchall()
     return [CompanySummary.model_validate(row) for row in rows]

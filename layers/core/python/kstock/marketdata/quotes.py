@@ -129,7 +129,7 @@ def stored_prices(symbols: list[str]) -> dict[str, LastPrice]:
     """The newest stored price of each symbol (bars or the refresh's KIS quote)."""
     if not symbols:
         return {}
-    with db.transaction() as conn:
+    with db.read() as conn:
         rows = conn.execute(_STORED_SQL, {"symbols": symbols}).fetchall()
     found: dict[str, LastPrice] = {}
     for row in rows:

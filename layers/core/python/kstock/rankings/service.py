@@ -72,7 +72,7 @@ def _ranked(rows: list[dict], offset: int) -> list[RankedCompany]:
 
 
 def _companies(market: str, industry_id: int | None, page: PageQuery) -> list[RankedCompany]:
-    with db.transaction() as conn:
+    with db.read() as conn:
         if industry_id is not None and conn.execute(
                 "SELECT 1 FROM industries WHERE id = %s", (industry_id,)).fetchone() is None:
             raise NotFound(f"industry {industry_id} does not exist")
@@ -115,7 +115,7 @@ _INDUSTRIES_SQL = """
 
 
 def _industries(page: PageQuery) -> list[RankedIndustry]:
-    with db.transaction() as conn:
+    with db.read() as conn:
         rows = conn.execute(_INDUSTRIES_SQL, {"limit": page.limit, "offset": page.offset}).fetchall()
     return [RankedIndustry(rank=page.offset + n, **row) for n, row in enumerate(rows, 1)]
 

@@ -8,7 +8,7 @@ from typing import Literal
 from kstock import db
 from kstock.errors import InvalidRequest, NotFound
 from kstock.schemas import CamelModel
-from kstock.ticks.ohlcv import bars
+from kstock.ticks.ohlcv import chart_points
 
 Interval = Literal["1m", "15m", "1h", "1d"]
 
@@ -44,8 +44,7 @@ def parse_time(raw: str | None, name: str) -> datetime | None:
 
 def company_bars(company_id: int, interval: Interval, start: datetime | None, end: datetime | None,
                  now: datetime | None = None) -> list[dict[str, float | int | None]]:
-    """The bars as :class:`OhlcvBar`-shaped dicts (built directly: a chart has hundreds of bars, and
-    a model per bar costs more than the query)."""
+    """The bars as :class:`OhlcvBar`-shaped dicts (a model per bar would cost more than the query)."""
     now = now or datetime.now(UTC)
     end = end or now
     start = start or end - DEFAULT_SPAN[interval]
@@ -53,11 +52,8 @@ def company_bars(company_id: int, interval: Interval, start: datetime | None, en
         raise InvalidRequest("start is after end")
     if end - start > MAX_SPAN[interval]:
         raise InvalidRequest(f"at most {MAX_SPAN[interval].days} days of {interval} bars per request")
-    with db.transaction() as conn:
+    with db.read() as conn:
         row = conn.execute("SELECT symbol FROM companies WHERE id = %s", (company_id,)).fetchone()
         if row is None:
             raise NotFound(f"company {company_id} does not exist")
-        found = bars(conn, row["symbol"], interval, start, end, now=now)
-    return [{"time": int(b.time.timestamp()), "open": float(b.open), "high": float(b.high), "low": float(b.low),
-             "close": float(b.close), "volume": b.volume, "amount": None if b.amount is None else float(b.amount)}
-            for b in found]
+        return chart_points(conn, row["symbol"], interval, start, end, now=now)
