@@ -21,6 +21,7 @@ from infra.supervisor import ManagedProcess, log, python_module
 from kstock.auth.tokens import signing_key
 from kstock.config import Settings, get_settings, reload_settings
 from kstock.embedded import EmbeddedServiceError, Services, ensure_services, port_open
+from kstock.eventloop import run_event_loop
 
 
 @dataclass
@@ -135,7 +136,7 @@ def run_stack(options: StackOptions | None = None) -> int:
     log("up", f"postgres: {services.database_kind}, redis: {services.redis_kind}")
     try:
         _prepare_database(services.database_url)
-        asyncio.run(_run(options, services))
+        run_event_loop(_run(options, services))
     finally:
         services.stop()
         log("up", "stopped")

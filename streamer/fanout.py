@@ -15,7 +15,10 @@ connection has at most one call in flight, so its messages arrive in order. Two 
 * ``tick``: every tick is its own message, the contract's tick JSON as published;
 * ``batch``: at most one ``{"type":"ticks","data":[...]}`` per connection per window, holding
   the newest tick of each symbol that traded since the last message (so nothing in it is older
-  than the window), split to stay under API Gateway's 32 KB frame.
+  than the window), split to stay under API Gateway's 32 KB frame. A tick does not visit its
+  batch subscribers (a hundred per symbol at scale, thousands of times a second): it becomes the
+  symbol's newest, numbered; a connection sends, when its window comes, what is newer than what
+  it last sent; only connections asleep (nothing new for them last time) are woken by a tick.
 
 410 Gone: the connection left without ``$disconnect`` reaching us; it leaves the index at once
 and the registry and the demand counts in the background. 429 / ``LimitExceededException`` (and
@@ -92,7 +95,7 @@ class FanoutStats:
 class Connection:
     """One client as the fan-out sees it: where to post, how, and what waits for it."""
 
-    __slots__ = ("id", "url", "host", "mode", "window", "symbols", "topics", "queue", "pending", "busy", "timer",
+    __slots__ = ("id", "url", "host", "mode", "window", "symbols", "topics", "queue", "sent", "busy", "timer",
                  "last_sent", "retry_at", "backoff", "failures", "gone")
 
     def __init__(self, connection_id: str, endpoint: str, mode: str, window: float) -> None:
@@ -104,7 +107,7 @@ class Connection:
         self.symbols: set[str] = set()
         self.topics: set[str] = set()
         self.queue: deque[bytes] = deque()       # individual messages (ticks in tick mode, theme updates)
-        self.pending: dict[str, str] = {}        # batch mode: symbol -> newest tick JSON since the last message
+        self.sent: dict[str, int] = {}           # batch mode: symbol -> number of the newest tick it has been sent
         self.busy = False
         self.timer: asyncio.TimerHandle | None = None
         self.last_sent = float("-inf")
@@ -138,8 +141,13 @@ class Fanout:
         self._forget_remote = forget or session.close_connection
         self.stats = FanoutStats()
         self.connections: dict[str, Connection] = {}
-        self.by_symbol: dict[str, dict[str, Connection]] = {}
+        self.by_symbol: dict[str, dict[str, Connection]] = {}       # every subscriber
+        self.ticking: dict[str, dict[str, Connection]] = {}         # ... in tick mode
+        self.batching: dict[str, dict[str, Connection]] = {}        # ... in batch mode
+        self.asleep: dict[str, dict[str, Connection]] = {}          # batch ones waiting for a tick
         self.by_topic: dict[str, dict[str, Connection]] = {}
+        self.latest: dict[str, tuple[int, str]] = {}                # symbol -> (number, newest tick JSON)
+        self._numbered = 0
         self.ready = asyncio.Event()
         self._http: Poster | None = None
         self._sem = asyncio.Semaphore(self.options.concurrency)
@@ -206,6 +214,7 @@ class Fanout:
         infos, by_symbol, by_topic = await asyncio.to_thread(load_index, symbols)
         old = self.connections
         self.connections, self.by_symbol, self.by_topic = {}, {}, {}
+        self.ticking, self.batching, self.asleep = {}, {}, {}
         for cid, info in infos.items():
             if not info.domain_name or not info.stage:
                 continue
@@ -213,6 +222,7 @@ class Fanout:
                                                     info.mode, self._window(info.window_ms))
             conn.mode, conn.window = info.mode, self._window(info.window_ms)
             conn.symbols.clear()
+            conn.sent.clear()
             conn.topics.clear()
             self.connections[cid] = conn
         for symbol, ids in by_symbol.items():
@@ -236,6 +246,25 @@ class Fanout:
     def _add_symbol(self, conn: Connection, symbol: str) -> None:
         conn.symbols.add(symbol)
         self.by_symbol.setdefault(symbol, {})[conn.id] = conn
+        if conn.mode == "batch":
+            self.batching.setdefault(symbol, {})[conn.id] = conn
+            # what traded before the subscription is not news to it
+            conn.sent.setdefault(symbol, self.latest.get(symbol, (0, ""))[0])
+            if not conn.busy and conn.timer is None:
+                self.asleep.setdefault(symbol, {})[conn.id] = conn
+        else:
+            self.ticking.setdefault(symbol, {})[conn.id] = conn
+
+    def _set_mode(self, conn: Connection, mode: str, window: float) -> None:
+        conn.window = window
+        if mode == conn.mode:
+            return
+        symbols = list(conn.symbols)
+        for symbol in symbols:
+            self._remove_symbol(conn, symbol)
+        conn.mode = mode
+        for symbol in symbols:
+            self._add_symbol(conn, symbol)
 
     def _add_topic(self, conn: Connection, topic: str) -> None:
         conn.topics.add(topic)
@@ -243,12 +272,13 @@ class Fanout:
 
     def _remove_symbol(self, conn: Connection, symbol: str) -> None:
         conn.symbols.discard(symbol)
-        conn.pending.pop(symbol, None)
-        subs = self.by_symbol.get(symbol)
-        if subs is not None:
-            subs.pop(conn.id, None)
-            if not subs:
-                del self.by_symbol[symbol]
+        conn.sent.pop(symbol, None)
+        for index in (self.by_symbol, self.ticking, self.batching, self.asleep):
+            subs = index.get(symbol)
+            if subs is not None:
+                subs.pop(conn.id, None)
+                if not subs:
+                    del index[symbol]
 
     def _remove_topic(self, conn: Connection, topic: str) -> None:
         conn.topics.discard(topic)
@@ -266,7 +296,6 @@ class Fanout:
         for topic in list(conn.topics):
             self._remove_topic(conn, topic)
         conn.queue.clear()
-        conn.pending.clear()
         if conn.timer:
             conn.timer.cancel()
             conn.timer = None
@@ -290,27 +319,31 @@ class Fanout:
                 self._theme(reply[2])
 
     def _tick(self, symbol: str, text: str) -> None:
-        subs = self.by_symbol.get(symbol)
-        if not subs:
+        if symbol not in self.by_symbol:
             return
-        payload: bytes | None = None
-        limit = self.options.queue_limit
+        self._numbered += 1
+        self.latest[symbol] = (self._numbered, text)
         stats = self.stats
-        for conn in subs.values():
-            if conn.mode == "tick":
-                if payload is None:
-                    payload = text.encode()
+        ticking = self.ticking.get(symbol)
+        if ticking:
+            payload = text.encode()
+            limit = self.options.queue_limit
+            for conn in ticking.values():
                 queue = conn.queue
                 queue.append(payload)
                 if len(queue) > limit:  # a throttled or slow client: the oldest go, the newest stay
                     queue.popleft()
                     stats.dropped += 1
-                stats.wanted["tick"] += 1
-            else:
-                conn.pending[symbol] = text   # the newest tick of the symbol replaces an unsent older one
-                stats.wanted["batch"] += 1
-            if not conn.busy and conn.timer is None:
-                self._schedule(conn)
+                if not conn.busy and conn.timer is None:
+                    self._schedule(conn)
+            stats.wanted["tick"] += len(ticking)
+        batching = self.batching.get(symbol)
+        if batching:
+            stats.wanted["batch"] += len(batching)
+            sleepers = self.asleep.pop(symbol, None)
+            if sleepers:
+                for conn in sleepers.values():
+                    self._wake(conn)
 
     def _control(self, text: str) -> None:
         try:
@@ -335,7 +368,7 @@ class Fanout:
                                   window)
                 self.connections[cid] = conn
             elif mode in registry.MODES:
-                conn.mode, conn.window = mode, window
+                self._set_mode(conn, mode, window)
             for symbol in symbols:
                 self._add_symbol(conn, symbol)
             for topic in topics:
@@ -368,14 +401,37 @@ class Fanout:
 
     # -- delivery ----------------------------------------------------------------------------------
 
+    def _news(self, conn: Connection) -> list[tuple[str, int, str]]:
+        """Batch mode: (symbol, number, tick JSON) of each symbol's newest tick it has not been sent."""
+        latest, sent = self.latest, conn.sent
+        news = []
+        for symbol in conn.symbols:
+            known = latest.get(symbol)
+            if known is not None and known[0] > sent.get(symbol, 0):
+                news.append((symbol, *known))
+        return news
+
+    def _wake(self, conn: Connection) -> None:
+        for symbol in conn.symbols:
+            sleepers = self.asleep.get(symbol)
+            if sleepers is not None and sleepers.pop(conn.id, None) is not None and not sleepers:
+                del self.asleep[symbol]
+        self._schedule(conn)
+
+    def _sleep(self, conn: Connection) -> None:
+        for symbol in conn.symbols:
+            self.asleep.setdefault(symbol, {})[conn.id] = conn
+
     def _schedule(self, conn: Connection) -> None:
         if conn.busy or conn.gone or conn.timer is not None:
             return
         if conn.queue:
             due = conn.retry_at
-        elif conn.pending:
+        elif conn.mode == "batch" and self._news(conn):
             due = max(conn.last_sent + conn.window, conn.retry_at)
         else:
+            if conn.mode == "batch":
+                self._sleep(conn)
             return
         loop = asyncio.get_running_loop()
         if due <= loop.time():
@@ -409,39 +465,39 @@ class Fanout:
                     elif not self._failed(conn, outcome, give_up=lambda: conn.queue and conn.queue.popleft()):
                         return
                     continue
-                if conn.pending and loop.time() >= conn.last_sent + conn.window:
-                    conn.last_sent = loop.time()
-                    items, conn.pending = conn.pending, {}
-                    if not await self._send_batch(conn, items):
-                        return
-                    continue
+                if conn.mode == "batch" and loop.time() >= conn.last_sent + conn.window:
+                    news = self._news(conn)
+                    if news:
+                        conn.last_sent = loop.time()
+                        if not await self._send_batch(conn, news):
+                            return
+                        continue
                 break
         finally:
             conn.busy = False
             if not conn.gone:
                 self._schedule(conn)
 
-    async def _send_batch(self, conn: Connection, items: dict[str, str]) -> bool:
-        """Post the newest ticks in messages under the frame limit; False when the connection is gone."""
-        unsent = list(items.items())
-        while unsent:
-            parts: list[str] = []
+    async def _send_batch(self, conn: Connection, news: list[tuple[str, int, str]]) -> bool:
+        """Post the newest ticks in messages under the frame limit; False when the connection is gone.
+        What a failed call did not deliver stays news (or is replaced by a newer tick meanwhile)."""
+        while news:
+            parts: list[tuple[str, int, str]] = []
             size = len(_HEAD) + len(_TAIL)
-            while unsent and (not parts or size + len(unsent[0][1]) + 1 <= BATCH_BUDGET):
-                parts.append(unsent.pop(0)[1])
-                size += len(parts[-1]) + 1
-            outcome = await self._post(conn, (_HEAD + ",".join(parts) + _TAIL).encode())
+            while news and (not parts or size + len(news[0][2]) + 1 <= BATCH_BUDGET):
+                parts.append(news.pop(0))
+                size += len(parts[-1][2]) + 1
+            outcome = await self._post(conn, (_HEAD + ",".join(p[2] for p in parts) + _TAIL).encode())
             if outcome == OK:
                 self.stats.calls["batch"] += 1
                 self.stats.messages["batch"] += len(parts)
+                for symbol, number, _ in parts:
+                    if symbol in conn.symbols:  # not unsubscribed while the call was out
+                        conn.sent[symbol] = max(conn.sent.get(symbol, 0), number)
                 continue
             if outcome == GONE:
                 self._gone(conn)
                 return False
-            # back off; what was not sent waits, unless a newer tick of its symbol arrived meanwhile
-            sent = len(items) - len(unsent) - len(parts)
-            for symbol, text in list(items.items())[sent:]:
-                conn.pending.setdefault(symbol, text)
             self._failed(conn, outcome, give_up=lambda: None)
             return not conn.gone
         return True
@@ -540,5 +596,6 @@ class Fanout:
             "rebuilds": s.rebuilds,
             "inFlight": self._in_flight,
             "queued": sum(len(c.queue) for c in self.connections.values()),
+            "awaitingBatch": sum(1 for c in self.connections.values() if c.mode == "batch" and self._news(c)),
             "lastBroadcastAt": s.last_broadcast_at,
         }

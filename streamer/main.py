@@ -14,6 +14,7 @@ from aiohttp import web
 from kstock import db
 from kstock.cache import redis_url
 from kstock.config import get_settings
+from kstock.eventloop import run_event_loop
 from kstock.kis.connection import KisWebSocket
 from kstock.kis.rest import KisRestClient
 from streamer.service import Streamer, StreamerOptions
@@ -101,5 +102,5 @@ def main(argv: list[str] | None = None) -> int:
         else:
             await run(stop, writer=not args.no_writer)
 
-    asyncio.run(entry())
+    run_event_loop(entry())
     return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 
@@ -100,6 +101,16 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
+@lru_cache(maxsize=65536)
+def _target(url: str) -> tuple[tuple[str, str, int], str]:
+    """``((scheme, host, port), "POST <path> HTTP/1.1 + Host line")``: the same for every post to a URL."""
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    port = parts.port or (443 if scheme == "https" else 80)
+    head = f"POST {parts.path}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+    return (scheme, parts.hostname or "", port), head
+
+
 def _expire(connection: _Connection, waiter: asyncio.Future, timeout: float) -> None:
     if not waiter.done():
         waiter.set_exception(PostError(f"no answer within {timeout}s"))
@@ -131,11 +142,8 @@ class Poster:
             return await self._post(url, body, headers, reuse=False)
 
     async def _post(self, url: str, body: bytes, headers: dict[str, str], reuse: bool) -> Response:
-        parts = urlsplit(url)
-        scheme = parts.scheme
-        host = parts.hostname or ""
-        port = parts.port or (443 if scheme == "https" else 80)
-        key = (scheme, host, port)
+        key, head = _target(url)
+        scheme, host, port = key
         idle = self._idle.setdefault(key, [])
         connection = None
         while reuse and idle:
@@ -149,8 +157,7 @@ class Poster:
                 connection = await asyncio.wait_for(self._connect(scheme, host, port), self.timeout)
         except (OSError, TimeoutError) as exc:
             raise PostError(f"cannot connect to {host}:{port}: {exc}") from exc
-        request = [f"POST {parts.path}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\n"
-                   f"Host: {parts.netloc}\r\nContent-Length: {len(body)}\r\n"]
+        request = [head, f"Content-Length: {len(body)}\r\n"]
         request.extend(f"{name}: {value}\r\n" for name, value in headers.items())
         request.append("\r\n")
         loop = asyncio.get_running_loop()

@@ -99,3 +99,46 @@ def test_throttled_tick_connection_backs_off_and_keeps_order_and_a_gone_one_leav
     assert sent == [0, 1, 1, 1, 2, 3]          # retried in place, nothing skipped, in order
     assert fanout.stats.throttled == 2 and fanout.stats.gone == 1
     assert fanout.subscribers("005930") == ["c1"] and forgotten == ["c2"]
+
+
+def test_batch_connection_sleeps_until_its_symbols_trade_and_keeps_the_newest_through_a_throttle():
+    async def scenario():
+        fanout = RecordingFanout(answers=[THROTTLED], backoff_initial=0.01)
+        fanout._tick("000660", _tick("000660", 1))      # nobody wants it yet: not news to later subscribers
+        _subscribe(fanout, "c1", ["005930", "000660"], mode="batch", window_ms=30)
+        _subscribe(fanout, "c2", ["035720"], mode="batch", window_ms=30)
+        await _settle(fanout)
+        quiet = list(fanout.bodies)
+        asleep = sorted(fanout.asleep)
+        fanout._tick("005930", _tick("005930", 2))      # wakes c1; its call is throttled
+        fanout._tick("000660", _tick("000660", 3))
+        await asyncio.sleep(0.005)
+        fanout._tick("005930", _tick("005930", 4))      # supersedes 2 before the retry
+        await _settle(fanout)
+        return fanout, quiet, asleep
+
+    fanout, quiet, asleep = asyncio.run(scenario())
+    assert quiet == [] and asleep == ["000660", "005930", "035720"]
+    messages = [json.loads(b) for b in fanout.bodies]
+    assert all(m["type"] == "ticks" for m in messages) and fanout.stats.throttled == 1
+    delivered = {t["symbol"]: t["accVolume"] for m in messages[1:] for t in m["data"]}
+    assert delivered == {"005930": 4, "000660": 3}     # after the throttle: the newest of each, nothing lost
+    assert "035720" in fanout.asleep and not fanout._news(fanout.connections["c2"])
+
+
+def test_switching_a_connection_to_batch_moves_it_between_the_indexes():
+    async def scenario():
+        fanout = RecordingFanout()
+        _subscribe(fanout, "c1", ["005930"])
+        fanout._tick("005930", _tick("005930", 1))
+        await _settle(fanout)
+        _subscribe(fanout, "c1", [], mode="batch", window_ms=20)
+        for n in (2, 3):
+            fanout._tick("005930", _tick("005930", n))
+        await _settle(fanout)
+        return fanout
+
+    fanout = asyncio.run(scenario())
+    assert json.loads(fanout.bodies[0])["type"] == "tick"
+    assert [t["accVolume"] for t in json.loads(fanout.bodies[-1])["data"]] == [3] and len(fanout.bodies) == 2
+    assert "005930" not in fanout.ticking and list(fanout.batching["005930"]) == ["c1"]

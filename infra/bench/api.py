@@ -28,6 +28,7 @@ from pathlib import Path
 
 from infra.paths import TEMPLATE_PATH
 from kstock.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, port_open
+from kstock.eventloop import run_event_loop
 from kstock.market.calendar import KST, is_trading_day, previous_trading_day
 
 OHLCV_ROUTE = "/companies/{companyId}/ohlcv"
@@ -244,7 +245,7 @@ def bench_api(clients: int = 50, seconds: float = 20.0, warmup: float = 3.0, wor
             env = {**urls, "JWT_SECRET": signing_key(), "RATE_LIMIT_REQUESTS": "1000000000", "LOG_LEVEL": "WARNING"}
             cloud = _ApiOnlyCloud(TEMPLATE_PATH, f"http://127.0.0.1:{moto_port}", env,
                                   ports=Ports(http=free_port(), websocket=free_port()), concurrency=workers)
-            return asyncio.run(_measure(cloud, company_ids, industry_ids, [r["id"] for r in top], day, clients,
+            return run_event_loop(_measure(cloud, company_ids, industry_ids, [r["id"] for r in top], day, clients,
                                         seconds, warmup, seed, rate))
         finally:
             if moto is not None:

@@ -44,6 +44,7 @@ from typing import Any
 import psutil
 
 from kstock.embedded import EmbeddedRedis, free_port, port_open
+from kstock.eventloop import run_event_loop
 
 
 @dataclass(frozen=True)
@@ -491,9 +492,9 @@ def main(argv: list[str] | None = None) -> int:
     clients.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
     if args.part == "cloud":
-        asyncio.run(_serve_cloud(args.endpoint, args.concurrency))
+        run_event_loop(_serve_cloud(args.endpoint, args.concurrency))
     else:
-        asyncio.run(_run_clients(args.ws_url, args.plan, args.out))
+        run_event_loop(_run_clients(args.ws_url, args.plan, args.out))
     return 0
 
 

@@ -15,6 +15,7 @@ import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import quote, urlsplit
 
 SERVICE = "execute-api"
@@ -53,6 +54,18 @@ def _hmac(key: bytes, text: str) -> bytes:
     return hmac.new(key, text.encode(), hashlib.sha256).digest()
 
 
+@lru_cache(maxsize=65536)
+def _canonical_target(url: str) -> tuple[str, str, str]:
+    """(host, canonical path, canonical query) of ``url``: the same for every message to a connection."""
+    parts = urlsplit(url)
+    # like botocore for every service but S3: the (already encoded) path is encoded once more
+    path = quote(parts.path or "/", safe="/~")
+    query = "&".join(sorted(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in
+                            (pair.split("=", 1) if "=" in pair else (pair, "") for pair in parts.query.split("&")
+                             if pair)))
+    return parts.netloc, path, query
+
+
 class SigV4Signer:
     def __init__(self, region: str, credentials: Callable[[], Credentials], service: str = SERVICE) -> None:
         self.region = region
@@ -74,19 +87,13 @@ class SigV4Signer:
         creds = self.credentials()
         stamp = amz_date or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
         day = stamp[:8]
-        parts = urlsplit(url)
-        host = parts.netloc
-        # like botocore for every service but S3: the (already encoded) path is encoded once more
-        path = quote(parts.path or "/", safe="/~")
+        host, path, query = _canonical_target(url)
         signed = {"host": host, "x-amz-date": stamp}
         if creds.token:
             signed["x-amz-security-token"] = creds.token
         names = sorted(signed)
         canonical_headers = "".join(f"{name}:{signed[name]}\n" for name in names)
         signed_names = ";".join(names)
-        query = "&".join(sorted(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in
-                                (pair.split("=", 1) if "=" in pair else (pair, "") for pair in parts.query.split("&")
-                                 if pair)))
         canonical = "\n".join((method.upper(), path, query, canonical_headers, signed_names,
                                hashlib.sha256(body).hexdigest()))
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
