@@ -411,6 +411,14 @@ class Fanout:
                 news.append((symbol, *known))
         return news
 
+    def _has_news(self, conn: Connection) -> bool:
+        latest, sent = self.latest, conn.sent
+        for symbol in conn.symbols:
+            known = latest.get(symbol)
+            if known is not None and known[0] > sent.get(symbol, 0):
+                return True
+        return False
+
     def _wake(self, conn: Connection) -> None:
         for symbol in conn.symbols:
             sleepers = self.asleep.get(symbol)
@@ -427,7 +435,7 @@ class Fanout:
             return
         if conn.queue:
             due = conn.retry_at
-        elif conn.mode == "batch" and self._news(conn):
+        elif conn.mode == "batch" and self._has_news(conn):
             due = max(conn.last_sent + conn.window, conn.retry_at)
         else:
             if conn.mode == "batch":
@@ -596,6 +604,6 @@ class Fanout:
             "rebuilds": s.rebuilds,
             "inFlight": self._in_flight,
             "queued": sum(len(c.queue) for c in self.connections.values()),
-            "awaitingBatch": sum(1 for c in self.connections.values() if c.mode == "batch" and self._news(c)),
+            "awaitingBatch": sum(1 for c in self.connections.values() if c.mode == "batch" and self._has_news(c)),
             "lastBroadcastAt": s.last_broadcast_at,
         }

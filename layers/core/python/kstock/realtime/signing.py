@@ -51,7 +51,7 @@ def default_credentials() -> Callable[[], Credentials]:
 
 
 def _hmac(key: bytes, text: str) -> bytes:
-    return hmac.new(key, text.encode(), hashlib.sha256).digest()
+    return hmac.digest(key, text.encode(), "sha256")
 
 
 @lru_cache(maxsize=65536)
@@ -98,7 +98,8 @@ class SigV4Signer:
                                hashlib.sha256(body).hexdigest()))
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
         to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
-        signature = hmac.new(self._signing_key(creds.secret_key, day), to_sign.encode(), hashlib.sha256).hexdigest()
+        # hmac.digest: OpenSSL's one-shot HMAC, several times cheaper than an hmac.HMAC object
+        signature = hmac.digest(self._signing_key(creds.secret_key, day), to_sign.encode(), "sha256").hex()
         out = {"X-Amz-Date": stamp,
                "Authorization": f"{ALGORITHM} Credential={creds.access_key}/{scope}, SignedHeaders={signed_names}, "
                                 f"Signature={signature}"}
