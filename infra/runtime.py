@@ -9,11 +9,13 @@ containers. Nothing about routes, schedules or queues is configured here: the te
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from aiohttp import web
 
+from infra import connections_fastpath
 from infra.functions import FunctionRegistry
 from infra.http_api import HttpApi, Route
 from infra.provision import Provisioned, local_clients, provision
@@ -50,6 +52,7 @@ class LocalCloud:
     schedules: list[ScheduledFunction] = field(default_factory=list)
     pollers: list[SqsPoller] = field(default_factory=list)
     _runners: list[web.AppRunner] = field(default_factory=list)
+    _listeners: list[tuple[asyncio.Server, Callable[[], None]]] = field(default_factory=list)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     @property
@@ -110,7 +113,13 @@ class LocalCloud:
         routes = {key: self.functions.get(logical_id) for key, logical_id in api.routes.items()}
         self.websocket = WebSocketGateway(api, routes, domain_name=f"{self.ports.host}:{self.ports.websocket}",
                                           limits=self.ws_limits, http_api_url=self.http_url if self.http_api else None)
-        await self._serve(self.websocket.app(), self.ports.websocket)
+        # the fan-out's @connections calls skip aiohttp's request machinery; everything else is aiohttp's
+        runner = web.AppRunner(self.websocket.app(), access_log=None)
+        await runner.setup()
+        server, close_kept = await connections_fastpath.serve(self.websocket, runner.server, self.ports.host,
+                                                              self.ports.websocket)
+        self._runners.append(runner)
+        self._listeners.append((server, close_kept))
 
     def _start_schedules(self) -> None:
         clock = Clock(self.clock_speed)
@@ -138,6 +147,9 @@ class LocalCloud:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for server, close_kept in self._listeners:
+            server.close()
+            close_kept()
         for runner in self._runners:
             await runner.cleanup()
         if self.functions:

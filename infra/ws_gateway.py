@@ -258,31 +258,40 @@ class WebSocketGateway:
 
     # -- @connections -------------------------------------------------------------------------------
 
-    def _gone(self, connection_id: str) -> web.Response:
+    def _gone_body(self, connection_id: str) -> tuple[int, dict[str, str]]:
         self.stats["gone"] += 1
-        return web.json_response({"__type": "GoneException", "message": f"connection {connection_id} is gone"},
-                                 status=410, headers={"x-amzn-ErrorType": "GoneException"})
+        return 410, {"__type": "GoneException", "message": f"connection {connection_id} is gone"}
+
+    def _gone(self, connection_id: str) -> web.Response:
+        status, body = self._gone_body(connection_id)
+        return web.json_response(body, status=status, headers={"x-amzn-ErrorType": body["__type"]})
 
     def _live(self, request: web.Request) -> Connection | None:
         connection = self.connections.get(request.match_info["id"])
         return connection if connection and not connection.ws.closed else None
 
-    async def _post(self, request: web.Request) -> web.Response:
-        connection = self._live(request)
-        if connection is None:
-            return self._gone(request.match_info["id"])
-        data = await request.read()
+    async def deliver(self, connection_id: str, data: bytes) -> tuple[int, dict[str, str] | None]:
+        """``POST @connections/{id}``: send ``data`` to the client. Returns the status and, for an
+        error, its JSON body (the ``x-amzn-ErrorType`` header repeats its ``__type``)."""
+        connection = self.connections.get(connection_id)
+        if connection is None or connection.ws.closed:
+            return self._gone_body(connection_id)
         if len(data) > self.limits.message_bytes:
-            return web.json_response({"__type": "PayloadTooLargeException", "message": "payload too large"},
-                                     status=413, headers={"x-amzn-ErrorType": "PayloadTooLargeException"})
+            return 413, {"__type": "PayloadTooLargeException", "message": "payload too large"}
         try:
             await connection.ws.send_str(data.decode("utf-8"))
         except UnicodeDecodeError:
             await connection.ws.send_bytes(data)
         except ConnectionError:
-            return self._gone(connection.id)
+            return self._gone_body(connection_id)
         self.stats["posts"] += 1
-        return web.Response(status=200)
+        return 200, None
+
+    async def _post(self, request: web.Request) -> web.Response:
+        status, error = await self.deliver(request.match_info["id"], await request.read())
+        if error is None:
+            return web.Response(status=status)
+        return web.json_response(error, status=status, headers={"x-amzn-ErrorType": error["__type"]})
 
     async def _get(self, request: web.Request) -> web.Response:
         connection = self._live(request)

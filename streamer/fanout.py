@@ -34,7 +34,7 @@ import logging
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -401,23 +401,16 @@ class Fanout:
 
     # -- delivery ----------------------------------------------------------------------------------
 
-    def _news(self, conn: Connection) -> list[tuple[str, int, str]]:
+    def _news(self, conn: Connection) -> Iterator[tuple[str, int, str]]:
         """Batch mode: (symbol, number, tick JSON) of each symbol's newest tick it has not been sent."""
         latest, sent = self.latest, conn.sent
-        news = []
         for symbol in conn.symbols:
             known = latest.get(symbol)
             if known is not None and known[0] > sent.get(symbol, 0):
-                news.append((symbol, *known))
-        return news
+                yield symbol, *known
 
     def _has_news(self, conn: Connection) -> bool:
-        latest, sent = self.latest, conn.sent
-        for symbol in conn.symbols:
-            known = latest.get(symbol)
-            if known is not None and known[0] > sent.get(symbol, 0):
-                return True
-        return False
+        return next(self._news(conn), None) is not None
 
     def _wake(self, conn: Connection) -> None:
         for symbol in conn.symbols:
@@ -474,7 +467,7 @@ class Fanout:
                         return
                     continue
                 if conn.mode == "batch" and loop.time() >= conn.last_sent + conn.window:
-                    news = self._news(conn)
+                    news = list(self._news(conn))
                     if news:
                         conn.last_sent = loop.time()
                         if not await self._send_batch(conn, news):

@@ -123,7 +123,7 @@ def test_batch_connection_sleeps_until_its_symbols_trade_and_keeps_the_newest_th
     assert all(m["type"] == "ticks" for m in messages) and fanout.stats.throttled == 1
     delivered = {t["symbol"]: t["accVolume"] for m in messages[1:] for t in m["data"]}
     assert delivered == {"005930": 4, "000660": 3}     # after the throttle: the newest of each, nothing lost
-    assert "035720" in fanout.asleep and not fanout._news(fanout.connections["c2"])
+    assert "035720" in fanout.asleep and not fanout._has_news(fanout.connections["c2"])
 
 
 def test_switching_a_connection_to_batch_moves_it_between_the_indexes():

@@ -4,8 +4,10 @@ schedules, SQS event sources with DLQs, `kstock invoke`."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
+import urllib.parse
 from pathlib import Path
 
 import boto3
@@ -113,6 +115,50 @@ def test_oversize_frame_is_rejected(cloud):
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=10)
     assert closed.value.rcvd.code == 1009
+
+
+def _read_response(sock: socket.socket, buffered: bytearray) -> tuple[int, dict[str, str], bytes]:
+    while b"\r\n\r\n" not in buffered:
+        buffered += sock.recv(65536)
+    head, _, rest = bytes(buffered).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(rest) < length:
+        rest += sock.recv(65536)
+    buffered[:] = rest[length:]
+    return int(lines[0].split()[1]), headers, rest[:length]
+
+
+def test_connections_calls_on_one_keep_alive_socket_mix_the_fast_path_and_aiohttp(cloud):
+    """POSTs are answered by the fast path, in order, pipelined or not; a GET on the same socket
+    goes to aiohttp, which then keeps the socket; unknown ids are 410 GoneException either way."""
+    stage = cloud.websocket.stage
+    with connect(f"{cloud.ws_url}?token=let-me-in", open_timeout=10) as ws:
+        ws.send(json.dumps({"action": "echo"}))
+        ws.recv(timeout=10)
+        connection_id = next(iter(cloud.websocket.connections))
+        quoted = urllib.parse.quote(connection_id, safe="")
+        host, port = cloud.connections_url.split("//")[1].split("/")[0].split(":")
+
+        def post(data: bytes, cid: str = quoted) -> bytes:
+            return (f"POST /{stage}/@connections/{cid} HTTP/1.1\r\nHost: {host}\r\n"
+                    f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            buffered = bytearray()
+            sock.sendall(post("첫째".encode()) + post(b"second") + post(b"x", "NeverExisted%3D"))  # pipelined
+            answers = [_read_response(sock, buffered) for _ in range(3)]
+            assert [a[0] for a in answers] == [200, 200, 410]
+            assert answers[2][1]["x-amzn-errortype"] == "GoneException"
+            assert json.loads(answers[2][2])["__type"] == "GoneException"
+            assert [ws.recv(timeout=10) for _ in range(2)] == ["첫째", "second"]
+            sock.sendall(f"GET /{stage}/@connections/{quoted} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            status, _, body = _read_response(sock, buffered)
+            assert status == 200 and json.loads(body)["identity"]["sourceIp"] == "127.0.0.1"
+            sock.sendall(post(b"after the hand-over"))
+            assert _read_response(sock, buffered)[0] == 200
+            assert ws.recv(timeout=10) == "after the hand-over"
 
 
 def test_delete_closes_the_client(cloud):

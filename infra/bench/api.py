@@ -246,7 +246,7 @@ def bench_api(clients: int = 50, seconds: float = 20.0, warmup: float = 3.0, wor
             cloud = _ApiOnlyCloud(TEMPLATE_PATH, f"http://127.0.0.1:{moto_port}", env,
                                   ports=Ports(http=free_port(), websocket=free_port()), concurrency=workers)
             return run_event_loop(_measure(cloud, company_ids, industry_ids, [r["id"] for r in top], day, clients,
-                                        seconds, warmup, seed, rate))
+                                           seconds, warmup, seed, rate))
         finally:
             if moto is not None:
                 moto.terminate()

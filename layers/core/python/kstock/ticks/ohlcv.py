@@ -137,8 +137,8 @@ def _live_bar(cur: psycopg.Cursor, symbol: str, interval: str, start: datetime, 
 
 
 _BAR_COLUMNS = "bucket, open, high, low, close, volume, amount"
-# the same bars as chart points: Postgres converts (epoch seconds, floats) far faster than Decimals
-# and datetimes are built and converted again in Python, and a chart has hundreds of bars
+# the same bars as chart points: Postgres turns them into epoch seconds and floats far faster than
+# Python builds Decimals and datetimes and converts those again (a chart has hundreds of bars)
 _POINT_COLUMNS = ("extract(epoch FROM bucket)::bigint, open::float8, high::float8, low::float8, close::float8, "
                   "volume, amount::float8")
 POINT_KEYS = ("time", "open", "high", "low", "close", "volume", "amount")
