@@ -76,6 +76,13 @@ def invoke(cloud, logical_id: str, event: dict | None = None):
 
 
 def test_market_data_refresh_fills_caps_and_drops_cached_rankings(cloud, database):
+    from kstock.companies.detail import forget_companies
+
+    with psycopg.connect(database) as conn:  # nothing refreshed yet, whatever ran before (restored afterwards)
+        ids = [row[0] for row in conn.execute(
+            "UPDATE companies SET market_cap = NULL, listed_shares = NULL, market_data_at = NULL RETURNING id")]
+        conn.execute("DELETE FROM company_quotes")
+    forget_companies(ids)
     before = requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10)
     assert before.status_code == 200 and before.json()["data"][0]["marketCap"] is None  # nothing refreshed yet
     assert requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10

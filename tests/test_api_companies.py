@@ -69,6 +69,7 @@ def test_unknown_or_bad_ids(api, path, status, code):
 
 
 def test_price_prefers_live_then_the_newest_bar_then_the_quote(api, database, samsung, market_snapshot):  # noqa: F811
+    cache.client().delete(keys.latest_price("005930"))  # whatever an earlier test left: this one starts from nothing
     assert api("GET", f"/companies/{samsung}")[1]["data"]["price"] is None  # nothing known: nothing invented
     with psycopg.connect(database) as conn:
         conn.execute("INSERT INTO company_quotes (company_id, price, change, change_percent, quoted_at) "

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 import redis
-from api_fixtures import company_id
+from api_fixtures import company_id, market_snapshot  # noqa: F401 (fixture)
 from envs import environment
 from kis_fixtures import forget_kis_tokens
 from streamer_fixtures import simulator
@@ -80,7 +80,7 @@ def kis(services):
     forget_kis_tokens()
 
 
-def test_polling_serves_cache_first_then_kis(api, services, kis):
+def test_polling_serves_cache_first_then_kis(api, services, kis, market_snapshot):  # noqa: F811
     r = redis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
     r.delete(keys.latest_price("000660"), keys.latest_price("035420"))
     cached = {"type": "tick", "symbol": "005930", "price": 71000, "volume": 3, "accVolume": 100, "change": 500,
