@@ -77,14 +77,15 @@ class ConnectionsFastPath(asyncio.Protocol):
             return
         head = bytes(self.buffer[:end]).decode("latin-1").split("\r\n")
         method, _, rest = head[0].partition(" ")
-        target = rest.rpartition(" ")[0]
+        target, _, version = rest.rpartition(" ")
         marker = target.find(_MARKER.decode())
         headers = {}
         for line in head[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        if method != "POST" or marker < 0 or "transfer-encoding" in headers or "expect" in headers:
-            self._hand_over()
+        if (method != "POST" or marker < 0 or target[:marker] not in ("", f"/{self.gateway.stage}")
+                or "transfer-encoding" in headers or "expect" in headers):
+            self._hand_over()  # aiohttp's routes answer it (404 for a path no route covers)
             return
         try:
             length = int(headers.get("content-length", "0"))
@@ -97,7 +98,8 @@ class ConnectionsFastPath(asyncio.Protocol):
         body = bytes(self.buffer[start:start + length])
         del self.buffer[:start + length]
         connection_id = target[marker + len(_MARKER):].split("?", 1)[0]
-        keep_alive = headers.get("connection", "").lower() != "close"
+        connection_header = headers.get("connection", "").lower()
+        keep_alive = connection_header == "keep-alive" if version == "HTTP/1.0" else connection_header != "close"
         self.busy = True
         self._serving = asyncio.ensure_future(self._serve(connection_id, body, keep_alive))
 
