@@ -6,9 +6,10 @@ socket it inherited as ``FD``, until the socket closes. Each message, both ways,
 4-byte big-endian length, then a pickle. In comes the event; out goes ``(True, result)`` or
 ``(False, error payload)`` as Lambda reports a handler that raised.
 
-Why a socket and not ``concurrent.futures.ProcessPoolExecutor``: the executor's feeder and
-management threads and its queues cost the gateway about a millisecond of CPU per call, more
-than most handlers take; a socket read by the event loop costs a few microseconds.
+Why a socket and not ``concurrent.futures.ProcessPoolExecutor``: the executor hands every call
+through a feeder thread, a management thread and two queues in the gateway, each waking the
+other under the GIL; a socket the gateway's event loop reads directly is one write and one read
+per call, and it also lets a timed-out environment be killed and replaced, as Lambda does.
 """
 
 from __future__ import annotations
