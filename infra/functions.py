@@ -98,6 +98,11 @@ class LocalFunction:
         self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = deque()
         self._closed = False
 
+    @property
+    def environments(self) -> int:
+        """Execution environments started and alive (at most ``concurrency``)."""
+        return self._started
+
     async def invoke(self, event: dict[str, Any]) -> Any:
         """Run the handler on ``event``; raise :class:`FunctionError` if it raised, timed out or died."""
         self.invocations += 1

@@ -16,6 +16,7 @@ import pytest
 import requests
 from cloud_fixtures import moto_endpoint, start_cloud  # noqa: F401 (fixture)
 from conftest import PROJECT_ROOT
+from kis_fixtures import forget_kis_tokens
 
 from infra.kis_sim.config import SimulatorConfig
 from infra.kis_sim.server import SimulatorThread
@@ -25,21 +26,13 @@ from kstock.auth import tokens
 RATE_LIMIT = 1_000_000  # the schemathesis run must not be throttled; the limit test presets a counter
 
 
-def _forget_kis_tokens() -> None:
-    """A KIS token lives in Redis, but only the simulator that issued it knows it: tokens of another
-    module's simulator must not reach ours, nor ours theirs."""
-    redis = cache.client()
-    for key in redis.scan_iter(keys.kis_token("*")):
-        redis.delete(key)
-
-
 @pytest.fixture(scope="module")
 def simulator(services):
-    _forget_kis_tokens()
+    forget_kis_tokens()
     config = SimulatorConfig(rest_port=0, ws_port=0, trades_per_second=0, rest_rate_per_second=500)
     with SimulatorThread(config) as sim:
         yield sim
-    _forget_kis_tokens()
+    forget_kis_tokens()
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +131,7 @@ def test_the_rate_limit_is_shared_by_the_api_instances(cloud):
     refused = next(a for a in answers if a.status_code == 429)
     assert 50 <= int(refused.headers["Retry-After"]) <= 60
     assert refused.json()["code"] == "TOO_MANY_REQUESTS"
-    assert cloud.functions.get("ApiFunction").concurrency == 2
+    assert cloud.functions.get("ApiFunction").environments == 2  # two Lambda instances, one limit
 
 
 def test_schemathesis_finds_no_server_error_and_no_schema_violation(cloud, tmp_path):

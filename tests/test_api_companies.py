@@ -91,6 +91,10 @@ def test_price_prefers_live_then_the_newest_bar_then_the_quote(api, database, sa
         cache.client().set(keys.latest_price("005930"), json.dumps(tick), ex=30)
         price = api("GET", f"/companies/{samsung}")[1]["data"]["price"]
         assert (price["price"], price["source"], price["changePercent"]) == (73000, "live", 2.82)
+        polled = {**tick, "price": 73100, "source": "poll"}   # what the polling endpoint caches from KIS REST
+        cache.client().set(keys.latest_price("005930"), json.dumps(polled), ex=30)
+        price = api("GET", f"/companies/{samsung}")[1]["data"]["price"]
+        assert (price["price"], price["source"]) == (73100, "quote")
     finally:
         with psycopg.connect(database) as conn:
             conn.execute("DELETE FROM ohlcv_1d WHERE symbol = '005930' AND bucket >= '2026-01-05 00:00+09'")

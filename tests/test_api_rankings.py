@@ -135,9 +135,11 @@ def test_index_history_and_latest_value(api, index_rows):
     assert len(bounded) in (1, 2)
 
 
-def test_kosdaq_without_data_is_an_empty_history(api):
+def test_kosdaq_without_data_is_an_empty_history(api, database):
+    with psycopg.connect(database) as conn:
+        conn.execute("DELETE FROM index_data WHERE index_code = 'KOSDAQ'")
     data = api("GET", "/indices/kosdaq")[1]["data"]
-    assert data["index"] == "KOSDAQ" and isinstance(data["bars"], list)
+    assert data["index"] == "KOSDAQ" and data["bars"] == [] and data["latest"] is None
 
 
 @pytest.mark.parametrize("query", [

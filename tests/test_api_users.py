@@ -76,6 +76,15 @@ def test_login_gives_a_working_token_on_top_and_in_data(api, fast_bcrypt):  # no
     assert status == 200
 
 
+def test_a_72_byte_password_is_not_matched_by_a_longer_one(api, fast_bcrypt):  # noqa: F811
+    """bcrypt reads 72 bytes: the 73rd byte and on must not be ignored at login."""
+    email, password = new_email(), "Aa1!" + "x" * 68
+    assert post(api, "/users/signup", {"email": email, "username": "long", "password": password})[0] == 201
+    assert post(api, "/users/login", {"email": email, "password": password})[0] == 200
+    status, body, _ = post(api, "/users/login", {"email": email, "password": password + "anything"})
+    assert (status, body["code"]) == (401, "UNAUTHORIZED")
+
+
 def test_unknown_email_and_wrong_password_get_the_same_answer(api, fast_bcrypt):  # noqa: F811
     email = new_email()
     post(api, "/users/signup", {"email": email, "username": "kim", "password": PASSWORD})

@@ -117,15 +117,22 @@ def test_oversize_frame_is_rejected(cloud):
     assert closed.value.rcvd.code == 1009
 
 
+def _receive(sock: socket.socket) -> bytes:
+    chunk = sock.recv(65536)
+    if not chunk:
+        raise AssertionError("the gateway closed the connection mid-response")
+    return chunk
+
+
 def _read_response(sock: socket.socket, buffered: bytearray) -> tuple[int, dict[str, str], bytes]:
     while b"\r\n\r\n" not in buffered:
-        buffered += sock.recv(65536)
+        buffered += _receive(sock)
     head, _, rest = bytes(buffered).partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
     length = int(headers.get("content-length", "0"))
     while len(rest) < length:
-        rest += sock.recv(65536)
+        rest += _receive(sock)
     buffered[:] = rest[length:]
     return int(lines[0].split()[1]), headers, rest[:length]
 

@@ -56,8 +56,9 @@ def _parse_live(raw: str | None) -> LastPrice | None:
             return None
         stamp = tick.get("timestamp")
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else None
+        # the key also holds quotes the polling endpoint fetched from KIS REST: live only from the stream
         return LastPrice(price=price, change=_num(tick.get("change")), change_percent=_num(tick.get("changePercent")),
-                         time=moment, source="live")
+                         time=moment, source="live" if tick.get("source") == "ws" else "quote")
     except (ValueError, TypeError, AttributeError):
         log.warning("unreadable live price", extra={"value": raw[:100]})
         return None

@@ -47,9 +47,11 @@ def verify(password: str, stored_hash: str | None) -> bool:
     With no stored hash (unknown email) a dummy hash of the configured cost is checked instead,
     so an unknown email takes as long as a wrong password and the answer reveals nothing.
     """
-    candidate = password.encode("utf-8")[:MAX_BYTES]
-    if stored_hash is None:
-        bcrypt.checkpw(candidate, _dummy_hash(get_settings().bcrypt_rounds))
+    candidate = password.encode("utf-8")
+    # bcrypt reads only 72 bytes: a longer candidate would match any stored password it starts
+    # with. Sign-up refuses such passwords, so a longer one is wrong (checked, for equal timing).
+    if stored_hash is None or len(candidate) > MAX_BYTES:
+        bcrypt.checkpw(candidate[:MAX_BYTES], _dummy_hash(get_settings().bcrypt_rounds))
         return False
     try:
         return bcrypt.checkpw(candidate, stored_hash.encode("ascii"))
