@@ -105,16 +105,16 @@ async def _run(options: StackOptions, services: Services) -> None:
         await _wait_for_port(settings.kis_sim_ws_port, "KIS simulator")
         environment["KIS_REST_URL"] = f"http://{settings.kis_sim_host}:{settings.kis_sim_rest_port}"
         environment["KIS_WS_URL"] = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
-    # the streamer's fan-out reads the connection registry (moto's DynamoDB) like the functions do
-    streamer = ManagedProcess("streamer", python_module("streamer"),
-                              env={**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region})
-    await streamer.start()
-    processes.append(streamer)
     cloud = LocalCloud(options.template, endpoint, environment,
                        ports=Ports(settings.kstock_api_host, settings.kstock_api_port, settings.kstock_ws_port),
                        region=settings.aws_region, clock_speed=options.fast_clock)
     try:
         await cloud.start()
+        # after provisioning: the streamer's fan-out reads the connection registry (moto's DynamoDB)
+        streamer = ManagedProcess("streamer", python_module("streamer"),
+                                  env={**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region})
+        await streamer.start()
+        processes.append(streamer)
         write_state({**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region,
                      "KSTOCK_API_URL": cloud.http_url, "KSTOCK_WS_URL": cloud.ws_url,
                      "KSTOCK_CONNECTIONS_URL": cloud.connections_url})

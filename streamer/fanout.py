@@ -53,7 +53,6 @@ log = logging.getLogger("streamer.fanout")
 
 FRAME_LIMIT = 32 * 1024
 BATCH_BUDGET = FRAME_LIMIT - 2048     # bytes of one batch message: headroom below the 32 KB frame
-TOPICS = ("themes",)
 _HEAD, _TAIL = '{"type":"ticks","data":[', "]}"
 
 OK, GONE, THROTTLED, FAILED = "ok", "gone", "throttled", "failed"
@@ -117,7 +116,7 @@ class Connection:
         self.gone = False
 
 
-def load_index(symbols: Iterable[str], topics: Iterable[str] = TOPICS,
+def load_index(symbols: Iterable[str], topics: Iterable[str] = session.TOPICS,
                workers: int = 8) -> tuple[dict[str, registry.ConnectionInfo], dict[str, set[str]], dict[str, set[str]]]:
     """Who wants what, from the registry: Queries of the given symbol and topic partitions, then
     the connections' META items (BatchGet). Returns (connections, symbol -> ids, topic -> ids)."""

@@ -11,7 +11,7 @@ import sys
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from kstock import db
+from kstock import db, keys
 from kstock.cache import redis_url
 from kstock.config import get_settings
 from kstock.eventloop import run_event_loop
@@ -24,8 +24,8 @@ def health_app(streamer: Streamer) -> web.Application:
     async def health(_request: web.Request) -> web.Response:
         status = streamer.status()
         try:
-            groups = await streamer.redis.xinfo_groups("ticks:stream")
-            status["streamLag"] = next((g.get("lag") for g in groups if g["name"] == "tick-writer"), None)
+            groups = await streamer.redis.xinfo_groups(keys.TICK_STREAM)
+            status["streamLag"] = next((g.get("lag") for g in groups if g["name"] == keys.TICK_WRITER_GROUP), None)
         except Exception:  # health answers even when Redis does not
             status["streamLag"] = None
         healthy = bool(status["kisConnected"])

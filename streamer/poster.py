@@ -25,6 +25,10 @@ class _StaleConnection(PostError):
     pass
 
 
+class PostTimeout(PostError):
+    """No answer in time: the call may have been delivered, so it is never re-sent here."""
+
+
 @dataclass(frozen=True)
 class Response:
     status: int
@@ -113,7 +117,7 @@ def _target(url: str) -> tuple[tuple[str, str, int], str]:
 
 def _expire(connection: _Connection, waiter: asyncio.Future, timeout: float) -> None:
     if not waiter.done():
-        waiter.set_exception(PostError(f"no answer within {timeout}s"))
+        waiter.set_exception(PostTimeout(f"no answer within {timeout}s"))
         connection.close()
 
 
@@ -167,9 +171,14 @@ class Poster:
         timer = loop.call_later(self.timeout, _expire, connection, waiter, self.timeout)
         try:
             response = await waiter
+        except PostTimeout:
+            raise
         except PostError:
             if reused and not connection.buffer:
                 raise _StaleConnection from None
+            raise
+        except BaseException:  # cancelled mid-call: the connection's answer would reach the next caller
+            connection.close()
             raise
         finally:
             timer.cancel()

@@ -31,7 +31,7 @@ from kstock.config import Settings, get_settings
 from kstock.kis.connection import KisWebSocket
 from kstock.kis.errors import KisError, KisMaxSubscriptions
 from kstock.kis.rest import KisRestClient
-from kstock.market.codes import InvalidCode, classify
+from kstock.market.codes import classify, is_valid
 from kstock.realtime.prices import STREAM_TR, fetch_quote
 from streamer.fanout import Fanout, FanoutOptions
 from streamer.planner import SubscriptionPlanner
@@ -39,14 +39,6 @@ from streamer.publisher import TickPublisher
 from streamer.writer import TickWriter
 
 log = logging.getLogger("streamer")
-
-
-def _streamable(symbol: str) -> bool:
-    try:
-        classify(symbol)
-    except InvalidCode:
-        return False
-    return True
 
 
 @dataclass
@@ -97,7 +89,7 @@ class Streamer:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self.planner = SubscriptionPlanner(self.options.slots, self.options.stable_seconds, _streamable)
+        self.planner = SubscriptionPlanner(self.options.slots, self.options.stable_seconds, is_valid)
         self.publisher = TickPublisher(self.redis, price_ttl=self.options.price_ttl,
                                        stream_maxlen=self.options.stream_maxlen)
         self.writer = TickWriter(self.redis, self.database_url, batch=self.options.writer_batch)

@@ -36,8 +36,15 @@ class WriterStats:
     db_errors: int = 0
     redis_errors: int = 0
     lost_entries: int = 0
+    dead_letters: int = 0                 # entries that cannot be stored, moved to keys.TICK_DEAD_LETTERS
     last_commit_at: float | None = None
     last_entry_ms: int | None = None      # stream time of the newest entry written (lag = now - this)
+
+
+# what a malformed entry raises (bad JSON, a missing field, a value Postgres refuses): retrying it
+# cannot help, and left pending it would stop every batch after it
+_UNSTORABLE = (ValueError, KeyError, TypeError, psycopg.DataError, psycopg.IntegrityError)
+DEAD_LETTERS_MAXLEN = 100_000
 
 
 def _entry_ms(entry_id: str) -> int:
@@ -151,13 +158,31 @@ class TickWriter:
         entries = [(entry_id, fields) for entry_id, fields in entries if fields]
         if not entries:
             return len(trimmed)
-        inserted = await self.write(entries, fresh=fresh)
+        try:
+            inserted = await self.write(entries, fresh=fresh)
+        except _UNSTORABLE:
+            inserted = await self._write_apart(entries)
         await self.redis.xack(keys.TICK_STREAM, keys.TICK_WRITER_GROUP, *[entry_id for entry_id, _ in entries])
         self.stats.rows += inserted
         self.stats.batches += 1
         self.stats.last_commit_at = time.time()
         self.stats.last_entry_ms = _entry_ms(entries[-1][0])
         return len(entries)
+
+    async def _write_apart(self, entries: list[tuple[str, dict[str, str]]]) -> int:
+        """A batch Postgres refused, entry by entry: the storable ones are written (without
+        duplicates), the others go to the dead-letter stream, so one bad entry stops nothing."""
+        inserted = 0
+        for entry_id, fields in entries:
+            try:
+                inserted += await self.write([(entry_id, fields)])
+            except _UNSTORABLE as exc:
+                await self.redis.xadd(keys.TICK_DEAD_LETTERS, {"id": entry_id, "error": f"{type(exc).__name__}: {exc}",
+                                                              **fields}, maxlen=DEAD_LETTERS_MAXLEN, approximate=True)
+                self.stats.dead_letters += 1
+                log.error("stream entry %s cannot be stored (%s); moved to %s", entry_id, type(exc).__name__,
+                          keys.TICK_DEAD_LETTERS)
+        return inserted
 
     async def run(self) -> None:
         """Write until stopped; outages of Redis or Postgres are waited out, never fatal."""

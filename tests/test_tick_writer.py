@@ -79,3 +79,32 @@ def test_a_dead_writers_entries_are_taken_over(services, database, stream):
 
     run(scenario())
     assert len(rows(database)) == 5
+
+
+def test_an_unstorable_entry_goes_to_the_dead_letters_and_the_rest_is_written(services, database, stream):
+    stream.delete(keys.TICK_DEAD_LETTERS)
+    stream.xadd(keys.TICK_STREAM, {"t": json.dumps([tick(1)])})
+    stream.xadd(keys.TICK_STREAM, {"t": "not json"})
+    stream.xadd(keys.TICK_STREAM, {"t": json.dumps([{**tick(2), "price": "seventy thousand"}])})
+    stream.xadd(keys.TICK_STREAM, {"t": json.dumps([tick(3)])})
+
+    async def scenario():
+        client = aioredis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
+        writer = TickWriter(client, database)
+        await writer.ensure_group()
+        await writer.step()
+        stream.xadd(keys.TICK_STREAM, {"t": json.dumps([tick(4)])})   # later batches are not held up
+        await writer.step()
+        pending = await client.xpending(keys.TICK_STREAM, keys.TICK_WRITER_GROUP)
+        await writer.close()
+        await client.aclose()
+        return writer.stats, pending
+
+    stats, pending = run(scenario())
+    dead = stream.xrange(keys.TICK_DEAD_LETTERS)
+    stream.delete(keys.TICK_DEAD_LETTERS)
+    with psycopg.connect(database) as conn:
+        prices = [r[0] for r in conn.execute("SELECT price FROM stock_ticks WHERE symbol = '005930' ORDER BY price")]
+    assert prices == [70001, 70003, 70004]
+    assert [d[1]["t"] for d in dead][0] == "not json" and len(dead) == 2 and stats.dead_letters == 2
+    assert all(d[1]["error"] for d in dead) and pending["pending"] == 0

@@ -205,7 +205,7 @@ def test_vanished_client_is_removed_after_the_first_410(sim, streamer, cloud, r)
     wait_for(lambda: streamer.fanout.stats.gone == gone + 1, 10, "a 410 from @connections")
     assert cid not in streamer.fanout.subscribers("035420") and cid not in streamer.fanout.connections
     # META goes first (its conditional delete decides who owns the removal), then the subscriptions
-    wait_for(lambda: registry.get(cid) is None and registry.symbols_of(cid) == []
+    wait_for(lambda: registry.get(cid) is None and registry.subscriptions(cid)[0] == []
              and cid not in registry.subscribers_of("035420"), 10, "the registry forgot it")
     wait_for(lambda: int(r.hget(keys.DEMAND, "035420") or 0) == demand - 1, 10, "demand released once")
 
@@ -242,7 +242,7 @@ def test_subscribe_is_idempotent_and_demand_counts_each_subscription_once(stream
         for _ in range(3):  # a client (or a retried invocation) repeating itself
             assert subscribe(ws, ["051910", "A051910"])["symbols"] == ["051910"]
         assert int(r.hget(keys.DEMAND, "051910")) == before + 1
-        assert registry.symbols_of(cid) == ["051910"] and cid in registry.subscribers_of("051910")
+        assert registry.subscriptions(cid)[0] == ["051910"] and cid in registry.subscribers_of("051910")
         for _ in range(2):
             ws.send(json.dumps({"action": "unsubscribe", "symbols": ["051910"]}))
             recv_until(ws, lambda m: m["type"] == "unsubscribed", 10, "ack")

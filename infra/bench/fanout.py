@@ -43,6 +43,7 @@ from typing import Any
 
 import psutil
 
+from kstock import keys
 from kstock.embedded import EmbeddedRedis, free_port, port_open
 from kstock.eventloop import run_event_loop
 
@@ -239,7 +240,7 @@ def bench_fanout(scenario_name: str = "tick", seconds: float = 10.0, clients: in
             procs["streamer"] = _spawn([sys.executable, "-m", "streamer", "--no-writer"], streamer_env)
 
             def status() -> dict[str, Any]:
-                raw = r.get("streamer:status")
+                raw = r.get(keys.STREAMER_STATUS)
                 return json.loads(raw) if raw else {}
 
             wanted = scenario.clients * scenario.per_client

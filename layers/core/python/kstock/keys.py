@@ -59,6 +59,9 @@ TICK_STREAM = "ticks:stream"
 
 TICK_WRITER_GROUP = "tick-writer"
 
+TICK_DEAD_LETTERS = "ticks:dead"
+"""Redis stream of tick-stream entries the writer could not store (malformed): kept for inspection."""
+
 DEMAND = "ws:demand"
 """Hash symbol -> number of WebSocket subscriptions (kept by the WebSocket handlers)."""
 

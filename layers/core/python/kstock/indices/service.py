@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from kstock import db
-from kstock.errors import InvalidRequest, NotFound
+from kstock.errors import NotFound
 from kstock.market.calendar import KST
 from kstock.schemas import CamelModel
 from kstock.validation import QueryModel
@@ -127,10 +127,3 @@ def series(code: Literal["KOSPI", "KOSDAQ"], query: IndexQuery) -> IndexSeries:
                             else None)
     bars = [IndexBarOut(**{**r, "time": _epoch(r["time"])}) for r in rows]
     return IndexSeries(index=code, name=head["name"], interval=query.interval, latest=latest_out, bars=bars)
-
-
-def check_code(code: str) -> Literal["KOSPI", "KOSDAQ"]:
-    upper = code.upper()
-    if upper not in ("KOSPI", "KOSDAQ"):
-        raise InvalidRequest("index must be kospi or kosdaq")
-    return upper  # type: ignore[return-value]

@@ -141,13 +141,6 @@ def set_mode(connection_id: str, mode: str, window_ms: int | None) -> None:
 # -- subscriptions ----------------------------------------------------------------------------------
 
 
-def _names(connection_id: str, prefix: str) -> list[str]:
-    model = _model()
-    return [item.sk.removeprefix(prefix)
-            for item in model.query(f"{CONN}{connection_id}", model.sk.startswith(prefix), consistent_read=True)
-            if not _expired(item)]
-
-
 def subscriptions(connection_id: str) -> tuple[list[str], list[str]]:
     """The symbols and the topics of a connection, in one Query."""
     model = _model()
@@ -160,14 +153,6 @@ def subscriptions(connection_id: str) -> tuple[list[str], list[str]]:
         elif item.sk.startswith(TOPIC):
             topics.append(item.sk.removeprefix(TOPIC))
     return symbols, topics
-
-
-def symbols_of(connection_id: str) -> list[str]:
-    return _names(connection_id, SYMBOL)
-
-
-def topics_of(connection_id: str) -> list[str]:
-    return _names(connection_id, TOPIC)
 
 
 def _members(partition: str) -> list[str]:
