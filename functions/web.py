@@ -16,7 +16,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import jwt
 import orjson
 from chalice import Chalice, Response
 from chalice.app import (
@@ -29,7 +28,7 @@ from pydantic import BaseModel
 
 from kstock import ratelimit
 from kstock.auth import tokens
-from kstock.errors import ApiError, InternalError, InvalidRequest, MethodNotAllowed, NotFound
+from kstock.errors import ApiError, InternalError, InvalidRequest, MethodNotAllowed, NotFound, Unauthorized
 from kstock.logs import get_logger
 from kstock.validation import storable_text, validate
 
@@ -230,9 +229,8 @@ def rate_limit_client(event: dict[str, Any]) -> str:
     token = tokens.bearer(_header(event, "authorization"))
     if token:
         try:
-            claims = jwt.decode(token, tokens.signing_key(), algorithms=[tokens.ALGORITHM], issuer=tokens.ISSUER)
-            return f"user:{int(claims['sub'])}"
-        except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
+            return f"user:{tokens.decode(token).user_id}"
+        except Unauthorized:
             pass
     identity = (event.get("requestContext") or {}).get("identity") or {}
     return f"ip:{identity.get('sourceIp') or 'unknown'}"

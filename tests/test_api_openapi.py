@@ -3,19 +3,19 @@ per-client rate limit shared through Redis (429 with a correct Retry-After)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
 import time
 
 import pytest
 from api_fixtures import fast_bcrypt, make_user  # noqa: F401
 from cloud_fixtures import wait_for
+from envs import environment
 
 from infra.http_api import build_proxy_event
 from infra.lambda_runtime import LambdaContext, load_handler
 from kstock import cache, keys
-from kstock.config import reload_settings
 
 MY_ROUTES = {
     ("/health", "get"), ("/companies", "get"), ("/companies/{companyId}", "get"),
@@ -130,15 +130,12 @@ def test_content_type_refusals_come_in_the_envelope(api):
 
 
 @pytest.fixture
-def limit(request):
-    def apply(requests: int, window: int = 60) -> None:
-        os.environ.update(RATE_LIMIT_REQUESTS=str(requests), RATE_LIMIT_WINDOW_SECONDS=str(window))
-        reload_settings()
+def limit():
+    with contextlib.ExitStack() as stack:
+        def apply(requests: int, window: int = 60) -> None:
+            stack.enter_context(environment(RATE_LIMIT_REQUESTS=str(requests), RATE_LIMIT_WINDOW_SECONDS=str(window)))
 
-    yield apply
-    os.environ.pop("RATE_LIMIT_REQUESTS", None)
-    os.environ.pop("RATE_LIMIT_WINDOW_SECONDS", None)
-    reload_settings()
+        yield apply
 
 
 def call_from(ip: str, path: str, headers: dict[str, str] | None = None):
@@ -182,15 +179,10 @@ def test_a_user_is_limited_as_a_user_not_by_ip(api, fast_bcrypt, limit):  # noqa
     assert cache.client().get(keys.rate_limit(f"user:{user.user_id}")) == "3"
 
 
-def test_the_limit_fails_open_when_redis_is_down(limit, monkeypatch):
+def test_the_limit_fails_open_when_redis_is_down(limit):
     from kstock.embedded import free_port
 
     limit(1)
-    monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
-    reload_settings()
-    try:
+    with environment(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):
         statuses = [call_from("192.0.2.1", "/indices/kospi")[0] for _ in range(2)]
-    finally:
-        monkeypatch.undo()
-        reload_settings()
     assert statuses == [200, 200]

@@ -14,7 +14,6 @@ from kis_fixtures import forget_kis_tokens
 from streamer_fixtures import simulator
 
 from kstock import keys
-from kstock.config import reload_settings
 from kstock.embedded import free_port
 from kstock.ticks.ohlcv import rollup
 
@@ -113,16 +112,9 @@ def test_polling_names_invalid_tickers(api, tickers):
             assert code in body["message"]
 
 
-def test_polling_is_503_when_neither_cache_nor_kis_answers(api, services, monkeypatch):
+def test_polling_is_503_when_neither_cache_nor_kis_answers(api, services):
     r = redis.Redis.from_url(services["REDIS_URL"])
     r.delete(keys.latest_price("051910"))
-    monkeypatch.setenv("KIS_REST_URL", f"http://127.0.0.1:{free_port()}")
-    monkeypatch.setenv("KIS_REST_MAX_ATTEMPTS", "1")
-    monkeypatch.setenv("KIS_REST_TIMEOUT", "1")
-    reload_settings()
-    try:
+    with environment(KIS_REST_URL=f"http://127.0.0.1:{free_port()}", KIS_REST_MAX_ATTEMPTS="1", KIS_REST_TIMEOUT="1"):
         status, body, _ = api("GET", "/realtime-prices/polling", query={"tickers": "051910"})
-    finally:
-        monkeypatch.undo()
-        reload_settings()
     assert (status, body["code"]) == (503, "STREAM_UNAVAILABLE")

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 from api_fixtures import company_id, market_snapshot  # noqa: F401
+from envs import environment
 
 from kstock import cache, keys
 from kstock.rankings.service import RANKING_HASHES, invalidate
@@ -154,7 +155,7 @@ def test_index_query_errors(api, query):
 # -- market-data refresh without KIS ------------------------------------------------------------------
 
 
-def test_a_refresh_with_kis_down_stops_at_once_and_changes_nothing(database, monkeypatch, market_snapshot):  # noqa: F811
+def test_a_refresh_with_kis_down_stops_at_once_and_changes_nothing(database, market_snapshot):  # noqa: F811
     from kstock.embedded import free_port
     from kstock.kis.auth import KisCredentials
     from kstock.kis.rest import KisRestClient
@@ -166,13 +167,5 @@ def test_a_refresh_with_kis_down_stops_at_once_and_changes_nothing(database, mon
                            max_attempts=1, timeout=2)
     result = refresh.refresh(client, batch_size=50)
     assert (result.failed, result.quoted, result.updated_ids) == (1, 0, [])
-    monkeypatch.setenv("KIS_REST_URL", f"http://127.0.0.1:{port}")
-    monkeypatch.delenv("KIS_APP_KEY", raising=False)
-    from kstock.config import reload_settings
-
-    reload_settings()
-    try:
+    with environment(KIS_REST_URL=f"http://127.0.0.1:{port}", KIS_APP_KEY=None):
         assert refresh.kis_unreachable() is True
-    finally:
-        monkeypatch.undo()
-        reload_settings()

@@ -52,18 +52,24 @@ def issue(user_id: int, ttl_seconds: int | None = None) -> str:
     return jwt.encode(payload, signing_key(), algorithm=ALGORITHM)
 
 
-def verify(token: str | None) -> Claims:
-    """The claims of a valid, unexpired, unrevoked token; :class:`Unauthorized` otherwise."""
+def decode(token: str | None) -> Claims:
+    """The claims of a well-signed, unexpired token (revocation not checked: no Redis);
+    :class:`Unauthorized` otherwise."""
     if not token:
         raise Unauthorized("a token is required")
     try:
         payload = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], issuer=ISSUER,
                              options={"require": ["exp", "jti", "sub", "iss"]})
-        claims = Claims(int(payload["sub"]), str(payload["jti"]), int(payload["exp"]))
+        return Claims(int(payload["sub"]), str(payload["jti"]), int(payload["exp"]))
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired") from None
-    except (jwt.InvalidTokenError, ValueError):
+    except (jwt.InvalidTokenError, ValueError, TypeError):
         raise Unauthorized("the token is invalid") from None
+
+
+def verify(token: str | None) -> Claims:
+    """The claims of a valid, unexpired, unrevoked token; :class:`Unauthorized` otherwise."""
+    claims = decode(token)
     if cache.client().exists(keys.revoked_token(claims.token_id)):
         raise Unauthorized("the token has been revoked")
     return claims

@@ -10,8 +10,7 @@ from datetime import date, datetime
 from typing import Any
 
 from kstock import db
-from kstock.companies.detail import company_row
-from kstock.errors import NotFound
+from kstock.companies.detail import company_row, require_industry
 from kstock.schemas import CamelModel
 from kstock.validation import PageQuery
 
@@ -91,8 +90,7 @@ def company_news(company_id: int, page: PageQuery) -> list[NewsItem]:
 def industry_news(industry_id: int, page: PageQuery) -> list[NewsItem]:
     """News linked to the industry, newest first."""
     with db.read() as conn:
-        if conn.execute("SELECT 1 FROM industries WHERE id = %s", (industry_id,)).fetchone() is None:
-            raise NotFound(f"industry {industry_id} does not exist")
+        require_industry(conn, industry_id)
         rows = conn.execute(_NEWS_SQL.format(link="news_industries", owner="industry_id"),
                             (industry_id, page.limit, page.offset)).fetchall()
     return [NewsItem.model_validate(r) for r in rows]

@@ -41,11 +41,17 @@ class CompanyDetail(CompanyInfo):
 
 
 def company_row(conn, company_id: int) -> dict:
-    """The company's row, or ``NOT_FOUND``."""
-    row = conn.execute("SELECT * FROM companies WHERE id = %s", (company_id,)).fetchone()
+    """The company's id and symbol, or ``NOT_FOUND``."""
+    row = conn.execute("SELECT id, symbol FROM companies WHERE id = %s", (company_id,)).fetchone()
     if row is None:
         raise NotFound(f"company {company_id} does not exist")
     return row
+
+
+def require_industry(conn, industry_id: int) -> None:
+    """``NOT_FOUND`` unless the industry exists."""
+    if conn.execute("SELECT 1 FROM industries WHERE id = %s", (industry_id,)).fetchone() is None:
+        raise NotFound(f"industry {industry_id} does not exist")
 
 
 def _load_info(company_id: int) -> CompanyInfo:

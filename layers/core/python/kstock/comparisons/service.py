@@ -105,7 +105,7 @@ def create(user_id: int, request: ComparisonRequest) -> Comparison:
 
 
 def list_mine(user_id: int, page: PageQuery) -> list[Comparison]:
-    with db.transaction() as conn:
+    with db.read() as conn:
         rows = conn.execute(
             "SELECT id, name, created_at FROM comparisons WHERE user_id = %s "
             "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s", (user_id, page.limit, page.offset)).fetchall()

@@ -95,7 +95,7 @@ def _epoch(moment: datetime) -> int:
 
 def series(code: Literal["KOSPI", "KOSDAQ"], query: IndexQuery) -> IndexSeries:
     start, end = query.bounds()
-    with db.transaction() as conn:
+    with db.read() as conn:
         head = conn.execute("SELECT code, name FROM market_indices WHERE code = %s", (code,)).fetchone()
         if head is None:
             raise NotFound(f"index {code} is not loaded")
@@ -107,11 +107,17 @@ def series(code: Literal["KOSPI", "KOSDAQ"], query: IndexQuery) -> IndexSeries:
                 ORDER BY time DESC LIMIT %s) newest
             ORDER BY time
             """, (code, query.interval, start, end, MAX_BARS)).fetchall()
+        # the newest of each interval is one primary-key probe; the newer wins, a minute on a tie
         latest = conn.execute(
             """
-            SELECT time, close::float FROM index_data WHERE index_code = %s
-            ORDER BY time DESC, interval = '1m' DESC LIMIT 1
-            """, (code,)).fetchone()
+            SELECT time, close FROM (
+                (SELECT time, close::float, 0 AS tie FROM index_data WHERE index_code = %(code)s AND interval = '1m'
+                 ORDER BY time DESC LIMIT 1)
+                UNION ALL
+                (SELECT time, close::float, 1 FROM index_data WHERE index_code = %(code)s AND interval = '1d'
+                 ORDER BY time DESC LIMIT 1)) newest
+            ORDER BY time DESC, tie LIMIT 1
+            """, {"code": code}).fetchone()
         previous = None
         if latest is not None:
             midnight = datetime.combine(latest["time"].astimezone(KST).date(), time(0), tzinfo=KST)

@@ -13,6 +13,7 @@ from psycopg import errors as pg_errors
 from pydantic import Field
 
 from kstock import db
+from kstock.companies.detail import company_row
 from kstock.errors import NotFound
 from kstock.marketdata.quotes import LastPrice, last_prices
 from kstock.schemas import CamelModel
@@ -94,7 +95,7 @@ def _totals(holdings: list[Holding]) -> Totals:
 
 
 def portfolio(user_id: int, page: PageQuery) -> Portfolio:
-    with db.transaction() as conn:
+    with db.read() as conn:
         rows = conn.execute(_SELECT + " WHERE h.user_id = %s ORDER BY h.created_at, h.id", (user_id,)).fetchall()
     prices = last_prices(r["symbol"] for r in rows)
     holdings = [_holding(r, prices.get(r["symbol"])) for r in rows]
@@ -107,8 +108,7 @@ def upsert(user_id: int, request: HoldingRequest) -> tuple[Holding, bool]:
     average = Decimal(str(request.average_price)).quantize(Decimal("0.01"), ROUND_HALF_UP)
     try:
         with db.transaction() as conn:
-            if conn.execute("SELECT 1 FROM companies WHERE id = %s", (request.company_id,)).fetchone() is None:
-                raise NotFound(f"company {request.company_id} does not exist")
+            company_row(conn, request.company_id)
             row = conn.execute(
                 """
                 INSERT INTO portfolio_holdings (user_id, company_id, quantity, average_price) VALUES (%s, %s, %s, %s)

@@ -14,8 +14,8 @@ from typing import Literal
 from pydantic import Field
 
 from kstock import db, keys
+from kstock.companies.detail import require_industry
 from kstock.config import get_settings
-from kstock.errors import NotFound
 from kstock.marketdata import cache
 from kstock.schemas import CamelModel
 from kstock.validation import PageQuery
@@ -73,9 +73,8 @@ def _ranked(rows: list[dict], offset: int) -> list[RankedCompany]:
 
 def _companies(market: str, industry_id: int | None, page: PageQuery) -> list[RankedCompany]:
     with db.read() as conn:
-        if industry_id is not None and conn.execute(
-                "SELECT 1 FROM industries WHERE id = %s", (industry_id,)).fetchone() is None:
-            raise NotFound(f"industry {industry_id} does not exist")
+        if industry_id is not None:
+            require_industry(conn, industry_id)
         rows = conn.execute(_COMPANIES_SQL, {"market": market, "industry": industry_id, "limit": page.limit,
                                              "offset": page.offset}).fetchall()
     return _ranked(rows, page.offset)

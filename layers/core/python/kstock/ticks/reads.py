@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from kstock import db
-from kstock.errors import InvalidRequest, NotFound
+from kstock.companies.detail import company_row
+from kstock.errors import InvalidRequest
 from kstock.schemas import CamelModel
 from kstock.ticks.ohlcv import chart_points
 
@@ -53,7 +54,4 @@ def company_bars(company_id: int, interval: Interval, start: datetime | None, en
     if end - start > MAX_SPAN[interval]:
         raise InvalidRequest(f"at most {MAX_SPAN[interval].days} days of {interval} bars per request")
     with db.read() as conn:
-        row = conn.execute("SELECT symbol FROM companies WHERE id = %s", (company_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"company {company_id} does not exist")
-        return chart_points(conn, row["symbol"], interval, start, end, now=now)
+        return chart_points(conn, company_row(conn, company_id)["symbol"], interval, start, end, now=now)

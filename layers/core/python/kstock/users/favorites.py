@@ -8,6 +8,7 @@ from psycopg import errors as pg_errors
 from pydantic import Field
 
 from kstock import db
+from kstock.companies.detail import company_row
 from kstock.errors import AlreadyExists, NotFound
 from kstock.schemas import CamelModel
 from kstock.validation import MAX_ID, BodyModel, PageQuery
@@ -34,7 +35,7 @@ _SELECT = """
 
 
 def list_favorites(user_id: int, page: PageQuery) -> list[Favorite]:
-    with db.transaction() as conn:
+    with db.read() as conn:
         rows = conn.execute(_SELECT + " WHERE f.user_id = %s ORDER BY f.created_at DESC, f.id DESC LIMIT %s OFFSET %s",
                             (user_id, page.limit, page.offset)).fetchall()
     return [Favorite.model_validate(r) for r in rows]
@@ -44,8 +45,7 @@ def add(user_id: int, request: FavoriteRequest) -> Favorite:
     """``NOT_FOUND`` for an unknown company, ``ALREADY_EXISTS`` when it is already a favorite."""
     try:
         with db.transaction() as conn:
-            if conn.execute("SELECT 1 FROM companies WHERE id = %s", (request.company_id,)).fetchone() is None:
-                raise NotFound(f"company {request.company_id} does not exist")
+            company_row(conn, request.company_id)
             row = conn.execute(
                 "INSERT INTO favorites (user_id, company_id) VALUES (%s, %s) RETURNING id",
                 (user_id, request.company_id),

@@ -73,7 +73,7 @@ def login(request: LoginRequest) -> LoginResult:
     email = request.email.strip()
     row = None
     if _EMAIL.match(email):
-        with db.transaction() as conn:
+        with db.read() as conn:
             row = conn.execute("SELECT id, password_hash FROM users WHERE lower(email) = lower(%s)",
                                (email,)).fetchone()
     if not passwords.verify(request.password, row["password_hash"] if row else None) or row is None:
