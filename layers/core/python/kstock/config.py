@@ -140,6 +140,20 @@ class Settings(BaseSettings):
     naver_client_id: SecretStr | None = Field(None, description="Naver news search client id.")
     naver_client_secret: SecretStr | None = Field(None, description="Naver news search client secret.")
     dart_api_key: SecretStr | None = Field(None, description="OpenDART key for financials and filings.")
+    naver_api_url: str = Field(
+        "https://openapi.naver.com", description="Base URL of the Naver search API (a stand-in or proxy locally)."
+    )
+    naver_daily_quota: int = Field(25_000, ge=1, description="Naver search calls allowed per KST day.")
+    dart_api_url: str = Field(
+        "https://opendart.fss.or.kr/api", description="Base URL of the OpenDART API (a stand-in or proxy locally)."
+    )
+    gemini_base_url: str | None = Field(None, description="Override of the Gemini API base URL; unset -> Google's.")
+    gemini_model: str = Field("gemini-2.5-flash", description="Gemini model the analysis features ask.")
+    gemini_timeout_seconds: float = Field(30.0, gt=0, description="Seconds before one Gemini call is abandoned.")
+    gemini_max_attempts: int = Field(3, ge=1, description="Attempts of one Gemini call on 429 / 503.")
+    llm_daily_call_budget: int = Field(
+        500, ge=0, description="LLM calls allowed per KST day across all features; past it calls are refused."
+    )
 
     # -- REST API: users, caching, rate limit, market data (issue 7) -----------------------------
     bcrypt_rounds: int = Field(12, ge=4, le=16, description="bcrypt cost factor of stored password hashes.")
