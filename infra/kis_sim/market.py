@@ -7,8 +7,9 @@
 * Intraday: trades arrive at a configurable rate shaped by a U-shaped profile over the session;
   each trade is a random walk step on the ladder inside the day's limits, with consistent
   open/high/low, cumulative volume and value (VWAP = value / volume) and buy/sell counts.
-* Regimes: every ``regime_seconds`` a few stocks start surging (drift up, more trades) and the
-  previous surgers fade, so the fluctuation ranking changes and gets new entrants.
+* Regimes: every ``regime_seconds`` the members of one named theme (:mod:`infra.kis_sim.themes`)
+  start surging together (drift up, more trades) and the previous surgers fade, so the
+  fluctuation ranking changes and gets new entrants that the news stand-in can explain.
 * Hours: KRX regular session from :mod:`kstock.market.calendar`; ``always_open`` maps the wall
   clock onto a looping session so the market trades at any hour (demos, ``make up``).
 """
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from infra.kis_sim.themes import THEMES, Theme
 from infra.kis_sim.ticksize import ELW_TICK, price_limits, round_to_tick
 from kstock.companies.reference import load_companies, load_indices
 from kstock.market.calendar import KST, Session, previous_trading_day, session_at, trading_days, trading_hours
@@ -33,6 +35,7 @@ SESSION_SECONDS = 6.5 * 3600  # 09:00-15:30
 _KNOWN_PRICES = {"005930": 71_500, "000660": 174_900, "035420": 190_000, "005380": 210_000, "035720": 41_000}
 _INDEX_BASES = {"0001": 2_650.0, "1001": 850.0, "2001": 350.0}
 # ELW codes from KIS samples (spec section 10), attached to the largest KOSPI names.
+THEME_SURGE_MAX = 6  # members of the hot theme that surge at once (all of a small theme)
 _ELW_CODES = ("57LA24", "57L739", "52L181", "58J297", "57K281", "57H714", "57L650", "57L966")
 
 
@@ -178,6 +181,7 @@ class Market:
         self.indices: dict[str, IndexState] = {}
         self.trades_generated = 0
         self._surging: list[Security] = []
+        self.hot_theme: Theme | None = None  # the theme surging in the current regime
         self._fading: list[Security] = []
         self._regime_left = 0.0
         self._cum_weights: list[float] = []
@@ -437,12 +441,24 @@ class Market:
         self._fading = self._surging
         busy = set(map(id, self._fading))
         candidates = [s for s in self.stocks.values() if id(s) not in busy and s.price < s.upper]
-        self._surging = rng.sample(candidates, min(self.surge_count, len(candidates)))
+        self._surging = self._theme_surgers(candidates)
         for sec in self._surging:
             sec.boost, sec.heat = 0.5, 6.0
             sec.target = sec.prev_close * (1 + rng.uniform(0.08, 0.3))
         self._cum_weights = list(itertools.accumulate(
             (1.0 + math.log10(max(10, s.base_volume)) / 2) * s.heat for s in self.stocks.values()))
+
+    def _theme_surgers(self, candidates: list[Security]) -> list[Security]:
+        """The members of one named theme surge together (the news stand-in's headlines name the
+        theme); a random few when no theme has two members free to surge."""
+        free = {s.symbol: s for s in candidates}
+        themes = [t for t in THEMES if sum(symbol in free for symbol in t.symbols) >= 2]
+        if not themes:
+            self.hot_theme = None
+            return self.rng.sample(candidates, min(self.surge_count, len(candidates)))
+        self.hot_theme = self.rng.choice(themes)
+        members = [free[symbol] for symbol in self.hot_theme.symbols if symbol in free]
+        return self.rng.sample(members, min(len(members), max(self.surge_count, THEME_SURGE_MAX)))
 
     # -- indices -------------------------------------------------------------------------------
 
