@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 from envs import environment
-from gemini_standin import DEFAULT_KEY, MODEL_VERSION, GeminiStandIn
+from gemini_standin import DEFAULT_KEY, MODEL_VERSION, GeminiStandIn, Reply
 from pydantic import BaseModel, Field
 
-from kstock import db
+from kstock import db, llm
 from kstock.config import get_settings
 from kstock.llm import (
     GeminiClient,
@@ -398,6 +398,29 @@ def test_an_unreachable_gemini_is_unavailable(database, day):
     assert row["outcome"] == "unavailable" and row["attempts"] == 2
 
 
+def test_a_body_that_is_not_json_is_unavailable_not_retried(client, standin, day):
+    standin.push(Reply(200, "<html><body>proxy login</body></html>"))
+
+    with pytest.raises(LlmUnavailable, match="not JSON"):
+        ask(client)
+
+    assert len(standin.requests) == 1
+    assert rows(day)[0]["outcome"] == "unavailable"
+
+
+class Untranslatable(BaseModel):
+    weights: dict[str, float]  # additionalProperties: not expressible in Gemini's responseSchema
+
+
+def test_a_schema_gemini_cannot_express_is_raised_as_a_bug_and_logged(client, standin, day):
+    with pytest.raises(ValueError, match="additionalProperties"):
+        client.generate("weights", "가중치?", Untranslatable)
+
+    assert standin.requests == []
+    [row] = rows(day)
+    assert row["outcome"] == "error" and "additionalProperties" in row["error"]
+
+
 # -- usage per feature ------------------------------------------------------------------------------------
 
 
@@ -429,9 +452,10 @@ def test_usage_today_counts_todays_calls(database, standin):
     standin.answer(GOOD)
     feature = f"usage_today_{time.monotonic_ns()}"
     with gemini_env(standin):
-        gemini = GeminiClient(get_settings())  # the real clock
-        result = gemini.generate(feature, "오늘의 테마?", ThemeAnswer)
-        gemini.close()
+        result = llm.generate(feature, "오늘의 테마?", ThemeAnswer)  # the process's client, real clock
+        inside = llm.default_client()
+        assert llm.default_client() is inside
+    assert llm.default_client() is not inside  # rebuilt from the restored settings
 
     [entry] = [entry for entry in usage_today() if entry.feature == feature]
     assert entry.calls == 1 and entry.total_tokens == result.usage.total

@@ -15,6 +15,7 @@ says why not, and falls back to rules. In between, in this order:
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import math
 import re
@@ -198,6 +199,11 @@ class GeminiClient:
             failure = error.error if isinstance(error, _Retryable) else error
             self._record(called_at, feature, started, attempts, failure, usage, version)
             raise failure from error.__cause__
+        except Exception as exc:
+            # A bug, not a provider failure (a schema Gemini cannot express, say): logged as a call
+            # like any other, and raised as it is so it is seen rather than silently falling back.
+            self._record(called_at, feature, started, attempts, LlmError(f"{type(exc).__name__}: {exc}"))
+            raise
         latency = self._record(called_at, feature, started, attempts, None, usage, version)
         return LlmResult(value, version or self.model, usage, latency, attempts)
 
@@ -227,10 +233,15 @@ class GeminiClient:
             return sdk.models.generate_content(model=self.model, contents=prompt, config=config)
         except genai_errors.APIError as exc:
             raise self._api_error(exc) from exc
+        except json.JSONDecodeError as exc:
+            # HTTP 200 with a body that is not JSON: a proxy's page, not Gemini. Not retried.
+            raise LlmUnavailable("Gemini answered HTTP 200 with a body that is not JSON") from exc
         except _TIMEOUTS as exc:
             seconds = self._settings.gemini_timeout_seconds
             raise LlmTimeout(f"no answer within {seconds:g} s") from exc
         except _TRANSPORT_FAILURES as exc:
+            # Connection refused or reset: retried like a 503. A reset after the request was read
+            # may cost a second call, bounded by GEMINI_MAX_ATTEMPTS and counted once in the budget.
             raise _Retryable(LlmUnavailable(f"Gemini unreachable: {type(exc).__name__}")) from exc
 
     def _api_error(self, exc: genai_errors.APIError) -> LlmError:
@@ -317,6 +328,16 @@ def default_client() -> GeminiClient:
         return _default[1]
 
 
-def generate(feature: str, prompt: str, schema: type[Model], *, system: str | None = None) -> LlmResult[Model]:
+def generate(
+    feature: str,
+    prompt: str,
+    schema: type[Model],
+    *,
+    system: str | None = None,
+    temperature: float | None = None,
+    max_output_tokens: int | None = None,
+) -> LlmResult[Model]:
     """:meth:`GeminiClient.generate` on the process's client."""
-    return default_client().generate(feature, prompt, schema, system=system)
+    return default_client().generate(
+        feature, prompt, schema, system=system, temperature=temperature, max_output_tokens=max_output_tokens
+    )
