@@ -30,9 +30,10 @@ def replace_corp_codes(conn: psycopg.Connection[Any], codes: Sequence[CorpCode],
             latest[code.stock_code] = code
     with conn.cursor() as cur:
         cur.execute(
-            "CREATE TEMP TABLE staged_corp_codes (corp_code char(8), stock_code varchar(9), corp_name text, "
-            "modify_date date) ON COMMIT DROP"
+            "CREATE TEMP TABLE IF NOT EXISTS staged_corp_codes (corp_code char(8), stock_code varchar(9), "
+            "corp_name text, modify_date date) ON COMMIT DROP"
         )
+        cur.execute("TRUNCATE staged_corp_codes")  # a second replacement in the same transaction
         with cur.copy("COPY staged_corp_codes (corp_code, stock_code, corp_name, modify_date) FROM STDIN") as copy:
             for code in latest.values():
                 copy.write_row((code.corp_code, code.stock_code, code.corp_name, code.modify_date))
@@ -71,11 +72,10 @@ def companies_with_corp_codes(
     ).fetchall()
 
 
-def latest_filing_day(conn: psycopg.Connection[Any], company_id: int | None = None) -> date | None:
-    """The newest stored filing date, of one company or of all."""
+def latest_filing_day(conn: psycopg.Connection[Any], company_ids: Iterable[int]) -> date | None:
+    """The newest stored filing date among these companies."""
     row = conn.execute(
-        "SELECT max(filed_on) AS day FROM reports WHERE %(id)s::integer IS NULL OR company_id = %(id)s::integer",
-        {"id": company_id},
+        "SELECT max(filed_on) AS day FROM reports WHERE company_id = ANY(%s)", (sorted(set(company_ids)),)
     ).fetchone()
     return row["day"] if row else None
 

@@ -124,7 +124,7 @@ def _sync_company_filings(
     result: SyncResult,
 ) -> None:
     with db.read() as conn:
-        begin = since or store.latest_filing_day(conn, company["company_id"]) or until - timedelta(BACKFILL_DAYS)
+        begin = since or store.latest_filing_day(conn, [company["company_id"]]) or until - timedelta(BACKFILL_DAYS)
     filings = [
         f for kind in kinds for f in client.filings(begin=begin, end=until, corp_code=company["corp_code"], kind=kind)
     ]
@@ -143,8 +143,10 @@ def _sync_market_filings(
     result: SyncResult,
 ) -> None:
     by_corp = {c["corp_code"]: c["company_id"] for c in companies}
+    # The last market-wide search covered every one of these companies up to its day, so their newest
+    # stored filing is never later than that day (companies backfilled in this run are not among them).
     with db.read() as conn:
-        begin = since or store.latest_filing_day(conn) or until
+        begin = since or store.latest_filing_day(conn, by_corp.values()) or until
     # Older gaps than DART's three-month window are a per-company backfill (pass symbols).
     begin = max(begin, until - timedelta(MARKET_WIDE_MAX_DAYS))
     mine: dict[int, list[Filing]] = {}
