@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
+from typing import Any
 
 from kstock import db
 from kstock.market.calendar import KST
@@ -36,7 +37,7 @@ class DailyQuota:
     def take(self, day: date | None = None) -> int:
         """Count one call; the day's count so far. Raises NaverQuotaExceeded when none is left."""
         with db.transaction() as conn:
-            row = conn.execute(
+            row: Any = conn.execute(
                 """
                 INSERT INTO naver_quota (day, app, calls) VALUES (%s, %s, 1)
                 ON CONFLICT (day, app) DO UPDATE SET calls = naver_quota.calls + 1
@@ -62,7 +63,7 @@ class DailyQuota:
 
     def used(self, day: date | None = None) -> int:
         with db.read() as conn:
-            row = conn.execute(
+            row: Any = conn.execute(
                 "SELECT calls FROM naver_quota WHERE day = %s AND app = %s", (day or kst_today(), self.app)
             ).fetchone()
         return int(row["calls"]) if row else 0
