@@ -309,3 +309,14 @@ def test_source_is_decided_by_the_article_host():
     assert source_of("https://n.news.simulated.kstock.local/mnews/article/001/abc") == "simulated"
     assert source_of("https://n.news.naver.com/mnews/article/015/0005151234") == "naver"
     assert source_of("https://simulated.kstock.local.evil.example/x") == "naver"
+
+
+def test_the_bench_measures_and_leaves_no_rows_behind(fresh_news):
+    from infra.naver_sim import bench
+
+    before = counts()
+    figures = bench.run(companies=2, seed=7)
+    assert figures.queries == 2 and figures.stored > 0 and figures.calls >= 2
+    assert figures.articles_per_second > 0 and figures.keyword_docs_per_second > 0
+    assert len(figures.lines()) == 2
+    assert counts() == before
