@@ -166,6 +166,12 @@ def test_filings_backfill_then_only_new_ones(database, dart, synced_codes, clock
     # others have never been searched and get their own (a backfill) in the same run.
     clock.now += timedelta(days=90)  # past mid-August: every half-year report is filed
     try:
+        # A job that leaves backfills to workers searches market-wide only: a few pages for 244 companies.
+        due = sync.unbackfilled_symbols()
+        assert len(due) == synced_codes.companies - 2 and not set(SYMBOLS) & set(due)
+        market_only = sync.sync_filings(dart, until=clock.now.date(), kinds=("A",), backfill=False)
+        assert market_only.calls <= 5 and market_only.changed == 2  # the two half-year reports
+        assert sync.unbackfilled_symbols() == due
         daily = sync.sync_filings(dart, until=clock.now.date(), kinds=("A",))
         new = rows(
             database, "SELECT company_id, title FROM reports WHERE source = 'simulated' AND filed_on > %s", TODAY
@@ -237,3 +243,20 @@ def test_rows_written_the_old_way_are_yearly(database):
     finally:
         with psycopg.connect(database) as conn:
             conn.execute("DELETE FROM financials WHERE company_id = %s AND fiscal_year = 2019", (hyundai,))
+
+
+def test_sync_all_is_what_the_cli_runs(database, dart, synced_codes):
+    events: list[sync.SyncProgress] = []
+    results = sync.sync_all(dart, symbols=["005490"], years=1, progress=events.append)
+    # Corp codes are stored already (the module's first sync): not fetched again unless asked.
+    assert [r.kind for r in results] == ["filings", "financials"]
+    filings, financials = results
+    assert (filings.companies, financials.companies) == (1, 1) and financials.fetched >= 1  # this year's Q1
+    assert {e.kind for e in events} == {"filings", "financials"} and events[-1].done == events[-1].total
+    posco = company_id(database, "005490")
+    assert queries.reports(posco) and queries.financials(posco)
+    assert [r.kind for r in sync.sync_all(dart, symbols=["005490"], years=1, refresh_corp_codes=True)] == [
+        "corp_codes",
+        "filings",
+        "financials",
+    ]

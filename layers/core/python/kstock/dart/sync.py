@@ -92,9 +92,15 @@ def sync_filings(
     since: date | None = None,
     until: date | None = None,
     kinds: Sequence[str] = DEFAULT_FILING_KINDS,
+    backfill: bool = True,
     progress: Progress | None = None,
 ) -> SyncResult:
-    """Fetch filings up to ``until`` (today KST) from ``since`` (default: the newest stored one)."""
+    """Fetch filings up to ``until`` (today KST) from ``since`` (default: the newest stored one).
+
+    ``backfill=False`` (with no symbols) runs the market-wide search only: the scheduled job does
+    that and enqueues :func:`unbackfilled_symbols` in chunks for workers, each calling this with
+    ``symbols`` (thousands of per-company searches do not fit one Lambda run against the real API).
+    """
     until = until or today_kst()
     wanted = list(symbols) if symbols is not None else None
     calls = client.calls
@@ -102,7 +108,8 @@ def sync_filings(
         companies = store.companies_with_corp_codes(conn, wanted)
         backfilled = store.refreshed_company_ids(conn, store.FILINGS) if wanted is None else set()
     result = SyncResult("filings", companies=len(companies), missing=_missing(wanted, companies))
-    per_company = [c for c in companies if c["company_id"] not in backfilled]
+    never_searched = [c for c in companies if c["company_id"] not in backfilled]
+    per_company = never_searched if backfill or wanted is not None else []
     market_wide = [c for c in companies if c["company_id"] in backfilled]
     total = len(per_company) + (1 if market_wide else 0)
     for done, company in enumerate(per_company, 1):
@@ -113,6 +120,13 @@ def sync_filings(
         _report(progress, SyncProgress("filings", total, total))
     result.calls = client.calls - calls
     return result
+
+
+def unbackfilled_symbols() -> list[str]:
+    """Companies with a corp code whose filings were never searched (their backfill is due)."""
+    with db.read() as conn:
+        done = store.refreshed_company_ids(conn, store.FILINGS)
+        return [c["symbol"] for c in store.companies_with_corp_codes(conn) if c["company_id"] not in done]
 
 
 def _sync_company_filings(
@@ -216,3 +230,30 @@ def sync_financials(
         _report(progress, SyncProgress("financials", done, len(companies), company["symbol"]))
     result.calls = client.calls - calls
     return result
+
+
+# -- everything at once (``kstock dart sync``) -------------------------------------------------
+
+
+def sync_all(
+    client: DartClient,
+    *,
+    symbols: Iterable[str] | None = None,
+    years: int = 3,
+    refresh_corp_codes: bool = False,
+    progress: Progress | None = None,
+) -> list[SyncResult]:
+    """Corp codes (when none are stored, or asked), then filings, then key accounts of the last
+    ``years`` business years: the operator's ``kstock dart sync [--symbols ...] [--years N]``."""
+    wanted = list(symbols) if symbols is not None else None
+    results = []
+    if refresh_corp_codes or not _any_corp_code():
+        results.append(sync_corp_codes(client, progress=progress))
+    results.append(sync_filings(client, symbols=wanted, progress=progress))
+    results.append(sync_financials(client, symbols=wanted, years=recent_years(years), progress=progress))
+    return results
+
+
+def _any_corp_code() -> bool:
+    with db.read() as conn:
+        return conn.execute("SELECT 1 FROM dart_corp_codes LIMIT 1").fetchone() is not None
