@@ -16,6 +16,7 @@ from aiohttp import web
 from envs import environment
 
 from infra.naver_sim import NaverStandInThread
+from kstock.embedded import free_port
 from kstock.news.errors import (
     NaverAuthError,
     NaverBadRequest,
@@ -198,7 +199,9 @@ def test_an_answer_that_is_not_the_format_is_a_protocol_error(scripted):
 
 
 def test_an_unreachable_server_is_unavailable():
-    client = NaverNewsClient("http://127.0.0.1:9", "id", "secret", timeout=2, max_attempts=2, backoff=0.001)
+    client = NaverNewsClient(
+        f"http://127.0.0.1:{free_port()}", "id", "secret", timeout=2, max_attempts=2, backoff=0.001
+    )
     with pytest.raises(NaverUnavailable):
         client.search("삼성전자")
     assert client.calls == 2
