@@ -155,7 +155,8 @@ def test_filings_backfill_then_only_new_ones(database, dart, synced_codes, clock
         r.url == f"https://dart.fss.or.kr/dsaf001/main.do?rcpNo={r.receipt_no}" and r.source == "simulated"
         for r in listed
     )
-    assert {r.report_type for r in listed} >= {"annual", "half", "quarterly"}
+    assert {r.report_type for r in listed} >= {"annual", "half", "quarterly", "major_event"}
+    assert all(r.title.startswith("주요사항보고서") for r in listed if r.report_type == "major_event")
     stored = rows(database, "SELECT * FROM reports WHERE source = 'simulated' ORDER BY receipt_no")
 
     again = sync.sync_filings(dart, symbols=SYMBOLS)

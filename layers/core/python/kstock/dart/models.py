@@ -83,13 +83,15 @@ class Filing(_Wire):
 
     @property
     def report_type(self) -> str:
-        """annual / half / quarterly for periodic reports (also when corrected: [기재정정]...), else other."""
+        """annual / half / quarterly (also when corrected: [기재정정]...), major_event, else other."""
         if "사업보고서" in self.title:
             return "annual"
         if "반기보고서" in self.title:
             return "half"
         if "분기보고서" in self.title:
             return "quarterly"
+        if "주요사항보고서" in self.title:
+            return "major_event"
         return "other"
 
 

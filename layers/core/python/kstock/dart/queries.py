@@ -42,7 +42,7 @@ class Filing(CamelModel):
     report_id: int
     receipt_no: str
     title: str
-    report_type: str | None = None  # annual, half, quarterly, other
+    report_type: str | None = None  # annual, half, quarterly, major_event, other
     filed_on: date
     filer_name: str | None = None
     url: str  # https://dart.fss.or.kr/dsaf001/main.do?rcpNo=<receiptNo>

@@ -5,7 +5,8 @@
   ``symbols`` each company is asked for its own filings (a backfill); without, one market-wide
   search covers every company already backfilled (DART searches all companies over at most three
   months, in a handful of pages instead of one call per company), and companies never backfilled
-  get their own search in the same run.
+  get their own search in the same run, or, with ``backfill=False``, are left to workers
+  (:func:`unbackfilled_symbols`).
 * :func:`sync_financials` (after each reporting season): key accounts per company, year and report.
 
 All writes are idempotent upserts; each function reports progress through an optional callback
