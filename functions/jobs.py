@@ -44,8 +44,9 @@ def market_data(event: dict[str, Any], context: Any) -> dict[str, int]:
     if refresh.kis_unreachable():
         log.warning("KIS simulator not running: market data not refreshed")
         return {"skipped": 1}
-    result = refresh.refresh(shared_client(), batch_size=get_settings().market_data_batch_size,
-                             deadline=refresh.deadline_of(context))
+    requested = event.get("batchSize")  # an operator's (or the first `kstock up`'s) full refresh
+    batch_size = requested if isinstance(requested, int) and requested > 0 else get_settings().market_data_batch_size
+    result = refresh.refresh(shared_client(), batch_size=batch_size, deadline=refresh.deadline_of(context))
     log.info("market data refreshed", extra=result.summary())
     return result.summary()
 

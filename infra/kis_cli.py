@@ -92,6 +92,9 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     from infra.bench.fanout import add_fanout_bench
 
     add_fanout_bench(bench_sub)
+    from infra.bench.startup import add_startup_bench
+
+    add_startup_bench(bench_sub)
 
 
 def add_streamer_benches(bench_sub) -> None:

@@ -27,7 +27,10 @@ class Provisioned:
 
 
 def local_clients(endpoint: str, region: str) -> tuple:
-    """SQS and DynamoDB clients for a local endpoint (dummy credentials are all moto needs)."""
+    """SQS and DynamoDB clients for a local endpoint (dummy credentials are all moto needs).
+
+    The one AWS client not made by :mod:`kstock.aws`: the LocalStack init hook runs this module
+    where only boto3 and PyYAML exist. Its credentials are explicit, never the user's shell's."""
     config = Config(region_name=region, retries={"mode": "standard", "max_attempts": 5})
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
     return (session.client("sqs", endpoint_url=endpoint, config=config),

@@ -22,7 +22,7 @@ from infra.provision import Provisioned, local_clients, provision
 from infra.scheduler import Clock, ScheduledFunction
 from infra.sqs_poller import SqsPoller
 from infra.supervisor import supervise_task
-from infra.template import Template, read_template
+from infra.template import ScheduleEvent, Template, read_template
 from infra.ws_gateway import Limits, WebSocketGateway
 
 
@@ -43,6 +43,8 @@ class LocalCloud:
     clock_speed: float = 1.0
     ws_limits: Limits | None = None
     concurrency: int = 2
+    # the simulated market trades at any hour: market-hours jobs run on their always-open schedule
+    market_always_open: bool = False
 
     template: Template | None = None
     functions: FunctionRegistry | None = None
@@ -76,8 +78,6 @@ class LocalCloud:
             "AWS_ENDPOINT_URL": self.endpoint,
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
             "KSTOCK_CONNECTIONS_URL": self.connections_url,
         }
 
@@ -124,7 +124,10 @@ class LocalCloud:
     def _start_schedules(self) -> None:
         clock = Clock(self.clock_speed)
         for fn in self.template.functions.values():
-            for source in fn.schedule_events:
+            sources = list(fn.schedule_events)
+            if self.market_always_open and fn.always_open_schedule:
+                sources.append(ScheduleEvent("AlwaysOpenMarket", fn.always_open_schedule, None, None, True))
+            for source in sources:
                 if source.enabled:
                     scheduled = ScheduledFunction(source, self.functions.get(fn.logical_id), clock, self.region)
                     self.schedules.append(scheduled)

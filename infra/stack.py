@@ -11,9 +11,12 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from infra.market_load import MarketLoader, default_symbols
 from infra.paths import TEMPLATE_PATH
 from infra.runtime import LocalCloud, Ports
 from infra.stack_state import clear_state, write_state
@@ -62,6 +65,8 @@ def _stack_environment(services: Services, settings: Settings) -> dict[str, str]
 def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: dict[str, str]) -> str:
     rows = [
         ("HTTP API", cloud.http_url),
+        ("API docs", f"{cloud.http_url}/docs"),
+        ("live page", f"http://{cloud.ports.host}:{cloud.ports.websocket}/live"),
         ("WebSocket", cloud.ws_url),
         ("@connections", cloud.connections_url),
         ("AWS (moto)", endpoint),
@@ -74,7 +79,26 @@ def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: d
     table = "\n".join(f"  {name:<14} {value}" for name, value in rows)
     counts = (f"  {len(cloud.template.functions)} functions, {len(cloud.schedules)} schedules, "
               f"{len(cloud.pollers)} queue pollers")
-    return f"\n  kstock is up\n{table}\n{counts}\n\n  `kstock env` exports these; Ctrl-C stops everything.\n"
+    hint = ("  New here? Open the live page, sign up (any email, a password with a letter, a digit and a\n"
+            "  symbol, 8+ characters) and pick symbols; or POST /users/signup and /users/login.")
+    aws_log = "" if get_settings().kstock_log_aws else " (access log off; KSTOCK_LOG_AWS=1 shows it)"
+    return (f"\n  kstock is up\n{table}\n{counts}\n\n{hint}\n\n"
+            f"  `kstock env` exports these{aws_log}; Ctrl-C stops everything.\n")
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` unless Ctrl-C comes first; True when it finished."""
+    task = asyncio.create_task(work)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+    if task.exception() is not None:  # the stack still serves; the market fills on its schedules
+        log("market", f"first market load failed: {task.exception()!r}")
+    return True
 
 
 async def _run(options: StackOptions, services: Services) -> None:
@@ -87,7 +111,8 @@ async def _run(options: StackOptions, services: Services) -> None:
     processes: list[ManagedProcess] = []
     endpoint = settings.aws_endpoint_url
     if endpoint is None:
-        moto = ManagedProcess("moto", python_module("moto.server", "-H", "127.0.0.1", "-p", str(settings.moto_port)))
+        moto = ManagedProcess("moto", python_module("infra.moto_server", "-H", "127.0.0.1",
+                                                    "-p", str(settings.moto_port)))
         await moto.start()
         processes.append(moto)
         await _wait_for_port(settings.moto_port, "moto")
@@ -107,7 +132,8 @@ async def _run(options: StackOptions, services: Services) -> None:
         environment["KIS_WS_URL"] = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
     cloud = LocalCloud(options.template, endpoint, environment,
                        ports=Ports(settings.kstock_api_host, settings.kstock_api_port, settings.kstock_ws_port),
-                       region=settings.aws_region, clock_speed=options.fast_clock)
+                       region=settings.aws_region, clock_speed=options.fast_clock,
+                       market_always_open=settings.kis_app_key is None and settings.kis_sim_always_open)
     try:
         await cloud.start()
         # after provisioning: the streamer's fan-out reads the connection registry (moto's DynamoDB)
@@ -118,8 +144,10 @@ async def _run(options: StackOptions, services: Services) -> None:
         write_state({**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region,
                      "KSTOCK_API_URL": cloud.http_url, "KSTOCK_WS_URL": cloud.ws_url,
                      "KSTOCK_CONNECTIONS_URL": cloud.connections_url})
-        print(_banner(cloud, endpoint, services, environment), flush=True)
-        await stop.wait()
+        log("up", f"API on {cloud.http_url}; loading the market before the stack reports ready")
+        if await _until_stopped(MarketLoader(cloud, environment["REDIS_URL"], default_symbols()).run(), stop):
+            print(_banner(cloud, endpoint, services, environment), flush=True)
+            await stop.wait()
     finally:
         log("up", "stopping")
         clear_state()

@@ -92,6 +92,9 @@ class FunctionSpec:
     api_events: list[ApiEvent] = field(default_factory=list)
     schedule_events: list[ScheduleEvent] = field(default_factory=list)
     sqs_events: list[SqsEvent] = field(default_factory=list)
+    # Metadata.LocalCloud.AlwaysOpenMarketSchedule: how often the local cloud runs a market-hours
+    # job while the simulated market trades around the clock (AWS keeps the KRX-hours schedules)
+    always_open_schedule: str | None = None
 
 
 @dataclass(frozen=True)
@@ -247,13 +250,16 @@ def _is_dynamic_reference(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("{{resolve:")
 
 
-def _function(logical_id: str, props: dict[str, Any], r: _Resolver) -> FunctionSpec:
+def _function(logical_id: str, props: dict[str, Any], r: _Resolver,
+              metadata: dict[str, Any] | None = None) -> FunctionSpec:
     env = {k: str(v) for k, v in r.resolve(props["Environment"]["Variables"]).items()
            if v is not None and not _is_dynamic_reference(v)}
+    local = (metadata or {}).get("LocalCloud") or {}
     spec = FunctionSpec(
         logical_id=logical_id, name=r.physical_name(logical_id), handler=props["Handler"],
         code_uri=str(props.get("CodeUri", ".")), environment=env,
         timeout=float(props.get("Timeout", 3)), memory=int(props.get("MemorySize", 128)),
+        always_open_schedule=local.get("AlwaysOpenMarketSchedule"),
     )
     for name, event in (props.get("Events") or {}).items():
         kind, ev = event["Type"], r.resolve(event.get("Properties") or {})
@@ -356,7 +362,8 @@ def read_template(path: Path, *, parameters: dict[str, str] | None = None, stack
     for logical_id, res in resources.items():
         props = res.get("Properties") or {}
         if res["Type"] == "AWS::Serverless::Function":
-            functions[logical_id] = _function(logical_id, _merge_globals(function_globals, props), r)
+            functions[logical_id] = _function(logical_id, _merge_globals(function_globals, props), r,
+                                              res.get("Metadata"))
         elif res["Type"] == "AWS::SQS::Queue":
             queues[logical_id] = _queue(logical_id, props, r)
         elif res["Type"] == "AWS::DynamoDB::Table":

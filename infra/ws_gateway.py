@@ -17,9 +17,10 @@ API Gateway's limits are enforced: a message over the frame limit (32 KB) closes
 them, so a fragmented message between the two limits is judged by its total size); idle sockets
 close after 10 minutes and every socket after 2 hours (both configurable for tests).
 
-``GET /live`` serves a small page (``infra/static/live.html``) that logs in, subscribes to a
-few symbols and shows their prices ticking; its ``POST /live/login`` is forwarded to the HTTP
-API's ``POST /users/login`` so the page needs no cross-origin request.
+``GET /live`` serves a small page (``infra/static/live.html``) that signs up or logs in,
+subscribes to a few symbols and shows their prices ticking; its ``POST /live/login`` and
+``/live/signup`` are forwarded to the HTTP API's ``POST /users/login`` and ``/users/signup``, so
+the page needs no cross-origin request.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ class WebSocketGateway:
         application.router.add_get(f"/{self.stage}", self._websocket)
         application.router.add_get(f"/{self.stage}/", self._websocket)
         application.router.add_get("/live", self._live_page)
-        application.router.add_post("/live/login", self._live_login)
+        application.router.add_post("/live/{action:login|signup}", self._live_account)
         return application
 
     # -- the live page -------------------------------------------------------------------------------
@@ -128,12 +129,12 @@ class WebSocketGateway:
         html = LIVE_PAGE.read_text(encoding="utf-8").replace("__STAGE__", self.stage)
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
-    async def _live_login(self, request: web.Request) -> web.Response:
+    async def _live_account(self, request: web.Request) -> web.Response:
         if not self.http_api_url:
             return web.json_response({"message": "no HTTP API to log in with"}, status=503)
         body = await request.read()
         async with aiohttp.ClientSession() as session, session.post(
-                f"{self.http_api_url}/users/login", data=body,
+                f"{self.http_api_url}/users/{request.match_info['action']}", data=body,
                 headers={"Content-Type": "application/json"}) as answer:
             return web.Response(body=await answer.read(), status=answer.status, content_type="application/json")
 

@@ -42,7 +42,7 @@ from typing import Any
 import hiredis
 import redis.asyncio as aioredis
 
-from kstock import keys
+from kstock import aws, keys
 from kstock.aws import connections_endpoint
 from kstock.config import Settings, get_settings
 from kstock.realtime import registry, session
@@ -538,7 +538,7 @@ class Fanout:
     def _signer(self, host: str) -> SigV4Signer:
         if self.signer is not None:
             return self.signer
-        local = host in ("127.0.0.1", "localhost", "[::1]")  # the local gateway: dummy credentials
+        local = aws.is_local(f"http://{host}")  # the local gateway: local credentials
         signer = self._signers.get(local)
         if signer is None:
             signer = SigV4Signer(self.options.region, local_credentials if local else default_credentials())

@@ -28,7 +28,7 @@ def health_app(streamer: Streamer) -> web.Application:
             status["streamLag"] = next((g.get("lag") for g in groups if g["name"] == keys.TICK_WRITER_GROUP), None)
         except Exception:  # health answers even when Redis does not
             status["streamLag"] = None
-        healthy = bool(status["kisConnected"])
+        healthy = bool(status["ok"])
         return web.json_response({"status": "ok" if healthy else "degraded", **status}, status=200 if healthy else 503)
 
     app = web.Application()

@@ -40,6 +40,40 @@ from streamer.writer import TickWriter
 
 log = logging.getLogger("streamer")
 
+# A task restarted after a failure counts as failing until it has run this long without another.
+TASK_RECOVERY_SECONDS = 10.0
+
+
+@dataclass
+class TaskHealth:
+    """How one supervised task is doing: what a health check needs to name the broken part."""
+
+    failures: int = 0               # consecutive failures (reset once it runs TASK_RECOVERY_SECONDS)
+    last_error: str | None = None
+    last_error_at: float | None = None
+    running_since: float = field(default_factory=time.monotonic)
+
+    def started(self) -> None:
+        now = time.monotonic()
+        if self.failures and self.last_error_at is not None and now - self.last_error_at > TASK_RECOVERY_SECONDS:
+            self.failures = 0
+        self.running_since = now
+
+    def failed(self, exc: BaseException) -> None:
+        if time.monotonic() - self.running_since > TASK_RECOVERY_SECONDS:
+            self.failures = 0           # it had recovered: this is a new failure, not the same one again
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        self.last_error_at = time.monotonic()
+
+    @property
+    def failing(self) -> bool:
+        return self.failures > 0 and time.monotonic() - self.running_since < TASK_RECOVERY_SECONDS
+
+    def wire(self) -> dict[str, object]:
+        return {"state": "failing" if self.failing else "running", "failures": self.failures,
+                "lastError": self.last_error}
+
 
 @dataclass
 class StreamerOptions:
@@ -84,6 +118,7 @@ class Streamer:
     snapshots: int = 0
     publish_rate: float = 0.0       # ticks/s over the last status interval
     started_at: float = field(default_factory=time.time)
+    tasks: dict[str, TaskHealth] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
@@ -134,14 +169,22 @@ class Streamer:
             log.warning("shutdown: %s did not finish within %.0fs; going on", phase, seconds)
 
     async def _supervised(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        health = self.tasks.setdefault(name, TaskHealth())
         while not self._stopping.is_set():
+            health.started()
             try:
                 await fn()
                 return
             except asyncio.CancelledError:
                 raise
-            except Exception:  # a bug or an outage in one task never ends the process
-                log.exception("streamer task %s failed; restarting in 1s", name)
+            except Exception as exc:  # a bug or an outage in one task never ends the process
+                repeated = health.failures > 0 and health.last_error == f"{type(exc).__name__}: {exc}"[:300]
+                health.failed(exc)
+                if repeated:  # the same error again: one line, not a traceback every second
+                    log.warning("streamer task %s failed again (%d in a row): %s", name, health.failures,
+                                health.last_error)
+                else:
+                    log.exception("streamer task %s failed; restarting in 1s", name)
                 await asyncio.sleep(1)
 
     # -- tasks -----------------------------------------------------------------------------------
@@ -231,11 +274,29 @@ class Streamer:
             await self._quote(symbol)
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
+    def problems(self) -> list[str]:
+        """What is wrong, one phrase per broken part (empty when all is well)."""
+        found = [f"{name} keeps failing: {health.last_error}" for name, health in self.tasks.items()
+                 if health.failing]
+        if not self.websocket.snapshot().connected:
+            found.append("ingest: the KIS WebSocket is not connected")
+        if self.fanout is not None and not self.fanout.ready.is_set() and not self.tasks.get(
+                "fanout", TaskHealth()).failing:
+            found.append("fanout: not ready (rebuilding its index)")
+        return found
+
     def status(self) -> dict[str, object]:
         ws = self.websocket.snapshot()
         pub, wr = self.publisher.stats, self.writer.stats
         now = time.time()
+        problems = self.problems()
         return {
+            "ok": not problems,
+            "problems": problems,
+            "reportedAt": now,
+            "tasks": {name: health.wire() for name, health in self.tasks.items()},
+            "fanoutRunning": (self.fanout.ready.is_set() and not self.tasks.get("fanout", TaskHealth()).failing)
+            if self.fanout is not None else None,
             "kisConnected": ws.connected,
             "kisConnects": ws.connects,
             "slotsUsed": len(ws.subscriptions),

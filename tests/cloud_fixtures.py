@@ -17,8 +17,19 @@ from infra.runtime import LocalCloud, Ports
 from infra.ws_gateway import Limits
 from kstock.embedded import free_port, port_open
 
+# A deadline in a test is a condition's last chance, never a speed target (those live in
+# `kstock bench`): on a machine busy with other work everything may take several times longer.
+PATIENCE = 4.0
+MIN_DEADLINE = 30.0
+
+
+def patient(timeout: float) -> float:
+    """The seconds a test really waits for something a quiet machine does within ``timeout``."""
+    return max(timeout * PATIENCE, MIN_DEADLINE)
+
 
 def wait_for(predicate, timeout: float = 15.0, what: str = "condition", interval: float = 0.05):
+    timeout = patient(timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -68,4 +79,4 @@ def start_cloud(template: Path, endpoint: str, environment: dict[str, str], **kw
     return CloudThread(LocalCloud(template, endpoint, environment, ports=ports, **kwargs))
 
 
-__all__ = ["CloudThread", "Limits", "start_cloud", "wait_for", "moto_endpoint"]
+__all__ = ["CloudThread", "Limits", "start_cloud", "wait_for", "moto_endpoint", "patient"]

@@ -16,6 +16,20 @@ from infra.lambda_runtime import LambdaContext, load_handler
 from kstock import db
 from kstock.embedded import EmbeddedPostgres, EmbeddedRedis
 
+# A fresh machine has no AWS settings: neither do the tests, whatever the developer's shell or ~/.aws
+# holds. kstock must find its local credentials itself (kstock.aws), as it does for a newcomer.
+AMBIENT_AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+               "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_ambient_aws(tmp_path_factory) -> Iterator[None]:
+    empty = tmp_path_factory.mktemp("no-aws") / "none"
+    empty.write_text("")
+    with environment(**dict.fromkeys(AMBIENT_AWS), AWS_SHARED_CREDENTIALS_FILE=str(empty),
+                     AWS_CONFIG_FILE=str(empty)):
+        yield
+
 
 @pytest.fixture(scope="session")
 def services(tmp_path_factory) -> Iterator[dict[str, str]]:

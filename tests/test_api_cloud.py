@@ -59,7 +59,9 @@ def restored(database):
 def cloud(services, database, moto_endpoint, simulator, restored):  # noqa: F811
     env = {**services, "KIS_REST_URL": simulator.rest_url, "KIS_WS_URL": simulator.ws_url,
            "KIS_REST_RATE_PER_SECOND": "400", "JWT_SECRET": tokens.signing_key(), "BCRYPT_ROUNDS": "4",
-           "RATE_LIMIT_REQUESTS": str(RATE_LIMIT), "MARKET_DATA_BATCH_SIZE": "300", "INDEX_HISTORY_DAYS": "400"}
+           "RATE_LIMIT_REQUESTS": str(RATE_LIMIT), "MARKET_DATA_BATCH_SIZE": "300", "INDEX_HISTORY_DAYS": "400",
+           # this stack runs no streamer: /health judges the API and its stores only
+           "HEALTH_REQUIRES_STREAMER": "false"}
     with start_cloud(PROJECT_ROOT / "template.yaml", moto_endpoint, env) as running:
         yield running
 

@@ -9,6 +9,9 @@ from infra.lambda_runtime import LambdaContext, load_handler
 
 
 def test_health_reports_versions_and_embedded_services(api):
+    from test_health import report_streamer
+
+    report_streamer()
     status, body, _ = api("GET", "/health")
     assert status == 200
     data = body["data"]

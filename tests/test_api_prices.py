@@ -20,7 +20,10 @@ from kstock.ticks.ohlcv import rollup
 
 @pytest.fixture(scope="module")
 def ticks(database):
-    """Trades of 005930 in the current minute and 20 minutes ago, so bars are closed and open."""
+    """Trades of 005930 a second ago and 20 minutes ago, so bars are closed and (usually) open.
+
+    Yields the newest trade's time: whichever minute the request lands in, the last bar is that
+    trade's minute (stored by the roll-up, or computed live while it is still open)."""
     now = datetime.now(UTC)
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("SELECT ensure_tick_partitions(%s, 2)", ((now - timedelta(days=1)).date(),))
@@ -31,7 +34,7 @@ def ticks(database):
             cur.executemany("INSERT INTO stock_ticks (time, symbol, price, volume, stream_id) "
                             "VALUES (%s, '005930', %s, %s, %s)", rows)
         rollup(conn, now=now, lookback_minutes=30)  # what OhlcvRollupFunction does every minute
-    yield now
+    yield now - timedelta(seconds=1)
     with psycopg.connect(database, autocommit=True) as conn:
         for table in ("stock_ticks", "ohlcv_1m", "ohlcv_15m", "ohlcv_1h", "ohlcv_1d"):
             conn.execute(f"DELETE FROM {table} WHERE symbol = '005930'")
@@ -46,7 +49,7 @@ def test_ohlcv_answers_bars_ascending_with_the_open_bucket(api, database, ticks)
     assert [b["time"] for b in bars] == sorted(b["time"] for b in bars) and len(bars) >= 2
     assert set(bars[0]) == {"time", "open", "high", "low", "close", "volume", "amount"}
     assert (bars[0]["open"], bars[0]["close"], bars[0]["volume"]) == (70000, 70100, 6)
-    assert bars[-1]["close"] == 71000 and bars[-1]["time"] == int(ticks.timestamp()) // 60 * 60  # the open minute
+    assert bars[-1]["close"] == 71000 and bars[-1]["time"] == int(ticks.timestamp()) // 60 * 60  # the trade's minute
     status, daily, _ = api("GET", f"/companies/{samsung}/ohlcv", query={"interval": "1d"})
     assert status == 200 and daily["data"][-1]["close"] == 71000
 

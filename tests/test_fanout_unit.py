@@ -9,6 +9,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
+from cloud_fixtures import patient
 
 from kstock.realtime.signing import Credentials, SigV4Signer, connection_url
 from streamer.fanout import FRAME_LIMIT, GONE, OK, THROTTLED, Fanout, FanoutOptions
@@ -52,6 +53,7 @@ def _tick(symbol: str, n: int) -> str:
 
 
 async def _until(condition, what: str, timeout: float = 5.0) -> None:
+    timeout = patient(timeout)
     deadline = asyncio.get_running_loop().time() + timeout
     while not condition():
         if asyncio.get_running_loop().time() > deadline:

@@ -120,3 +120,34 @@ def test_live_page_shows_prices_ticking(cloud, streamer, sim, api, fast_bcrypt, 
         assert all(re.fullmatch(r"[\d,]+", later[s][0]) for s in SHOWN)
     finally:
         page.close()
+
+
+def test_a_newcomer_signs_up_on_the_page_and_is_told_why_a_socket_is_refused(cloud, streamer, sim, api,  # noqa: F811
+                                                                              fast_bcrypt):  # noqa: F811
+    page = Page(f"http://127.0.0.1:{cloud.ports.websocket}/live")
+    email = f"page-{time.monotonic_ns()}@example.com"
+    status = "(document.getElementById('status') || {}).textContent || ''"  # safe while the page reloads
+    error = "(document.getElementById('error') || {}).textContent || ''"
+    try:
+        wait_for(lambda: page.evaluate("document.readyState == 'complete' && !!document.getElementById('login')"),
+                 15, "the page")
+        page.evaluate(f"""
+            document.getElementById('email').value = {json.dumps(email)};
+            document.getElementById('password').value = 'Sturdy#Pass1';
+            document.getElementById('symbols').value = '005930';
+            document.getElementById('signup-button').click();""")
+        wait_for(lambda: page.evaluate(status).startswith("live:"), 30, "live after signing up on the page",
+                 interval=0.3)
+        status_code, _, _ = api("POST", "/users/login", body=json.dumps({"email": email, "password": "Sturdy#Pass1"}))
+        assert status_code == 200, "the page created a real account"
+
+        page.call("Page.reload")  # the token is remembered for the tab: no second login
+        wait_for(lambda: page.evaluate(status).startswith("live:"), 30, "live again after a reload", interval=0.3)
+
+        page.evaluate("sessionStorage.setItem('kstock.accessToken', 'not-a-token')")
+        page.call("Page.reload")
+        refused = wait_for(lambda: page.evaluate(error) or None, 30, "the page to say why", interval=0.3)
+        assert "refused" in refused and "log in again" in refused
+        assert page.evaluate("sessionStorage.getItem('kstock.accessToken')") is None
+    finally:
+        page.close()

@@ -29,8 +29,6 @@ def local_settings(cloud, monkeypatch):
     """This process talks to the same moto and signs with the same key as the functions."""
     monkeypatch.setenv("JWT_SECRET", SECRET)
     monkeypatch.setenv("AWS_ENDPOINT_URL", cloud.endpoint)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "local")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "local")
     reload_settings()
     yield
     monkeypatch.undo()

@@ -11,7 +11,7 @@ import time
 import pytest
 import redis
 import websockets
-from cloud_fixtures import moto_endpoint, start_cloud, wait_for  # noqa: F401 (fixture)
+from cloud_fixtures import moto_endpoint, patient, start_cloud, wait_for  # noqa: F401 (fixture)
 from conftest import PROJECT_ROOT
 from envs import environment
 from kis_fixtures import forget_kis_tokens
@@ -31,8 +31,7 @@ TICK_KEYS = {"type", "symbol", "price", "volume", "accVolume", "change", "change
 @pytest.fixture(scope="module")
 def env(services, moto_endpoint):  # noqa: F811
     """This process (the streamer runs in it) and the functions share moto, Redis and the signing key."""
-    values = {"JWT_SECRET": SECRET, "AWS_ENDPOINT_URL": moto_endpoint, "AWS_ACCESS_KEY_ID": "local",
-              "AWS_SECRET_ACCESS_KEY": "local", "WS_MAX_SYMBOLS": "8"}
+    values = {"JWT_SECRET": SECRET, "AWS_ENDPOINT_URL": moto_endpoint, "WS_MAX_SYMBOLS": "8"}
     with environment(**values):
         yield values
 
@@ -94,6 +93,7 @@ def recv_json(ws, timeout: float = 10.0) -> dict:
 
 def recv_until(ws, predicate, timeout: float = 10.0, what: str = "message") -> tuple[dict, list[dict]]:
     """Read until a message matches; return it and everything read before it."""
+    timeout = patient(timeout)
     deadline = time.monotonic() + timeout
     seen = []
     while True:
@@ -347,6 +347,7 @@ def test_ws_metrics_report_the_fanout(streamer, cloud, api, sim):
 
 
 async def until(predicate, timeout: float, what: str) -> None:
+    timeout = patient(timeout)
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -9,8 +9,10 @@ bp = Blueprint(__name__)
 
 @bp.route("/health", methods=["GET"])
 @operation("Liveness of the API and its data stores", tags=["health"], response=health.Health,
-           responses={503: ("a data store is down (degraded)", health.Health)}, rate_limited=False)
+           responses={503: ("degraded (a data store or the streamer is down, named in problems) or starting "
+                            "(the local stack is still loading the market)", health.Health)}, rate_limited=False)
 def get_health():
     report = health.check()
-    status = 200 if report.status == "ok" else 503
-    return ok(report.wire(), "healthy" if status == 200 else "a dependency is down", status)
+    if report.status == "ok":
+        return ok(report.wire(), "healthy")
+    return ok(report.wire(), "; ".join(report.problems), 503)

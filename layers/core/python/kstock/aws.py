@@ -1,8 +1,9 @@
-"""The one factory of AWS clients: every boto3 client in kstock comes from here.
+"""The one factory of AWS clients: every AWS client in kstock (boto3 or PynamoDB, in Lambda, the
+streamer, the CLI and the benchmarks) gets its endpoint and credentials from here.
 
 The endpoint comes from ``AWS_ENDPOINT_URL`` (moto locally, LocalStack, or unset for real AWS).
-With a local endpoint and no credentials in the environment, dummy credentials are used: moto
-and LocalStack accept any, and no real key is ever needed (or looked for) on a laptop.
+Against a local endpoint the credentials are local dummies; against AWS, the default chain. Nothing
+depends on the user's shell or ``~/.aws``: a fresh machine with neither works the same.
 """
 
 from __future__ import annotations
@@ -18,27 +19,42 @@ from kstock.config import get_settings
 
 _lock = threading.Lock()
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+# What moto, LocalStack and kstock's local gateway accept: no real key is ever needed, or looked for,
+# on a laptop, and a developer's real keys in the shell are never sent to a local endpoint.
+LOCAL_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 
 
-def _is_local(endpoint: str | None) -> bool:
-    return bool(endpoint) and any(f"//{host}" in endpoint for host in _LOCAL_HOSTS)
+def is_local(endpoint: str | None) -> bool:
+    """True for a loopback endpoint (moto, kstock's gateway, a LocalStack port on this machine)."""
+    return bool(endpoint) and any(f"//{host}" in endpoint for host in _LOCAL_HOSTS)  # type: ignore[operator]
+
+
+def credentials(endpoint: str | None = None) -> dict[str, str]:
+    """The credentials every AWS client of kstock uses, boto3 or PynamoDB alike.
+
+    A loopback endpoint gets local credentials. Another explicit endpoint (LocalStack in compose)
+    gets them too unless the environment names a key. No endpoint means real AWS: an empty dict,
+    so the default chain (the Lambda or task role) applies.
+    """
+    endpoint = endpoint if endpoint is not None else get_settings().aws_endpoint_url
+    if is_local(endpoint) or (endpoint and not os.environ.get("AWS_ACCESS_KEY_ID")):
+        return dict(LOCAL_CREDENTIALS)
+    return {}
 
 
 @lru_cache(maxsize=64)
 def _client(service: str, endpoint: str | None, region: str, max_pool: int):
-    credentials = {}
-    if (endpoint and not os.environ.get("AWS_ACCESS_KEY_ID")) or _is_local(endpoint):
-        credentials = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
     config = Config(region_name=region, retries={"mode": "standard", "max_attempts": 3},
                     max_pool_connections=max_pool)
     with _lock:  # boto3's default session is not thread-safe while creating clients
-        return boto3.session.Session().client(service, endpoint_url=endpoint, config=config, **credentials)
+        return boto3.session.Session().client(service, endpoint_url=endpoint, config=config,
+                                              **credentials(endpoint))
 
 
-def client(service: str, *, endpoint_url: str | None = None, max_pool: int = 10):
-    """A cached client of ``service`` for the configured endpoint and region."""
+def client(service: str, *, endpoint_url: str | None = None, max_pool: int = 10, region: str | None = None):
+    """A cached client of ``service`` for the configured (or given) endpoint and region."""
     settings = get_settings()
-    return _client(service, endpoint_url or settings.aws_endpoint_url, settings.aws_region, max_pool)
+    return _client(service, endpoint_url or settings.aws_endpoint_url, region or settings.aws_region, max_pool)
 
 
 def connections_endpoint(domain_name: str, stage: str) -> str:

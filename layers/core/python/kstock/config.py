@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     kstock_api_port: int = Field(3000, description="Port of the local HTTP API.")
     kstock_ws_port: int = Field(3001, description="Port of the local WebSocket gateway.")
     moto_port: int = Field(4566, description="Port of the local moto server.")
+    kstock_log_aws: bool = Field(False, description="Show the local AWS endpoint's (moto's) per-request access log.")
 
     # -- AWS -------------------------------------------------------------------------------------
     aws_endpoint_url: str | None = Field(
@@ -113,6 +114,12 @@ class Settings(BaseSettings):
         1_000_000, description="Bound of the Redis tick stream awaiting the writer (entries, approximate)."
     )
     streamer_health_port: int = Field(8081, description="Port of the streamer's HTTP health endpoint.")
+    health_requires_streamer: bool = Field(
+        True, description="/health is degraded while the streamer does not report (off for an API without one)."
+    )
+    health_streamer_max_age_seconds: float = Field(
+        10.0, gt=0, description="A streamer status older than this is stale: /health answers 503 naming it."
+    )
     tick_writer_batch: int = Field(5000, description="Stream entries the tick writer reads per batch.")
     ohlcv_rollup_lookback_minutes: int = Field(
         10, description="Minutes of recent ticks each roll-up recomputes (late ticks are covered)."

@@ -69,6 +69,17 @@ def die_with_parent() -> None:
         pass
 
 
+def _sbin_on_path() -> None:
+    """PostgreSQL refuses to run as root, so pgserver, when run as root, creates a user with
+    ``useradd``; that lives in /usr/sbin, which a minimal PATH (a fresh shell, ``env -i``) lacks."""
+    if os.geteuid() != 0:
+        return
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    missing = [d for d in ("/usr/local/sbin", "/usr/sbin", "/sbin") if d not in path and os.path.isdir(d)]
+    if missing:
+        os.environ["PATH"] = os.pathsep.join([*path, *missing])
+
+
 class EmbeddedPostgres:
     """A pgserver-managed PostgreSQL whose data lives in ``data_dir``."""
 
@@ -84,6 +95,7 @@ class EmbeddedPostgres:
         import pgserver  # imported lazily: only embedded mode needs it
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        _sbin_on_path()
         mode = "delete" if self._delete_on_stop else "stop"
         self._server = pgserver.get_server(self.data_dir, cleanup_mode=mode)
         return self.url

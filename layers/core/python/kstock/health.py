@@ -1,11 +1,18 @@
-"""Liveness of the data stores, for ``GET /health``."""
+"""What ``GET /health`` tells: the data stores, the streamer and (on a laptop) the first market load.
+
+The streamer is a separate process; it writes its status to Redis every second (``streamer:status``).
+A status that is missing, older than ``HEALTH_STREAMER_MAX_AGE_SECONDS`` or that names a failing part
+(KIS ingest disconnected, the fan-out restarting, a task failing again and again) makes the answer
+503 "degraded" and says which part, so a user's dead live prices never hide behind a green check.
+"""
 
 from __future__ import annotations
 
+import json
 import time
-from typing import Literal
+from typing import Any, Literal
 
-from kstock import __version__, cache, db
+from kstock import __version__, cache, db, keys
 from kstock.config import get_settings
 from kstock.logs import get_logger
 from kstock.schemas import CamelModel
@@ -21,12 +28,36 @@ class DependencyHealth(CamelModel):
     error: str | None = None
 
 
+class StreamerHealth(CamelModel):
+    ok: bool
+    state: Literal["ok", "degraded", "stale", "missing", "unknown"]
+    problems: list[str] = []
+    age_seconds: float | None = None
+    kis_connected: bool | None = None
+    fanout_running: bool | None = None
+    publish_rate_per_second: float | None = None
+    writer_lag_seconds: float | None = None
+    slots_used: int | None = None
+
+
+class MarketLoad(CamelModel):
+    """The local stack's first load of daily history and market data."""
+
+    state: Literal["loading", "loaded"]
+    done: int = 0
+    total: int = 0
+    phase: str | None = None
+
+
 class Health(CamelModel):
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "starting"]
     version: str
     environment: str
+    problems: list[str] = []
     postgres: DependencyHealth
     redis: DependencyHealth
+    streamer: StreamerHealth
+    market: MarketLoad | None = None
 
 
 def _probe(kind: str, check) -> DependencyHealth:
@@ -51,14 +82,53 @@ def _redis_version() -> str:
     return client.info("server")["redis_version"]
 
 
+def streamer_health(raw: str | None, now: float, max_age: float) -> StreamerHealth:
+    """Judge the streamer from the status it last wrote (``raw``, JSON or None)."""
+    if raw is None:
+        return StreamerHealth(ok=False, state="missing", problems=["streamer: no status in Redis (not running?)"])
+    status: dict[str, Any] = json.loads(raw)
+    age = max(0.0, now - float(status.get("reportedAt") or 0))
+    figures = dict(age_seconds=round(age, 1), kis_connected=status.get("kisConnected"),
+                   fanout_running=status.get("fanoutRunning"),
+                   publish_rate_per_second=status.get("publishRatePerSecond"),
+                   writer_lag_seconds=status.get("writerLagSeconds"), slots_used=status.get("slotsUsed"))
+    if age > max_age:
+        return StreamerHealth(ok=False, state="stale", problems=[f"streamer: status is {age:.0f}s old"], **figures)
+    problems = [f"streamer: {p}" for p in status.get("problems") or []]
+    return StreamerHealth(ok=not problems, state="degraded" if problems else "ok", problems=problems, **figures)
+
+
+def _read_redis_state(redis_ok: bool) -> tuple[str | None, str | None]:
+    if not redis_ok:
+        return None, None
+    client = cache.client()
+    streamer, market = client.mget([keys.STREAMER_STATUS, keys.MARKET_LOAD])
+    return streamer, market
+
+
 def check() -> Health:
     settings = get_settings()
     postgres = _probe("embedded" if settings.database_is_embedded else "external", _postgres_version)
     redis = _probe("embedded" if settings.redis_is_embedded else "external", _redis_version)
-    return Health(
-        status="ok" if postgres.ok and redis.ok else "degraded",
-        version=__version__,
-        environment=settings.kstock_env,
-        postgres=postgres,
-        redis=redis,
-    )
+    try:
+        raw_streamer, raw_market = _read_redis_state(redis.ok)
+    except Exception as exc:  # Redis went away between the probe and the read
+        log.warning("health state unreadable", extra={"error": type(exc).__name__})
+        raw_streamer, raw_market, redis = None, None, redis.model_copy(update={"ok": False})
+    if redis.ok:
+        streamer = streamer_health(raw_streamer, time.time(), settings.health_streamer_max_age_seconds)
+    else:
+        streamer = StreamerHealth(ok=False, state="unknown", problems=["streamer: unknown (Redis is down)"])
+    market = MarketLoad.model_validate_json(raw_market) if raw_market else None
+
+    problems = [f"{name}: unavailable" for name, dep in (("postgres", postgres), ("redis", redis)) if not dep.ok]
+    if settings.health_requires_streamer:
+        problems += streamer.problems
+    if market is not None and market.state == "loading":
+        problems.append(f"market: loading history and market data ({market.done}/{market.total})")
+    status: Literal["ok", "degraded", "starting"] = "ok"
+    if problems:
+        only_loading = all(p.startswith("market:") for p in problems)
+        status = "starting" if only_loading else "degraded"
+    return Health(status=status, version=__version__, environment=settings.kstock_env, problems=problems,
+                  postgres=postgres, redis=redis, streamer=streamer, market=market)

@@ -72,7 +72,12 @@ WATCHLIST = "streamer:watchlist"
 """Set of symbols other jobs want streamed (e.g. the theme sync's top movers)."""
 
 STREAMER_STATUS = "streamer:status"
-"""JSON health of the running streamer (slots, polled symbols, rates, lags), refreshed every second."""
+"""JSON health of the running streamer (slots, polled symbols, rates, lags, failing tasks, ``reportedAt``),
+refreshed every second; /health reads it."""
+
+MARKET_LOAD = "kstock:market-load"
+"""JSON progress of the local stack's first market load (daily history, market data): ``state`` loading or
+loaded, ``done`` / ``total`` requests. Only `kstock up` writes it; /health reports it."""
 
 
 # -- REST API: rate limit and response caches (issue 7) -------------------------------------------

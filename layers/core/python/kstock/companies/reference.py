@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass
+from datetime import date
 from importlib import resources
 
 import psycopg
@@ -26,6 +27,15 @@ class CompanyRow:
     industry: str | None
     listed_shares: int | None
     market_cap: int | None
+    listed_on: date | None = None
+    homepage: str | None = None
+    main_products: str | None = None
+
+    @property
+    def description(self) -> str | None:
+        """A factual one-liner from the exchange's list: industry and main products."""
+        parts = [p for p in (self.industry, f"주요 제품: {self.main_products}" if self.main_products else None) if p]
+        return " · ".join(parts) or None
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,9 @@ def load_companies() -> list[CompanyRow]:
             industry=(raw.get("industry") or "").strip() or None,
             listed_shares=_int_or_none(raw.get("listed_shares")),
             market_cap=_int_or_none(raw.get("market_cap")),
+            listed_on=date.fromisoformat(raw["listed_on"]) if (raw.get("listed_on") or "").strip() else None,
+            homepage=(raw.get("homepage") or "").strip() or None,
+            main_products=(raw.get("main_products") or "").strip() or None,
         ))
     return rows
 
@@ -86,19 +99,23 @@ def seed(conn: psycopg.Connection) -> SeedResult:
         industry_ids = {row["name"]: row["id"] for row in cur.fetchall()}
         cur.executemany(
             """
-            INSERT INTO companies (symbol, name, market, kind, industry_id, listed_shares, market_cap)
-            VALUES (%s, %s, %s, %s, %s, %s, %s)
+            INSERT INTO companies (symbol, name, market, kind, industry_id, listed_shares, market_cap,
+                                   listed_on, homepage, description)
+            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (symbol) DO UPDATE SET
                 name = EXCLUDED.name, market = EXCLUDED.market, kind = EXCLUDED.kind,
                 industry_id = EXCLUDED.industry_id,
+                listed_on = COALESCE(EXCLUDED.listed_on, companies.listed_on),
+                homepage = COALESCE(EXCLUDED.homepage, companies.homepage),
+                description = COALESCE(EXCLUDED.description, companies.description),
                 listed_shares = COALESCE(EXCLUDED.listed_shares, companies.listed_shares),
                 market_cap = COALESCE(EXCLUDED.market_cap, companies.market_cap),
                 updated_at = CASE WHEN (companies.name, companies.market, companies.kind, companies.industry_id)
                                   IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.market, EXCLUDED.kind, EXCLUDED.industry_id)
                                   THEN now() ELSE companies.updated_at END
             """,
-            [(c.symbol, c.name, c.market, c.kind, industry_ids.get(c.industry), c.listed_shares, c.market_cap)
-             for c in companies],
+            [(c.symbol, c.name, c.market, c.kind, industry_ids.get(c.industry), c.listed_shares, c.market_cap,
+              c.listed_on, c.homepage, c.description) for c in companies],
         )
         cur.executemany(
             """

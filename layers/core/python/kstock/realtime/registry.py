@@ -28,6 +28,7 @@ from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.exceptions import DeleteError, PutError
 from pynamodb.models import Model
 
+from kstock import aws
 from kstock.config import get_settings
 
 _models: dict[tuple[str, str | None, str], type[Model]] = {}
@@ -56,7 +57,9 @@ def _model() -> type[_ConnectionItem]:
     settings = get_settings()
     key = (settings.connections_table, settings.aws_endpoint_url, settings.aws_region)
     if key not in _models:
-        meta = type("Meta", (), {"table_name": key[0], "host": key[1], "region": key[2]})
+        # credentials from the one AWS module: PynamoDB would otherwise look in the shell and ~/.aws
+        meta = type("Meta", (), {"table_name": key[0], "host": key[1], "region": key[2],
+                                 **aws.credentials(key[1])})
         _models[key] = type("ConnectionItem", (_ConnectionItem,), {"Meta": meta})
     return _models[key]
 

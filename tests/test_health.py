@@ -1,0 +1,125 @@
+"""/health tells the truth: the streamer's status (fresh, stale, missing, failing parts) and the
+local stack's first market load decide the answer, and a failing part is named.
+
+The last test runs a real streamer whose fan-out points at a dead AWS endpoint: /health must turn
+503 naming the fan-out, and back to 200 once a moto server answers on that endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from cloud_fixtures import wait_for
+from envs import environment
+from streamer_fixtures import StreamerThread, simulator
+
+from kstock import cache, keys
+from kstock.embedded import free_port, port_open
+from kstock.health import streamer_health
+from streamer.fanout import FanoutOptions
+from streamer.service import StreamerOptions
+
+
+def report_streamer(**overrides: object) -> None:
+    """Write what a healthy streamer writes (the contract between the streamer and /health)."""
+    status = {"ok": True, "problems": [], "reportedAt": time.time(), "kisConnected": True, "fanoutRunning": True,
+              "publishRatePerSecond": 42.0, "writerLagSeconds": 0.2, "slotsUsed": 4, **overrides}
+    cache.client().set(keys.STREAMER_STATUS, json.dumps(status), ex=10)
+
+
+@pytest.fixture(autouse=True)
+def _clean(database):
+    yield
+    cache.client().delete(keys.STREAMER_STATUS, keys.MARKET_LOAD)
+
+
+def test_no_streamer_status_is_degraded_and_named(api):
+    cache.client().delete(keys.STREAMER_STATUS)
+    status, body, _ = api("GET", "/health")
+    assert status == 503
+    assert body["data"]["status"] == "degraded" and body["data"]["streamer"]["state"] == "missing"
+    assert "streamer" in body["message"]
+
+
+def test_a_fresh_healthy_status_is_ok_with_its_figures(api):
+    report_streamer()
+    status, body, _ = api("GET", "/health")
+    assert status == 200, body
+    streamer = body["data"]["streamer"]
+    assert streamer["ok"] and streamer["kisConnected"] and streamer["fanoutRunning"]
+    assert streamer["publishRatePerSecond"] == 42.0 and streamer["ageSeconds"] < 10
+
+
+def test_a_failing_part_is_named(api):
+    report_streamer(ok=False, problems=["fanout keeps failing: NoCredentialsError: Unable to locate credentials"])
+    status, body, _ = api("GET", "/health")
+    assert status == 503
+    assert "fanout keeps failing" in body["message"] and "NoCredentialsError" in body["message"]
+
+
+def test_an_api_without_a_streamer_can_say_so(api):
+    cache.client().delete(keys.STREAMER_STATUS)
+    with environment(HEALTH_REQUIRES_STREAMER="false"):
+        status, body, _ = api("GET", "/health")
+    assert status == 200 and body["data"]["streamer"]["state"] == "missing"
+
+
+def test_a_stale_status_is_degraded():
+    old = json.dumps({"ok": True, "problems": [], "reportedAt": 1000.0, "kisConnected": True})
+    judged = streamer_health(old, now=1030.0, max_age=10)
+    assert not judged.ok and judged.state == "stale" and judged.problems == ["streamer: status is 30s old"]
+    assert streamer_health(old, now=1005.0, max_age=10).ok
+
+
+def test_the_first_market_load_answers_starting_with_progress(api):
+    report_streamer()
+    cache.client().set(keys.MARKET_LOAD, json.dumps({"state": "loading", "done": 12, "total": 500,
+                                                     "phase": "daily history"}))
+    status, body, _ = api("GET", "/health")
+    assert status == 503 and body["data"]["status"] == "starting"
+    assert body["data"]["market"] == {"state": "loading", "done": 12, "total": 500, "phase": "daily history"}
+    cache.client().set(keys.MARKET_LOAD, json.dumps({"state": "loaded", "done": 500, "total": 500}))
+    assert api("GET", "/health")[0] == 200
+
+
+def test_a_dead_aws_endpoint_turns_health_503_naming_the_fanout_and_back(api, services, database):
+    from infra.paths import TEMPLATE_PATH
+    from infra.provision import local_clients, provision
+    from infra.template import read_template
+    from kstock.health import check
+
+    port = free_port()
+    endpoint = f"http://127.0.0.1:{port}"
+    options = StreamerOptions(default_symbols=["005930"], fanout=True, plan_interval=0.2, stable_seconds=0,
+                              fanout_options=FanoutOptions(region="ap-northeast-2"))
+    with environment(AWS_ENDPOINT_URL=endpoint, CONNECTIONS_TABLE="kstock-ConnectionsTable"), \
+            simulator() as sim, StreamerThread(sim.rest_url, sim.ws_url, services["REDIS_URL"],
+                                               database, options) as streamer:
+        failing = wait_for(lambda: (lambda h: h if not h.streamer.ok and "fanout" in " ".join(h.problems)
+                                    else None)(_reported(streamer)), 60, "/health to name the fan-out")
+        assert failing.status == "degraded"
+        moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: port_open("127.0.0.1", port), 30, "moto")
+            template = read_template(TEMPLATE_PATH, sqs_endpoint=endpoint)
+            provision(template, *local_clients(endpoint, "ap-northeast-2"))
+            recovered = wait_for(lambda: (lambda h: h if h.status == "ok" else None)(_reported(streamer)), 90,
+                                 "/health back to ok once the endpoint answers")
+            assert recovered.streamer.fanout_running
+            assert check().status == "ok"
+        finally:
+            moto.terminate()
+            moto.wait(timeout=10)
+
+
+def _reported(streamer):
+    """The health as /health would see it, after the streamer's own status write."""
+    from kstock.health import check
+
+    report = check()
+    return report if report.streamer.state != "missing" else None
