@@ -62,8 +62,38 @@ def index_data(event, context):
     return jobs.index_data(event, context)
 
 
+@app.lambda_function(name="news_schedule")
+def news_schedule(event, context):
+    return jobs.news_schedule(event, context)
+
+
+@app.lambda_function(name="dart_corp_codes")
+def dart_corp_codes(event, context):
+    return jobs.dart_corp_codes(event, context)
+
+
+@app.lambda_function(name="dart_filings")
+def dart_filings(event, context):
+    return jobs.dart_filings(event, context)
+
+
+@app.lambda_function(name="dart_financials")
+def dart_financials(event, context):
+    return jobs.dart_financials(event, context)
+
+
 # -- queue workers ----------------------------------------------------------------------------------
 
 @app.lambda_function(name="backfill_worker")
 def backfill_worker(event, context):
     return workers.backfill(event, context)
+
+
+@app.lambda_function(name="news_worker")
+def news_worker(event, context):
+    return workers.news(event, context)
+
+
+@app.lambda_function(name="dart_worker")
+def dart_worker(event, context):
+    return workers.dart(event, context)

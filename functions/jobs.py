@@ -62,3 +62,61 @@ def index_data(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = store.load(shared_client(), history_days=get_settings().index_history_days)
     log.info("index data loaded", extra=result.summary())
     return result.summary()
+
+
+# -- news, filings and financials (issue 13) --------------------------------------------------------
+
+def news_schedule(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """One NewsQueue message per company and industry: NewsIngestFunction fetches and stores."""
+    from kstock import loads
+    from kstock.news.ingest import queries_for
+
+    with db.read() as conn:
+        queries = queries_for(conn)
+    sent = loads.queue_news(queries)
+    log.info("news queries queued", extra={"queries": len(queries), "sent": sent})
+    return {"queries": len(queries), "sent": sent}
+
+
+def dart_corp_codes(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Monthly: corpCode.xml -> dart_corp_codes (the map from DART's corp_code to the stock code)."""
+    from kstock.dart.client import DartClient
+    from kstock.dart.sync import sync_corp_codes
+
+    with DartClient.from_settings() as client:
+        result = sync_corp_codes(client)
+    log.info("DART corp codes synced", extra=asdict(result))
+    return asdict(result)
+
+
+def dart_filings(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Daily after 18:00 KST: one market-wide search for the new filings of every backfilled company;
+    companies never searched go to DartQueue in small batches (their three-year backfill)."""
+    from kstock import loads
+    from kstock.dart.client import DartClient
+    from kstock.dart.requests import requests_for
+    from kstock.dart.sync import sync_filings, unbackfilled_symbols
+
+    with DartClient.from_settings() as client:
+        result = sync_filings(client, backfill=False)
+    pending = unbackfilled_symbols()
+    sent = loads.queue_dart(requests_for(pending, parts=["filings"]))
+    log.info("DART filings synced", extra={**asdict(result), "queued_backfills": len(pending)})
+    return {**asdict(result), "queuedBackfills": len(pending), "sent": sent}
+
+
+def dart_financials(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """After each reporting season: the season's key accounts of every company with a corp code,
+    through DartQueue (one call per company, a few companies per message)."""
+    from kstock import loads
+    from kstock.dart import store
+    from kstock.dart.requests import requests_for
+    from kstock.dart.sync import latest_season
+
+    year, report_code = latest_season()
+    with db.read() as conn:
+        symbols = [c["symbol"] for c in store.companies_with_corp_codes(conn)]
+    requests = requests_for(symbols, parts=["financials"], years=[year], report_codes=[report_code], size=20)
+    sent = loads.queue_dart(requests)
+    log.info("DART financials queued", extra={"year": year, "report_code": report_code, "companies": len(symbols)})
+    return {"year": year, "reportCode": report_code, "companies": len(symbols), "sent": sent}

@@ -1,11 +1,16 @@
-"""/companies: search, detail, financials, filings and news (PRD 4.2)."""
+"""/companies: search, detail, financials, filings, news, news keywords and data status (PRD 4.2)."""
+
+from typing import Literal
 
 from chalice import Blueprint
 from pydantic import Field
 
+from kstock import datastatus
 from kstock.companies import content, detail, service
+from kstock.dart import queries
 from kstock.errors import NotFound
-from kstock.validation import PageQuery, parse_id
+from kstock.schemas import CamelModel
+from kstock.validation import PageQuery, QueryModel, parse_id
 from openapi import ID, operation
 from web import ok, parse_query
 
@@ -39,24 +44,32 @@ def get_company(companyId):
     return ok(company.wire(), "기업 정보 조회를 성공하였습니다.")
 
 
+class FinancialsQuery(PageQuery):
+    kind: Literal["yearly", "quarterly"] | None = Field(
+        None, description="yearly: full years only (period FY); quarterly: Q1-Q3 only; unset: both.")
+
+
 @bp.route("/companies/{companyId}/financials", methods=["GET"])
-@operation("Yearly financials", tags=TAGS, path={"companyId": ID}, query=PageQuery,
-           response=list[content.Financials], errors=[NotFound])
+@operation("Yearly and quarterly financials", tags=TAGS, path={"companyId": ID}, query=FinancialsQuery,
+           response=list[queries.FinancialPeriod], errors=[NotFound])
 def get_financials(companyId):
-    """Revenue, operating profit and net income per fiscal year (DART), the latest year first. An
-    empty list until DART figures are loaded: figures are never invented."""
-    page = parse_query(PageQuery, bp.current_request)
-    found = content.financials(parse_id(companyId, "companyId"), page)
+    """Revenue, operating profit and net income per period from DART's key accounts, the newest year
+    first (its full year, then its quarters newest first). ``period`` is FY or the quarter's own
+    three months (Q1-Q3); ``fsDiv`` CFS (consolidated) or OFS (separate); ``source`` dart, or
+    simulated from the local stand-in. An empty list until DART figures are loaded."""
+    query = parse_query(FinancialsQuery, bp.current_request)
+    found = queries.financials(parse_id(companyId, "companyId"), query, query.kind)
     return ok([f.wire() for f in found], "재무 지표 조회를 성공하였습니다.")
 
 
 @bp.route("/companies/{companyId}/reports", methods=["GET"])
-@operation("Periodic filings", tags=TAGS, path={"companyId": ID}, query=PageQuery, response=list[content.Report],
+@operation("Filings (DART)", tags=TAGS, path={"companyId": ID}, query=PageQuery, response=list[queries.Filing],
            errors=[NotFound])
 def get_reports(companyId):
-    """DART filings with their links, the newest first."""
+    """Periodic and major-event filings with their DART viewer links, the newest first; ``source``
+    dart, or simulated from the local stand-in."""
     page = parse_query(PageQuery, bp.current_request)
-    found = content.reports(parse_id(companyId, "companyId"), page)
+    found = queries.reports(parse_id(companyId, "companyId"), page)
     return ok([r.wire() for r in found], "보고서 조회를 성공하였습니다.")
 
 
@@ -68,3 +81,39 @@ def get_company_news(companyId):
     page = parse_query(PageQuery, bp.current_request)
     found = content.company_news(parse_id(companyId, "companyId"), page)
     return ok([n.wire() for n in found], "기업 뉴스 조회를 성공하였습니다.")
+
+
+class NewsKeyword(CamelModel):
+    """One word of the cloud (kstock.news.keywords.Keyword, restated so the API never imports the analyser)."""
+
+    keyword: str
+    count: int
+
+
+class KeywordsQuery(QueryModel):
+    days: int = Field(7, ge=1, le=90, description="News of the last this many days (1-90).")
+    size: int = Field(50, ge=1, le=100, description="Keywords answered, most frequent first (at most 100).")
+
+
+@bp.route("/companies/{companyId}/news/keywords", methods=["GET"])
+@operation("Keyword frequency of a company's news (word-cloud data)", tags=TAGS, path={"companyId": ID},
+           query=KeywordsQuery, response=list[NewsKeyword], errors=[NotFound])
+def get_company_news_keywords(companyId):
+    """Nouns (kiwipiepy) of the company's news of the last ``days`` days, most frequent first, with
+    stop-words and the company's own names removed."""
+    from kstock.news import keywords  # kiwipiepy: imported by the routes that need it only
+
+    query = parse_query(KeywordsQuery, bp.current_request)
+    found = keywords.company_keywords(parse_id(companyId, "companyId"), query.days, query.size)
+    return ok([k.wire() for k in found], "기업 뉴스 키워드 조회를 성공하였습니다.")
+
+
+@bp.route("/companies/{companyId}/data-status", methods=["GET"])
+@operation("What kstock holds about a company, and whether its loads are done", tags=TAGS,
+           path={"companyId": ID}, response=datastatus.DataStatus, errors=[NotFound])
+def get_data_status(companyId):
+    """Daily bars (count, first and last day), financial periods, filings and news, each with its last
+    refresh; ``missing`` names the kinds still loading and ``isComplete`` says none is. Adding a
+    favorite or a holding queues the missing loads: poll this until ``isComplete``."""
+    found = datastatus.status(parse_id(companyId, "companyId"))
+    return ok(found.wire(), "데이터 수집 현황 조회를 성공하였습니다.")

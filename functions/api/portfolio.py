@@ -2,6 +2,7 @@
 
 from chalice import Blueprint
 
+from kstock import loads
 from kstock.errors import NotFound
 from kstock.portfolio import service
 from kstock.validation import PageQuery, parse_id
@@ -27,10 +28,12 @@ def get_portfolio():
            response=service.Holding, status=201, responses={200: ("the holding was replaced", service.Holding)},
            errors=[NotFound])
 def set_holding():
-    """Creates the holding (201) or replaces its quantity and average price (200)."""
+    """Creates the holding (201) or replaces its quantity and average price (200). A new holding of a
+    company kstock holds little about gets its data loads queued, as a favorite does."""
     user = current_user(bp.current_request)
     holding, created = service.upsert(user.user_id, parse_body(service.HoldingRequest, bp.current_request))
     if created:
+        loads.queue_missing_quietly(holding.company_id)
         return ok(holding.wire(), "포트폴리오에 추가하였습니다.", 201)
     return ok(holding.wire(), "포트폴리오를 수정하였습니다.")
 

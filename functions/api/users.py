@@ -2,6 +2,7 @@
 
 from chalice import Blueprint
 
+from kstock import loads
 from kstock.errors import AlreadyExists, InvalidPassword, NotFound, Unauthorized
 from kstock.schemas import CamelModel
 from kstock.users import favorites, service
@@ -62,8 +63,11 @@ def list_favorites():
 @operation("Add a favorite company", tags=TAGS, auth=True, body=favorites.FavoriteRequest,
            response=favorites.Favorite, status=201, errors=[NotFound, AlreadyExists])
 def add_favorite():
+    """A company kstock holds little about gets its daily history, filings, financials and news
+    queued for loading (``GET /companies/{id}/data-status`` follows them)."""
     user = current_user(bp.current_request)
     favorite = favorites.add(user.user_id, parse_body(favorites.FavoriteRequest, bp.current_request))
+    loads.queue_missing_quietly(favorite.company_id)
     return ok(favorite.wire(), "즐겨찾기에 추가하였습니다.", 201)
 
 

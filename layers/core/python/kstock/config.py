@@ -177,6 +177,22 @@ class Settings(BaseSettings):
         730, ge=1, description="Calendar days of index history IndexDataFunction loads when none is stored."
     )
 
+    # -- news, filings and data loads (issue 13) ---------------------------------------------------
+    naver_sim_port: int = Field(9080, description="Port of the local Naver news stand-in (`kstock up`, no Naver key).")
+    dart_sim_port: int = Field(9081, description="Port of the local OpenDART stand-in (`kstock up`, no DART key).")
+    backfill_queue_url: str | None = Field(
+        None, description="BackfillQueue URL (the template sets it); unset -> daily-history loads are not queued."
+    )
+    news_queue_url: str | None = Field(
+        None, description="NewsQueue URL (the template sets it); unset -> news fetches are not queued."
+    )
+    dart_queue_url: str | None = Field(
+        None, description="DartQueue URL (the template sets it); unset -> filings/financials loads are not queued."
+    )
+    dart_sync_years: int = Field(
+        3, ge=1, le=10, description="Business years of key accounts a company's first DART load fetches."
+    )
+
     @property
     def database_is_embedded(self) -> bool:
         return self.database_url is None or "postgres" in self.kstock_embedded.split(",")

@@ -1,39 +1,17 @@
-"""What is stored about a company or an industry: yearly financials, filings and news.
+"""The news stored about a company or an industry, newest first.
 
-These read their tables as they are. DART and news ingestion fill them in their own issues; until
-then the answers are honest empty lists, never invented figures.
+News ingestion (:mod:`kstock.news.ingest`) fills these tables; financials and filings are read by
+:mod:`kstock.dart.queries`. ``source`` is ``naver``, or ``simulated`` for the local stand-in's articles.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 
 from kstock import db
 from kstock.companies.detail import company_row, require_industry
 from kstock.schemas import CamelModel
 from kstock.validation import PageQuery
-
-
-class Financials(CamelModel):
-    fiscal_year: int
-    revenue: int | None = None
-    operating_profit: int | None = None
-    net_income: int | None = None
-    per: float | None = None
-    pbr: float | None = None
-    sales_composition: Any | None = None
-    source: str
-    fetched_at: datetime
-
-
-class Report(CamelModel):
-    report_id: int
-    receipt_no: str
-    title: str
-    report_type: str | None = None
-    filed_on: date
-    url: str
 
 
 class NewsItem(CamelModel):
@@ -44,31 +22,6 @@ class NewsItem(CamelModel):
     source: str
     published_at: datetime
     keywords: list[str] = []
-
-
-def financials(company_id: int, page: PageQuery) -> list[Financials]:
-    """Yearly figures, the latest year first."""
-    with db.read() as conn:
-        company_row(conn, company_id)
-        rows = conn.execute(
-            """
-            SELECT fiscal_year, revenue, operating_profit, net_income, per::float AS per, pbr::float AS pbr,
-                   sales_composition, source, fetched_at
-            FROM financials WHERE company_id = %s ORDER BY fiscal_year DESC LIMIT %s OFFSET %s
-            """, (company_id, page.limit, page.offset)).fetchall()
-    return [Financials.model_validate(r) for r in rows]
-
-
-def reports(company_id: int, page: PageQuery) -> list[Report]:
-    """Periodic filings, the newest first."""
-    with db.read() as conn:
-        company_row(conn, company_id)
-        rows = conn.execute(
-            """
-            SELECT id AS report_id, receipt_no, title, report_type, filed_on, url FROM reports
-            WHERE company_id = %s ORDER BY filed_on DESC, id DESC LIMIT %s OFFSET %s
-            """, (company_id, page.limit, page.offset)).fetchall()
-    return [Report.model_validate(r) for r in rows]
 
 
 _NEWS_SQL = """

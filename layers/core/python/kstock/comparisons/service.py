@@ -11,6 +11,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from kstock import db
+from kstock.dart.queries import LATEST_YEARLY_SQL
 from kstock.errors import InvalidRequest, NotFound
 from kstock.marketdata.quotes import LastPrice, last_prices
 from kstock.schemas import CamelModel
@@ -61,7 +62,7 @@ class MemberFigures(Member):
     market_cap: int | None = None
     per: float | None = Field(None, description="Price/earnings of KIS's last quote, else of the latest filing.")
     pbr: float | None = None
-    fiscal_year: int | None = Field(None, description="Year of revenue and operatingProfit.")
+    fiscal_year: int | None = Field(None, description="Year of revenue and operatingProfit (its full year, DART).")
     revenue: int | None = None
     operating_profit: int | None = None
 
@@ -114,7 +115,7 @@ def list_mine(user_id: int, page: PageQuery) -> list[Comparison]:
             for r in rows]
 
 
-_FIGURES_SQL = """
+_FIGURES_SQL = f"""
     SELECT c.id AS company_id, c.name AS company_name, c.symbol, c.market, i.name AS industry, c.market_cap,
            COALESCE(q.per, f.per)::float AS per, COALESCE(q.pbr, f.pbr)::float AS pbr,
            f.fiscal_year, f.revenue, f.operating_profit
@@ -122,10 +123,9 @@ _FIGURES_SQL = """
     JOIN companies c ON c.id = m.company_id
     LEFT JOIN industries i ON i.id = c.industry_id
     LEFT JOIN company_quotes q ON q.company_id = c.id
-    LEFT JOIN LATERAL (SELECT fiscal_year, revenue, operating_profit, per, pbr FROM financials
-                       WHERE company_id = c.id ORDER BY fiscal_year DESC LIMIT 1) f ON true
+    LEFT JOIN LATERAL ({LATEST_YEARLY_SQL}) f ON true
     WHERE m.comparison_id = %s ORDER BY m.position
-"""
+"""  # f: the newest full year (period FY) of each member; quarters are not a year
 
 
 def detail(user_id: int, comparison_id: int) -> ComparisonDetail:
