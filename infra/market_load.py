@@ -11,6 +11,12 @@ runs on a schedule) and charts with one bar (nothing loads history). So, before 
 Progress goes to the console and to ``kstock:market-load`` in Redis, which /health reports (503
 "starting" until loaded). Later starts skip what is already there: companies whose history reaches
 back a year, and market data already refreshed.
+
+Right after the market data, a first start also queues the content loads (issue 13): one news query
+per company and industry on ``NewsQueue``, and (after the corp codes, which every DART load needs)
+the filings and key accounts of every seeded company on ``DartQueue``, the default symbols first.
+The ready banner does not wait for them: the routes fill within a minute or two (see
+:mod:`infra.content_load`).
 """
 
 from __future__ import annotations
@@ -82,6 +88,7 @@ class MarketLoader:
         refresh = await asyncio.to_thread(market_data_missing)
         if not symbols and not refresh:
             log("market", "history and market data already loaded")
+            await self._content()
             await asyncio.to_thread(self._report, "loaded", 0, 0, "already loaded")
             return
         # market data first and alone: rankings fill within seconds, and the backfill that follows does
@@ -89,6 +96,7 @@ class MarketLoader:
         await asyncio.to_thread(self._report, "loading", 0, 0, "market data")
         if refresh:
             await self._market_data()
+        await self._content()
         job = await asyncio.to_thread(self._queue, symbols) if symbols else None
         if job is not None:
             log("market", f"loading {HISTORY_DAYS} days of daily history for {len(symbols)} companies "
@@ -114,6 +122,16 @@ class MarketLoader:
         result = await self._invoke("MarketDataFunction", {"batchSize": companies})
         self.phases.append(f"market data {result}")
         log("market", f"market data refreshed: {result}")
+
+    async def _content(self) -> None:
+        """Queue a first start's news and DART loads; a failure is logged, never stops the stack."""
+        try:
+            summary = await queue_first_content(self.cloud, self.default_symbols)
+        except Exception as exc:  # the schedules load news and filings later anyway
+            log("content", f"news / DART loads not queued: {exc!r}")
+            return
+        if summary:
+            self.phases.append(summary)
 
     async def _indices(self) -> None:
         result = await self._invoke("IndexDataFunction", {})
@@ -142,6 +160,58 @@ class MarketLoader:
                 self.phases.append(f"daily history {done}/{job.total} requests (stalled)")
                 return
             await asyncio.sleep(1.0)
+
+
+# -- news and DART on a first start (issue 13) ------------------------------------------------------
+
+
+def first_content_loads(default_symbols: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """News query messages when no news is stored (every company, then every industry), and the
+    symbols whose filings were never loaded; the default symbols first in both."""
+    from kstock.news.ingest import queries_for
+
+    with db.read() as conn:
+        has_news = conn.execute("SELECT 1 FROM news LIMIT 1").fetchone() is not None
+        queries = [] if has_news else queries_for(conn)
+        ids = {r["id"]: r["symbol"] for r in conn.execute("SELECT id, symbol FROM companies").fetchall()}
+        rows = conn.execute(
+            """
+            SELECT c.symbol FROM companies c
+            WHERE c.kind = 'STOCK' AND NOT EXISTS (
+                SELECT 1 FROM data_refreshes r WHERE r.company_id = c.id AND r.kind = 'filings')
+            ORDER BY c.symbol = ANY(%s) DESC, c.market_cap DESC NULLS LAST, c.id
+            """, (default_symbols,)).fetchall()
+    first = set(default_symbols)
+    queries.sort(key=lambda q: (q.kind != "company", ids.get(q.id) not in first if q.kind == "company" else False))
+    return [q.message() for q in queries], [r["symbol"] for r in rows]
+
+
+async def queue_first_content(cloud: LocalCloud, default_symbols: list[str]) -> str | None:
+    """Queue what :func:`first_content_loads` finds missing; a line for the console, or None."""
+    from kstock.dart.requests import requests_for
+
+    news, dart_symbols = await asyncio.to_thread(first_content_loads, default_symbols)
+    if not news and not dart_symbols:
+        return None
+    assert cloud.provisioned is not None and cloud.functions is not None
+    if dart_symbols:  # every DART load needs the corp codes: fetch them once, before the loads
+        result = await cloud.functions.get("DartCorpCodesFunction").invoke({})
+        log("content", f"DART corp codes: {result}")
+    sqs = aws.client("sqs", endpoint_url=cloud.endpoint, region=cloud.region)
+    dart = [r.message() for r in requests_for(dart_symbols)]
+    await asyncio.to_thread(_send, sqs, cloud.provisioned.queue_urls["NewsQueue"], news)
+    await asyncio.to_thread(_send, sqs, cloud.provisioned.queue_urls["DartQueue"], dart)
+    summary = (f"queued {len(news)} news queries and DART loads of {len(dart_symbols)} companies "
+               f"({len(dart)} messages)")
+    log("content", summary + ": the news, financials and reports routes fill as the workers finish")
+    return summary
+
+
+def _send(sqs: Any, queue_url: str, bodies: list[dict[str, Any]]) -> None:
+    for i in range(0, len(bodies), 10):
+        sqs.send_message_batch(QueueUrl=queue_url, Entries=[
+            {"Id": str(n), "MessageBody": json.dumps(body, ensure_ascii=False)}
+            for n, body in enumerate(bodies[i:i + 10])])
 
 
 def default_symbols() -> list[str]:

@@ -62,6 +62,42 @@ def _stack_environment(services: Services, settings: Settings) -> dict[str, str]
     return env
 
 
+async def _start_content_standins(settings: Settings, environment: dict[str, str]) -> list[ManagedProcess]:
+    """No Naver or OpenDART key: their wire-format stand-ins serve simulated news, filings and figures
+    (labelled simulated wherever a user sees them). A configured base URL (a proxy) is used as it is."""
+    from infra.content_cli import DART_STAND_IN_KEY
+    from kstock.news.naver import REAL_HOST
+
+    started: list[tuple[ManagedProcess, int, str]] = []
+    if settings.naver_client_id is None and REAL_HOST in settings.naver_api_url:
+        naver = ManagedProcess("naver-sim", [*python_module("infra.cli"), "sim-naver",
+                                             "--port", str(settings.naver_sim_port)])
+        started.append((naver, settings.naver_sim_port, "Naver stand-in"))
+        environment["NAVER_API_URL"] = f"http://127.0.0.1:{settings.naver_sim_port}"
+    if settings.dart_api_key is None and "opendart.fss.or.kr" in settings.dart_api_url:
+        dart = ManagedProcess("dart-sim", [*python_module("infra.cli"), "sim-dart",
+                                           "--port", str(settings.dart_sim_port)])
+        started.append((dart, settings.dart_sim_port, "OpenDART stand-in"))
+        environment["DART_API_URL"] = f"http://127.0.0.1:{settings.dart_sim_port}/api"
+        environment["DART_API_KEY"] = DART_STAND_IN_KEY
+    for process, _, _ in started:  # both start at once; then wait for both
+        await process.start()
+    for _, port, what in started:
+        await _wait_for_port(port, what)
+    return [process for process, _, _ in started]
+
+
+def _content_rows(environment: dict[str, str]) -> list[tuple[str, str]]:
+    settings = get_settings()
+    naver = environment.get("NAVER_API_URL")
+    dart = environment.get("DART_API_URL")
+    return [
+        ("Naver news", f"stand-in {naver} (simulated)" if naver else f"{settings.naver_api_url} (NAVER_CLIENT_ID)"),
+        ("OpenDART", f"stand-in {dart} (simulated)" if dart else f"{settings.dart_api_url} (DART_API_KEY)"),
+        ("Gemini", "GOOGLE_API_KEY set" if settings.google_api_key else "off: no GOOGLE_API_KEY (never simulated)"),
+    ]
+
+
 def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: dict[str, str]) -> str:
     rows = [
         ("HTTP API", cloud.http_url),
@@ -72,6 +108,7 @@ def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: d
         ("AWS (moto)", endpoint),
         ("KIS", f"simulator {environment['KIS_REST_URL']}" if "KIS_REST_URL" in environment
          else "real KIS (KIS_APP_KEY)"),
+        *_content_rows(environment),
         ("streamer", f"http://127.0.0.1:{get_settings().streamer_health_port}/health"),
         ("PostgreSQL", f"{services.database_kind} ({services.database_url.split('?')[0]})"),
         ("Redis", f"{services.redis_kind} ({services.redis_url})"),
@@ -130,6 +167,7 @@ async def _run(options: StackOptions, services: Services) -> None:
         await _wait_for_port(settings.kis_sim_ws_port, "KIS simulator")
         environment["KIS_REST_URL"] = f"http://{settings.kis_sim_host}:{settings.kis_sim_rest_port}"
         environment["KIS_WS_URL"] = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
+    processes += await _start_content_standins(settings, environment)
     cloud = LocalCloud(options.template, endpoint, environment,
                        ports=Ports(settings.kstock_api_host, settings.kstock_api_port, settings.kstock_ws_port),
                        region=settings.aws_region, clock_speed=options.fast_clock,
