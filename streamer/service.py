@@ -274,14 +274,19 @@ class Streamer:
             await self._quote(symbol)
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
+    def _failing(self, name: str) -> bool:
+        health = self.tasks.get(name)
+        if health is None or not health.failing:
+            return False
+        # the fan-out says when it is back (its index rebuilt); other tasks recover by running a while
+        return not (name == "fanout" and self.fanout is not None and self.fanout.ready.is_set())
+
     def problems(self) -> list[str]:
         """What is wrong, one phrase per broken part (empty when all is well)."""
-        found = [f"{name} keeps failing: {health.last_error}" for name, health in self.tasks.items()
-                 if health.failing]
+        found = [f"{name} keeps failing: {self.tasks[name].last_error}" for name in self.tasks if self._failing(name)]
         if not self.websocket.snapshot().connected:
             found.append("ingest: the KIS WebSocket is not connected")
-        if self.fanout is not None and not self.fanout.ready.is_set() and not self.tasks.get(
-                "fanout", TaskHealth()).failing:
+        if self.fanout is not None and not self.fanout.ready.is_set() and not self._failing("fanout"):
             found.append("fanout: not ready (rebuilding its index)")
         return found
 
@@ -294,9 +299,9 @@ class Streamer:
             "ok": not problems,
             "problems": problems,
             "reportedAt": now,
-            "tasks": {name: health.wire() for name, health in self.tasks.items()},
-            "fanoutRunning": (self.fanout.ready.is_set() and not self.tasks.get("fanout", TaskHealth()).failing)
-            if self.fanout is not None else None,
+            "tasks": {name: {**health.wire(), "state": "failing" if self._failing(name) else "running"}
+                      for name, health in self.tasks.items()},
+            "fanoutRunning": self.fanout.ready.is_set() if self.fanout is not None else None,
             "kisConnected": ws.connected,
             "kisConnects": ws.connects,
             "slotsUsed": len(ws.subscriptions),

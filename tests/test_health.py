@@ -99,16 +99,20 @@ def test_a_dead_aws_endpoint_turns_health_503_naming_the_fanout_and_back(api, se
     with environment(AWS_ENDPOINT_URL=endpoint, CONNECTIONS_TABLE="kstock-ConnectionsTable"), \
             simulator() as sim, StreamerThread(sim.rest_url, sim.ws_url, services["REDIS_URL"],
                                                database, options) as streamer:
-        failing = wait_for(lambda: (lambda h: h if not h.streamer.ok and "fanout" in " ".join(h.problems)
-                                    else None)(_reported(streamer)), 60, "/health to name the fan-out")
-        assert failing.status == "degraded"
+        failing = wait_for(lambda: _reported(lambda h: "fanout keeps failing" in " ".join(h.problems)),
+                           60, "/health to name the failing fan-out")
+        assert failing.status == "degraded" and not failing.streamer.ok
+        # the streamer's own health endpoint answers the same status
+        own = wait_for(lambda: (lambda s: s if s["tasks"]["fanout"]["state"] == "failing" else None)(
+            streamer.status()), 60, "the streamer's own status to name the fan-out")
+        assert not own["ok"] and "connect" in own["tasks"]["fanout"]["lastError"].lower(), own["tasks"]
         moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: port_open("127.0.0.1", port), 30, "moto")
             template = read_template(TEMPLATE_PATH, sqs_endpoint=endpoint)
             provision(template, *local_clients(endpoint, "ap-northeast-2"))
-            recovered = wait_for(lambda: (lambda h: h if h.status == "ok" else None)(_reported(streamer)), 90,
+            recovered = wait_for(lambda: _reported(lambda h: h.status == "ok"), 90,
                                  "/health back to ok once the endpoint answers")
             assert recovered.streamer.fanout_running
             assert check().status == "ok"
@@ -117,9 +121,9 @@ def test_a_dead_aws_endpoint_turns_health_503_naming_the_fanout_and_back(api, se
             moto.wait(timeout=10)
 
 
-def _reported(streamer):
-    """The health as /health would see it, after the streamer's own status write."""
+def _reported(condition):
+    """The health /health would answer, once the streamer has reported and ``condition`` holds."""
     from kstock.health import check
 
     report = check()
-    return report if report.streamer.state != "missing" else None
+    return report if report.streamer.state != "missing" and condition(report) else None
