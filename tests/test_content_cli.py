@@ -97,3 +97,44 @@ def test_llm_usage_prints_tokens_per_feature(database, capsys):
     finally:
         with db.transaction() as conn:
             conn.execute("DELETE FROM llm_calls WHERE feature = 'cli-test-feature'")
+
+
+def test_kstock_up_starts_both_stand_ins_on_the_configured_ports(database):
+    """No Naver or DART key: `kstock up` runs the stand-ins on NAVER_SIM_PORT / DART_SIM_PORT and hands
+    their URLs (and a placeholder DART key) to the functions."""
+    import asyncio
+
+    from infra.stack import _content_rows, _start_content_standins
+    from kstock.config import get_settings
+    from kstock.dart.client import DartClient
+    from kstock.embedded import free_port
+    from kstock.news.naver import NaverNewsClient
+
+    naver_port, dart_port = free_port(), free_port()
+    environment_of_functions: dict[str, str] = {}
+
+    def use_them() -> tuple[Any, Any]:
+        with NaverNewsClient(environment_of_functions["NAVER_API_URL"], "x", "y") as naver:
+            page = naver.search("삼성전자", display=5)
+        with DartClient(environment_of_functions["DART_API_URL"], environment_of_functions["DART_API_KEY"]) as dart:
+            return page, dart.corp_codes()
+
+    async def scenario() -> tuple[Any, Any]:
+        processes = await _start_content_standins(get_settings(), environment_of_functions)
+        try:
+            return await asyncio.to_thread(use_them)
+        finally:
+            for process in processes:
+                await process.stop()
+
+    with environment(NAVER_SIM_PORT=str(naver_port), DART_SIM_PORT=str(dart_port), NAVER_CLIENT_ID=None,
+                     NAVER_CLIENT_SECRET=None, DART_API_KEY=None, NAVER_API_URL=None, DART_API_URL=None):
+        page, (codes, source) = asyncio.run(scenario())
+        rows = dict(_content_rows(environment_of_functions))
+    assert environment_of_functions == {"NAVER_API_URL": f"http://127.0.0.1:{naver_port}",
+                                        "DART_API_URL": f"http://127.0.0.1:{dart_port}/api",
+                                        "DART_API_KEY": DART_STAND_IN_KEY}
+    assert page.items and all(".simulated.kstock.local" in a.canonical_url for a in page.items)
+    assert source == "simulated" and any(c.stock_code == "005930" for c in codes)
+    assert "simulated" in rows["Naver news"] and "simulated" in rows["OpenDART"]
+    assert rows["Gemini"].startswith(("off", "GOOGLE_API_KEY"))
