@@ -28,7 +28,8 @@ def cloud(services, moto_endpoint):  # noqa: F811
     r.delete("probe:events", "probe:ticks", "probe:receives", "probe:processed", "probe:partial-receives",
              "probe:partial-processed", "probe:batch-sizes")
     limits = Limits(idle_timeout=600, max_duration=7200)
-    with start_cloud(TEMPLATE, moto_endpoint, dict(services), clock_speed=60.0, ws_limits=limits) as running:
+    with start_cloud(TEMPLATE, moto_endpoint, dict(services), clock_speed=60.0, ws_limits=limits,
+                     market_always_open=True) as running:
         yield running
 
 
@@ -191,11 +192,21 @@ def test_idle_connections_are_closed(services, moto_endpoint):  # noqa: F811
 
 def test_rate_schedule_fires_under_the_fast_clock(cloud, r):
     # rate(1 minute) at 60x: about once a second
-    wait_for(lambda: int(r.get("probe:ticks") or 0) >= 2, 20, "two scheduled ticks")
-    event = events(r, "tick")[-1]
+    def every_minute():
+        return [e for e in events(r, "tick") if e["resources"][0].endswith("TickFunction-EveryMinute")]
+
+    event = wait_for(lambda: every_minute()[1:], 20, "two scheduled ticks")[-1]
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
-    assert event["resources"][0].endswith("TickFunction-EveryMinute")
-    assert [s.source.name for s in cloud.schedules] == ["EveryMinute"]  # the DISABLED one does not run
+    running = sorted((s.function.spec.logical_id, s.source.name) for s in cloud.schedules)
+    assert running == [("MarketHoursFunction", "AlwaysOpenMarket"), ("MarketHoursFunction", "KrxHours"),
+                       ("TickFunction", "EveryMinute")]  # the DISABLED one does not run
+
+
+def test_a_market_hours_job_runs_around_the_clock_with_the_always_open_market(cloud, r):
+    fired = wait_for(lambda: [e for e in events(r, "tick")
+                              if e["resources"][0].endswith("MarketHoursFunction-AlwaysOpenMarket")], 20,
+                     "the always-open schedule of a market-hours job")
+    assert fired[0]["detail-type"] == "Scheduled Event"
 
 
 # -- SQS ------------------------------------------------------------------------------------------
