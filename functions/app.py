@@ -20,6 +20,7 @@ app.guards.extend([text_guard, rate_limit_guard])
 
 # -- WebSocket API ----------------------------------------------------------------------------------
 
+
 @app.on_ws_connect()
 def ws_connect(event):
     return ws.connect(event)
@@ -36,6 +37,7 @@ def ws_disconnect(event):
 
 
 # -- scheduled jobs ---------------------------------------------------------------------------------
+
 
 @app.lambda_function(name="tick_partitions")
 def tick_partitions(event, context):
@@ -83,6 +85,7 @@ def dart_financials(event, context):
 
 
 # -- queue workers ----------------------------------------------------------------------------------
+
 
 @app.lambda_function(name="backfill_worker")
 def backfill_worker(event, context):

@@ -37,6 +37,7 @@ def retention(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 # -- market data (issue 7) ------------------------------------------------------------------------
 
+
 def market_data(event: dict[str, Any], context: Any) -> dict[str, int]:
     """Market caps, listed shares and quotes from KIS; drops the caches built on the old ones."""
     from kstock.marketdata import refresh
@@ -65,6 +66,7 @@ def index_data(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 # -- news, filings and financials (issue 13) --------------------------------------------------------
+
 
 def news_schedule(event: dict[str, Any], context: Any) -> dict[str, int]:
     """One NewsQueue message per company and industry: NewsIngestFunction fetches and stores."""

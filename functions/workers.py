@@ -39,11 +39,11 @@ def _backfill_record(record: SQSRecord) -> None:
 
 
 def backfill(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=_backfill_record, processor=_processor,
-                                    context=context)
+    return process_partial_response(event=event, record_handler=_backfill_record, processor=_processor, context=context)
 
 
 # -- news (issue 13) ----------------------------------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def _naver() -> Any:
@@ -68,26 +68,36 @@ def _news_record(record: SQSRecord) -> None:
     try:
         result = ingest(query, _naver())
     except NaverQuotaExceeded as exc:
-        log.warning("Naver quota spent: news query acknowledged unfetched",
-                    extra={"query": query.message(), "error": str(exc)})
+        log.warning(
+            "Naver quota spent: news query acknowledged unfetched", extra={"query": query.message(), "error": str(exc)}
+        )
         return
     if query.kind == "company":
         with db.transaction() as conn:
             mark_refreshed(conn, [query.id], NEWS)
-    log.info("news ingested", extra={"query": query.message(), "fetched": result.fetched, "stored": result.stored,
-                                     "company_links": result.company_links,
-                                     "industry_links": result.industry_links})
+    log.info(
+        "news ingested",
+        extra={
+            "query": query.message(),
+            "fetched": result.fetched,
+            "stored": result.stored,
+            "company_links": result.company_links,
+            "industry_links": result.industry_links,
+        },
+    )
 
 
 _news_processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def news(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=_news_record, processor=_news_processor,
-                                    context=context)
+    return process_partial_response(
+        event=event, record_handler=_news_record, processor=_news_processor, context=context
+    )
 
 
 # -- DART filings and financials (issue 13) -----------------------------------------------------------
+
 
 @lru_cache(maxsize=1)
 def _dart() -> Any:
@@ -104,17 +114,27 @@ def _dart_record(record: SQSRecord) -> None:
     try:
         results = requests.run(request, _dart())
     except (DartQuotaExceeded, DartMaintenance, DartAuthError) as exc:
-        log.warning("OpenDART refused: DART load acknowledged undone",
-                    extra={"request": request.message(), "error": type(exc).__name__, "code": exc.code})
+        log.warning(
+            "OpenDART refused: DART load acknowledged undone",
+            extra={"request": request.message(), "error": type(exc).__name__, "code": exc.code},
+        )
         return
-    log.info("DART loaded", extra={"request": request.message(),
-                                   "results": [{"kind": r.kind, "fetched": r.fetched, "changed": r.changed,
-                                                "calls": r.calls, "missing": r.missing} for r in results]})
+    log.info(
+        "DART loaded",
+        extra={
+            "request": request.message(),
+            "results": [
+                {"kind": r.kind, "fetched": r.fetched, "changed": r.changed, "calls": r.calls, "missing": r.missing}
+                for r in results
+            ],
+        },
+    )
 
 
 _dart_processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def dart(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=_dart_record, processor=_dart_processor,
-                                    context=context)
+    return process_partial_response(
+        event=event, record_handler=_dart_record, processor=_dart_processor, context=context
+    )

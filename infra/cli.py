@@ -51,8 +51,9 @@ def cmd_provision(args: argparse.Namespace) -> int:
     from infra.provision import main as provision_main
 
     endpoint = args.endpoint or get_settings().aws_endpoint_url or "http://127.0.0.1:4566"
-    return provision_main(["--endpoint", endpoint, "--template", str(args.template),
-                           "--region", get_settings().aws_region])
+    return provision_main(
+        ["--endpoint", endpoint, "--template", str(args.template), "--region", get_settings().aws_region]
+    )
 
 
 def cmd_env(_args: argparse.Namespace) -> int:
@@ -90,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="run the whole local stack until Ctrl-C")
     up.add_argument("--template", type=Path, default=TEMPLATE_PATH, help="SAM template to run")
-    up.add_argument("--fast-clock", type=float, default=1.0, metavar="N",
-                    help="run schedules N times faster than real time (demos)")
+    up.add_argument(
+        "--fast-clock", type=float, default=1.0, metavar="N", help="run schedules N times faster than real time (demos)"
+    )
     up.set_defaults(func=cmd_up)
 
     invoke = sub.add_parser("invoke", help="run one function of the template with an event")

@@ -115,15 +115,18 @@ def cmd_dart_sync(args: argparse.Namespace) -> int:
     print(f"DART: {get_settings().dart_api_url}, into {where}")
     try:
         with DartClient.from_settings() as client:
-            results = sync_all(client, symbols=args.symbols, years=args.years,
-                               refresh_corp_codes=args.corp_codes, progress=progress)
+            results = sync_all(
+                client, symbols=args.symbols, years=args.years, refresh_corp_codes=args.corp_codes, progress=progress
+            )
     except DartError as exc:
         print(f"\nkstock dart sync: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     for result in results:
         missing = f", no corp code for {' '.join(result.missing)}" if result.missing else ""
-        print(f"{result.kind}: {result.companies} companies, {result.fetched} fetched, {result.changed} changed, "
-              f"{result.calls} calls{missing}")
+        print(
+            f"{result.kind}: {result.companies} companies, {result.fetched} fetched, {result.changed} changed, "
+            f"{result.calls} calls{missing}"
+        )
     return 0
 
 
@@ -141,11 +144,15 @@ def cmd_llm_usage(args: argparse.Namespace) -> int:
     if not rows:
         print("  none")
         return 0
-    print(f"  {'feature':<24} {'calls':>6} {'ok':>5} {'failed':>6} {'refused':>7} {'prompt':>10} {'answer':>10} "
-          f"{'thinking':>9} {'total':>10}")
+    print(
+        f"  {'feature':<24} {'calls':>6} {'ok':>5} {'failed':>6} {'refused':>7} {'prompt':>10} {'answer':>10} "
+        f"{'thinking':>9} {'total':>10}"
+    )
     for r in rows:
-        print(f"  {r.feature:<24} {r.calls:>6} {r.ok:>5} {r.failed:>6} {r.refused:>7} {r.prompt_tokens:>10} "
-              f"{r.answer_tokens:>10} {r.thinking_tokens:>9} {r.total_tokens:>10}")
+        print(
+            f"  {r.feature:<24} {r.calls:>6} {r.ok:>5} {r.failed:>6} {r.refused:>7} {r.prompt_tokens:>10} "
+            f"{r.answer_tokens:>10} {r.thinking_tokens:>9} {r.total_tokens:>10}"
+        )
     return 0
 
 
@@ -179,10 +186,16 @@ def cmd_sim_naver(args: argparse.Namespace) -> int:
     from kstock.config import get_settings
 
     settings = get_settings()
-    standin = NaverStandIn(host=args.host, port=settings.naver_sim_port if args.port is None else args.port,
-                           seed=settings.kis_sim_seed if args.seed is None else args.seed)
-    return _serve(lambda stop: serve_forever(
-        standin, stop, lambda s: print(f"Naver news stand-in (simulated news)\n  NAVER_API_URL={s.url}", flush=True)))
+    standin = NaverStandIn(
+        host=args.host,
+        port=settings.naver_sim_port if args.port is None else args.port,
+        seed=settings.kis_sim_seed if args.seed is None else args.seed,
+    )
+    return _serve(
+        lambda stop: serve_forever(
+            standin, stop, lambda s: print(f"Naver news stand-in (simulated news)\n  NAVER_API_URL={s.url}", flush=True)
+        )
+    )
 
 
 def cmd_sim_dart(args: argparse.Namespace) -> int:
@@ -190,14 +203,20 @@ def cmd_sim_dart(args: argparse.Namespace) -> int:
     from infra.dart_sim.server import serve_forever
     from kstock.config import get_settings
 
-    overrides: dict[str, Any] = {"host": args.host, "port": get_settings().dart_sim_port if args.port is None
-                                 else args.port}
+    overrides: dict[str, Any] = {
+        "host": args.host,
+        "port": get_settings().dart_sim_port if args.port is None else args.port,
+    }
     if args.seed is not None:
         overrides["seed"] = args.seed
     config = DartStandInConfig.from_settings(**overrides)
-    return _serve(lambda stop: serve_forever(
-        config, stop, lambda s: print(f"OpenDART stand-in (simulated filings and figures)\n  DART_API_URL={s.url}",
-                                      flush=True)))
+    return _serve(
+        lambda stop: serve_forever(
+            config,
+            stop,
+            lambda s: print(f"OpenDART stand-in (simulated filings and figures)\n  DART_API_URL={s.url}", flush=True),
+        )
+    )
 
 
 # -- kstock bench news --------------------------------------------------------------------------------
@@ -249,8 +268,10 @@ def add_content_commands(sub: Any) -> None:
     usage.add_argument("--day", type=date.fromisoformat, help="YYYY-MM-DD (default: today, KST)")
     usage.set_defaults(func=cmd_llm_usage)
 
-    for name, func, what, port in (("sim-naver", cmd_sim_naver, "Naver news search", "NAVER_SIM_PORT, 9080"),
-                                   ("sim-dart", cmd_sim_dart, "OpenDART", "DART_SIM_PORT, 9081")):
+    for name, func, what, port in (
+        ("sim-naver", cmd_sim_naver, "Naver news search", "NAVER_SIM_PORT, 9080"),
+        ("sim-dart", cmd_sim_dart, "OpenDART", "DART_SIM_PORT, 9081"),
+    ):
         sim = sub.add_parser(name, help=f"run the local {what} stand-in (simulated content)")
         sim.add_argument("--host", default="127.0.0.1", help="bind address")
         sim.add_argument("--port", type=int, default=None, help=f"port (default {port}; 0 = any)")

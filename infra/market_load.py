@@ -35,7 +35,7 @@ from infra.supervisor import log
 from kstock import aws, db, keys
 from kstock.config import get_settings
 
-HISTORY_DAYS = 729    # two one-year requests per company (730 would add a one-day third)
+HISTORY_DAYS = 729  # two one-year requests per company (730 would add a one-day third)
 # a company whose oldest daily bar is at least this old has its history
 HAS_HISTORY_DAYS = 365
 # the backfill worker retries failures through the queue; past this long with no progress the
@@ -54,14 +54,18 @@ def companies_without_history(default_symbols: list[str]) -> list[str]:
                 SELECT 1 FROM ohlcv_1d o
                 WHERE o.symbol = c.symbol AND o.bucket < now() - make_interval(days => %s))
             ORDER BY c.symbol = ANY(%s) DESC, c.market_cap DESC NULLS LAST, c.id
-            """, (HAS_HISTORY_DAYS, default_symbols)).fetchall()
+            """,
+            (HAS_HISTORY_DAYS, default_symbols),
+        ).fetchall()
     return [r["symbol"] for r in rows]
 
 
 def market_data_missing() -> bool:
     with db.read() as conn:
-        row = conn.execute("SELECT count(*) AS n FROM companies c JOIN company_quotes q ON q.company_id = c.id "
-                           "WHERE c.market_cap IS NOT NULL").fetchone()
+        row = conn.execute(
+            "SELECT count(*) AS n FROM companies c JOIN company_quotes q ON q.company_id = c.id "
+            "WHERE c.market_cap IS NOT NULL"
+        ).fetchone()
     return row["n"] == 0
 
 
@@ -80,8 +84,7 @@ class MarketLoader:
         return self._redis
 
     def _report(self, state: str, done: int, total: int, phase: str) -> None:
-        self.progress.set(keys.MARKET_LOAD, json.dumps({"state": state, "done": done, "total": total,
-                                                        "phase": phase}))
+        self.progress.set(keys.MARKET_LOAD, json.dumps({"state": state, "done": done, "total": total, "phase": phase}))
 
     async def run(self) -> None:
         symbols = await asyncio.to_thread(companies_without_history, self.default_symbols)
@@ -99,8 +102,11 @@ class MarketLoader:
         await self._content()
         job = await asyncio.to_thread(self._queue, symbols) if symbols else None
         if job is not None:
-            log("market", f"loading {HISTORY_DAYS} days of daily history for {len(symbols)} companies "
-                          f"({job.total} requests through BackfillQueue)")
+            log(
+                "market",
+                f"loading {HISTORY_DAYS} days of daily history for {len(symbols)} companies "
+                f"({job.total} requests through BackfillQueue)",
+            )
         await asyncio.gather(self._follow(job), self._indices())
         total = job.total if job else 0
         await asyncio.to_thread(self._report, "loaded", total, total, "done")
@@ -155,8 +161,11 @@ class MarketLoader:
                 self.phases.append(f"daily history {done}/{job.total} requests")
                 return
             if now - last_change > STALL_SECONDS:
-                log("market", f"daily history stalled at {done}/{job.total}: the rest is retried through "
-                              "BackfillQueue (failures end in BackfillDeadLetterQueue)")
+                log(
+                    "market",
+                    f"daily history stalled at {done}/{job.total}: the rest is retried through "
+                    "BackfillQueue (failures end in BackfillDeadLetterQueue)",
+                )
                 self.phases.append(f"daily history {done}/{job.total} requests (stalled)")
                 return
             await asyncio.sleep(1.0)
@@ -180,7 +189,9 @@ def first_content_loads(default_symbols: list[str]) -> tuple[list[dict[str, Any]
             WHERE c.kind = 'STOCK' AND NOT EXISTS (
                 SELECT 1 FROM data_refreshes r WHERE r.company_id = c.id AND r.kind = 'filings')
             ORDER BY c.symbol = ANY(%s) DESC, c.market_cap DESC NULLS LAST, c.id
-            """, (default_symbols,)).fetchall()
+            """,
+            (default_symbols,),
+        ).fetchall()
     first = set(default_symbols)
     queries.sort(key=lambda q: (q.kind != "company", ids.get(q.id) not in first if q.kind == "company" else False))
     return [q.message() for q in queries], [r["symbol"] for r in rows]
@@ -201,17 +212,20 @@ async def queue_first_content(cloud: LocalCloud, default_symbols: list[str]) -> 
     dart = [r.message() for r in requests_for(dart_symbols)]
     await asyncio.to_thread(_send, sqs, cloud.provisioned.queue_urls["NewsQueue"], news)
     await asyncio.to_thread(_send, sqs, cloud.provisioned.queue_urls["DartQueue"], dart)
-    summary = (f"queued {len(news)} news queries and DART loads of {len(dart_symbols)} companies "
-               f"({len(dart)} messages)")
+    summary = f"queued {len(news)} news queries and DART loads of {len(dart_symbols)} companies ({len(dart)} messages)"
     log("content", summary + ": the news, financials and reports routes fill as the workers finish")
     return summary
 
 
 def _send(sqs: Any, queue_url: str, bodies: list[dict[str, Any]]) -> None:
     for i in range(0, len(bodies), 10):
-        sqs.send_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(n), "MessageBody": json.dumps(body, ensure_ascii=False)}
-            for n, body in enumerate(bodies[i:i + 10])])
+        sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(n), "MessageBody": json.dumps(body, ensure_ascii=False)}
+                for n, body in enumerate(bodies[i : i + 10])
+            ],
+        )
 
 
 def default_symbols() -> list[str]:

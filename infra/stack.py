@@ -54,8 +54,12 @@ async def _wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:
 
 
 def _stack_environment(services: Services, settings: Settings) -> dict[str, str]:
-    env = {"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url,
-           "KSTOCK_ENV": settings.kstock_env, "LOG_LEVEL": settings.log_level}
+    env = {
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "KSTOCK_ENV": settings.kstock_env,
+        "LOG_LEVEL": settings.log_level,
+    }
     embedded = [name for name, server in (("postgres", services.postgres), ("redis", services.redis)) if server]
     env["KSTOCK_EMBEDDED"] = ",".join(embedded)
     env["JWT_SECRET"] = signing_key()  # JWT_SECRET, or the local key kept in KSTOCK_HOME
@@ -70,13 +74,15 @@ async def _start_content_standins(settings: Settings, environment: dict[str, str
 
     started: list[tuple[ManagedProcess, int, str]] = []
     if settings.naver_client_id is None and REAL_HOST in settings.naver_api_url:
-        naver = ManagedProcess("naver-sim", [*python_module("infra.cli"), "sim-naver",
-                                             "--port", str(settings.naver_sim_port)])
+        naver = ManagedProcess(
+            "naver-sim", [*python_module("infra.cli"), "sim-naver", "--port", str(settings.naver_sim_port)]
+        )
         started.append((naver, settings.naver_sim_port, "Naver stand-in"))
         environment["NAVER_API_URL"] = f"http://127.0.0.1:{settings.naver_sim_port}"
     if settings.dart_api_key is None and "opendart.fss.or.kr" in settings.dart_api_url:
-        dart = ManagedProcess("dart-sim", [*python_module("infra.cli"), "sim-dart",
-                                           "--port", str(settings.dart_sim_port)])
+        dart = ManagedProcess(
+            "dart-sim", [*python_module("infra.cli"), "sim-dart", "--port", str(settings.dart_sim_port)]
+        )
         started.append((dart, settings.dart_sim_port, "OpenDART stand-in"))
         environment["DART_API_URL"] = f"http://127.0.0.1:{settings.dart_sim_port}/api"
         environment["DART_API_KEY"] = DART_STAND_IN_KEY
@@ -106,21 +112,29 @@ def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: d
         ("WebSocket", cloud.ws_url),
         ("@connections", cloud.connections_url),
         ("AWS (moto)", endpoint),
-        ("KIS", f"simulator {environment['KIS_REST_URL']}" if "KIS_REST_URL" in environment
-         else "real KIS (KIS_APP_KEY)"),
+        (
+            "KIS",
+            f"simulator {environment['KIS_REST_URL']}" if "KIS_REST_URL" in environment else "real KIS (KIS_APP_KEY)",
+        ),
         *_content_rows(environment),
         ("streamer", f"http://127.0.0.1:{get_settings().streamer_health_port}/health"),
         ("PostgreSQL", f"{services.database_kind} ({services.database_url.split('?')[0]})"),
         ("Redis", f"{services.redis_kind} ({services.redis_url})"),
     ]
     table = "\n".join(f"  {name:<14} {value}" for name, value in rows)
-    counts = (f"  {len(cloud.template.functions)} functions, {len(cloud.schedules)} schedules, "
-              f"{len(cloud.pollers)} queue pollers")
-    hint = ("  New here? Open the live page, sign up (any email, a password with a letter, a digit and a\n"
-            "  symbol, 8+ characters) and pick symbols; or POST /users/signup and /users/login.")
+    counts = (
+        f"  {len(cloud.template.functions)} functions, {len(cloud.schedules)} schedules, "
+        f"{len(cloud.pollers)} queue pollers"
+    )
+    hint = (
+        "  New here? Open the live page, sign up (any email, a password with a letter, a digit and a\n"
+        "  symbol, 8+ characters) and pick symbols; or POST /users/signup and /users/login."
+    )
     aws_log = "" if get_settings().kstock_log_aws else " (access log off; KSTOCK_LOG_AWS=1 shows it)"
-    return (f"\n  kstock is up\n{table}\n{counts}\n\n{hint}\n\n"
-            f"  `kstock env` exports these{aws_log}; Ctrl-C stops everything.\n")
+    return (
+        f"\n  kstock is up\n{table}\n{counts}\n\n{hint}\n\n"
+        f"  `kstock env` exports these{aws_log}; Ctrl-C stops everything.\n"
+    )
 
 
 async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
@@ -148,8 +162,9 @@ async def _run(options: StackOptions, services: Services) -> None:
     processes: list[ManagedProcess] = []
     endpoint = settings.aws_endpoint_url
     if endpoint is None:
-        moto = ManagedProcess("moto", python_module("infra.moto_server", "-H", "127.0.0.1",
-                                                    "-p", str(settings.moto_port)))
+        moto = ManagedProcess(
+            "moto", python_module("infra.moto_server", "-H", "127.0.0.1", "-p", str(settings.moto_port))
+        )
         await moto.start()
         processes.append(moto)
         await _wait_for_port(settings.moto_port, "moto")
@@ -158,9 +173,18 @@ async def _run(options: StackOptions, services: Services) -> None:
     environment = _stack_environment(services, settings)
     if settings.kis_app_key is None:
         # No KIS credentials: the simulator plays the broker, on the real ports, open at any hour.
-        simulator = ManagedProcess("kis-sim", [*python_module("infra.cli"), "sim-kis", "--always-open",
-                                               "--rest-port", str(settings.kis_sim_rest_port),
-                                               "--ws-port", str(settings.kis_sim_ws_port)])
+        simulator = ManagedProcess(
+            "kis-sim",
+            [
+                *python_module("infra.cli"),
+                "sim-kis",
+                "--always-open",
+                "--rest-port",
+                str(settings.kis_sim_rest_port),
+                "--ws-port",
+                str(settings.kis_sim_ws_port),
+            ],
+        )
         await simulator.start()
         processes.append(simulator)
         await _wait_for_port(settings.kis_sim_rest_port, "KIS simulator")
@@ -168,20 +192,35 @@ async def _run(options: StackOptions, services: Services) -> None:
         environment["KIS_REST_URL"] = f"http://{settings.kis_sim_host}:{settings.kis_sim_rest_port}"
         environment["KIS_WS_URL"] = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
     processes += await _start_content_standins(settings, environment)
-    cloud = LocalCloud(options.template, endpoint, environment,
-                       ports=Ports(settings.kstock_api_host, settings.kstock_api_port, settings.kstock_ws_port),
-                       region=settings.aws_region, clock_speed=options.fast_clock,
-                       market_always_open=settings.kis_app_key is None and settings.kis_sim_always_open)
+    cloud = LocalCloud(
+        options.template,
+        endpoint,
+        environment,
+        ports=Ports(settings.kstock_api_host, settings.kstock_api_port, settings.kstock_ws_port),
+        region=settings.aws_region,
+        clock_speed=options.fast_clock,
+        market_always_open=settings.kis_app_key is None and settings.kis_sim_always_open,
+    )
     try:
         await cloud.start()
         # after provisioning: the streamer's fan-out reads the connection registry (moto's DynamoDB)
-        streamer = ManagedProcess("streamer", python_module("streamer"),
-                                  env={**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region})
+        streamer = ManagedProcess(
+            "streamer",
+            python_module("streamer"),
+            env={**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region},
+        )
         await streamer.start()
         processes.append(streamer)
-        write_state({**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region,
-                     "KSTOCK_API_URL": cloud.http_url, "KSTOCK_WS_URL": cloud.ws_url,
-                     "KSTOCK_CONNECTIONS_URL": cloud.connections_url})
+        write_state(
+            {
+                **environment,
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_REGION": settings.aws_region,
+                "KSTOCK_API_URL": cloud.http_url,
+                "KSTOCK_WS_URL": cloud.ws_url,
+                "KSTOCK_CONNECTIONS_URL": cloud.connections_url,
+            }
+        )
         log("up", f"API on {cloud.http_url}; loading the market before the stack reports ready")
         if await _until_stopped(MarketLoader(cloud, environment["REDIS_URL"], default_symbols()).run(), stop):
             print(_banner(cloud, endpoint, services, environment), flush=True)

@@ -49,8 +49,14 @@ def test_news_ingest_stores_a_companys_news_once_with_progress(kakao, capsys):
     assert f" {stored} new," in first.splitlines()[-1]  # every article of the query is linked to the company
     assert " 0 new," in again.splitlines()[-1]
     assert count("SELECT count(*) FROM news_companies WHERE company_id = %s", kakao["id"]) == stored
-    assert count("SELECT count(*) FROM news n JOIN news_companies l ON l.news_id = n.id "
-                 "WHERE l.company_id = %s AND n.source <> 'simulated'", kakao["id"]) == 0
+    assert (
+        count(
+            "SELECT count(*) FROM news n JOIN news_companies l ON l.news_id = n.id "
+            "WHERE l.company_id = %s AND n.source <> 'simulated'",
+            kakao["id"],
+        )
+        == 0
+    )
     assert count("SELECT count(*) FROM data_refreshes WHERE company_id = %s AND kind = 'news'", kakao["id"]) == 1
 
 
@@ -60,8 +66,10 @@ def test_news_ingest_names_an_unknown_symbol(database, capsys):
 
 
 def test_dart_sync_loads_filings_and_key_accounts_with_progress(kakao, capsys):
-    with DartStandInThread(DartStandInConfig()) as dart, environment(DART_API_URL=dart.url,
-                                                                     DART_API_KEY=DART_STAND_IN_KEY):
+    with (
+        DartStandInThread(DartStandInConfig()) as dart,
+        environment(DART_API_URL=dart.url, DART_API_KEY=DART_STAND_IN_KEY),
+    ):
         assert main(["dart", "sync", "--symbols", SYMBOL, "--years", "2", "--corp-codes"]) == 0
         out = capsys.readouterr().out
     lines = out.splitlines()
@@ -86,8 +94,17 @@ def test_llm_usage_prints_tokens_per_feature(database, capsys):
     at = datetime(2020, 1, 2, 3, 0, tzinfo=UTC)  # noon in Korea
     try:
         for prompt, answer in ((120, 30), (80, 20)):
-            record(CallRecord(at, "cli-test-feature", "gemini-2.5-flash", "ok", 900, 1,
-                              TokenUsage(prompt, answer, 0, prompt + answer)))
+            record(
+                CallRecord(
+                    at,
+                    "cli-test-feature",
+                    "gemini-2.5-flash",
+                    "ok",
+                    900,
+                    1,
+                    TokenUsage(prompt, answer, 0, prompt + answer),
+                )
+            )
         assert main(["llm", "usage", "--day", day.isoformat()]) == 0
         out = capsys.readouterr().out
         row = next(line for line in out.splitlines() if "cli-test-feature" in line).split()
@@ -127,13 +144,22 @@ def test_kstock_up_starts_both_stand_ins_on_the_configured_ports(database):
             for process in processes:
                 await process.stop()
 
-    with environment(NAVER_SIM_PORT=str(naver_port), DART_SIM_PORT=str(dart_port), NAVER_CLIENT_ID=None,
-                     NAVER_CLIENT_SECRET=None, DART_API_KEY=None, NAVER_API_URL=None, DART_API_URL=None):
+    with environment(
+        NAVER_SIM_PORT=str(naver_port),
+        DART_SIM_PORT=str(dart_port),
+        NAVER_CLIENT_ID=None,
+        NAVER_CLIENT_SECRET=None,
+        DART_API_KEY=None,
+        NAVER_API_URL=None,
+        DART_API_URL=None,
+    ):
         page, (codes, source) = asyncio.run(scenario())
         rows = dict(_content_rows(environment_of_functions))
-    assert environment_of_functions == {"NAVER_API_URL": f"http://127.0.0.1:{naver_port}",
-                                        "DART_API_URL": f"http://127.0.0.1:{dart_port}/api",
-                                        "DART_API_KEY": DART_STAND_IN_KEY}
+    assert environment_of_functions == {
+        "NAVER_API_URL": f"http://127.0.0.1:{naver_port}",
+        "DART_API_URL": f"http://127.0.0.1:{dart_port}/api",
+        "DART_API_KEY": DART_STAND_IN_KEY,
+    }
     assert page.items and all(".simulated.kstock.local" in a.canonical_url for a in page.items)
     assert source == "simulated" and any(c.stock_code == "005930" for c in codes)
     assert "simulated" in rows["Naver news"] and "simulated" in rows["OpenDART"]

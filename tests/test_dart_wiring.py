@@ -54,8 +54,13 @@ def cloud(services, database, moto_endpoint, dart, tmp_path_factory):  # noqa: F
 
 @pytest.fixture(scope="module")
 def sqs(cloud):
-    return boto3.client("sqs", endpoint_url=cloud.endpoint, region_name="ap-northeast-2",
-                        aws_access_key_id="x", aws_secret_access_key="x")
+    return boto3.client(
+        "sqs",
+        endpoint_url=cloud.endpoint,
+        region_name="ap-northeast-2",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
 
 
 def call(cloud, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> tuple[int, dict[str, Any]]:
@@ -117,39 +122,56 @@ def test_the_comparison_detail_shows_the_latest_full_year(cloud, loaded):
     email = new_email()
     call(cloud, "POST", "/users/signup", json={"email": email, "username": "dart", "password": PASSWORD})
     token = call(cloud, "POST", "/users/login", json={"email": email, "password": PASSWORD})[1]["accessToken"]
-    status, body = call(cloud, "POST", "/comparisons", token=token,
-                        json={"name": "DART", "companies": [c["id"] for c in loaded]})
+    status, body = call(
+        cloud, "POST", "/comparisons", token=token, json={"name": "DART", "companies": [c["id"] for c in loaded]}
+    )
     assert status == 201, body
     detail = call(cloud, "GET", f"/comparisons/{body['data']['comparisonId']}", token=token)[1]["data"]
     for member, c in zip(detail["companies"], loaded, strict=True):
         newest_year = call(cloud, "GET", f"/companies/{c['id']}/financials", params={"kind": "yearly"})[1]["data"][0]
         assert (member["fiscalYear"], member["revenue"], member["operatingProfit"]) == (
-            newest_year["fiscalYear"], newest_year["revenue"], newest_year["operatingProfit"])
+            newest_year["fiscalYear"],
+            newest_year["revenue"],
+            newest_year["operatingProfit"],
+        )
 
 
 def test_a_redelivered_load_changes_nothing(cloud, loaded):
-    record = {"messageId": "again", "receiptHandle": "again", "attributes": {}, "messageAttributes": {},
-              "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "ap-northeast-2",
-              "eventSourceARN": "arn:aws:sqs:ap-northeast-2:123456789012:dart-wiring-DartQueue",
-              "body": json.dumps({"symbols": SYMBOLS})}
+    record = {
+        "messageId": "again",
+        "receiptHandle": "again",
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "awsRegion": "ap-northeast-2",
+        "eventSourceARN": "arn:aws:sqs:ap-northeast-2:123456789012:dart-wiring-DartQueue",
+        "body": json.dumps({"symbols": SYMBOLS}),
+    }
     ids = [c["id"] for c in loaded]
 
     def snapshot() -> tuple[Any, ...]:
         with db.read() as conn:
             reports = conn.execute("SELECT count(*) AS n FROM reports WHERE company_id = ANY(%s)", (ids,)).fetchone()
-            figures = conn.execute("SELECT count(*) AS n, sum(revenue) AS r FROM financials WHERE company_id = ANY(%s)",
-                                   (ids,)).fetchone()
+            figures = conn.execute(
+                "SELECT count(*) AS n, sum(revenue) AS r FROM financials WHERE company_id = ANY(%s)", (ids,)
+            ).fetchone()
         return reports["n"], figures["n"], figures["r"]
 
     before = snapshot()
     assert asyncio.run(cloud.functions.get("DartWorkerFunction").invoke({"Records": [record]})) == {
-        "batchItemFailures": []}
+        "batchItemFailures": []
+    }
     assert snapshot() == before
 
 
 def test_poison_messages_end_in_the_dead_letter_queue(cloud, sqs):
-    poison = ["not json", json.dumps({}), json.dumps({"symbols": ["bad"]}),
-              json.dumps({"symbols": ["068270"], "parts": ["everything"]})]
+    poison = [
+        "not json",
+        json.dumps({}),
+        json.dumps({"symbols": ["bad"]}),
+        json.dumps({"symbols": ["068270"], "parts": ["everything"]}),
+    ]
     for body in poison:
         sqs.send_message(QueueUrl=cloud.provisioned.queue_urls["DartQueue"], MessageBody=body)
     dlq = cloud.provisioned.queue_urls["DartDeadLetterQueue"]
@@ -171,11 +193,16 @@ def test_the_season_job_queues_every_company_with_a_corp_code(cloud, sqs, loaded
     with environment(DART_QUEUE_URL=probe, AWS_ENDPOINT_URL=cloud.endpoint, AWS_REGION="ap-northeast-2"):
         result = load_handler("app.dart_financials")({}, None)
     with db.read() as conn:
-        with_codes = conn.execute("SELECT count(*) AS n FROM companies c JOIN dart_corp_codes d "
-                                  "ON d.stock_code = c.symbol").fetchone()["n"]
+        with_codes = conn.execute(
+            "SELECT count(*) AS n FROM companies c JOIN dart_corp_codes d ON d.stock_code = c.symbol"
+        ).fetchone()["n"]
     year, report_code = sync.latest_season()
-    assert result == {"year": year, "reportCode": report_code, "companies": with_codes,
-                      "sent": math.ceil(with_codes / 20)}
+    assert result == {
+        "year": year,
+        "reportCode": report_code,
+        "companies": with_codes,
+        "sent": math.ceil(with_codes / 20),
+    }
     received: list[dict[str, Any]] = []
 
     def drained() -> bool:
@@ -185,6 +212,7 @@ def test_the_season_job_queues_every_company_with_a_corp_code(cloud, sqs, loaded
 
     wait_for(drained, 30, "the season's messages on the probe queue")
     assert sum(len(m["symbols"]) for m in received) == with_codes
-    assert all(m["parts"] == ["financials"] and m["years"] == [year] and m["reportCodes"] == [report_code]
-               for m in received)
+    assert all(
+        m["parts"] == ["financials"] and m["years"] == [year] and m["reportCodes"] == [report_code] for m in received
+    )
     sqs.delete_queue(QueueUrl=probe)

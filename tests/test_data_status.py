@@ -30,10 +30,18 @@ FAVORITE, HOLDING = "000270", "012330"  # 기아, 현대모비스: no other modu
 @pytest.fixture(scope="module")
 def providers(services) -> Iterator[dict[str, str]]:
     forget_kis_tokens()
-    with (SimulatorThread(SimulatorConfig(rest_port=0, ws_port=0, trades_per_second=0)) as kis,
-          NaverStandInThread() as naver, DartStandInThread(DartStandInConfig()) as dart):
-        yield {"KIS_REST_URL": kis.rest_url, "KIS_WS_URL": kis.ws_url, "NAVER_API_URL": naver.url,
-               "DART_API_URL": dart.url, "DART_API_KEY": DART_STAND_IN_KEY}
+    with (
+        SimulatorThread(SimulatorConfig(rest_port=0, ws_port=0, trades_per_second=0)) as kis,
+        NaverStandInThread() as naver,
+        DartStandInThread(DartStandInConfig()) as dart,
+    ):
+        yield {
+            "KIS_REST_URL": kis.rest_url,
+            "KIS_WS_URL": kis.ws_url,
+            "NAVER_API_URL": naver.url,
+            "DART_API_URL": dart.url,
+            "DART_API_KEY": DART_STAND_IN_KEY,
+        }
     forget_kis_tokens()
 
 
@@ -99,18 +107,28 @@ def test_a_favorite_queues_what_the_company_lacks_until_complete(cloud, companie
     assert_empty(status_of(cloud, kia["id"]))
     code, body = call(cloud, "POST", "/users/favorites", token=token, json={"companyId": kia["id"]})
     assert code == 201, body
-    done = wait_for(lambda: (lambda s: s if s["isComplete"] else None)(status_of(cloud, kia["id"])), 90,
-                    "the favorite's data loads to complete")
+    done = wait_for(
+        lambda: (lambda s: s if s["isComplete"] else None)(status_of(cloud, kia["id"])),
+        90,
+        "the favorite's data loads to complete",
+    )
     assert_complete(done)
     # what the routes now answer
     assert call(cloud, "GET", f"/companies/{kia['id']}/news")[1]["data"]
     assert call(cloud, "GET", f"/companies/{kia['id']}/reports")[1]["data"]
     assert call(cloud, "GET", f"/companies/{kia['id']}/financials")[1]["data"]
     # nothing is missing now: nothing more is queued
-    with environment(AWS_ENDPOINT_URL=cloud.endpoint, **{
-            name: cloud.provisioned.queue_urls[queue] for name, queue in (
-                ("BACKFILL_QUEUE_URL", "BackfillQueue"), ("DART_QUEUE_URL", "DartQueue"),
-                ("NEWS_QUEUE_URL", "NewsQueue"))}):
+    with environment(
+        AWS_ENDPOINT_URL=cloud.endpoint,
+        **{
+            name: cloud.provisioned.queue_urls[queue]
+            for name, queue in (
+                ("BACKFILL_QUEUE_URL", "BackfillQueue"),
+                ("DART_QUEUE_URL", "DartQueue"),
+                ("NEWS_QUEUE_URL", "NewsQueue"),
+            )
+        },
+    ):
         queued = loads.queue_missing(kia["id"])
     assert (queued.kinds, queued.messages) == ([], 0)
 
@@ -118,11 +136,19 @@ def test_a_favorite_queues_what_the_company_lacks_until_complete(cloud, companie
 def test_a_new_holding_queues_its_loads_too(cloud, companies, token):
     mobis = companies[HOLDING]
     assert_empty(status_of(cloud, mobis["id"]))
-    code, body = call(cloud, "POST", "/users/portfolio", token=token,
-                      json={"companyId": mobis["id"], "quantity": 3, "averagePrice": 250000})
+    code, body = call(
+        cloud,
+        "POST",
+        "/users/portfolio",
+        token=token,
+        json={"companyId": mobis["id"], "quantity": 3, "averagePrice": 250000},
+    )
     assert code == 201, body
-    done = wait_for(lambda: (lambda s: s if s["isComplete"] else None)(status_of(cloud, mobis["id"])), 90,
-                    "the holding's data loads to complete")
+    done = wait_for(
+        lambda: (lambda s: s if s["isComplete"] else None)(status_of(cloud, mobis["id"])),
+        90,
+        "the holding's data loads to complete",
+    )
     assert_complete(done)
 
 

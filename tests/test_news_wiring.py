@@ -51,8 +51,13 @@ def cloud(services, database, moto_endpoint, naver, tmp_path_factory):  # noqa: 
 
 @pytest.fixture(scope="module")
 def sqs(cloud):
-    return boto3.client("sqs", endpoint_url=cloud.endpoint, region_name="ap-northeast-2",
-                        aws_access_key_id="x", aws_secret_access_key="x")
+    return boto3.client(
+        "sqs",
+        endpoint_url=cloud.endpoint,
+        region_name="ap-northeast-2",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
 
 
 def send(sqs, cloud, queue: str, body: Any) -> None:
@@ -76,14 +81,20 @@ def scalar(sql: str, *params: Any) -> Any:
 
 
 def counts(industry_id: int) -> tuple[int, int, int]:
-    return (scalar("SELECT count(*) FROM news"), scalar("SELECT count(*) FROM news_companies"),
-            scalar("SELECT count(*) FROM news_industries WHERE industry_id = %s", industry_id))
+    return (
+        scalar("SELECT count(*) FROM news"),
+        scalar("SELECT count(*) FROM news_companies"),
+        scalar("SELECT count(*) FROM news_industries WHERE industry_id = %s", industry_id),
+    )
 
 
 def test_a_company_query_fills_the_news_routes_with_simulated_articles(cloud, sqs, lg):
     send(sqs, cloud, "NewsQueue", {"kind": "company", "id": lg["id"], "query": lg["name"]})
-    wait_for(lambda: scalar("SELECT count(*) FROM data_refreshes WHERE company_id = %s AND kind = 'news'",
-                            lg["id"]), 60, "the news worker to record its refresh")
+    wait_for(
+        lambda: scalar("SELECT count(*) FROM data_refreshes WHERE company_id = %s AND kind = 'news'", lg["id"]),
+        60,
+        "the news worker to record its refresh",
+    )
 
     status, body = get(cloud, f"/companies/{lg['id']}/news", size=100)
     news = body["data"]
@@ -110,8 +121,11 @@ def test_a_company_query_fills_the_news_routes_with_simulated_articles(cloud, sq
 
 
 def test_a_redelivered_message_stores_nothing_twice(cloud, sqs, lg):
-    message = {"kind": "industry", "id": lg["industry_id"], "query": scalar(
-        "SELECT name FROM industries WHERE id = %s", lg["industry_id"])}
+    message = {
+        "kind": "industry",
+        "id": lg["industry_id"],
+        "query": scalar("SELECT name FROM industries WHERE id = %s", lg["industry_id"]),
+    }
     ingest = poller(cloud, "NewsIngestFunction")
     done = ingest.stats.succeeded
     send(sqs, cloud, "NewsQueue", message)
@@ -127,9 +141,12 @@ def test_a_redelivered_message_stores_nothing_twice(cloud, sqs, lg):
 
 
 def test_poison_messages_end_in_the_dead_letter_queue(cloud, sqs):
-    poison = ["not json", json.dumps(["a", "list"]),
-              json.dumps({"kind": "company", "id": 999_999, "query": "없는 회사"}),
-              json.dumps({"kind": "theme", "id": 1, "query": "2차전지"})]
+    poison = [
+        "not json",
+        json.dumps(["a", "list"]),
+        json.dumps({"kind": "company", "id": 999_999, "query": "없는 회사"}),
+        json.dumps({"kind": "theme", "id": 1, "query": "2차전지"}),
+    ]
     for body in poison:
         send(sqs, cloud, "NewsQueue", body)
     dlq = cloud.provisioned.queue_urls["NewsDeadLetterQueue"]
@@ -149,10 +166,17 @@ def test_poison_messages_end_in_the_dead_letter_queue(cloud, sqs):
 def test_a_spent_daily_quota_is_acknowledged_not_retried(cloud, naver, lg):
     quota = DailyQuota(app_id(STAND_IN_CLIENT_ID), 25_000)
     naver.fail_next(429, "010")  # Naver's "Query limit exceeded"
-    record = {"messageId": "quota", "receiptHandle": "quota", "attributes": {}, "messageAttributes": {},
-              "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "ap-northeast-2",
-              "eventSourceARN": "arn:aws:sqs:ap-northeast-2:123456789012:news-wiring-NewsQueue",
-              "body": json.dumps({"kind": "company", "id": lg["id"], "query": lg["name"]})}
+    record = {
+        "messageId": "quota",
+        "receiptHandle": "quota",
+        "attributes": {},
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "awsRegion": "ap-northeast-2",
+        "eventSourceARN": "arn:aws:sqs:ap-northeast-2:123456789012:news-wiring-NewsQueue",
+        "body": json.dumps({"kind": "company", "id": lg["id"], "query": lg["name"]}),
+    }
     try:
         result = asyncio.run(cloud.functions.get("NewsIngestFunction").invoke({"Records": [record]}))
         assert result == {"batchItemFailures": []}  # acknowledged: no retry can succeed today
@@ -179,6 +203,9 @@ def test_the_schedule_queues_one_query_per_company_and_industry(cloud, sqs, data
 
     wait_for(drained, 30, "every scheduled query on the probe queue")
     assert {m["kind"] for m in received} == {"company", "industry"}
-    assert {"kind": "company", "id": scalar("SELECT id FROM companies WHERE symbol = '005930'"),
-            "query": "삼성전자"} in received
+    assert {
+        "kind": "company",
+        "id": scalar("SELECT id FROM companies WHERE symbol = '005930'"),
+        "query": "삼성전자",
+    } in received
     sqs.delete_queue(QueueUrl=probe)

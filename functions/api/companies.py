@@ -19,8 +19,10 @@ TAGS = ["companies"]
 
 
 class SearchQuery(PageQuery):
-    keyword: str = Field(max_length=service.MAX_KEYWORD_LENGTH,
-                         description="Korean or English name (prefix or part of it) or stock code; case-insensitive.")
+    keyword: str = Field(
+        max_length=service.MAX_KEYWORD_LENGTH,
+        description="Korean or English name (prefix or part of it) or stock code; case-insensitive.",
+    )
 
 
 @bp.route("/companies", methods=["GET"])
@@ -34,8 +36,13 @@ def search_companies():
 
 
 @bp.route("/companies/{companyId}", methods=["GET"])
-@operation("Company detail with its last price", tags=TAGS, path={"companyId": ID}, response=detail.CompanyDetail,
-           errors=[NotFound])
+@operation(
+    "Company detail with its last price",
+    tags=TAGS,
+    path={"companyId": ID},
+    response=detail.CompanyDetail,
+    errors=[NotFound],
+)
 def get_company(companyId):
     """Name, code, market, industry, description, logo, listed shares and market cap (from KIS,
     cached for an hour), and the last price: live from the streamer, else the newest bar, else
@@ -46,12 +53,19 @@ def get_company(companyId):
 
 class FinancialsQuery(PageQuery):
     kind: Literal["yearly", "quarterly"] | None = Field(
-        None, description="yearly: full years only (period FY); quarterly: Q1-Q3 only; unset: both.")
+        None, description="yearly: full years only (period FY); quarterly: Q1-Q3 only; unset: both."
+    )
 
 
 @bp.route("/companies/{companyId}/financials", methods=["GET"])
-@operation("Yearly and quarterly financials", tags=TAGS, path={"companyId": ID}, query=FinancialsQuery,
-           response=list[queries.FinancialPeriod], errors=[NotFound])
+@operation(
+    "Yearly and quarterly financials",
+    tags=TAGS,
+    path={"companyId": ID},
+    query=FinancialsQuery,
+    response=list[queries.FinancialPeriod],
+    errors=[NotFound],
+)
 def get_financials(companyId):
     """Revenue, operating profit and net income per period from DART's key accounts, the newest year
     first (its full year, then its quarters newest first). ``period`` is FY or the quarter's own
@@ -63,8 +77,14 @@ def get_financials(companyId):
 
 
 @bp.route("/companies/{companyId}/reports", methods=["GET"])
-@operation("Filings (DART)", tags=TAGS, path={"companyId": ID}, query=PageQuery, response=list[queries.Filing],
-           errors=[NotFound])
+@operation(
+    "Filings (DART)",
+    tags=TAGS,
+    path={"companyId": ID},
+    query=PageQuery,
+    response=list[queries.Filing],
+    errors=[NotFound],
+)
 def get_reports(companyId):
     """Periodic and major-event filings with their DART viewer links, the newest first; ``source``
     dart, or simulated from the local stand-in."""
@@ -74,8 +94,14 @@ def get_reports(companyId):
 
 
 @bp.route("/companies/{companyId}/news", methods=["GET"])
-@operation("News about a company", tags=TAGS, path={"companyId": ID}, query=PageQuery,
-           response=list[content.NewsItem], errors=[NotFound])
+@operation(
+    "News about a company",
+    tags=TAGS,
+    path={"companyId": ID},
+    query=PageQuery,
+    response=list[content.NewsItem],
+    errors=[NotFound],
+)
 def get_company_news(companyId):
     """The newest first."""
     page = parse_query(PageQuery, bp.current_request)
@@ -96,8 +122,14 @@ class KeywordsQuery(QueryModel):
 
 
 @bp.route("/companies/{companyId}/news/keywords", methods=["GET"])
-@operation("Keyword frequency of a company's news (word-cloud data)", tags=TAGS, path={"companyId": ID},
-           query=KeywordsQuery, response=list[NewsKeyword], errors=[NotFound])
+@operation(
+    "Keyword frequency of a company's news (word-cloud data)",
+    tags=TAGS,
+    path={"companyId": ID},
+    query=KeywordsQuery,
+    response=list[NewsKeyword],
+    errors=[NotFound],
+)
 def get_company_news_keywords(companyId):
     """Nouns (kiwipiepy) of the company's news of the last ``days`` days, most frequent first, with
     stop-words and the company's own names removed."""
@@ -109,8 +141,13 @@ def get_company_news_keywords(companyId):
 
 
 @bp.route("/companies/{companyId}/data-status", methods=["GET"])
-@operation("What kstock holds about a company, and whether its loads are done", tags=TAGS,
-           path={"companyId": ID}, response=datastatus.DataStatus, errors=[NotFound])
+@operation(
+    "What kstock holds about a company, and whether its loads are done",
+    tags=TAGS,
+    path={"companyId": ID},
+    response=datastatus.DataStatus,
+    errors=[NotFound],
+)
 def get_data_status(companyId):
     """Daily bars (count, first and last day), financial periods, filings and news, each with its last
     refresh; ``missing`` names the kinds still loading and ``isComplete`` says none is. Adding a

@@ -12,8 +12,14 @@ bp = Blueprint(__name__)
 
 
 @bp.route("/industries/{industryId}/news", methods=["GET"])
-@operation("News about an industry", tags=["industries"], path={"industryId": ID}, query=PageQuery,
-           response=list[content.NewsItem], errors=[NotFound])
+@operation(
+    "News about an industry",
+    tags=["industries"],
+    path={"industryId": ID},
+    query=PageQuery,
+    response=list[content.NewsItem],
+    errors=[NotFound],
+)
 def get_industry_news(industryId):
     """The newest first."""
     page = parse_query(PageQuery, bp.current_request)

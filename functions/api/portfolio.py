@@ -14,8 +14,13 @@ TAGS = ["portfolio"]
 
 
 @bp.route("/users/portfolio", methods=["GET"])
-@operation("My portfolio: holdings, value and P/L at the last price", tags=TAGS, auth=True, query=PageQuery,
-           response=service.Portfolio)
+@operation(
+    "My portfolio: holdings, value and P/L at the last price",
+    tags=TAGS,
+    auth=True,
+    query=PageQuery,
+    response=service.Portfolio,
+)
 def get_portfolio():
     """Holdings in the order they were added (paged); totals cover every holding."""
     user = current_user(bp.current_request)
@@ -24,9 +29,16 @@ def get_portfolio():
 
 
 @bp.route("/users/portfolio", methods=["POST"])
-@operation("Set the holding of a company", tags=TAGS, auth=True, body=service.HoldingRequest,
-           response=service.Holding, status=201, responses={200: ("the holding was replaced", service.Holding)},
-           errors=[NotFound])
+@operation(
+    "Set the holding of a company",
+    tags=TAGS,
+    auth=True,
+    body=service.HoldingRequest,
+    response=service.Holding,
+    status=201,
+    responses={200: ("the holding was replaced", service.Holding)},
+    errors=[NotFound],
+)
 def set_holding():
     """Creates the holding (201) or replaces its quantity and average price (200). A new holding of a
     company kstock holds little about gets its data loads queued, as a favorite does."""

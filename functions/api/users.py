@@ -23,8 +23,15 @@ class LoginTopLevel(CamelModel):
 
 
 @bp.route("/users/signup", methods=["POST"])
-@operation("Create an account", tags=TAGS, body=service.SignupRequest, response=service.SignupResult,
-           top_level=SignupTopLevel, status=201, errors=[InvalidPassword, AlreadyExists])
+@operation(
+    "Create an account",
+    tags=TAGS,
+    body=service.SignupRequest,
+    response=service.SignupResult,
+    top_level=SignupTopLevel,
+    status=201,
+    errors=[InvalidPassword, AlreadyExists],
+)
 def signup():
     """Email (unique, case-insensitive), username and a password of at least 8 characters with a
     letter, a digit and a special character (bcrypt-hashed)."""
@@ -33,8 +40,14 @@ def signup():
 
 
 @bp.route("/users/login", methods=["POST"])
-@operation("Log in: a Bearer access token", tags=TAGS, body=service.LoginRequest, response=service.LoginResult,
-           top_level=LoginTopLevel, errors=[Unauthorized])
+@operation(
+    "Log in: a Bearer access token",
+    tags=TAGS,
+    body=service.LoginRequest,
+    response=service.LoginResult,
+    top_level=LoginTopLevel,
+    errors=[Unauthorized],
+)
 def login():
     """An unknown email and a wrong password get the same 401, after the same work."""
     result = service.login(parse_body(service.LoginRequest, bp.current_request))
@@ -60,8 +73,15 @@ def list_favorites():
 
 
 @bp.route("/users/favorites", methods=["POST"])
-@operation("Add a favorite company", tags=TAGS, auth=True, body=favorites.FavoriteRequest,
-           response=favorites.Favorite, status=201, errors=[NotFound, AlreadyExists])
+@operation(
+    "Add a favorite company",
+    tags=TAGS,
+    auth=True,
+    body=favorites.FavoriteRequest,
+    response=favorites.Favorite,
+    status=201,
+    errors=[NotFound, AlreadyExists],
+)
 def add_favorite():
     """A company kstock holds little about gets its daily history, filings, financials and news
     queued for loading (``GET /companies/{id}/data-status`` follows them)."""

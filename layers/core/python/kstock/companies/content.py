@@ -35,8 +35,9 @@ def company_news(company_id: int, page: PageQuery) -> list[NewsItem]:
     """News linked to the company, newest first."""
     with db.read() as conn:
         company_row(conn, company_id)
-        rows = conn.execute(_NEWS_SQL.format(link="news_companies", owner="company_id"),
-                            (company_id, page.limit, page.offset)).fetchall()
+        rows = conn.execute(
+            _NEWS_SQL.format(link="news_companies", owner="company_id"), (company_id, page.limit, page.offset)
+        ).fetchall()
     return [NewsItem.model_validate(r) for r in rows]
 
 
@@ -44,6 +45,7 @@ def industry_news(industry_id: int, page: PageQuery) -> list[NewsItem]:
     """News linked to the industry, newest first."""
     with db.read() as conn:
         require_industry(conn, industry_id)
-        rows = conn.execute(_NEWS_SQL.format(link="news_industries", owner="industry_id"),
-                            (industry_id, page.limit, page.offset)).fetchall()
+        rows = conn.execute(
+            _NEWS_SQL.format(link="news_industries", owner="industry_id"), (industry_id, page.limit, page.offset)
+        ).fetchall()
     return [NewsItem.model_validate(r) for r in rows]

@@ -23,8 +23,11 @@ MIN_MEMBERS, MAX_MEMBERS = 2, 10
 class ComparisonRequest(BodyModel):
     name: str = Field(min_length=1, max_length=100, description="A name for the comparison.")
     companies: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(
-        min_length=MIN_MEMBERS, max_length=MAX_MEMBERS, json_schema_extra={"uniqueItems": True},
-        description="2 to 10 distinct company ids, in display order.")
+        min_length=MIN_MEMBERS,
+        max_length=MAX_MEMBERS,
+        json_schema_extra={"uniqueItems": True},
+        description="2 to 10 distinct company ids, in display order.",
+    )
 
     @field_validator("name")
     @classmethod
@@ -80,7 +83,9 @@ def _members(conn, comparison_ids: list[int]) -> dict[int, list[Member]]:
         SELECT m.comparison_id, c.id AS company_id, c.name AS company_name, c.symbol
         FROM comparison_members m JOIN companies c ON c.id = m.company_id
         WHERE m.comparison_id = ANY(%s) ORDER BY m.comparison_id, m.position
-        """, (comparison_ids,)).fetchall()
+        """,
+        (comparison_ids,),
+    ).fetchall()
     found: dict[int, list[Member]] = {i: [] for i in comparison_ids}
     for row in rows:
         found[row["comparison_id"]].append(Member.model_validate(row))
@@ -90,17 +95,21 @@ def _members(conn, comparison_ids: list[int]) -> dict[int, list[Member]]:
 def create(user_id: int, request: ComparisonRequest) -> Comparison:
     """Save a comparison; ``INVALID_REQUEST`` naming the ids that are not companies."""
     with db.transaction() as conn:
-        known = {r["id"] for r in conn.execute("SELECT id FROM companies WHERE id = ANY(%s)",
-                                               (request.companies,)).fetchall()}
+        known = {
+            r["id"]
+            for r in conn.execute("SELECT id FROM companies WHERE id = ANY(%s)", (request.companies,)).fetchall()
+        }
         unknown = [i for i in request.companies if i not in known]
         if unknown:
             raise InvalidRequest(f"companies: no company with id {', '.join(map(str, unknown))}")
-        row = conn.execute("INSERT INTO comparisons (user_id, name) VALUES (%s, %s) RETURNING id, created_at",
-                           (user_id, request.name)).fetchone()
+        row = conn.execute(
+            "INSERT INTO comparisons (user_id, name) VALUES (%s, %s) RETURNING id, created_at", (user_id, request.name)
+        ).fetchone()
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO comparison_members (comparison_id, company_id, position) VALUES (%s, %s, %s)",
-                [(row["id"], company_id, n) for n, company_id in enumerate(request.companies)])
+                [(row["id"], company_id, n) for n, company_id in enumerate(request.companies)],
+            )
         members = _members(conn, [row["id"]])[row["id"]]
     return Comparison(comparison_id=row["id"], name=request.name, companies=members, created_at=row["created_at"])
 
@@ -109,10 +118,14 @@ def list_mine(user_id: int, page: PageQuery) -> list[Comparison]:
     with db.read() as conn:
         rows = conn.execute(
             "SELECT id, name, created_at FROM comparisons WHERE user_id = %s "
-            "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s", (user_id, page.limit, page.offset)).fetchall()
+            "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
+            (user_id, page.limit, page.offset),
+        ).fetchall()
         members = _members(conn, [r["id"] for r in rows])
-    return [Comparison(comparison_id=r["id"], name=r["name"], companies=members[r["id"]], created_at=r["created_at"])
-            for r in rows]
+    return [
+        Comparison(comparison_id=r["id"], name=r["name"], companies=members[r["id"]], created_at=r["created_at"])
+        for r in rows
+    ]
 
 
 _FIGURES_SQL = f"""
@@ -131,8 +144,9 @@ _FIGURES_SQL = f"""
 def detail(user_id: int, comparison_id: int) -> ComparisonDetail:
     """The comparison with each member's figures; ``NOT_FOUND`` unless it is the user's."""
     with db.transaction() as conn:
-        head = conn.execute("SELECT id, name, created_at FROM comparisons WHERE id = %s AND user_id = %s",
-                            (comparison_id, user_id)).fetchone()
+        head = conn.execute(
+            "SELECT id, name, created_at FROM comparisons WHERE id = %s AND user_id = %s", (comparison_id, user_id)
+        ).fetchone()
         if head is None:
             raise NotFound(f"comparison {comparison_id} does not exist")
         rows = conn.execute(_FIGURES_SQL, (comparison_id,)).fetchall()
@@ -141,5 +155,6 @@ def detail(user_id: int, comparison_id: int) -> ComparisonDetail:
     for row in rows:
         price = prices.get(row["symbol"])
         members.append(MemberFigures(**row, price=price, change_percent=price.change_percent if price else None))
-    return ComparisonDetail(comparison_id=head["id"], name=head["name"], created_at=head["created_at"],
-                            companies=members)
+    return ComparisonDetail(
+        comparison_id=head["id"], name=head["name"], created_at=head["created_at"], companies=members
+    )
