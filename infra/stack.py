@@ -66,31 +66,48 @@ def _stack_environment(services: Services, settings: Settings) -> dict[str, str]
     return env
 
 
-async def _start_content_standins(settings: Settings, environment: dict[str, str]) -> list[ManagedProcess]:
+@dataclass
+class StandIn:
+    process: ManagedProcess
+    port: int
+    what: str
+
+
+async def _spawn_content_standins(settings: Settings, environment: dict[str, str]) -> list[StandIn]:
     """No Naver or OpenDART key: their wire-format stand-ins serve simulated news, filings and figures
-    (labelled simulated wherever a user sees them). A configured base URL (a proxy) is used as it is."""
+    (labelled simulated wherever a user sees them). A configured base URL (a proxy) is used as it is.
+    Spawned, not waited for: they start while the KIS simulator does (:func:`_await_standins`)."""
     from infra.content_cli import DART_STAND_IN_KEY
     from kstock.news.naver import REAL_HOST
 
-    started: list[tuple[ManagedProcess, int, str]] = []
+    started: list[StandIn] = []
     if settings.naver_client_id is None and REAL_HOST in settings.naver_api_url:
         naver = ManagedProcess(
             "naver-sim", [*python_module("infra.cli"), "sim-naver", "--port", str(settings.naver_sim_port)]
         )
-        started.append((naver, settings.naver_sim_port, "Naver stand-in"))
+        started.append(StandIn(naver, settings.naver_sim_port, "Naver stand-in"))
         environment["NAVER_API_URL"] = f"http://127.0.0.1:{settings.naver_sim_port}"
     if settings.dart_api_key is None and "opendart.fss.or.kr" in settings.dart_api_url:
         dart = ManagedProcess(
             "dart-sim", [*python_module("infra.cli"), "sim-dart", "--port", str(settings.dart_sim_port)]
         )
-        started.append((dart, settings.dart_sim_port, "OpenDART stand-in"))
+        started.append(StandIn(dart, settings.dart_sim_port, "OpenDART stand-in"))
         environment["DART_API_URL"] = f"http://127.0.0.1:{settings.dart_sim_port}/api"
         environment["DART_API_KEY"] = DART_STAND_IN_KEY
-    for process, _, _ in started:  # both start at once; then wait for both
-        await process.start()
-    for _, port, what in started:
-        await _wait_for_port(port, what)
-    return [process for process, _, _ in started]
+    for standin in started:
+        await standin.process.start()
+    return started
+
+
+async def _await_standins(standins: list[StandIn]) -> list[ManagedProcess]:
+    for standin in standins:
+        await _wait_for_port(standin.port, standin.what)
+    return [standin.process for standin in standins]
+
+
+async def _start_content_standins(settings: Settings, environment: dict[str, str]) -> list[ManagedProcess]:
+    """Both stand-ins (when no key is set), listening."""
+    return await _await_standins(await _spawn_content_standins(settings, environment))
 
 
 def _content_rows(environment: dict[str, str]) -> list[tuple[str, str]]:
@@ -171,6 +188,8 @@ async def _run(options: StackOptions, services: Services) -> None:
         endpoint = f"http://127.0.0.1:{settings.moto_port}"
 
     environment = _stack_environment(services, settings)
+    standins = await _spawn_content_standins(settings, environment)
+    processes += [standin.process for standin in standins]
     if settings.kis_app_key is None:
         # No KIS credentials: the simulator plays the broker, on the real ports, open at any hour.
         simulator = ManagedProcess(
@@ -191,7 +210,7 @@ async def _run(options: StackOptions, services: Services) -> None:
         await _wait_for_port(settings.kis_sim_ws_port, "KIS simulator")
         environment["KIS_REST_URL"] = f"http://{settings.kis_sim_host}:{settings.kis_sim_rest_port}"
         environment["KIS_WS_URL"] = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
-    processes += await _start_content_standins(settings, environment)
+    await _await_standins(standins)
     cloud = LocalCloud(
         options.template,
         endpoint,
