@@ -126,8 +126,13 @@ def test_a_newcomer_signs_up_on_the_page_and_is_told_why_a_socket_is_refused(clo
                                                                               fast_bcrypt):  # noqa: F811
     page = Page(f"http://127.0.0.1:{cloud.ports.websocket}/live")
     email = f"page-{time.monotonic_ns()}@example.com"
-    status = "(document.getElementById('status') || {}).textContent || ''"  # safe while the page reloads
-    error = "(document.getElementById('error') || {}).textContent || ''"
+    def text(element: str) -> str:
+        """An element's text, or '' while a reload has the page between documents."""
+        try:
+            return page.evaluate(f"(document.getElementById('{element}') || {{}}).textContent || ''")
+        except AssertionError:  # "Execution context was destroyed" mid-navigation
+            return ""
+
     try:
         wait_for(lambda: page.evaluate("document.readyState == 'complete' && !!document.getElementById('login')"),
                  15, "the page")
@@ -136,17 +141,25 @@ def test_a_newcomer_signs_up_on_the_page_and_is_told_why_a_socket_is_refused(clo
             document.getElementById('password').value = 'Sturdy#Pass1';
             document.getElementById('symbols').value = '005930';
             document.getElementById('signup-button').click();""")
-        wait_for(lambda: page.evaluate(status).startswith("live:"), 30, "live after signing up on the page",
-                 interval=0.3)
+        wait_for(lambda: text("status").startswith("live:"), 30, "live after signing up on the page", interval=0.3)
         status_code, _, _ = api("POST", "/users/login", body=json.dumps({"email": email, "password": "Sturdy#Pass1"}))
         assert status_code == 200, "the page created a real account"
 
+        page.evaluate("window.beforeReload = true")
         page.call("Page.reload")  # the token is remembered for the tab: no second login
-        wait_for(lambda: page.evaluate(status).startswith("live:"), 30, "live again after a reload", interval=0.3)
+
+        def reloaded_and_live() -> bool:
+            try:
+                fresh = page.evaluate("window.beforeReload === undefined && document.readyState == 'complete'")
+            except AssertionError:
+                return False
+            return bool(fresh) and text("status").startswith("live:")
+
+        wait_for(reloaded_and_live, 30, "live again after a reload", interval=0.3)
 
         page.evaluate("sessionStorage.setItem('kstock.accessToken', 'not-a-token')")
         page.call("Page.reload")
-        refused = wait_for(lambda: page.evaluate(error) or None, 30, "the page to say why", interval=0.3)
+        refused = wait_for(lambda: text("error") or None, 30, "the page to say why", interval=0.3)
         assert "refused" in refused and "log in again" in refused
         assert page.evaluate("sessionStorage.getItem('kstock.accessToken')") is None
     finally:
