@@ -125,10 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.kis_cli import add_kis_commands
 
     add_kis_commands(sub)
-    from infra.content_cli import add_content_commands, add_news_bench, bench_subcommands
+    from infra.content_cli import add_content_commands
 
     add_content_commands(sub)
-    add_news_bench(bench_subcommands(parser))
     return parser
 
 

@@ -283,10 +283,3 @@ def add_news_bench(bench_sub: Any) -> None:
     bench = bench_sub.add_parser("news", help="news ingestion articles/s and keyword extraction docs/s")
     bench.add_argument("--companies", type=int, default=30, help="company queries ingested (default 30)")
     bench.set_defaults(func=cmd_bench_news)
-
-
-def bench_subcommands(parser: argparse.ArgumentParser) -> Any:
-    """The ``kstock bench`` sub-command group :mod:`infra.kis_cli` created (argparse offers no public
-    way back to it; this is the one place that looks)."""
-    bench = parser._subparsers._group_actions[0].choices["bench"]  # type: ignore[union-attr]
-    return next(a for a in bench._actions if isinstance(a, argparse._SubParsersAction))

@@ -95,6 +95,9 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     from infra.bench.startup import add_startup_bench
 
     add_startup_bench(bench_sub)
+    from infra.content_cli import add_news_bench
+
+    add_news_bench(bench_sub)
 
 
 def add_streamer_benches(bench_sub) -> None:

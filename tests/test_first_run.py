@@ -31,7 +31,7 @@ from cloud_fixtures import wait_for
 from kstock.embedded import free_port, port_open
 
 PORT_VARIABLES = ("KSTOCK_API_PORT", "KSTOCK_WS_PORT", "MOTO_PORT", "EMBEDDED_REDIS_PORT", "KIS_SIM_REST_PORT",
-                  "KIS_SIM_WS_PORT", "STREAMER_HEALTH_PORT")
+                  "KIS_SIM_WS_PORT", "STREAMER_HEALTH_PORT", "NAVER_SIM_PORT", "DART_SIM_PORT")
 TICK_KEYS = {"type", "symbol", "price", "volume", "accVolume", "change", "changePercent", "timestamp", "source"}
 PASSWORD = "Sturdy#Pass123"
 
@@ -157,6 +157,22 @@ def test_the_first_start_fills_the_market(stack):
 
     detail = stack.get(f"/companies/{samsung['companyId']}").json()["data"]
     assert detail["homepage"] and detail["listedOn"], detail
+
+
+def test_news_filings_and_financials_arrive_marked_simulated(stack):
+    def simulated(path: str) -> list[dict] | None:
+        data = stack.get(path).json().get("data") or []
+        return data if data and all(item["source"] == "simulated" for item in data) else None
+
+    samsung = stack.get("/companies", keyword="삼성전자").json()["data"][0]["companyId"]
+    news = wait_for(lambda: simulated(f"/companies/{samsung}/news"), 300, "the company's news", interval=2)
+    assert all(".simulated.kstock.local" in item["url"] for item in news)
+    financials = wait_for(lambda: simulated(f"/companies/{samsung}/financials"), 300, "its financials", interval=2)
+    assert "FY" in {f["period"] for f in financials}
+    reports = wait_for(lambda: simulated(f"/companies/{samsung}/reports"), 300, "its filings", interval=2)
+    assert all(r["url"].startswith("https://dart.fss.or.kr/dsaf001/main.do?rcpNo=") for r in reports)
+    words = wait_for(lambda: stack.get(f"/companies/{samsung}/news/keywords").json()["data"], 120, "keywords")
+    assert all(w["keyword"] != "삼성전자" and w["count"] > 0 for w in words)
 
 
 def test_the_console_is_quiet_and_says_what_runs_where(stack):
