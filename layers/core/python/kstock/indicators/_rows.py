@@ -81,13 +81,23 @@ def rolling_mean(x: FloatArray, period: int, starts: IntArray) -> FloatArray:
 
 
 def rolling_extreme(x: FloatArray, period: int, starts: IntArray, *, highest: bool) -> FloatArray:
-    """Highest (or lowest) of the ``period`` values ending at each position, NaN before the first full window."""
+    """Highest (or lowest) of the ``period`` values ending at each position, NaN before the first full window.
+
+    Sparse-table doubling: the extreme over 2w days is the extreme of two w-day extremes, and a window
+    of any length is covered by two overlapping power-of-two windows; log2(period) passes over the panel.
+    """
     rows, days = x.shape
     out = np.full((rows, days), np.nan)
     if days < period:
         return out
-    windows = np.lib.stride_tricks.sliding_window_view(x, period, axis=1)
-    out[:, period - 1 :] = windows.max(axis=2) if highest else windows.min(axis=2)
+    pick = np.maximum if highest else np.minimum
+    span, table = 1, x
+    while span * 2 <= period:
+        wider = table.copy()
+        pick(table[:, span:], table[:, :-span], out=wider[:, span:])
+        span, table = span * 2, wider
+    rest = period - span
+    out[:, period - 1 :] = pick(table[:, period - 1 :], table[:, period - 1 - rest : days - rest])
     return blank_before(out, starts + period - 1)
 
 
