@@ -12,6 +12,7 @@ from kstock.scans import (
     Bars,
     InvestorFlows,
     analyse,
+    detect_vcp,
     grade,
     krx_tick,
     rank_against,
@@ -20,7 +21,6 @@ from kstock.scans import (
     total_score,
     trade_prices,
     trend_template,
-    vcp,
     weighted_return,
 )
 
@@ -138,7 +138,7 @@ class TestRsRank:
 class TestVcp:
     def test_three_contractions_are_found_with_their_pivot(self) -> None:
         bars = _vcp_bars()
-        result = vcp(**bars)
+        result = detect_vcp(**bars)
         assert result.detected.tolist() == [True]
         assert result.contractions[0] == 3
         assert result.pivot[0] == pytest.approx(bars["high"][LAST_HIGH_DAY])  # 94,000 x 1.004
@@ -150,15 +150,15 @@ class TestVcp:
 
     def test_a_flat_series_has_no_pattern(self) -> None:
         flat = np.full(260, 50_000.0)
-        result = vcp(flat, flat, flat, np.full(260, 1e6))
+        result = detect_vcp(flat, flat, flat, np.full(260, 1e6))
         assert not result.detected[0] and np.isnan(result.pivot[0]) and result.score[0] == 0
 
     def test_volume_that_does_not_dry_up_is_no_pattern(self) -> None:
-        assert not vcp(**_vcp_bars(dry_from=None)).detected[0]
+        assert not detect_vcp(**_vcp_bars(dry_from=None)).detected[0]
 
     def test_a_first_contraction_deeper_than_35pct_is_no_pattern(self) -> None:
         points = [(0, 40.0), (150, 100.0), (165, 60.0), (185, 96.0), (195, 86.4), (201, 92.0)]
-        assert not vcp(**_vcp_bars(points, dry_from=185)).detected[0]
+        assert not detect_vcp(**_vcp_bars(points, dry_from=185)).detected[0]
 
     def test_contractions_that_widen_are_no_pattern(self) -> None:
         points = [
@@ -171,13 +171,13 @@ class TestVcp:
             (205, 84.0),
             (212, 90.0),
         ]
-        assert not vcp(**_vcp_bars(points, dry_from=190)).detected[0]
+        assert not detect_vcp(**_vcp_bars(points, dry_from=190)).detected[0]
 
     def test_far_under_the_52_week_high_is_no_pattern(self) -> None:
         points = [(0, 40.0), (40, 140.0), (60, 60.0)] + [(d + 60, p) for d, p in VCP_POINTS[1:]]
         bars = _vcp_bars(points, dry_from=LAST_HIGH_DAY + 60)
         assert bars["close"].size < 252 + 60  # the old peak at 140 is inside the 52 weeks
-        assert not vcp(**bars).detected[0]
+        assert not detect_vcp(**bars).detected[0]
 
     def test_each_row_of_a_panel_is_judged_alone(self) -> None:
         bars = _vcp_bars()
@@ -190,8 +190,8 @@ class TestVcp:
             "close": np.vstack([flat, walk, bars["close"]]),
             "volume": np.vstack([np.ones_like(flat), np.ones_like(flat), bars["volume"]]),
         }
-        together = vcp(**panel)
-        alone = vcp(**bars)
+        together = detect_vcp(**panel)
+        alone = detect_vcp(**bars)
         assert together.detected[0] == False  # noqa: E712 - numpy bool
         assert together.detected[2] and together.pivot[2] == alone.pivot[0]
         np.testing.assert_array_equal(together.depths[2], alone.depths[0])

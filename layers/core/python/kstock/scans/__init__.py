@@ -9,7 +9,7 @@ from kstock.scans.panel import Analysis, Bars, InvestorFlows, analyse
 from kstock.scans.rs import rank_against, rs_rank, weighted_return
 from kstock.scans.smartmoney import smart_money_score
 from kstock.scans.trend import RULES, TrendTemplate, trend_template
-from kstock.scans.vcp import Vcp, vcp
+from kstock.scans.vcp import Vcp, detect_vcp
 
 __all__ = [
     "RULES",
@@ -29,6 +29,6 @@ __all__ = [
     "total_score",
     "trade_prices",
     "trend_template",
-    "vcp",
+    "detect_vcp",
     "weighted_return",
 ]

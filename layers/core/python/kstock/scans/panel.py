@@ -18,7 +18,7 @@ from kstock.scans.grading import Grades, grade_all
 from kstock.scans.rs import rank_against, weighted_return
 from kstock.scans.smartmoney import smart_money_score
 from kstock.scans.trend import TrendTemplate, trend_template
-from kstock.scans.vcp import Vcp, vcp
+from kstock.scans.vcp import Vcp, detect_vcp
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -71,7 +71,7 @@ def analyse(
     returns = weighted_return(bars.close)
     rank = rank_against(returns, returns if universe_returns is None else universe_returns)
     trend = trend_template(bars.close, bars.high, bars.low, rank)
-    pattern = vcp(bars.high, bars.low, bars.close, bars.volume)
+    pattern = detect_vcp(bars.high, bars.low, bars.close, bars.volume)
     rows = bars.close.shape[0]
     money = (
         np.full(rows, np.nan)

@@ -128,7 +128,7 @@ def _window_mean(cumulative: FloatArray, start: IntArray, stop: IntArray) -> Flo
         return np.where(count > 0, total / count, np.nan)
 
 
-def vcp(
+def detect_vcp(
     high: npt.ArrayLike,
     low: npt.ArrayLike,
     close: npt.ArrayLike,
