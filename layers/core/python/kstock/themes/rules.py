@@ -12,9 +12,11 @@ uses ("양극재", "누리호") decides. An entrant scores, per theme, the sum o
 number of its headlines carrying the word times the theme's weight, divided by its number of
 headlines: three headlines about batteries outweigh one that names batteries in passing.
 
-The verdict is the best theme when its score clears :data:`MIN_SCORE` and the runner-up is at
-most ``1 - MIN_MARGIN`` of it; otherwise "undecided" (no guess between two close themes). Pure and
-deterministic: the same themes and headlines always give the same verdict.
+The verdict is the best theme when its score clears :data:`MIN_SCORE`, the runner-up is at most
+``1 - MIN_MARGIN`` of it, and the evidence is more than one ordinary word (two words that point to
+this theme more than to any other, or the theme's own name); otherwise "undecided": no guess
+between two close themes, and no theme from one chance word. Pure and deterministic: the same
+themes and headlines always give the same verdict.
 """
 
 from __future__ import annotations
@@ -32,9 +34,10 @@ from kstock.themes.names import SYNONYM_GROUPS, canonical, compact, theme_key
 
 CLASSIFIER = "rules"
 # Chosen on the member-headline corpus, not on the golden set (kstock.themes.evaluate): each of its
-# 173 headlines, left out of its theme and classified alone, went to its own theme 114 times and to
-# another 20 times (the rest undecided), while 11 of 12 generic market headlines ("환율 상승에 증시
-# 변동성 확대") stayed undecided. The score floor barely mattered there; the evidence rule did.
+# 173 headlines, left out of its theme and classified alone, went to its own theme 99 times and to
+# another 10 times (the rest undecided: one headline is often too little), while 11 of 12 generic
+# market headlines ("환율 상승에 증시 변동성 확대") stayed undecided. The score floor barely mattered
+# there; the evidence rules (two distinctive words, or the theme's name) did.
 MIN_SCORE = 0.1  # below this the headlines say too little about any theme
 MIN_MARGIN = 0.2  # the runner-up must be at least 20% behind the best
 MIN_EVIDENCE = 2  # distinct words, unless one of them is the theme's own name: one word is chance
@@ -101,6 +104,11 @@ def _name_parts(name: str) -> list[str]:
 def _phrase_token(name: str) -> str:
     # Canonical spelling when the synonym table knows the name (shown in reasons), else its key.
     return "#" + (canonical(name) or theme_key(name))
+
+
+def _without(title: str, name: str) -> str:
+    """``title`` with the company's name blanked out (kept when the name is empty)."""
+    return title.replace(name, " ") if name.strip() else title
 
 
 class _Lexicon:
@@ -173,12 +181,13 @@ class RulesClassifier:
             return RulesVerdict(None, 0.0, (), (), (), why="no active theme")
         if not entrant.headlines:
             return RulesVerdict(None, 0.0, (), (), (), why="no headlines")
+        # The company's own name is no evidence ("와이지엔터테인먼트" must not vote for 엔터 by itself).
         own = compact(entrant.name)
         carried: dict[str, list[int]] = {}  # word -> ids of the headlines that carry it
-        titles = [headline.title for headline in entrant.headlines]
+        titles = [_without(headline.title, entrant.name) for headline in entrant.headlines]
         for headline, words in zip(entrant.headlines, self._terms(titles), strict=True):
             for word in dict.fromkeys(words):
-                if word.startswith("#") or compact(word) not in own:  # the company's own name is no evidence
+                if word.startswith("#") or compact(word) not in own:  # nor a part of it ("한화" of 한화오션)
                     carried.setdefault(word, []).append(headline.id)
         count = len(entrant.headlines)
         scores = [
@@ -197,12 +206,19 @@ class RulesClassifier:
             why = f"{self.themes[best].name} and {runner} are too close ({top:.3f} vs {second:.3f})"
             return RulesVerdict(None, 0.0, (), (), leaders, why=why)
         weights = self._weights[best]
+        # Evidence: the words that point to this theme more than to any other ("수출" of a defence
+        # headline is not evidence when batteries are exported as much).
         evidence = sorted(
-            ((word, len(ids) * weights[word]) for word, ids in carried.items() if word in weights),
+            (
+                (word, len(ids) * weights[word])
+                for word, ids in carried.items()
+                if word in weights and all(weights[word] >= other.get(word, 0.0) for other in self._weights)
+            ),
             key=lambda item: (-item[1], item[0]),
         )
         if len(evidence) < MIN_EVIDENCE and not any(word.startswith("#") for word, _ in evidence):
-            why = f"one ordinary word ({evidence[0][0]}) is too little evidence for {self.themes[best].name}"
+            named = ", ".join(word for word, _ in evidence) or "no word of its own"
+            why = f"too little evidence for {self.themes[best].name} ({named})"
             return RulesVerdict(None, 0.0, (), (), leaders, why=why)
         shown: dict[str, str] = {}  # "#HBM" (the name found) and "HBM" (the noun) are one keyword to a reader
         for word, _ in evidence:
