@@ -30,11 +30,12 @@ def cmd_themes_eval(args: argparse.Namespace) -> int:
         from infra.content_cli import use_stack_or_embedded
         from kstock.llm import default_client
 
-        where = use_stack_or_embedded()
-        client = default_client()
-        if client.available:
+        if default_client().available:  # the budget and call log need a database; no key, no calls
+            where = use_stack_or_embedded()
+            client = default_client()
             print(f"LLM: {client.model}; budget and call log in {where}")
         else:
+            client = default_client()
             print("LLM: no GOOGLE_API_KEY, so every case falls back to rules (set a key to measure Gemini)")
 
     def progress(done: int, total: int) -> None:

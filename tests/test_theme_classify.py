@@ -18,7 +18,7 @@ from kstock.config import get_settings
 from kstock.llm import GeminiClient
 from kstock.themes import UNCLASSIFIED, Entrant, Headline, RulesClassifier, ThemeInfo, classify, idempotency_key
 from kstock.themes.classify import NO_KEY
-from kstock.themes.llm import FEATURE
+from kstock.themes.llm import FEATURE, MAX_HEADLINES
 
 THEMES = (
     ThemeInfo(
@@ -391,3 +391,15 @@ def test_llm_failure_then_rules_undecided_ends_in_unclassified_with_retry(gemini
 
     assert got.theme == UNCLASSIFIED and got.classifier == "rules" and got.retry
     assert got.fallback is not None and got.fallback.startswith("LlmUnavailable")
+
+
+def test_a_headline_the_prompt_did_not_show_cannot_be_cited(gemini, standin):
+    many = entrant(*[f"자주포 수출 소식 {n}" for n in range(1, MAX_HEADLINES + 3)])
+    standin.answer(answer("방산", ids=[1, MAX_HEADLINES + 2]))
+
+    got = classify(many, THEMES, client=gemini)
+
+    [request] = standin.requests
+    assert f"[{MAX_HEADLINES}] " in request.prompt and f"[{MAX_HEADLINES + 1}] " not in request.prompt
+    assert got.classifier == "rules"
+    assert got.fallback is not None and f"not given: [{MAX_HEADLINES + 2}]" in got.fallback

@@ -214,3 +214,24 @@ def test_eval_with_the_llm_prints_its_calls_and_tokens(database, tmp_path, capsy
     assert "accuracy: 1.00 (2/2)" in out
     assert f"LLM calls: 2, answered by the LLM: 1, tokens: {tokens}" in out
     assert "rules fallbacks: LlmInvalidAnswer 1" in out
+
+
+def test_eval_with_the_llm_but_no_key_says_so_and_uses_rules(tmp_path, capsys):
+    path = write_cases(
+        tmp_path,
+        {
+            "symbol": "900001",
+            "name": "가상방산",
+            "headlines": ["자주포 수출 확대", "미사일 양산"],
+            "themes": THEMES,
+            "expected": "방산",
+        },
+    )
+    with environment(GOOGLE_API_KEY=None):
+        assert run("themes", "eval", path, "--classifier", "llm") == 0
+
+    out = capsys.readouterr().out
+    assert "no GOOGLE_API_KEY" in out
+    assert "accuracy: 1.00 (1/1)" in out
+    assert "LLM calls: 0, answered by the LLM: 0, tokens: 0" in out
+    assert "rules fallbacks: LlmUnavailable 1" in out

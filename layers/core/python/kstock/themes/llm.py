@@ -24,14 +24,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from kstock.llm import GeminiClient, LlmInvalidAnswer, default_client
 from kstock.llm.calls import TokenUsage
-from kstock.themes.model import Entrant, ThemeInfo
+from kstock.themes.model import Entrant, Headline, ThemeInfo
 from kstock.themes.names import UNCLASSIFIED, clean_name, compact, match_theme
 
 log = logging.getLogger("kstock.themes")
 
 FEATURE = "theme_classify"
 CLASSIFIER = "llm"
-MAX_HEADLINES = 20  # the newest ones; more add tokens, not evidence
+MAX_HEADLINES = 20  # the first ones (callers pass newest first); more add tokens, not evidence
 TEMPERATURE = 0.1  # near-deterministic: the same news should give the same theme
 
 SYSTEM = (
@@ -65,11 +65,16 @@ class LlmVerdict:
     usage: TokenUsage
 
 
+def shown(entrant: Entrant) -> tuple[Headline, ...]:
+    """The headlines the prompt shows (the only ones an answer may cite)."""
+    return entrant.headlines[:MAX_HEADLINES]
+
+
 def build_prompt(entrant: Entrant, themes: Sequence[ThemeInfo]) -> str:
     theme_lines = "\n".join(
         f"- {theme.name}: {theme.description or '(설명 없음)'} (편입 종목 {theme.member_count}개)" for theme in themes
     )
-    headline_lines = "\n".join(f"[{h.id}] {h.title}" for h in entrant.headlines[:MAX_HEADLINES])
+    headline_lines = "\n".join(f"[{h.id}] {h.title}" for h in shown(entrant))
     return (
         f"종목: {entrant.name} ({entrant.symbol})\n\n"
         f"현재 활성 테마:\n{theme_lines or '- (없음)'}\n\n"
@@ -87,7 +92,7 @@ def build_prompt(entrant: Entrant, themes: Sequence[ThemeInfo]) -> str:
 def checked(answer: ThemeAnswer, entrant: Entrant, themes: Sequence[ThemeInfo]) -> tuple[str, bool, tuple[int, ...]]:
     """(theme, is_new, headline ids) of a usable answer; LlmInvalidAnswer for one kstock refuses."""
     cited = tuple(dict.fromkeys(answer.headline_ids))
-    unknown = sorted(set(cited) - entrant.headline_ids)
+    unknown = sorted(set(cited) - {headline.id for headline in shown(entrant)})
     if unknown:
         raise LlmInvalidAnswer(f"the answer cites headline ids that were not given: {unknown}")
     if not cited:
