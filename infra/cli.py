@@ -128,6 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
     from infra.content_cli import add_content_commands
 
     add_content_commands(sub)
+    from infra.themes_cli import add_themes_commands
+
+    add_themes_commands(sub)
     return parser
 
 

@@ -98,6 +98,9 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     from infra.content_cli import add_news_bench
 
     add_news_bench(bench_sub)
+    from infra.bench.scan import add_scan_bench
+
+    add_scan_bench(bench_sub)
 
 
 def add_streamer_benches(bench_sub) -> None:
