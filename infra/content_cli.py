@@ -199,8 +199,8 @@ def cmd_sim_naver(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_dart(args: argparse.Namespace) -> int:
-    from infra.dart_sim import DartStandInConfig
-    from infra.dart_sim.server import serve_forever
+    from infra.dart_sim import DartStandIn, DartStandInConfig
+    from infra.standin import serve_forever
     from kstock.config import get_settings
 
     overrides: dict[str, Any] = {
@@ -212,7 +212,7 @@ def cmd_sim_dart(args: argparse.Namespace) -> int:
     config = DartStandInConfig.from_settings(**overrides)
     return _serve(
         lambda stop: serve_forever(
-            config,
+            DartStandIn(config),
             stop,
             lambda s: print(f"OpenDART stand-in (simulated filings and figures)\n  DART_API_URL={s.url}", flush=True),
         )

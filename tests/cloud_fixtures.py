@@ -39,6 +39,21 @@ def wait_for(predicate, timeout: float = 15.0, what: str = "condition", interval
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def parked(sqs, dlq_url: str, count: int, what: str = "messages in the DLQ") -> list[str]:
+    """Take ``count`` message bodies off a dead-letter queue (waiting for them), deleting what it reads."""
+    bodies: list[str] = []
+
+    def enough() -> bool:
+        answer = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+        for message in answer.get("Messages", []):
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+        return len(bodies) >= count
+
+    wait_for(enough, 45, what)
+    return bodies
+
+
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     port = free_port()
@@ -79,4 +94,4 @@ def start_cloud(template: Path, endpoint: str, environment: dict[str, str], **kw
     return CloudThread(LocalCloud(template, endpoint, environment, ports=ports, **kwargs))
 
 
-__all__ = ["CloudThread", "Limits", "start_cloud", "wait_for", "moto_endpoint", "patient"]
+__all__ = ["CloudThread", "Limits", "start_cloud", "wait_for", "moto_endpoint", "parked", "patient"]

@@ -9,6 +9,8 @@ queues carry the test's own names (other modules provision the template on the s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -59,3 +61,19 @@ def forget_content(company_ids: list[int], symbols: list[str]) -> None:
         conn.execute("DELETE FROM reports WHERE company_id = ANY(%s)", (company_ids,))
         conn.execute("DELETE FROM data_refreshes WHERE company_id = ANY(%s)", (company_ids,))
         conn.execute("DELETE FROM ohlcv_1d WHERE symbol = ANY(%s)", (symbols,))
+
+
+@contextmanager
+def content_of(symbol: str) -> Iterator[dict[str, Any]]:
+    """A company whose stored news, filings and figures a test may fill: cleared before and after,
+    with every article stored meanwhile removed (articles of an industry query name other companies)."""
+    found = company(symbol)
+    with db.read() as conn:
+        before = conn.execute("SELECT coalesce(max(id), 0) AS id FROM news").fetchone()["id"]
+    forget_content([found["id"]], [symbol])
+    try:
+        yield found
+    finally:
+        forget_content([found["id"]], [symbol])
+        with db.transaction() as conn:
+            conn.execute("DELETE FROM news WHERE id > %s", (before,))

@@ -28,11 +28,17 @@ import re
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from aiohttp import web
+from envs import environment
 from pydantic import BaseModel
+
+from kstock.config import get_settings
+from kstock.llm import GeminiClient
 
 DEFAULT_KEY = "test-gemini-key"
 MODEL_VERSION = "gemini-2.5-flash"
@@ -430,3 +436,29 @@ class GeminiStandIn:
             content_type="application/json",
             charset="UTF-8",
         )
+
+
+# -- what tests of the LLM's callers share -------------------------------------------------------------
+
+
+def clock_on(day: date) -> datetime:
+    """10:00 KST on ``day``, as an aware UTC moment (each test its own far-future KST day)."""
+    return datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
+
+
+def gemini_env(standin: GeminiStandIn, **overrides: str | None) -> Any:
+    """Settings that point kstock's LLM client at ``standin``."""
+    values: dict[str, str | None] = {
+        "GOOGLE_API_KEY": DEFAULT_KEY,
+        "GEMINI_BASE_URL": standin.base_url,
+        "GEMINI_MAX_ATTEMPTS": "3",
+        "GEMINI_TIMEOUT_SECONDS": "30",
+        "LLM_DAILY_CALL_BUDGET": "100",
+    }
+    values.update(overrides)
+    return environment(**values)
+
+
+def make_client(day: date, clock: Callable[[], datetime] | None = None) -> GeminiClient:
+    """A client on the current settings with a fixed clock and quick back-off."""
+    return GeminiClient(get_settings(), clock=clock or (lambda: clock_on(day)), backoff_initial=0.01, backoff_max=0.05)

@@ -20,7 +20,7 @@ from kis_fixtures import forget_kis_tokens
 
 from infra.kis_sim.config import SimulatorConfig
 from infra.kis_sim.server import SimulatorThread
-from kstock import cache, keys
+from kstock import aws, cache, keys
 from kstock.auth import tokens
 
 RATE_LIMIT = 1_000_000  # the schemathesis run must not be throttled; the limit test presets a counter
@@ -64,6 +64,14 @@ def cloud(services, database, moto_endpoint, simulator, restored):  # noqa: F811
            "HEALTH_REQUIRES_STREAMER": "false"}
     with start_cloud(PROJECT_ROOT / "template.yaml", moto_endpoint, env) as running:
         yield running
+    # schemathesis adds favorites and holdings, which queue history, news and DART loads that the
+    # workers then store: none of it may reach the queues or the tables of later modules
+    sqs = aws.client("sqs", endpoint_url=moto_endpoint)
+    for url in running.provisioned.queue_urls.values():
+        sqs.purge_queue(QueueUrl=url)
+    with psycopg.connect(database) as conn:
+        for table in ("ohlcv_1d", "news", "reports", "financials", "data_refreshes", "dart_corp_codes"):
+            conn.execute(f"DELETE FROM {table}")
 
 
 def invoke(cloud, logical_id: str, event: dict | None = None):

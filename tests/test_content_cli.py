@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from content_fixtures import company, forget_content
+from content_fixtures import content_of
 from envs import environment
 
 from infra.cli import main
@@ -23,14 +23,8 @@ SYMBOL = "035720"  # 카카오: no other module stores content for it
 
 @pytest.fixture(scope="module")
 def kakao(database) -> Iterator[dict[str, Any]]:
-    found = company(SYMBOL)
-    with db.read() as conn:
-        before = conn.execute("SELECT coalesce(max(id), 0) AS id FROM news").fetchone()["id"]
-    forget_content([found["id"]], [SYMBOL])
-    yield found
-    forget_content([found["id"]], [SYMBOL])
-    with db.transaction() as conn:
-        conn.execute("DELETE FROM news WHERE id > %s", (before,))
+    with content_of(SYMBOL) as found:
+        yield found
 
 
 def count(sql: str, *params: Any) -> int:

@@ -5,29 +5,20 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from xml.etree import ElementTree
 
 import pytest
 import requests
+from dart_fixtures import TODAY, Clock
 
 from infra.dart_sim import DartStandIn, DartStandInConfig, DartStandInThread
 from kstock.companies.reference import load_companies
 from kstock.dart.client import DartClient
 from kstock.dart.errors import DartAuthError, DartMaintenance, DartQuotaExceeded, DartRequestError
 from kstock.dart.models import ALL_REPORT_CODES, ANNUAL, CorpCode
-from kstock.market.calendar import KST
 
 KEY = "f" * 40
-TODAY = date(2026, 6, 1)  # after the Q1 reports (mid-May), before the half-year ones (mid-August)
-
-
-class Clock:
-    def __init__(self, day: date) -> None:
-        self.now = datetime(day.year, day.month, day.day, 19, 0, tzinfo=KST)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import psycopg
 import pytest
+from dart_fixtures import TODAY, Clock
 from psycopg.rows import dict_row
 
 from infra.dart_sim import DartStandIn, DartStandInConfig, DartStandInThread
@@ -14,20 +15,10 @@ from kstock import db
 from kstock.dart import queries, store, sync
 from kstock.dart.client import DartClient
 from kstock.dart.models import ANNUAL, FIRST_QUARTER, HALF, THIRD_QUARTER, CorpCode
-from kstock.market.calendar import KST
 
 KEY = "a" * 40
-TODAY = date(2026, 6, 1)
 # Companies other test modules leave alone (they use 삼성전자, SK하이닉스, NAVER, 현대차).
 SYMBOLS = ["207940", "373220"]
-
-
-class Clock:
-    def __init__(self, day: date) -> None:
-        self.now = datetime(day.year, day.month, day.day, 19, 0, tzinfo=KST)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")

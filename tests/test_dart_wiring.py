@@ -14,7 +14,7 @@ import boto3
 import pytest
 import requests
 from api_fixtures import PASSWORD, new_email
-from cloud_fixtures import moto_endpoint, start_cloud, wait_for  # noqa: F401 (fixture)
+from cloud_fixtures import moto_endpoint, parked, start_cloud, wait_for  # noqa: F401 (fixture)
 from content_fixtures import company, forget_content, quiet_template
 from envs import environment
 
@@ -175,17 +175,7 @@ def test_poison_messages_end_in_the_dead_letter_queue(cloud, sqs):
     for body in poison:
         sqs.send_message(QueueUrl=cloud.provisioned.queue_urls["DartQueue"], MessageBody=body)
     dlq = cloud.provisioned.queue_urls["DartDeadLetterQueue"]
-    parked: list[str] = []
-
-    def all_parked() -> bool:
-        answer = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in answer.get("Messages", []):
-            parked.append(message["Body"])
-            sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
-        return len(parked) >= len(poison)
-
-    wait_for(all_parked, 45, "the poison messages in DartDeadLetterQueue")
-    assert sorted(parked) == sorted(poison)
+    assert sorted(parked(sqs, dlq, len(poison), "the poison messages in DartDeadLetterQueue")) == sorted(poison)
 
 
 def test_the_season_job_queues_every_company_with_a_corp_code(cloud, sqs, loaded):

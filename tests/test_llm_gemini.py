@@ -7,14 +7,14 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from envs import environment
-from gemini_standin import DEFAULT_KEY, MODEL_VERSION, GeminiStandIn, Reply
+from gemini_standin import DEFAULT_KEY, MODEL_VERSION, GeminiStandIn, Reply, gemini_env, make_client
 from pydantic import BaseModel, Field
 
 from kstock import db, llm
@@ -66,27 +66,10 @@ def day() -> date:
     return date(2091, 1, 1) + timedelta(days=10 * next(_days))
 
 
-def clock_on(day: date) -> datetime:
-    # 10:00 KST on that day, as an aware UTC moment.
-    return datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
-
-
 @pytest.fixture
 def standin() -> Iterator[GeminiStandIn]:
     with GeminiStandIn() as server:
         yield server
-
-
-def gemini_env(standin: GeminiStandIn, **overrides: str | None) -> Any:
-    values: dict[str, str | None] = {
-        "GOOGLE_API_KEY": DEFAULT_KEY,
-        "GEMINI_BASE_URL": standin.base_url,
-        "GEMINI_MAX_ATTEMPTS": "3",
-        "GEMINI_TIMEOUT_SECONDS": "30",
-        "LLM_DAILY_CALL_BUDGET": "100",
-    }
-    values.update(overrides)
-    return environment(**values)
 
 
 @pytest.fixture
@@ -97,10 +80,6 @@ def client(database: str, standin: GeminiStandIn, day: date) -> Iterator[GeminiC
             yield gemini
         finally:
             gemini.close()
-
-
-def make_client(day: date, clock: Callable[[], datetime] | None = None) -> GeminiClient:
-    return GeminiClient(get_settings(), clock=clock or (lambda: clock_on(day)), backoff_initial=0.01, backoff_max=0.05)
 
 
 def rows(day: date) -> list[dict[str, Any]]:

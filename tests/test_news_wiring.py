@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from cloud_fixtures import moto_endpoint, start_cloud, wait_for  # noqa: F401 (fixture)
-from content_fixtures import company, forget_content, quiet_template
+from cloud_fixtures import moto_endpoint, parked, start_cloud, wait_for  # noqa: F401 (fixture)
+from content_fixtures import content_of, quiet_template
 
 from infra.lambda_runtime import load_handler
 from infra.naver_sim import NaverStandInThread
@@ -32,14 +32,8 @@ def naver(services) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def lg(database) -> Iterator[dict[str, Any]]:
-    found = company(SYMBOL)
-    with db.read() as conn:
-        before = conn.execute("SELECT coalesce(max(id), 0) AS id FROM news").fetchone()["id"]
-    forget_content([found["id"]], [SYMBOL])
-    yield found
-    forget_content([found["id"]], [SYMBOL])
-    with db.transaction() as conn:  # articles of the industry query name other companies too
-        conn.execute("DELETE FROM news WHERE id > %s", (before,))
+    with content_of(SYMBOL) as found:
+        yield found
 
 
 @pytest.fixture(scope="module")
@@ -150,17 +144,7 @@ def test_poison_messages_end_in_the_dead_letter_queue(cloud, sqs):
     for body in poison:
         send(sqs, cloud, "NewsQueue", body)
     dlq = cloud.provisioned.queue_urls["NewsDeadLetterQueue"]
-    parked: list[str] = []
-
-    def all_parked() -> bool:
-        answer = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-        for message in answer.get("Messages", []):
-            parked.append(message["Body"])
-            sqs.delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
-        return len(parked) >= len(poison)
-
-    wait_for(all_parked, 45, "the poison messages in NewsDeadLetterQueue")
-    assert sorted(parked) == sorted(poison)
+    assert sorted(parked(sqs, dlq, len(poison), "the poison messages in NewsDeadLetterQueue")) == sorted(poison)
 
 
 def test_a_spent_daily_quota_is_acknowledged_not_retried(cloud, naver, lg):

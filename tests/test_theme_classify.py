@@ -10,11 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from envs import environment
-from gemini_standin import DEFAULT_KEY, GeminiStandIn
+from gemini_standin import GeminiStandIn, gemini_env, make_client
 
 from kstock import db
-from kstock.config import get_settings
 from kstock.llm import GeminiClient
 from kstock.themes import UNCLASSIFIED, Entrant, Headline, RulesClassifier, ThemeInfo, classify, idempotency_key
 from kstock.themes.classify import NO_KEY
@@ -215,23 +213,6 @@ def day() -> date:
 def standin() -> Iterator[GeminiStandIn]:
     with GeminiStandIn() as server:
         yield server
-
-
-def make_client(day: date) -> GeminiClient:
-    moment = datetime(day.year, day.month, day.day, 1, 0, tzinfo=UTC)
-    return GeminiClient(get_settings(), clock=lambda: moment, backoff_initial=0.01, backoff_max=0.05)
-
-
-def gemini_env(standin: GeminiStandIn, **overrides: str | None) -> Any:
-    values: dict[str, str | None] = {
-        "GOOGLE_API_KEY": DEFAULT_KEY,
-        "GEMINI_BASE_URL": standin.base_url,
-        "GEMINI_MAX_ATTEMPTS": "3",
-        "GEMINI_TIMEOUT_SECONDS": "30",
-        "LLM_DAILY_CALL_BUDGET": "100",
-    }
-    values.update(overrides)
-    return environment(**values)
 
 
 @pytest.fixture

@@ -15,24 +15,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
 from infra.dart_sim import wire
 from infra.dart_sim.content import DartContent
+from infra.standin import LoopbackServer, ServerThread
 from kstock.dart.client import SOURCE_HEADER
 from kstock.dart.models import REPORT_PERIODS, SIMULATED
 from kstock.market.calendar import KST
 
 log = logging.getLogger("infra.dart_sim")
-T = TypeVar("T")
 
 MARKET_WIDE_MAX_DAYS = 92  # DART: a search without corp_code covers at most three months
 
@@ -167,73 +165,26 @@ def _int(text: str | None, default: int | None) -> int | None:
     return int(text) if text.isdigit() else None
 
 
-class DartStandIn:
+class DartStandIn(LoopbackServer):
+    name = "OpenDART stand-in"
+
     def __init__(self, config: DartStandInConfig | None = None) -> None:
         self.config = config or DartStandInConfig()
+        super().__init__(self.config.host, self.config.port)
         self.state = StandInState()
         self.api = DartApi(self.config, self.state)
-        self._runner: web.AppRunner | None = None
-        self.port = self.config.port
 
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.api.app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.config.host, self.config.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]  # the bound port when 0 was asked
-        log.info("OpenDART stand-in on %s", self.url)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> DartStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.stop()
+    def app(self) -> web.Application:
+        return self.api.app()
 
     @property
     def url(self) -> str:
         """The base URL to put in DART_API_URL (the real one ends in /api too)."""
-        return f"http://{self.config.host}:{self.port}/api"
+        return f"http://{self.host}:{self.port}/api"
 
 
-class DartStandInThread:
+class DartStandInThread(ServerThread[DartStandIn]):
     """The stand-in on its own event loop in a daemon thread, for synchronous callers and tests."""
 
     def __init__(self, config: DartStandInConfig | None = None) -> None:
-        self.standin = DartStandIn(config)
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="dart-standin", daemon=True)
-
-    def run(self, coro: Awaitable[T], timeout: float = 30.0) -> T:
-        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)  # type: ignore[arg-type]
-        return future.result(timeout)
-
-    def __enter__(self) -> DartStandIn:
-        self._thread.start()
-        self.run(self.standin.start())
-        return self.standin
-
-    def __exit__(self, *_exc: object) -> None:
-        try:
-            self.run(self.standin.stop())
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            if not self._thread.is_alive():
-                self._loop.close()
-
-
-async def serve_forever(
-    config: DartStandInConfig, stop: asyncio.Event | None = None, ready: Callable[[DartStandIn], None] | None = None
-) -> None:
-    """Run until ``stop`` is set (a ``kstock sim-dart`` command, if the lead adds one)."""
-    stop = stop or asyncio.Event()
-    async with DartStandIn(config) as standin:
-        if ready:
-            ready(standin)
-        await stop.wait()
+        super().__init__(DartStandIn(config))

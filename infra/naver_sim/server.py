@@ -18,24 +18,20 @@ serves it until interrupted.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import threading
 from collections import deque
-from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from aiohttp import web
 
 from infra.naver_sim.content import Newsroom, labelled, rfc822
+from infra.standin import LoopbackServer, ServerThread, serve_forever
 from kstock.market.calendar import KST
 
 log = logging.getLogger("infra.naver_sim")
-T = TypeVar("T")
 
 NEWS_PATH = "/v1/search/news.json"
 
@@ -76,7 +72,9 @@ class Stats:
     items_sent: int = 0
 
 
-class NaverStandIn:
+class NaverStandIn(LoopbackServer):
+    name = "Naver news stand-in"
+
     def __init__(
         self,
         *,
@@ -89,8 +87,7 @@ class NaverStandIn:
         clock: Callable[[], datetime] | None = None,
         newsroom: Newsroom | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.newsroom = newsroom or Newsroom(seed)
         self.clock = clock or (lambda: datetime.now(KST))
         # None: any non-empty id and secret are accepted (no keys are configured locally).
@@ -99,7 +96,6 @@ class NaverStandIn:
         self.stats = Stats()
         self._failures: deque[tuple[int, str, str | None]] = deque()
         self._calls_by_day: dict[str, int] = {}
-        self._runner: web.AppRunner | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -108,34 +104,6 @@ class NaverStandIn:
         app.router.add_get(NEWS_PATH, self._news)
         app.router.add_route("*", "/v1/search/{api}", self._unknown_api)
         return app
-
-    async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
-        server = site._server  # the bound port when 0 was asked (aiohttp keeps it private)
-        sockets = getattr(server, "sockets", None)
-        if sockets:
-            self.port = sockets[0].getsockname()[1]
-        log.info("Naver news stand-in on %s", self.url)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> NaverStandIn:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.stop()
-
-    @property
-    def url(self) -> str:
-        """The base URL clients use as NAVER_API_URL."""
-        return f"http://{self.host}:{self.port}"
 
     # -- hooks for tests ---------------------------------------------------------------------------
 
@@ -212,49 +180,11 @@ def _int(text: str) -> int | None:
         return None
 
 
-class NaverStandInThread:
+class NaverStandInThread(ServerThread[NaverStandIn]):
     """The stand-in on its own event loop in a daemon thread, for synchronous callers and tests."""
 
     def __init__(self, standin: NaverStandIn | None = None) -> None:
-        self.standin = standin or NaverStandIn()
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="naver-stand-in", daemon=True)
-
-    def start(self) -> NaverStandIn:
-        self._thread.start()
-        self.run(self.standin.start())
-        return self.standin
-
-    def run(self, coroutine: Awaitable[T], timeout: float = 30.0) -> T:
-        async def wrapped() -> T:
-            return await coroutine
-
-        future: Future[T] = asyncio.run_coroutine_threadsafe(wrapped(), self._loop)
-        return future.result(timeout)
-
-    def stop(self) -> None:
-        try:
-            self.run(self.standin.stop())
-        finally:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            if not self._thread.is_alive():
-                self._loop.close()
-
-    def __enter__(self) -> NaverStandIn:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
+        super().__init__(standin or NaverStandIn())
 
 
-async def serve_forever(
-    standin: NaverStandIn, stop: asyncio.Event | None = None, ready: Callable[[NaverStandIn], None] | None = None
-) -> None:
-    """Run until ``stop`` is set (``python -m infra.naver_sim``; ``kstock up`` may await it in its loop)."""
-    stop = stop or asyncio.Event()
-    async with standin:
-        if ready:
-            ready(standin)
-        await stop.wait()
-        log.info("Naver stand-in served %d searches, %d items", standin.stats.answered, standin.stats.items_sent)
+__all__ = ["NaverStandIn", "NaverStandInThread", "serve_forever"]
