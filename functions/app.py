@@ -14,6 +14,11 @@ app.register_blueprint(health.bp)
 app.register_blueprint(companies.bp)
 for _resource in (prices, users, portfolio, comparisons, industries, indices, rankings, ws_metrics, docs):
     app.register_blueprint(_resource.bp)
+# -- issue 15: indicators and scans --
+from api import indicators as indicators_api  # noqa: E402
+
+app.register_blueprint(indicators_api.bp)
+# -- end issue 15 --
 # Every routed request: refuse text PostgreSQL cannot store, then count it against its client.
 app.guards.extend([text_guard, rate_limit_guard])
 

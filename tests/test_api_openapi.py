@@ -29,6 +29,7 @@ MY_ROUTES = {
     ("/comparisons", "post"), ("/comparisons/{comparisonId}", "get"), ("/indices/kospi", "get"),
     ("/indices/kosdaq", "get"), ("/rankings/companies", "get"), ("/rankings/industries", "get"),
     ("/rankings/industries/{industryId}/companies", "get"),
+    ("/companies/{companyId}/indicators", "get"),  # issue 15
 }
 
 
