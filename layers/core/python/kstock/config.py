@@ -193,6 +193,21 @@ class Settings(BaseSettings):
         3, ge=1, le=10, description="Business years of key accounts a company's first DART load fetches."
     )
 
+    # -- theme sync (issue 14) ---------------------------------------------------------------------
+    theme_classify_queue_url: str | None = Field(
+        None, description="ThemeClassifyQueue URL (the template sets it); unset -> entrants are not classified."
+    )
+    theme_sync_debounce_seconds: int = Field(
+        180, ge=0, description="Seconds a new entrant must stay in the top 30 before it is classified."
+    )
+    theme_active_limit: int = Field(40, ge=1, description="Most themes active at once (the stalest turn inactive).")
+    theme_retry_seconds: int = Field(
+        600, ge=0, description="Seconds before a stock left 미분류 (unclassified) is classified again."
+    )
+    theme_news_max_age_seconds: int = Field(
+        1800, ge=0, description="A classification fetches the entrant's news first when older than this."
+    )
+
     @property
     def database_is_embedded(self) -> bool:
         return self.database_url is None or "postgres" in self.kstock_embedded.split(",")

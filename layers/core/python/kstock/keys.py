@@ -110,3 +110,20 @@ MARKET_DATA_GENERATION = "cache:marketdata:generation"
 THEME_UPDATES = "themes:updates"
 """Pub/sub channel of theme changes (JSON objects); the fan-out sends each as ``{"type":"theme_update",...}``
 to the connections subscribed to the ``themes`` topic."""
+
+
+# -- theme sync (issue 14) ----------------------------------------------------------------------------
+
+THEMES_LIST_CACHE = "cache:themes:list"
+"""Cached GET /themes answer (a few seconds; deleted on every theme_update)."""
+
+THEMES_METRICS_CACHE = "cache:themes:metrics"
+"""Cached GET /themes/metrics answer (a few seconds; deleted on every theme_update)."""
+
+
+def theme_detail_cache(theme_id: int) -> str:
+    """Cached GET /themes/{themeId} answer (a few seconds; deleted on every theme_update)."""
+    return f"cache:themes:detail:{theme_id}"
+
+
+THEME_DETAIL_CACHE_PATTERN = "cache:themes:detail:*"
