@@ -15,9 +15,25 @@ app.register_blueprint(companies.bp)
 for _resource in (prices, users, portfolio, comparisons, industries, indices, rankings, ws_metrics, docs):
     app.register_blueprint(_resource.bp)
 # -- issue 15: indicators and scans --
+import scans  # noqa: E402
+
 from api import indicators as indicators_api  # noqa: E402
+from api import scans as scans_api  # noqa: E402
 
 app.register_blueprint(indicators_api.bp)
+app.register_blueprint(scans_api.bp)
+
+
+@app.lambda_function(name="scan_worker")
+def scan_worker(event, context):
+    return scans.chunk_worker(event, context)
+
+
+@app.lambda_function(name="scan_daily")
+def scan_daily(event, context):
+    return scans.daily_scan(event, context)
+
+
 # -- end issue 15 --
 # Every routed request: refuse text PostgreSQL cannot store, then count it against its client.
 app.guards.extend([text_guard, rate_limit_guard])

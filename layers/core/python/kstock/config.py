@@ -208,6 +208,16 @@ class Settings(BaseSettings):
         1800, ge=0, description="A classification fetches the entrant's news first when older than this."
     )
 
+    # -- scans and the watchlist (issue 15) ----------------------------------------------------------
+    scan_queue_url: str | None = Field(
+        None, description="ScanQueue URL (the template sets it); unset -> a scan's chunks run in the caller's process."
+    )
+    watchlist_size: int = Field(10, ge=1, le=40, description="Symbols the watchlist job asks the streamer to stream.")
+    watchlist_min_traded_value: int = Field(
+        1_000_000_000, ge=0, description="Safety filter: the smallest last-day traded value (KRW) a candidate needs."
+    )
+    watchlist_stocks_only: bool = Field(True, description="Safety filter: stocks only (no ETF, ETN or ELW).")
+
     @property
     def database_is_embedded(self) -> bool:
         return self.database_url is None or "postgres" in self.kstock_embedded.split(",")
