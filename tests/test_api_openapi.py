@@ -30,6 +30,7 @@ MY_ROUTES = {
     ("/indices/kosdaq", "get"), ("/rankings/companies", "get"), ("/rankings/industries", "get"),
     ("/rankings/industries/{industryId}/companies", "get"),
     ("/companies/{companyId}/indicators", "get"),  # issue 15
+    ("/scans", "post"), ("/scans/latest", "get"), ("/scans/{scanId}", "get"),  # issue 15
 }
 
 
