@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-import httpx
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
@@ -78,12 +77,16 @@ def _timeout_ms(seconds: float) -> int:
 
 
 def _transport_classes(name: str) -> tuple[type[BaseException], ...]:
-    """``name`` (TimeoutException, TransportError) from httpx and httpx2: the SDK uses either."""
-    found: list[type[BaseException]] = [getattr(httpx, name)]
-    try:
-        found.append(getattr(importlib.import_module("httpx2"), name))
-    except (ImportError, AttributeError):
-        pass
+    """``name`` (TimeoutException, TransportError) from httpx and httpx2: google-genai releases use
+    one or the other (3.6 depends on httpx2 only), so neither may be assumed installed."""
+    found: list[type[BaseException]] = []
+    for module in ("httpx2", "httpx"):
+        try:
+            found.append(getattr(importlib.import_module(module), name))
+        except (ImportError, AttributeError):
+            continue
+    if not found:
+        raise ImportError(f"google-genai's HTTP library (httpx2 or httpx) has no {name}")
     return tuple(found)
 
 
