@@ -16,6 +16,7 @@ for _resource in (prices, users, portfolio, comparisons, industries, indices, ra
     app.register_blueprint(_resource.bp)
 # -- issue 15: indicators and scans --
 import scans  # noqa: E402
+import watchlist  # noqa: E402
 
 from api import indicators as indicators_api  # noqa: E402
 from api import scans as scans_api  # noqa: E402
@@ -34,7 +35,36 @@ def scan_daily(event, context):
     return scans.daily_scan(event, context)
 
 
+@app.lambda_function(name="watchlist_safety")
+def watchlist_safety(event, context):
+    return watchlist.safety_filter(event, context)
+
+
+@app.lambda_function(name="watchlist_rank")
+def watchlist_rank(event, context):
+    return watchlist.rank(event, context)
+
+
 # -- end issue 15 --
+# -- issue 14: theme sync --
+import themes  # noqa: E402
+
+from api import themes as themes_api  # noqa: E402
+
+app.register_blueprint(themes_api.bp)
+
+
+@app.lambda_function(name="rank_watch")
+def rank_watch(event, context):
+    return themes.rank_watch(event, context)
+
+
+@app.lambda_function(name="theme_classify")
+def theme_classify(event, context):
+    return themes.theme_classify(event, context)
+
+
+# -- end issue 14 --
 # Every routed request: refuse text PostgreSQL cannot store, then count it against its client.
 app.guards.extend([text_guard, rate_limit_guard])
 

@@ -127,3 +127,12 @@ def theme_detail_cache(theme_id: int) -> str:
 
 
 THEME_DETAIL_CACHE_PATTERN = "cache:themes:detail:*"
+
+
+# -- watchlist (issue 15) -----------------------------------------------------------------------------
+
+WATCHLIST_REASONS = "streamer:watchlist:reasons"
+"""Hash symbol -> JSON {rank, tradedValue, reasons[]}: why each symbol of WATCHLIST is on it (/ws/metrics)."""
+
+WATCHLIST_SAFE = "watchlist:safe"
+"""Set of the symbols that passed the hourly safety filter (the 10-minute ranking reads it)."""
