@@ -31,6 +31,7 @@ MY_ROUTES = {
     ("/rankings/industries/{industryId}/companies", "get"),
     ("/companies/{companyId}/indicators", "get"),  # issue 15
     ("/scans", "post"), ("/scans/latest", "get"), ("/scans/{scanId}", "get"),  # issue 15
+    ("/themes", "get"), ("/themes/metrics", "get"), ("/themes/{themeId}", "get"),  # issue 14
 }
 
 

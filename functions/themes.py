@@ -1,0 +1,62 @@
+"""Theme sync's Lambdas (issue 14): the rank watch job and the ThemeClassifyQueue worker.
+
+What fails and what is acknowledged: a message no retry can process (not JSON, malformed, a symbol
+no company has) raises, so the redrive policy parks it in ThemeClassifyDeadLetterQueue after its
+receives. LLM trouble never fails a record (the chain falls back to rules, then 미분류 with a retry
+that rank watch queues later); a database or SQS failure raises and the message comes back.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from kstock.logs import get_logger
+from kstock.themes.rankwatch import ClassifyRequest, InvalidThemeRequest
+
+log = get_logger("kstock.themes")
+_processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def rank_watch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Every minute of the session: the fluctuation top 30, debounced entrants queued for classification."""
+    from kstock.kis.rest import shared_client
+    from kstock.marketdata.refresh import kis_unreachable
+    from kstock.themes import service
+
+    if kis_unreachable():
+        log.warning("KIS simulator not running: ranking not polled")
+        return {"skipped": True}
+    result = service.poll(client=shared_client())
+    log.info("ranking polled", extra=result.summary())
+    return result.summary()
+
+
+def _classify_record(record: SQSRecord) -> None:
+    from kstock.themes import service
+
+    try:
+        body = json.loads(record.body)
+    except ValueError as exc:
+        raise InvalidThemeRequest(f"not JSON: {record.body[:80]!r}") from exc
+    request = ClassifyRequest.parse(body)
+    outcome = service.classify_entrant(request)  # the process's Gemini client (kstock.llm)
+    answer = outcome.classification
+    log.info(
+        "entrant classified",
+        extra={
+            "symbol": request.symbol,
+            "theme": answer.theme,
+            "classifier": answer.classifier,
+            "replayed": outcome.replayed,
+            "fallback": answer.fallback,
+            "retry": answer.retry,
+        },
+    )
+
+
+def theme_classify(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return process_partial_response(event=event, record_handler=_classify_record, processor=_processor, context=context)
