@@ -103,6 +103,20 @@ class StreamerOptions:
                    fanout_options=FanoutOptions.from_settings(s))
 
 
+def _watchlist_reason(raw: str | None) -> dict:
+    """Why the watchlist job listed a symbol (issue 15): {rank, tradedValue, reasons}; {} when unknown."""
+    try:
+        why = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return why if isinstance(why, dict) else {}
+
+
+def _watchlist_order(item: tuple[str, dict]) -> tuple[int, str]:
+    rank = item[1].get("rank")
+    return (rank if isinstance(rank, int) else 1_000, item[0])
+
+
 @dataclass
 class Streamer:
     redis: aioredis.Redis
@@ -116,6 +130,7 @@ class Streamer:
     fanout: Fanout | None = field(init=False, default=None)
     polled: list[str] = field(default_factory=list)
     snapshots: int = 0
+    watchlist: dict[str, dict] = field(default_factory=dict)  # issue 15: symbol -> why it is listed
     publish_rate: float = 0.0       # ticks/s over the last status interval
     started_at: float = field(default_factory=time.time)
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
@@ -203,6 +218,8 @@ class Streamer:
             try:
                 clients = {k: int(v) for k, v in (await self.redis.hgetall(keys.DEMAND)).items()}
                 watchlist = await self.redis.smembers(keys.WATCHLIST)
+                reasons = await self.redis.hgetall(keys.WATCHLIST_REASONS)
+                self.watchlist = {s: _watchlist_reason(reasons.get(s)) for s in watchlist}
             except (RedisError, OSError) as exc:
                 log.warning("demand unavailable (%s); keeping the current plan", type(exc).__name__)
                 clients, watchlist = None, None
@@ -321,6 +338,9 @@ class Streamer:
             "writerDbErrors": wr.db_errors,
             "uptimeSeconds": round(now - self.started_at, 1),
             "fanout": self.fanout.status() if self.fanout is not None else None,
+            # issue 15: the watchlist job's symbols, whether each is streamed, and why it is listed
+            "watchlist": [{"symbol": symbol, "streamed": symbol in self.planner.streamed, **why}
+                          for symbol, why in sorted(self.watchlist.items(), key=_watchlist_order)],
         }
 
     async def _status(self) -> None:

@@ -114,5 +114,14 @@ def test_a_change_of_the_watchlist_changes_the_streamers_kis_subscriptions(servi
                 pipe.delete(keys.WATCHLIST).sadd(keys.WATCHLIST, "000660").execute()
             wait_for(lambda: subscribed("000660"), 20, "the new watchlist symbol subscribed")
             wait_for(lambda: not subscribed("005930"), 20, "the dropped symbol unsubscribed")
+            r.hset(keys.WATCHLIST_REASONS, "000660", json.dumps({"rank": 1, "tradedValue": 5, "reasons": ["why"]}))
+
+            def reported():
+                status = json.loads(r.get(keys.STREAMER_STATUS) or "{}")
+                return status.get("watchlist") == [
+                    {"symbol": "000660", "streamed": True, "rank": 1, "tradedValue": 5, "reasons": ["why"]}
+                ]
+
+            wait_for(reported, 20, "the streamer's status to show the watchlist and its reasons")
     finally:
         sim.stop()
