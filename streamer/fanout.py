@@ -82,6 +82,7 @@ class FanoutStats:
     messages: dict[str, int] = field(default_factory=lambda: {"tick": 0, "batch": 0})   # ticks delivered
     wanted: dict[str, int] = field(default_factory=lambda: {"tick": 0, "batch": 0})     # one-by-one deliveries
     theme_updates: int = 0
+    signals: int = 0          # issue 15: live buy signals delivered to the signals topic
     gone: int = 0
     throttled: int = 0
     failed: int = 0
@@ -169,9 +170,9 @@ class Fanout:
             reader = hiredis.Reader(encoding="utf-8", errors="replace")
             # subscribe before reading the registry: what is announced meanwhile waits in the socket
             await connection.send_command("PSUBSCRIBE", keys.REALTIME_CHANNEL_PATTERN)
-            await connection.send_command("SUBSCRIBE", keys.CONTROL_CHANNEL, keys.THEME_UPDATES)
+            await connection.send_command("SUBSCRIBE", keys.CONTROL_CHANNEL, keys.THEME_UPDATES, keys.SIGNAL_UPDATES)
             confirmed = 0
-            while confirmed < 3:
+            while confirmed < 4:
                 for reply in await self._replies(stream, reader):
                     confirmed += reply[0] in ("subscribe", "psubscribe")
                     self._dispatch(reply)
@@ -316,6 +317,8 @@ class Fanout:
                 self._control(reply[2])
             elif reply[1] == keys.THEME_UPDATES:
                 self._theme(reply[2])
+            elif reply[1] == keys.SIGNAL_UPDATES:
+                self._signal(reply[2])
 
     def _tick(self, symbol: str, text: str) -> None:
         if symbol not in self.by_symbol:
@@ -395,6 +398,25 @@ class Fanout:
         for conn in subs.values():
             conn.queue.append(payload)
             self.stats.theme_updates += 1
+            if not conn.busy and conn.timer is None:
+                self._schedule(conn)
+
+    def _signal(self, text: str) -> None:
+        """A live buy signal (issue 15), already ``{"type":"signal",...}``, to the ``signals`` topic."""
+        subs = self.by_topic.get("signals")
+        if not subs:
+            return
+        try:
+            body = json.loads(text)
+        except (TypeError, ValueError):
+            log.warning("signal is not JSON; not delivered")
+            return
+        if not isinstance(body, dict):
+            return
+        payload = json.dumps({**body, "type": "signal"}, ensure_ascii=False, separators=(",", ":")).encode()
+        for conn in subs.values():
+            conn.queue.append(payload)
+            self.stats.signals += 1
             if not conn.busy and conn.timer is None:
                 self._schedule(conn)
 
@@ -588,6 +610,7 @@ class Fanout:
             "messages": dict(s.messages),
             "oneByOne": dict(s.wanted),
             "themeUpdates": s.theme_updates,
+            "signals": s.signals,
             "gone": s.gone,
             "throttled": s.throttled,
             "failed": s.failed,

@@ -36,6 +36,7 @@ from kstock.realtime.prices import STREAM_TR, fetch_quote
 from streamer.fanout import Fanout, FanoutOptions
 from streamer.planner import SubscriptionPlanner
 from streamer.publisher import TickPublisher
+from streamer.signals import IndicatorWorker
 from streamer.writer import TickWriter
 
 log = logging.getLogger("streamer")
@@ -131,6 +132,7 @@ class Streamer:
     polled: list[str] = field(default_factory=list)
     snapshots: int = 0
     watchlist: dict[str, dict] = field(default_factory=dict)  # issue 15: symbol -> why it is listed
+    indicators: IndicatorWorker | None = field(init=False, default=None)  # issue 15: live candles, signals
     publish_rate: float = 0.0       # ticks/s over the last status interval
     started_at: float = field(default_factory=time.time)
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
@@ -156,6 +158,9 @@ class Streamer:
             tasks["writer"] = self.writer.run
         if self.fanout is not None:
             tasks["fanout"] = self.fanout.run
+        # issue 15: live candles and buy signals of the watchlist's symbols (stopped with the other tasks)
+        self.indicators = IndicatorWorker(self.redis, lambda: self.watchlist)
+        tasks["indicators"] = self.indicators.run
         self._tasks = [asyncio.create_task(self._supervised(name, fn), name=name) for name, fn in tasks.items()]
 
     async def stop(self) -> None:
@@ -341,6 +346,7 @@ class Streamer:
             # issue 15: the watchlist job's symbols, whether each is streamed, and why it is listed
             "watchlist": [{"symbol": symbol, "streamed": symbol in self.planner.streamed, **why}
                           for symbol, why in sorted(self.watchlist.items(), key=_watchlist_order)],
+            "indicators": self.indicators.status() if self.indicators is not None else None,
         }
 
     async def _status(self) -> None:

@@ -136,3 +136,7 @@ WATCHLIST_REASONS = "streamer:watchlist:reasons"
 
 WATCHLIST_SAFE = "watchlist:safe"
 """Set of the symbols that passed the hourly safety filter (the 10-minute ranking reads it)."""
+
+SIGNAL_UPDATES = "signals:updates"
+"""Pub/sub channel of live buy signals ``{"type":"signal","symbol","rule","price","time"}`` the streamer's
+indicator worker publishes; the fan-out sends each to the connections subscribed to the ``signals`` topic."""

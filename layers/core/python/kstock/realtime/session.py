@@ -36,7 +36,7 @@ ERROR_INVALID = "INVALID_REQUEST"
 ERROR_MISSING = "MISSING_FIELD"
 ERROR_UNAVAILABLE = "STREAM_UNAVAILABLE"
 ERROR_INTERNAL = "INTERNAL_ERROR"
-TOPICS = ("themes",)
+TOPICS = ("themes", "signals")  # signals: live buy signals of watchlist symbols (issue 15)
 ACTIONS = ("subscribe", "unsubscribe", "ping")
 
 
