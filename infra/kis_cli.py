@@ -101,6 +101,9 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     from infra.bench.scan import add_scan_bench
 
     add_scan_bench(bench_sub)
+    from infra.bench.themes import add_themes_bench  # issue 14
+
+    add_themes_bench(bench_sub)
 
 
 def add_streamer_benches(bench_sub) -> None:

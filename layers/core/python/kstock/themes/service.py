@@ -28,7 +28,6 @@ from kstock.market.calendar import KST
 from kstock.themes import metrics, store
 from kstock.themes.classify import Classification, classify, idempotency_key
 from kstock.themes.rankwatch import ClassifyRequest, Ranked, WatchResult, fetch_ranking, replace_top_set, watch
-from kstock.themes.rules import RulesClassifier
 
 log = logging.getLogger("kstock.themes.service")
 
@@ -158,7 +157,7 @@ def classify_entrant(
         themes = store.candidate_themes(conn) if answer is None else []
     replayed = answer is not None
     if answer is None:  # the LLM call happens outside any transaction: it may take seconds
-        answer = classify(entrant, themes, use_llm=use_llm, client=llm, rules=RulesClassifier(themes))
+        answer = classify(entrant, themes, use_llm=use_llm, client=llm)  # rules learnt only when needed
     titles = {h.id: h.title for h in entrant.headlines}
     with db.transaction() as conn:
         if not replayed and not store.store_answer(conn, key, request.symbol, request.day, answer):
