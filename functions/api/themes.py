@@ -37,6 +37,7 @@ class ThemeMember(CamelModel):
     traded_value: int
     in_ranking: bool  # false: fell out of the top 30 today (still shown, marked)
     classifier: str  # llm or rules
+    reason: str | None  # Korean, one sentence
     since: str
 
 
@@ -59,7 +60,6 @@ class MemberHeadline(CamelModel):
 
 
 class ThemeMemberDetail(ThemeMember):
-    reason: str | None  # Korean, one sentence
     confidence: float
     fallback: str | None  # why rules decided instead of the LLM
     left_ranking_at: str | None

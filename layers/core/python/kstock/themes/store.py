@@ -239,6 +239,7 @@ def _member_wire(r: dict[str, Any]) -> dict[str, Any]:
         "tradedValue": int(r["traded_value"] or 0),
         "inRanking": r["left_at"] is None,
         "classifier": r["classifier"],
+        "reason": r["reason"],
         "since": r["joined_at"].isoformat(),
     }
 
@@ -297,7 +298,6 @@ def theme_detail(conn: Any, theme_id: int, now: datetime) -> dict[str, Any] | No
     block = _block(themes[0], members)
     block["description"] = themes[0]["description"]
     for wire, member in zip(block["members"], members, strict=True):
-        wire["reason"] = member["reason"]
         wire["confidence"] = member["confidence"]
         wire["fallback"] = member["fallback"]
         wire["leftRankingAt"] = member["left_at"].isoformat() if member["left_at"] else None
