@@ -16,6 +16,7 @@ from envs import environment
 from gemini_standin import GeminiStandIn, gemini_env, make_client
 
 from kstock import cache, db, keys
+from kstock.market.calendar import KST
 from kstock.themes import UNCLASSIFIED, metrics
 from kstock.themes.rankwatch import ClassifyRequest, InvalidThemeRequest, Ranked, top_of
 from kstock.themes.service import classify_entrant, poll
@@ -384,3 +385,27 @@ def test_active_themes_are_capped(day):
         active = [r["name"] for r in conn.execute("SELECT name FROM themes WHERE is_active ORDER BY name")]
     assert active == sorted(["2차전지", "테마4", "테마3"])  # the one just joined stays, the stalest go
     assert {b["name"] for b in outcome.blocks} >= {"테마0", "테마1", "테마2"}  # broadcast as inactive
+
+
+def test_the_heat_map_answer_is_cached_and_dropped_on_theme_update(day, api):
+    battery_news(BATTERY[0], at(day, -600))
+    battery_news(BATTERY[1], at(day, -600))
+    poll([row(BATTERY[0], 12.0), row(BATTERY[1], 8.0)], now=at(day, 0), send=Queue())
+    classify_entrant(ClassifyRequest(BATTERY[0], day, 0), use_llm=False, fetch_news=no_fetch)
+    status, body, _ = api("GET", "/themes")
+    [theme] = body["data"]
+    assert status == 200 and [m["symbol"] for m in theme["members"]] == [BATTERY[0]]
+    with db.transaction() as conn:  # a change no theme_update announced: the cached answer stays
+        conn.execute("UPDATE themes SET name = '이름만 바뀜'")
+    assert api("GET", "/themes")[1]["data"][0]["name"] == "2차전지"
+    classify_entrant(ClassifyRequest(BATTERY[1], day, 0), use_llm=False, fetch_news=no_fetch)
+    status, body, _ = api("GET", "/themes")  # the theme_update dropped the cache
+    [theme] = body["data"]
+    assert sorted(m["symbol"] for m in theme["members"]) == sorted(BATTERY)
+    assert theme["weight"] == 2 * 10_000_000 and theme["averageChangePercent"] is not None
+    status, detail, _ = api("GET", f"/themes/{theme['themeId']}")
+    assert status == 200 and all(m["headlines"] and m["reason"] for m in detail["data"]["members"])
+    assert {h["source"] for m in detail["data"]["members"] for h in m["headlines"]} == {"simulated"}
+    status, cost, _ = api("GET", "/themes/metrics")
+    assert status == 200 and set(cost["data"]) >= {"day", "rankingPolls", "llmCalls", "tokens", "naiveLlmCalls"}
+    assert cost["data"]["day"] == datetime.now(KST).date().isoformat()  # today's counters (this test's day is 2095)
