@@ -50,6 +50,9 @@ def clean(database) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def synced_codes(database, standin) -> sync.SyncResult:
+    """A first sync: from no stored corp codes (whatever other modules synced before)."""
+    with psycopg.connect(database) as conn:
+        conn.execute("DELETE FROM dart_corp_codes")
     return sync.sync_corp_codes(DartClient(standin.url, KEY))
 
 
