@@ -19,8 +19,8 @@ close after 10 minutes and every socket after 2 hours (both configurable for tes
 
 ``GET /live`` serves a small page (``infra/static/live.html``) that signs up or logs in,
 subscribes to a few symbols and shows their prices ticking; its ``POST /live/login`` and
-``/live/signup`` are forwarded to the HTTP API's ``POST /users/login`` and ``/users/signup``, so
-the page needs no cross-origin request.
+``/live/signup`` are forwarded to the HTTP API's ``POST /users/login`` and ``/users/signup``, and
+``GET /live/themes`` to ``GET /themes`` (the heat map), so the page needs no cross-origin request.
 """
 
 from __future__ import annotations
@@ -121,6 +121,7 @@ class WebSocketGateway:
         application.router.add_get(f"/{self.stage}/", self._websocket)
         application.router.add_get("/live", self._live_page)
         application.router.add_post("/live/{action:login|signup}", self._live_account)
+        application.router.add_get("/live/themes", self._live_themes)
         return application
 
     # -- the live page -------------------------------------------------------------------------------
@@ -130,11 +131,19 @@ class WebSocketGateway:
         return web.Response(text=html, content_type="text/html", headers={"Cache-Control": "no-store"})
 
     async def _live_account(self, request: web.Request) -> web.Response:
+        return await self._forward("POST", f"/users/{request.match_info['action']}", await request.read())
+
+    async def _live_themes(self, _request: web.Request) -> web.Response:
+        """The heat map's first paint (later it follows theme_update messages)."""
+        return await self._forward("GET", "/themes", None)
+
+    async def _forward(self, method: str, path: str, body: bytes | None) -> web.Response:
+        """The page's same-origin door to the HTTP API (no cross-origin request)."""
         if not self.http_api_url:
-            return web.json_response({"message": "no HTTP API to log in with"}, status=503)
-        body = await request.read()
-        async with aiohttp.ClientSession() as session, session.post(
-                f"{self.http_api_url}/users/{request.match_info['action']}", data=body,
+            return web.json_response({"status": 503, "code": "STREAM_UNAVAILABLE",
+                                      "message": "no HTTP API behind this gateway"}, status=503)
+        async with aiohttp.ClientSession() as session, session.request(
+                method, f"{self.http_api_url}{path}", data=body,
                 headers={"Content-Type": "application/json"}) as answer:
             return web.Response(body=await answer.read(), status=answer.status, content_type="application/json")
 

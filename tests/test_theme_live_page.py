@@ -132,3 +132,13 @@ def test_a_theme_update_becomes_heat_map_blocks(cloud, streamer, sim, r, api, fa
         wait_for(lambda: set(page.evaluate(BLOCKS)) == {"9001"}, 30, "the inactive theme to leave", interval=0.2)
     finally:
         page.close()
+
+
+def test_the_page_gets_its_first_map_through_the_gateway(cloud, api):  # noqa: F811
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{cloud.ports.websocket}/live/themes", timeout=30) as answer:
+        forwarded = json.load(answer)
+    status, direct, _ = api("GET", "/themes")
+    assert status == 200 and forwarded["status"] == 200
+    assert forwarded["data"] == direct["data"]
