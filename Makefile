@@ -22,12 +22,13 @@ up: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-# The live-page test (tests/test_live_page.py) drives headless Chromium: install Debian's package
-# when it is missing and we may (root with apt-get, as in CI); otherwise that one test is skipped.
+# The live-page tests drive headless Chromium: install Debian's package (and a Korean font, so
+# screenshots show Hangul) when it is missing and we may (root with apt-get, as in CI); otherwise
+# those tests are skipped.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
-		echo "chromium is not installed: the live-page test will be skipped"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null; } || \
+		echo "chromium is not installed: the live-page tests will be skipped"
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
