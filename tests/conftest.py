@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from envs import environment
+from serverdirs import server_dir
 
 from infra.http_api import build_proxy_event
 from infra.lambda_runtime import LambdaContext, load_handler
@@ -32,18 +33,18 @@ def no_ambient_aws(tmp_path_factory) -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory) -> Iterator[dict[str, str]]:
-    home = tmp_path_factory.mktemp("kstock-home")
-    postgres = EmbeddedPostgres(home / "pg", delete_on_stop=True)
-    redis = EmbeddedRedis(home / "redis", persist=False)
-    urls = {"DATABASE_URL": postgres.start(), "REDIS_URL": redis.start()}
-    try:
-        with environment(**urls, KSTOCK_HOME=str(home), KSTOCK_ENV="test", KSTOCK_EMBEDDED="postgres,redis"):
-            yield urls
-    finally:
-        db.close_pool()
-        redis.stop()
-        postgres.stop()
+def services() -> Iterator[dict[str, str]]:
+    with server_dir("test-home") as home:
+        postgres = EmbeddedPostgres(home / "pg", delete_on_stop=True)
+        redis = EmbeddedRedis(home / "redis", persist=False)
+        urls = {"DATABASE_URL": postgres.start(), "REDIS_URL": redis.start()}
+        try:
+            with environment(**urls, KSTOCK_HOME=str(home), KSTOCK_ENV="test", KSTOCK_EMBEDDED="postgres,redis"):
+                yield urls
+        finally:
+            db.close_pool()
+            redis.stop()
+            postgres.stop()
 
 
 @pytest.fixture(scope="session")

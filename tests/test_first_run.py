@@ -27,6 +27,7 @@ import pytest
 import requests
 import websockets
 from cloud_fixtures import wait_for
+from serverdirs import server_dir
 
 from kstock.embedded import free_port, port_open
 
@@ -66,8 +67,12 @@ def hermetic_environment(home: Path, ports: dict[str, int]) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory) -> Iterator[Stack]:
-    root = tmp_path_factory.mktemp("newcomer")
+def stack() -> Iterator[Stack]:
+    with server_dir("newcomer") as root:
+        yield from _stack(root)
+
+
+def _stack(root: Path) -> Iterator[Stack]:
     home, workdir = root / "home", root / "work"
     home.mkdir()
     workdir.mkdir()

@@ -9,6 +9,7 @@ import psycopg
 import pytest
 import redis
 from cloud_fixtures import wait_for
+from serverdirs import server_dir
 from streamer_fixtures import StreamerThread, simulator
 
 from kstock import keys
@@ -136,19 +137,20 @@ def test_restarting_redis_does_not_stop_the_streamer(sim, own_redis, database):
 
 
 @pytest.fixture
-def own_postgres(tmp_path):
+def own_postgres():
     from kstock.companies.reference import seed
     from kstock.db.migrate import migrate
     from kstock.embedded import EmbeddedPostgres
 
-    server = EmbeddedPostgres(tmp_path / "pg")
-    url = server.start()
-    migrate(url)
-    with psycopg.connect(url) as conn:
-        conn.row_factory = psycopg.rows.dict_row
-        seed(conn)
-    yield server
-    server.stop()
+    with server_dir("own-postgres") as home:
+        server = EmbeddedPostgres(home / "pg")
+        url = server.start()
+        migrate(url)
+        with psycopg.connect(url) as conn:
+            conn.row_factory = psycopg.rows.dict_row
+            seed(conn)
+        yield server
+        server.stop()
 
 
 def test_postgres_down_for_30s_under_load_loses_and_duplicates_nothing(sim, services, own_postgres, r):
