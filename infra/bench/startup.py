@@ -26,7 +26,7 @@ import websockets
 from kstock.embedded import free_port
 
 PORTS = ("KSTOCK_API_PORT", "KSTOCK_WS_PORT", "MOTO_PORT", "EMBEDDED_REDIS_PORT", "KIS_SIM_REST_PORT",
-         "KIS_SIM_WS_PORT", "STREAMER_HEALTH_PORT")
+         "KIS_SIM_WS_PORT", "STREAMER_HEALTH_PORT", "NAVER_SIM_PORT", "DART_SIM_PORT")
 PASSWORD = "Bench#Start1"
 
 
@@ -45,6 +45,21 @@ def _answers(api: str) -> bool:
         return True
     except requests.ConnectionError:
         return False
+
+
+def _ranked(api: str) -> bool:
+    rows = requests.get(f"{api}/rankings/companies", timeout=10).json().get("data") or []
+    caps = [r.get("marketCap") for r in rows[:20]]
+    return len(caps) == 20 and all(caps) and caps == sorted(caps, reverse=True)
+
+
+def _bars(api: str) -> int:
+    found = requests.get(f"{api}/companies", params={"keyword": "005930"}, timeout=10).json().get("data") or []
+    if not found:
+        return 0
+    bars = requests.get(f"{api}/companies/{found[0]['companyId']}/ohlcv", timeout=10,
+                        params={"interval": "1d", "start": "2020-01-01T00:00:00Z"}).json().get("data") or []
+    return len(bars)
 
 
 async def _first_tick(ws_url: str, token: str) -> None:
@@ -68,13 +83,18 @@ def _one_start(workdir: Path, home: Path, limit: float) -> dict[str, float | Non
     try:
         health = _until(lambda: _answers(api), limit)
         figures["health"] = health and health - started
+        ranked = _until(lambda: _ranked(api), limit, interval=0.5)
+        figures["caps ranked (after health)"] = ranked and health and ranked - health
+        history = _until(lambda: _bars(api) >= 400, limit, interval=0.5)
+        figures["005930 400+ daily bars (after health)"] = history and health and history - health
         email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
         requests.post(f"{api}/users/signup", json={"email": email, "username": "b" + uuid.uuid4().hex[:8],
                                                    "password": PASSWORD}, timeout=60)
         token = requests.post(f"{api}/users/login", json={"email": email, "password": PASSWORD},
                               timeout=60).json()["accessToken"]
+        subscribed = time.monotonic()
         asyncio.run(asyncio.wait_for(_first_tick(ws, token), limit))
-        figures["first tick"] = time.monotonic() - started
+        figures["first tick (after subscribe)"] = time.monotonic() - subscribed
         ready = _until(lambda: "kstock is up" in log.read_text(errors="replace"), limit)
         figures["ready (market loaded)"] = ready and ready - started
     finally:
@@ -92,7 +112,7 @@ def bench_startup(limit: float) -> None:
         home.mkdir()
         runs = {"first start (empty home)": _one_start(workdir, home, limit),
                 "second start (same home)": _one_start(workdir, home, limit)}
-    print("kstock up under env -i (seconds from the process start)")
+    print("kstock up under env -i (seconds from the process start unless said)")
     for name, figures in runs.items():
         shown = ", ".join(f"{k} {v:.1f}" if v is not None else f"{k} -" for k, v in figures.items())
         print(f"  {name:<26} {shown}")
