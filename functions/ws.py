@@ -12,6 +12,7 @@ from kstock.aws import connections_client
 from kstock.errors import Unauthorized
 from kstock.logs import get_logger
 from kstock.realtime import session
+from web import UNAVAILABLE_ERRORS, unavailable
 
 log = get_logger("kstock.ws")
 
@@ -29,6 +30,9 @@ def connect(event: WebsocketEvent) -> Response:
                                 stage=event.stage)
     except Unauthorized as exc:
         return Response(body=json.dumps(exc.envelope()), status_code=401)
+    except UNAVAILABLE_ERRORS as exc:  # a store down or restarting: retry later, not a 500
+        refused = unavailable(exc)
+        return Response(body=json.dumps(refused.envelope()), status_code=refused.status, headers=refused.headers)
     return Response(body="", status_code=200)
 
 

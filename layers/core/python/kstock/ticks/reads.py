@@ -30,17 +30,29 @@ class OhlcvBar(CamelModel):
     amount: float | None           # traded value (KRW); null where the source does not say
 
 
+# Times a chart can ask about. Outside them the span arithmetic (end - 30 years, bucket origins)
+# leaves datetime's range: 0001-01-01 was an OverflowError and a 500 (issue 17, finding 8).
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 def parse_time(raw: str | None, name: str) -> datetime | None:
-    """ISO-8601 (a time without a zone is UTC, as every time on the wire) or unix seconds."""
+    """ISO-8601 (a time without a zone is UTC, as every time on the wire) or unix seconds,
+    between 1900 and 2100."""
     if raw is None or raw == "":
         return None
     try:
         if raw.isdigit():
-            return datetime.fromtimestamp(int(raw), UTC)
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            moment = datetime.fromtimestamp(int(raw), UTC)
+        else:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        in_range = EARLIEST <= moment <= LATEST
     except (ValueError, OverflowError, OSError):
         raise InvalidRequest(f"{name} must be an ISO-8601 time or unix seconds, not {raw!r}") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if not in_range:
+        raise InvalidRequest(f"{name} must lie between 1900 and 2100, not {raw!r}")
+    return moment
 
 
 def company_bars(company_id: int, interval: Interval, start: datetime | None, end: datetime | None,
