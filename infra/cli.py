@@ -56,14 +56,16 @@ def cmd_provision(args: argparse.Namespace) -> int:
     )
 
 
-def cmd_env(_args: argparse.Namespace) -> int:
-    from infra.stack_state import read_state
+def cmd_env(args: argparse.Namespace) -> int:
+    from infra.stack_state import read_state, secrets
 
     state = read_state()
     if state is None:
         print("kstock env: no running stack (start one with `make up` or `kstock up`)", file=sys.stderr)
         return 1
-    for name, value in state.environment.items():
+    # issue 17: the JWT key only when asked for (stack.json no longer holds it)
+    shown = {**state.environment, **(secrets() if getattr(args, "secrets", False) else {})}
+    for name, value in shown.items():
         print(f"export {name}={shlex.quote(value)}")
     return 0
 
@@ -107,7 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument("--template", type=Path, default=TEMPLATE_PATH)
     provision.set_defaults(func=cmd_provision)
 
-    sub.add_parser("env", help="print the running stack's settings as export lines").set_defaults(func=cmd_env)
+    env_parser = sub.add_parser("env", help="print the running stack's settings as export lines")
+    env_parser.add_argument("--secrets", action="store_true", help="also print the JWT signing key (issue 17)")
+    env_parser.set_defaults(func=cmd_env)
 
     sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
     sub.add_parser("seed", help="load the reference data (idempotent)").set_defaults(func=cmd_seed)
