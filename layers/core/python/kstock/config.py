@@ -218,6 +218,11 @@ class Settings(BaseSettings):
     )
     watchlist_stocks_only: bool = Field(True, description="Safety filter: stocks only (no ETF, ETN or ELW).")
 
+    # -- AI outlook (issue 16) ------------------------------------------------------------------------
+    analysis_queue_url: str | None = Field(
+        None, description="AnalysisQueue URL (the template sets it); unset -> the first request computes in-process."
+    )
+
     @property
     def database_is_embedded(self) -> bool:
         return self.database_url is None or "postgres" in self.kstock_embedded.split(",")
