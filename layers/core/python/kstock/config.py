@@ -223,6 +223,22 @@ class Settings(BaseSettings):
         None, description="AnalysisQueue URL (the template sets it); unset -> the first request computes in-process."
     )
 
+    # -- reliability: login throttle, fair share, request deadlines (issue 17) ----------------------
+    login_free_failures: int = Field(5, ge=1, description="Failed logins of one account before back-off starts.")
+    login_ip_free_failures: int = Field(20, ge=1, description="Failed logins from one IP before back-off starts.")
+    login_backoff_base_seconds: int = Field(1, ge=1, description="First back-off; each further failure doubles it.")
+    login_backoff_max_seconds: int = Field(900, ge=1, description="Longest login back-off (seconds).")
+    login_failure_memory_seconds: int = Field(
+        3600, ge=1, description="Failed logins are forgotten after this long without another one."
+    )
+    ws_max_connections_per_user: int = Field(5, ge=1, description="Open WebSocket connections one user may hold.")
+    ws_max_symbols_per_user: int = Field(
+        100, ge=1, description="Distinct symbols one user may subscribe to across all their connections."
+    )
+    kis_request_deadline_seconds: float = Field(
+        12.0, gt=0, description="Total time a KIS call made for an API request may take (below the 30 s timeout)."
+    )
+
     @property
     def database_is_embedded(self) -> bool:
         return self.database_url is None or "postgres" in self.kstock_embedded.split(",")
