@@ -140,3 +140,11 @@ WATCHLIST_SAFE = "watchlist:safe"
 SIGNAL_UPDATES = "signals:updates"
 """Pub/sub channel of live buy signals ``{"type":"signal","symbol","rule","price","time"}`` the streamer's
 indicator worker publishes; the fan-out sends each to the connections subscribed to the ``signals`` topic."""
+
+
+# -- reliability: login throttle (issue 17) ------------------------------------------------------------
+
+def login_failures(scope: str, subject: str) -> str:
+    """Hash {failures, lockedUntil} of failed logins of one account (``account``, subject = a digest
+    of the email, never the email) or one IP (``ip``); expires after a quiet hour."""
+    return f"login:failures:{scope}:{subject}"
