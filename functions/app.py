@@ -65,6 +65,25 @@ def theme_classify(event, context):
 
 
 # -- end issue 14 --
+# -- issue 16: AI outlook --
+import analysis  # noqa: E402
+
+from api import analysis as analysis_api  # noqa: E402
+
+app.register_blueprint(analysis_api.bp)
+
+
+@app.lambda_function(name="analysis_worker")
+def analysis_worker(event, context):
+    return analysis.worker(event, context)
+
+
+@app.lambda_function(name="analysis_nightly")
+def analysis_nightly(event, context):
+    return analysis.nightly(event, context)
+
+
+# -- end issue 16 --
 # Every routed request: refuse text PostgreSQL cannot store, then count it against its client.
 app.guards.extend([text_guard, rate_limit_guard])
 
