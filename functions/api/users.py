@@ -3,7 +3,7 @@
 from chalice import Blueprint
 
 from kstock import loads
-from kstock.errors import AlreadyExists, InvalidPassword, NotFound, Unauthorized
+from kstock.errors import AlreadyExists, InvalidPassword, NotFound, TooManyRequests, Unauthorized
 from kstock.schemas import CamelModel
 from kstock.users import favorites, service
 from kstock.validation import PageQuery, parse_id
@@ -46,11 +46,14 @@ def signup():
     body=service.LoginRequest,
     response=service.LoginResult,
     top_level=LoginTopLevel,
-    errors=[Unauthorized],
+    errors=[Unauthorized, TooManyRequests],
 )
 def login():
-    """An unknown email and a wrong password get the same 401, after the same work."""
-    result = service.login(parse_body(service.LoginRequest, bp.current_request))
+    """An unknown email and a wrong password get the same 401, after the same work. Repeated
+    failures of one account or one IP back off exponentially: 429 with ``Retry-After``."""
+    request = bp.current_request
+    source_ip = (request.context.get("identity") or {}).get("sourceIp")
+    result = service.login(parse_body(service.LoginRequest, request), source_ip)
     return ok(result.wire(), "로그인 성공", accessToken=result.access_token)
 
 

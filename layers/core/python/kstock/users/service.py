@@ -12,7 +12,7 @@ from kstock.auth import tokens
 from kstock.config import get_settings
 from kstock.errors import AlreadyExists, Unauthorized
 from kstock.schemas import CamelModel
-from kstock.users import passwords
+from kstock.users import passwords, throttle
 from kstock.validation import BodyModel
 
 # Pragmatic email check (one @, a dotted domain, no spaces): deliverability is not ours to prove.
@@ -67,17 +67,22 @@ def signup(request: SignupRequest) -> SignupResult:
     return SignupResult(user_id=row["id"])
 
 
-def login(request: LoginRequest) -> LoginResult:
+def login(request: LoginRequest, source_ip: str | None = None) -> LoginResult:
     """A new access token; the same ``UNAUTHORIZED`` (after the same bcrypt work) for an unknown
-    email and for a wrong password."""
+    email and for a wrong password; ``TOO_MANY_REQUESTS`` while the account or the IP is backing
+    off after failed logins (see :mod:`kstock.users.throttle`)."""
     email = request.email.strip()
+    subjects = throttle.subjects(email, source_ip)
+    throttle.check(subjects)
     row = None
     if _EMAIL.match(email):
         with db.read() as conn:
             row = conn.execute("SELECT id, password_hash FROM users WHERE lower(email) = lower(%s)",
                                (email,)).fetchone()
     if not passwords.verify(request.password, row["password_hash"] if row else None) or row is None:
+        throttle.record_failure(subjects)
         raise Unauthorized(LOGIN_FAILED)
+    throttle.record_success(subjects)
     ttl = get_settings().jwt_ttl_seconds
     return LoginResult(access_token=tokens.issue(row["id"], ttl), expires_in=ttl)
 
