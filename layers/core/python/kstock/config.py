@@ -225,7 +225,7 @@ class Settings(BaseSettings):
 
     # -- reliability: login throttle, fair share, request deadlines (issue 17) ----------------------
     login_free_failures: int = Field(5, ge=1, description="Failed logins of one account before back-off starts.")
-    login_ip_free_failures: int = Field(20, ge=1, description="Failed logins from one IP before back-off starts.")
+    login_ip_free_failures: int = Field(50, ge=1, description="Failed logins from one IP before back-off starts.")
     login_backoff_base_seconds: int = Field(1, ge=1, description="First back-off; each further failure doubles it.")
     login_backoff_max_seconds: int = Field(900, ge=1, description="Longest login back-off (seconds).")
     login_failure_memory_seconds: int = Field(
