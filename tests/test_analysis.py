@@ -437,3 +437,33 @@ def test_nightly_requests_name_the_largest_companies_and_every_industry(database
     sent: list[dict[str, Any]] = []
     assert service.queue_nightly(day, top=3, enqueue=lambda m: sent.extend(m) or len(m)) == len(requests)
     assert sent[0] == {"subject": "company", "id": companies[0], "day": day.isoformat()}
+
+
+# -- the routes ------------------------------------------------------------------------------------------
+
+
+def test_routes_answer_rules_analyses_whose_score_adds_up(api, no_key, world):
+    status, body, _ = api("GET", f"/companies/{world.company_id}/analysis")
+
+    assert status == 200, body
+    data = body["data"]
+    assert data["model"] == "rules" and data["aiGenerated"] is False and data["pending"] is False
+    assert set(data) >= {"summary", "outlook", "growthScore", "drivers", "risks", "generatedAt", "inputAsOf"}
+    shown = sum(c["contribution"] for c in data["components"])
+    assert data["growthScore"] == round(min(100, max(0, 50 + shown)))
+    assert data["drivers"][0]["citations"][0]["title"]
+
+    status, body, _ = api("GET", f"/industries/{world.industry_id}/analysis")
+    assert status == 200 and body["data"]["subject"] == "industry" and body["data"]["model"] == "rules"
+
+    status, body, _ = api("GET", "/companies/999999999/analysis")
+    assert status == 404 and body["code"] == "NOT_FOUND"
+
+
+def test_openapi_documents_the_pending_choice(api):
+    status, doc, _ = api("GET", "/openapi.json")
+
+    assert status == 200
+    operation = doc["paths"]["/companies/{companyId}/analysis"]["get"]
+    assert "pending: true" in operation["description"] and "29 s" in operation["description"]
+    assert "/industries/{industryId}/analysis" in doc["paths"]
