@@ -467,3 +467,16 @@ def test_openapi_documents_the_pending_choice(api):
     operation = doc["paths"]["/companies/{companyId}/analysis"]["get"]
     assert "pending: true" in operation["description"] and "29 s" in operation["description"]
     assert "/industries/{industryId}/analysis" in doc["paths"]
+
+
+def test_prompt_ids_are_exactly_the_citable_ids(database, world):
+    from kstock.analysis.llm import CITABLE_IN_PROMPT
+    from kstock.analysis.prompt import build_prompt
+
+    for data in (
+        company_input(world.company_id, datetime.now(UTC)),
+        company_input(world.bare_id, datetime.now(UTC)),  # figures missing: shown, not citable
+    ):
+        prompt = build_prompt(data)
+        assert set(CITABLE_IN_PROMPT.findall(prompt)) == set(data.citables())
+    assert "데이터 없음" in prompt

@@ -9,6 +9,7 @@ shows tokens per analysis.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -23,6 +24,7 @@ log = logging.getLogger("kstock.analysis")
 FEATURES = {"company": "company_analysis", "industry": "industry_analysis"}
 TEMPERATURE = 0.2
 ATTEMPTS = 2  # the first answer and one retry after a refused citation
+CITABLE_IN_PROMPT = re.compile(r"\[((?:news|filing|fig):[^\]]+)\]")  # how the prompt shows an id
 
 
 class AnswerPoint(BaseModel):

@@ -20,10 +20,14 @@ RULES = (
 
 
 def _figures(data: AnalysisInput) -> list[str]:
+    # A missing figure is shown without an id: the model must say it is missing, and cannot cite it
+    # (only what the input holds is citable; see AnalysisInput.citables).
     lines = []
     for metric in data.metrics.values():
-        value = "데이터 없음" if metric.value is None else f"{metric.value:g}{metric.unit}"
-        lines.append(f"[{metric.id}] {metric.label}: {value}")
+        if metric.value is None:
+            lines.append(f"- {metric.label}: 데이터 없음")
+        else:
+            lines.append(f"[{metric.id}] {metric.label}: {metric.value:g}{metric.unit}")
     return lines
 
 
