@@ -31,6 +31,7 @@ from redis import exceptions as redis_errors
 
 from kstock import ratelimit
 from kstock.auth import tokens
+from kstock.config import get_settings
 from kstock.errors import (
     ApiError,
     InternalError,
@@ -40,6 +41,8 @@ from kstock.errors import (
     StreamUnavailable,
     Unauthorized,
 )
+from kstock.kis import deadline as kis_deadline
+from kstock.kis.errors import KisUnavailable
 from kstock.logs import get_logger
 from kstock.validation import storable_text, validate
 
@@ -156,6 +159,9 @@ class _EnvelopeHandler(RestAPIEventHandler):
             return error_response(InvalidRequest(str(exc)))
         except UNAVAILABLE_ERRORS as exc:
             return error_response(unavailable(exc))
+        except KisUnavailable as exc:  # KIS hung or down past the request's budget: the contract's 503
+            log.warning("KIS unavailable", extra={"error": type(exc).__name__})
+            return error_response(StreamUnavailable("the market data source is not answering; retry shortly"))
         except Exception:
             path = getattr(self.current_request, "path", "unknown")
             log.exception("unhandled error", extra={"path": path})
@@ -216,7 +222,9 @@ class KstockChalice(Chalice):
             middleware_handlers=self._get_middleware_handlers("http"),
         )
         self.current_request = handler.create_request_object(event, context)
-        return handler(event, context)
+        # every KIS call of this request shares one budget below the function's timeout (issue 17)
+        with kis_deadline.within(get_settings().kis_request_deadline_seconds):
+            return handler(event, context)
 
 
 # -- request models, auth and the rate limit -------------------------------------------------------

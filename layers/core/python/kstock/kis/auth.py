@@ -23,7 +23,7 @@ import redis
 import requests
 
 from kstock.config import Settings, get_settings
-from kstock.kis import endpoints
+from kstock.kis import deadline, endpoints
 from kstock.kis.errors import KisAuthError, KisProtocolError, KisTokenIssueLimited, KisUnavailable
 from kstock.kis.models import AccessToken
 from kstock.market.calendar import KST
@@ -232,7 +232,9 @@ class KisAuth:
         if self._usable(token):
             return token.token  # type: ignore[union-attr]
         with self._lock:
-            deadline = time.monotonic() + self.max_issue_wait
+            budget = deadline.remaining()  # an API request's KIS budget, if any, bounds the wait too
+            wait_at_most = self.max_issue_wait if budget is None else max(0.0, min(self.max_issue_wait, budget))
+            issue_deadline = time.monotonic() + wait_at_most
             while True:
                 token = self._token if self._usable(self._token) else self.store.load()
                 if self._usable(token):
@@ -251,11 +253,11 @@ class KisAuth:
                         self._token = token
                         return token.token
                 now = time.monotonic()
-                if now >= deadline:
+                if now >= issue_deadline:
                     raise KisTokenIssueLimited(
                         "no KIS access token: one was issued less than a minute ago and none is cached",
                         code="EGW00133")
-                time.sleep(min(wait, 0.25, deadline - now))  # poll: the issuer stores its token meanwhile
+                time.sleep(min(wait, 0.25, issue_deadline - now))  # poll: the issuer stores its token meanwhile
 
     def invalidate(self, token: str) -> None:
         """Drop a token KIS called expired (EGW00123) so the next call re-issues."""
@@ -301,7 +303,7 @@ class KisAuth:
 
     def _post(self, path: str, body: dict[str, str]) -> dict:
         try:
-            response = self.session.post(self.rest_url + path, json=body, timeout=self.timeout,
+            response = self.session.post(self.rest_url + path, json=body, timeout=deadline.timeout(self.timeout, path),
                                          headers={"content-type": "application/json; charset=utf-8"})
         except requests.RequestException as exc:
             raise KisUnavailable(f"KIS {path} unreachable: {type(exc).__name__}") from exc

@@ -41,6 +41,10 @@ class KisUnavailable(KisError):
     """KIS did not answer usefully: network failure, gateway 5xx, temporary error codes."""
 
 
+class KisDeadlineExceeded(KisUnavailable):
+    """The time an API request may spend on KIS ran out (kstock.kis.deadline); not retried."""
+
+
 class KisProtocolError(KisError):
     """An answer that does not follow the protocol (unparseable JSON, missing fields)."""
 

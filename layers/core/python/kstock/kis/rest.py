@@ -20,7 +20,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from kstock.config import Settings, get_settings
-from kstock.kis import endpoints
+from kstock.kis import deadline, endpoints
 from kstock.kis.auth import KisAuth, KisCredentials, TokenStore
 from kstock.kis.endpoints import Endpoint
 from kstock.kis.errors import (
@@ -142,6 +142,10 @@ def _obj(body: dict[str, Any], key: str = "output") -> dict[str, Any]:
     return value
 
 
+def _budget_spent(_state: RetryCallState) -> bool:
+    return deadline.expired()
+
+
 class KisRestClient:
     """The KIS REST quotations kstock uses. Thread-safe; share one per process."""
 
@@ -197,7 +201,8 @@ class KisRestClient:
         retrying = Retrying(
             retry=retry_if_exception_type((KisRateLimited, KisUnavailable)),
             wait=wait_random_exponential(multiplier=self.backoff, max=self.backoff_max),
-            stop=stop_after_attempt(self.max_attempts), reraise=True, before_sleep=before_sleep,
+            # a request's KIS budget (kstock.kis.deadline) ends the retries too
+            stop=stop_after_attempt(self.max_attempts) | _budget_spent, reraise=True, before_sleep=before_sleep,
         )
         return retrying(self._get_once, endpoint, params, tr_cont)
 
@@ -227,7 +232,7 @@ class KisRestClient:
         }
         try:
             response = self.session.get(self.base_url + endpoint.path, params=params, headers=headers,
-                                        timeout=self.timeout)
+                                        timeout=deadline.timeout(self.timeout, f"KIS {endpoint.tr_id}"))
         except requests.RequestException as exc:
             raise KisUnavailable(f"KIS {endpoint.tr_id} unreachable: {type(exc).__name__}") from exc
         try:

@@ -17,6 +17,7 @@ from kstock.errors import InvalidRequest, StreamUnavailable
 from kstock.kis.errors import KisError
 from kstock.kis.rest import shared_client
 from kstock.market.codes import InstrumentKind, InvalidCode, classify
+from kstock.realtime import listing
 from kstock.realtime.prices import fetch_quote
 from kstock.schemas import CamelModel
 
@@ -58,7 +59,12 @@ def _tickers(raw: str | None) -> list[str]:
             invalid.append(f"{code} ({exc.reason})")
     if invalid:
         raise InvalidRequest("invalid tickers: " + ", ".join(invalid))
-    return list(dict.fromkeys(classify(c).code for c in codes))
+    canonical = list(dict.fromkeys(classify(c).code for c in codes))
+    # a well-formed code of nothing listed is the client's mistake (400), not KIS being down (503)
+    missing = listing.unknown(canonical)
+    if missing:
+        raise InvalidRequest("unknown tickers (not listed): " + ", ".join(missing))
+    return canonical
 
 
 def _price(message: dict[str, Any]) -> PolledPrice:
