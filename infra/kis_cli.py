@@ -104,6 +104,9 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     from infra.bench.themes import add_themes_bench  # issue 14
 
     add_themes_bench(bench_sub)
+    from infra.bench.analysis import add_analysis_bench  # issue 16
+
+    add_analysis_bench(bench_sub)
 
 
 def add_streamer_benches(bench_sub) -> None:
