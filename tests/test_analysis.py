@@ -480,3 +480,42 @@ def test_prompt_ids_are_exactly_the_citable_ids(database, world):
         prompt = build_prompt(data)
         assert set(CITABLE_IN_PROMPT.findall(prompt)) == set(data.citables())
     assert "데이터 없음" in prompt
+
+
+# -- the Lambdas -----------------------------------------------------------------------------------------
+
+
+def _sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": f"m{n}",
+                "receiptHandle": f"r{n}",
+                "body": body,
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:ap-northeast-2:000000000000:AnalysisQueue",
+                "awsRegion": "ap-northeast-2",
+            }
+            for n, body in enumerate(bodies)
+        ]
+    }
+
+
+def test_worker_computes_good_messages_and_reports_poison_ones(no_key, world, day):
+    from infra.lambda_runtime import LambdaContext, load_handler
+
+    worker = load_handler("app.analysis_worker")
+    good = AnalysisRequest(subject="industry", id=world.industry_id, day=day).model_dump_json()
+    unknown = AnalysisRequest(subject="company", id=10**8, day=day).model_dump_json()
+
+    result = worker(_sqs_event(good, "not json", unknown), LambdaContext(function_name="AnalysisWorkerFunction"))
+
+    assert sorted(f["itemIdentifier"] for f in result["batchItemFailures"]) == ["m1", "m2"]  # to the DLQ
+    with db.read() as conn:
+        row = conn.execute(
+            "SELECT model, status FROM ai_analyses WHERE industry_id = %s AND kst_day = %s", (world.industry_id, day)
+        ).fetchone()
+    assert row == {"model": "rules", "status": "done"}
