@@ -259,19 +259,20 @@ def _header(event: dict[str, Any], name: str) -> str | None:
     return None
 
 
-def rate_limit_client(event: dict[str, Any]) -> str:
-    """Who a request counts against: the user of a well-signed token, else the source IP.
+def rate_limit_clients(event: dict[str, Any]) -> list[str]:
+    """Whom a request counts against: its source IP always, and the user of a well-signed token too.
 
-    Only the signature is checked here (no Redis): a revoked token still counts against its user.
+    Only the signature is checked here (no store): a revoked token still counts against its user.
     """
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    clients = [f"ip:{identity.get('sourceIp') or 'unknown'}"]
     token = tokens.bearer(_header(event, "authorization"))
     if token:
         try:
-            return f"user:{tokens.decode(token).user_id}"
+            clients.append(f"user:{tokens.decode(token).user_id}")
         except Unauthorized:
             pass
-    identity = (event.get("requestContext") or {}).get("identity") or {}
-    return f"ip:{identity.get('sourceIp') or 'unknown'}"
+    return clients
 
 
 def rate_limit_guard(app: KstockChalice, event: dict[str, Any]) -> None:
@@ -285,7 +286,7 @@ def rate_limit_guard(app: KstockChalice, event: dict[str, Any]) -> None:
         op = operation_of(entry.view_function)
         if op is not None and not op.rate_limited:
             return
-    ratelimit.enforce(rate_limit_client(event))
+    ratelimit.enforce(*rate_limit_clients(event))
 
 
 def text_guard(app: KstockChalice, event: dict[str, Any]) -> None:
