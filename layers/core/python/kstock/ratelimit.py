@@ -66,7 +66,7 @@ def hit(client: str, *, limit: int | None = None, window: int | None = None) -> 
         return Decision(True, 0, 0, 0)
     try:
         answer: Any = cache.client().eval(
-            _SLIDING_WINDOW, 1, keys.rate_limit(client), limit, window * 1000, uuid.uuid4().hex
+            _SLIDING_WINDOW, 1, keys.rate_limit(client), str(limit), str(window * 1000), uuid.uuid4().hex
         )
     except RedisError as exc:
         # Refusing every request because the limiter's store is down would be worse than no limit.
