@@ -9,7 +9,7 @@ from chalice.app import Response, WebsocketEvent
 
 from kstock.auth.tokens import bearer
 from kstock.aws import connections_client
-from kstock.errors import Unauthorized
+from kstock.errors import ApiError
 from kstock.logs import get_logger
 from kstock.realtime import session
 from web import UNAVAILABLE_ERRORS, unavailable
@@ -28,8 +28,8 @@ def connect(event: WebsocketEvent) -> Response:
     try:
         session.open_connection(event.connection_id, _token(event), domain_name=event.domain_name,
                                 stage=event.stage)
-    except Unauthorized as exc:
-        return Response(body=json.dumps(exc.envelope()), status_code=401)
+    except ApiError as exc:  # 401 bad token, 429 over the user's connection limit
+        return Response(body=json.dumps(exc.envelope()), status_code=exc.status, headers=exc.headers)
     except UNAVAILABLE_ERRORS as exc:  # a store down or restarting: retry later, not a 500
         refused = unavailable(exc)
         return Response(body=json.dumps(refused.envelope()), status_code=refused.status, headers=refused.headers)

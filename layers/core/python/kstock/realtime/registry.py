@@ -7,6 +7,7 @@ One table, three item kinds, keyed so every question is a Query on a partition, 
   ``sk=TOPIC#{topic}`` likewise for topics (``themes``)
 * ``pk=SYM#{symbol}, sk=CONN#{id}``   who wants a symbol (the fan-out's question),
   ``pk=TOPIC#{topic}, sk=CONN#{id}`` who wants a topic
+* ``pk=USER#{id}, sk=CONN#{id}``      a user's connections (the per-user limits' question)
 
 Every item carries ``expiresAt`` (DynamoDB TTL) so rows of connections that vanished without a
 ``$disconnect`` expire on their own (readers skip expired rows DynamoDB has not deleted yet).
@@ -15,6 +16,12 @@ Idempotent under retries: a subscription counts as *added* only when its ``CONN#
 exist (a conditional put), and as *removed* only when a conditional delete really deleted it, so
 a retried or duplicated request (or ``$disconnect`` racing the fan-out's 410 clean-up) reports
 each change once and the demand counts built on these answers never double.
+
+Cannot leak (issue 17, finding 4): a subscription item is written only in a transaction whose
+condition is that the connection's ``META`` item exists, so nothing is subscribed (or counted) for
+a connection already removed. Only the remover that deleted ``META`` cleans the connection's
+items up, after the delete (no subscription can be added any more), and it reports exactly the
+items its conditional deletes removed; a second remover touches nothing.
 """
 
 from __future__ import annotations
@@ -23,10 +30,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import DeleteError, PutError
+from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from kstock import aws
 from kstock.config import get_settings
@@ -36,6 +45,7 @@ _models: dict[tuple[str, str | None, str], type[Model]] = {}
 SYMBOL = "SYM#"
 TOPIC = "TOPIC#"
 CONN = "CONN#"
+USER = "USER#"
 META = "META"
 MODES = ("tick", "batch")
 
@@ -105,9 +115,37 @@ def _info(item: _ConnectionItem, connection_id: str) -> ConnectionInfo:
 # -- connections --------------------------------------------------------------------------------
 
 
+class ConnectionGone(Exception):
+    """The connection was removed (``$disconnect``, the fan-out after a 410): nothing may be added."""
+
+
 def register(connection_id: str, *, user_id: int | None, domain_name: str, stage: str) -> None:
-    _model()(f"{CONN}{connection_id}", META, user_id=user_id, domain_name=domain_name, stage=stage, mode="tick",
-             connected_at=int(time.time() * 1000), expires_at=_expiry()).save()
+    model = _model()
+    expiry = _expiry()
+    model(f"{CONN}{connection_id}", META, user_id=user_id, domain_name=domain_name, stage=stage, mode="tick",
+          connected_at=int(time.time() * 1000), expires_at=expiry).save()
+    if user_id is not None:
+        model(f"{USER}{user_id}", f"{CONN}{connection_id}", expires_at=expiry).save()
+
+
+def user_connections(user_id: int) -> list[str]:
+    """The user's registered connections (a consistent Query of its partition)."""
+    return [item.sk.removeprefix(CONN) for item in _model().query(f"{USER}{user_id}", consistent_read=True)
+            if not _expired(item)]
+
+
+def user_symbols(user_id: int) -> set[str]:
+    """The distinct symbols a user subscribes to across all their connections."""
+    found: set[str] = set()
+    for connection_id in user_connections(user_id):
+        found.update(subscriptions(connection_id)[0])
+    return found
+
+
+def users_of(symbol: str) -> set[int]:
+    """The distinct users subscribed to ``symbol`` (what KIS slots should be allocated by)."""
+    infos = get_many(subscribers_of(symbol))
+    return {info.user_id for info in infos.values() if info.user_id is not None}
 
 
 def get(connection_id: str) -> ConnectionInfo | None:
@@ -137,8 +175,14 @@ def set_mode(connection_id: str, mode: str, window_ms: int | None) -> None:
         raise ValueError(f"unknown delivery mode {mode!r}")
     model = _model()
     item = model(f"{CONN}{connection_id}", META)
-    item.update(actions=[model.mode.set(mode), model.window_ms.set(window_ms) if window_ms is not None
-                         else model.window_ms.remove(), model.expires_at.set(_expiry())])
+    try:  # an update would create a removed connection's META again: only a live one
+        item.update(actions=[model.mode.set(mode), model.window_ms.set(window_ms) if window_ms is not None
+                             else model.window_ms.remove(), model.expires_at.set(_expiry())],
+                    condition=model.pk.exists())
+    except UpdateError as exc:
+        if _conditional_failure(exc):
+            raise ConnectionGone(connection_id) from None
+        raise
 
 
 # -- subscriptions ----------------------------------------------------------------------------------
@@ -170,6 +214,31 @@ def topic_subscribers(topic: str) -> list[str]:
     return _members(f"{TOPIC}{topic}")
 
 
+def _connection() -> Any:
+    return _model()._get_connection().connection
+
+
+def _add_one(model: type[_ConnectionItem], connection_id: str, sk: str, expiry: timedelta) -> bool:
+    """Write one subscription item if the connection is live and it is new; whether it was new.
+
+    One transaction: the ``META`` item must exist (else :class:`ConnectionGone`) and the item must
+    not (a retry finds it and counts nothing).
+    """
+    try:
+        with TransactWrite(connection=_connection()) as transaction:
+            transaction.condition_check(model, f"{CONN}{connection_id}", META, condition=model.pk.exists())
+            transaction.save(model(f"{CONN}{connection_id}", sk, expires_at=expiry),
+                             condition=model.pk.does_not_exist())
+    except TransactWriteError as exc:
+        reasons = [getattr(reason, "code", None) if reason else None for reason in exc.cancellation_reasons or []]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            raise ConnectionGone(connection_id) from None
+        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+            return False
+        raise
+    return True
+
+
 def _add(connection_id: str, prefix: str, names: Iterable[str], existing: Iterable[str]) -> list[str]:
     model = _model()
     expiry = _expiry()
@@ -178,14 +247,8 @@ def _add(connection_id: str, prefix: str, names: Iterable[str], existing: Iterab
     for name in dict.fromkeys(names):
         if name in known:
             continue
-        try:  # the owner's item decides whether this is new (a retry finds it and counts nothing)
-            model(f"{CONN}{connection_id}", f"{prefix}{name}", expires_at=expiry).save(
-                condition=model.pk.does_not_exist())
-        except PutError as exc:
-            if not _conditional_failure(exc):
-                raise
-            continue
-        added.append(name)
+        if _add_one(model, connection_id, f"{prefix}{name}", expiry):
+            added.append(name)
     if added:
         with model.batch_write() as batch:  # the mirror items the fan-out queries; puts are idempotent
             for name in added:
@@ -230,29 +293,26 @@ def remove_topics(connection_id: str, topics: Iterable[str]) -> list[str]:
 def remove(connection_id: str) -> Removed:
     """Delete a connection and all its subscriptions; report what this call really deleted.
 
-    Whoever deletes the ``META`` item (a conditional delete) owns the removal and reports the
-    subscriptions; a concurrent second remover (``$disconnect`` racing the fan-out's 410 clean-up)
-    reports nothing, so demand is released once.
+    Whoever deletes the ``META`` item (a conditional delete) owns the removal: only then, when no
+    subscription can be added any more, it lists the connection's items and deletes each one
+    conditionally, reporting exactly those it deleted (an unsubscribe racing it reports the
+    others). A concurrent second remover (``$disconnect`` racing the fan-out's 410 clean-up)
+    touches nothing and reports nothing, so demand is released once, and never left held.
     """
     model = _model()
-    items = list(model.query(f"{CONN}{connection_id}", consistent_read=True))
-    meta = next((i for i in items if i.sk == META), None)
+    try:
+        meta = model.get(f"{CONN}{connection_id}", META, consistent_read=True)
+    except model.DoesNotExist:
+        meta = None
     try:
         model(f"{CONN}{connection_id}", META).delete(condition=model.pk.exists())
     except DeleteError as exc:
         if not _conditional_failure(exc):
             raise
-        meta = None
-        owner = False
-    else:
-        owner = True
-    symbols = [i.sk.removeprefix(SYMBOL) for i in items if i.sk.startswith(SYMBOL)]
-    topics = [i.sk.removeprefix(TOPIC) for i in items if i.sk.startswith(TOPIC)]
-    with model.batch_write() as batch:
-        for prefix, names in ((SYMBOL, symbols), (TOPIC, topics)):
-            for name in names:
-                batch.delete(model(f"{CONN}{connection_id}", f"{prefix}{name}"))
-                batch.delete(model(f"{prefix}{name}", f"{CONN}{connection_id}"))
-    if not owner:
         return Removed()
-    return Removed(symbols, topics, _info(meta, connection_id) if meta is not None else None)
+    if meta is not None and meta.user_id is not None:
+        model(f"{USER}{int(meta.user_id)}", f"{CONN}{connection_id}").delete()
+    symbols, topics = subscriptions(connection_id)
+    removed = Removed(_remove(connection_id, SYMBOL, symbols), _remove(connection_id, TOPIC, topics))
+    removed.info = _info(meta, connection_id) if meta is not None else None
+    return removed

@@ -26,9 +26,10 @@ from redis.exceptions import RedisError
 
 from kstock.auth import tokens
 from kstock.config import get_settings
+from kstock.errors import TooManyRequests
 from kstock.logs import get_logger
 from kstock.market.codes import InvalidCode, classify
-from kstock.realtime import demand, registry
+from kstock.realtime import demand, listing, registry
 
 log = get_logger("kstock.realtime.session")
 
@@ -36,6 +37,8 @@ ERROR_INVALID = "INVALID_REQUEST"
 ERROR_MISSING = "MISSING_FIELD"
 ERROR_UNAVAILABLE = "STREAM_UNAVAILABLE"
 ERROR_INTERNAL = "INTERNAL_ERROR"
+ERROR_LIMIT = "TOO_MANY_REQUESTS"
+CONNECTION_RETRY_AFTER = 5  # seconds: a connection limit frees up when the user closes one
 TOPICS = ("themes", "signals")  # signals: live buy signals of watchlist symbols (issue 15)
 ACTIONS = ("subscribe", "unsubscribe", "ping")
 
@@ -61,9 +64,19 @@ class SubscriptionRequest(BaseModel):
 
 
 def open_connection(connection_id: str, token: str | None, *, domain_name: str, stage: str) -> int:
-    """Verify the token and record the connection; raises Unauthorized for a bad token."""
+    """Verify the token and record the connection; raises Unauthorized for a bad token and
+    ``TOO_MANY_REQUESTS`` past the user's connection limit (``WS_MAX_CONNECTIONS_PER_USER``).
+
+    Registered first, counted after: two connects racing for the last place may both be refused,
+    but the limit is never exceeded.
+    """
     claims = tokens.verify(token)
     registry.register(connection_id, user_id=claims.user_id, domain_name=domain_name, stage=stage)
+    limit = get_settings().ws_max_connections_per_user
+    if len(registry.user_connections(claims.user_id)) > limit:
+        registry.remove(connection_id)
+        raise TooManyRequests(f"at most {limit} open WebSocket connections per user: close one first",
+                              retry_after=CONNECTION_RETRY_AFTER)
     return claims.user_id
 
 
@@ -88,6 +101,8 @@ def handle_message(connection_id: str, body: str | None, *, domain_name: str | N
         return [_unsubscribe(connection_id, request, domain_name, stage)]
     except _Refused as refused:
         return [refused.reply]
+    except registry.ConnectionGone:  # removed meanwhile (the fan-out's 410): nothing was recorded
+        return [error(ERROR_INVALID, "this connection is closed; open a new one")]
     except Exception:  # a store outage is the client's answer too, never a failed invocation
         log.exception("WebSocket action failed", extra={"connection_id": connection_id, "action": action})
         return [error(ERROR_INTERNAL, "the request could not be processed; try again")]
@@ -132,6 +147,21 @@ def _parse(message: dict[str, Any]) -> SubscriptionRequest:
     return request
 
 
+def _user_symbols_check(connection_id: str, wanted: list[str]) -> int | None:
+    """The connection's user, refusing symbols past the user's limit across all connections."""
+    info = registry.get(connection_id)
+    if info is None:
+        raise registry.ConnectionGone(connection_id)
+    if info.user_id is None or not wanted:
+        return info.user_id
+    limit = get_settings().ws_max_symbols_per_user
+    held = registry.user_symbols(info.user_id)
+    if len(held | set(wanted)) > limit:
+        raise _Refused(ERROR_LIMIT, f"at most {limit} symbols per user across connections: you have {len(held)} "
+                                    f"and asked for {len(set(wanted) - held)} more")
+    return info.user_id
+
+
 def _subscribe(connection_id: str, request: SubscriptionRequest, domain_name: str | None,
                stage: str | None) -> dict[str, Any]:
     limit = get_settings().ws_max_symbols
@@ -141,12 +171,21 @@ def _subscribe(connection_id: str, request: SubscriptionRequest, domain_name: st
         new = len(total) - len(symbols)
         raise _Refused(ERROR_INVALID, f"at most {limit} symbols per connection: this one has {len(symbols)} "
                                       f"and asked for {new} more")
+    unlisted = listing.unknown(request.symbols)
+    if unlisted:  # a well-formed code of nothing listed must not count as demand for a KIS slot
+        raise _Refused(ERROR_INVALID, "unknown symbols (not listed): " + ", ".join(unlisted))
+    user_id = _user_symbols_check(connection_id, request.symbols)
     window = request.window_ms
     if request.mode == "batch" and window is None:
         window = get_settings().ws_batch_window_ms
     if request.mode is not None:
         registry.set_mode(connection_id, request.mode, window if request.mode == "batch" else None)
     added = registry.add_symbols(connection_id, request.symbols, symbols)
+    if user_id is not None and added and len(registry.user_symbols(user_id)) > get_settings().ws_max_symbols_per_user:
+        # another connection of the user subscribed meanwhile: give back what this one took
+        registry.remove_symbols(connection_id, added)
+        _user_symbols_check(connection_id, request.symbols)
+        raise _Refused(ERROR_LIMIT, "too many symbols for this user right now; unsubscribe some first")
     added_topics = registry.add_topics(connection_id, request.topics, topics)
     try:
         demand.announce("subscribe", connection_id, symbols=request.symbols, topics=request.topics, added=added,

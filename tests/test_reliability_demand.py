@@ -1,0 +1,131 @@
+"""Issue 17, findings 4 and 5: demand accounting that cannot leak, and a fair share per user.
+
+The WebSocket session against a real DynamoDB (moto server, the template's connections table)
+and the session Redis: what the registry holds and what ``ws:demand`` counts must agree."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from cloud_fixtures import moto_endpoint  # noqa: F401 (fixture)
+from envs import environment
+
+from infra.paths import TEMPLATE_PATH
+from infra.provision import local_clients, provision
+from infra.template import read_template
+from kstock import cache, keys
+from kstock.auth import tokens
+from kstock.errors import TooManyRequests
+from kstock.realtime import demand, registry, session
+
+DOMAIN, STAGE = "localhost:3001", "Prod"
+LISTED = ["005930", "000660", "035420", "051910", "005380", "035720"]
+
+
+@pytest.fixture(scope="module")
+def connections_table(database, moto_endpoint):  # noqa: F811
+    template = read_template(TEMPLATE_PATH)
+    sqs, dynamodb = local_clients(moto_endpoint, template.region)
+    tables = provision(template, sqs, dynamodb).tables
+    return moto_endpoint, tables["ConnectionsTable"], template.region
+
+
+@pytest.fixture
+def live(connections_table):
+    endpoint, table, region = connections_table
+    with environment(
+        AWS_ENDPOINT_URL=endpoint,
+        CONNECTIONS_TABLE=table,
+        AWS_REGION=region,
+        WS_MAX_CONNECTIONS_PER_USER="3",
+        WS_MAX_SYMBOLS_PER_USER="4",
+    ):
+        cache.client().delete(keys.DEMAND)
+        yield
+
+
+def user_id() -> int:
+    return int(uuid.uuid4().int % 1_000_000_000) + 1_000_000
+
+
+def connect(user: int) -> str:
+    connection_id = f"c{uuid.uuid4().hex[:14]}="
+    session.open_connection(connection_id, tokens.issue(user), domain_name=DOMAIN, stage=STAGE)
+    return connection_id
+
+
+def send(connection_id: str, message: dict) -> dict:
+    (reply,) = session.handle_message(connection_id, json.dumps(message), domain_name=DOMAIN, stage=STAGE)
+    return reply
+
+
+def registry_demand(symbols: list[str]) -> dict[str, int]:
+    counted = {symbol: len(registry.subscribers_of(symbol)) for symbol in symbols}
+    return {symbol: n for symbol, n in counted.items() if n}
+
+
+def test_a_subscribe_after_the_connection_was_removed_records_and_counts_nothing(live):
+    """Finding 4: subscribe frames handled after the fan-out's 410 clean-up re-created rows and
+    HINCRBY'd demand that no removal ever released."""
+    gone = connect(user_id())
+    session.close_connection(gone)  # the fan-out's 410 clean-up
+    reply = send(gone, {"action": "subscribe", "symbols": ["005930"], "mode": "batch"})
+    assert reply["type"] == "error"
+    assert registry.subscriptions(gone) == ([], [])
+    assert registry.get(gone) is None  # the mode update did not bring META back
+    assert gone not in registry.subscribers_of("005930")
+    assert demand.counts().get("005930", 0) == 0
+    assert session.close_connection(gone).symbols == []  # the late $disconnect releases nothing
+
+
+def test_removal_releases_exactly_what_the_connection_held(live):
+    user = user_id()
+    first, second = connect(user), connect(user)
+    assert send(first, {"action": "subscribe", "symbols": ["005930", "000660"]})["type"] == "subscribed"
+    assert send(second, {"action": "subscribe", "symbols": ["005930"]})["type"] == "subscribed"
+    assert demand.counts() == {"005930": 2, "000660": 1} == registry_demand(LISTED)
+    assert sorted(session.close_connection(first).symbols) == ["000660", "005930"]
+    assert session.close_connection(first).symbols == []  # $disconnect after the 410 clean-up
+    assert demand.counts() == {"005930": 1} == registry_demand(LISTED)
+    session.close_connection(second)
+    assert demand.counts() == {} == registry_demand(LISTED)
+
+
+def test_well_formed_codes_of_nothing_listed_are_refused_and_not_counted(live):
+    """Finding 5: ``999999`` counted as demand."""
+    connection = connect(user_id())
+    reply = send(connection, {"action": "subscribe", "symbols": ["005930", "999999"]})
+    assert (reply["type"], reply["code"]) == ("error", "INVALID_REQUEST") and "999999" in reply["message"]
+    assert demand.counts() == {} and registry.subscriptions(connection) == ([], [])
+    assert send(connection, {"action": "ping"}) == {"type": "pong"}  # the socket stays usable
+    session.close_connection(connection)
+
+
+def test_a_user_holds_at_most_the_connection_limit(live):
+    user = user_id()
+    held = [connect(user) for _ in range(3)]
+    with pytest.raises(TooManyRequests) as refused:
+        connect(user)
+    assert refused.value.retry_after >= 1
+    assert sorted(registry.user_connections(user)) == sorted(held)  # the refused one left nothing behind
+    connect(user_id())  # another user is not affected
+    session.close_connection(held[0])
+    connect(user)  # a place came free
+
+
+def test_a_user_subscribes_at_most_the_symbol_limit_across_connections(live):
+    user = user_id()
+    first, second = connect(user), connect(user)
+    assert send(first, {"action": "subscribe", "symbols": LISTED[:3]})["type"] == "subscribed"
+    reply = send(second, {"action": "subscribe", "symbols": LISTED[2:5]})  # one shared + two new = 5 > 4
+    assert (reply["type"], reply["code"]) == ("error", "TOO_MANY_REQUESTS")
+    assert registry.subscriptions(second) == ([], [])
+    assert send(second, {"action": "subscribe", "symbols": LISTED[2:4]})["type"] == "subscribed"  # exactly 4
+    assert registry.user_symbols(user) == set(LISTED[:4])
+    assert registry.users_of(LISTED[2]) == {user}  # two subscriptions, one user: what KIS slots should count
+    assert demand.counts() == registry_demand(LISTED)
+    for connection in (first, second):
+        session.close_connection(connection)
+    assert demand.counts() == {}
