@@ -42,6 +42,9 @@ from aiohttp import WSMsgType, web
 from infra.functions import FunctionError, LocalFunction
 from infra.http_api import single_and_multi
 from infra.template import WebSocketApiSpec
+from kstock.logs import get_logger
+
+log = get_logger("infra.ws_gateway")
 
 FRAME_LIMIT = 32 * 1024
 LIVE_PAGE = Path(__file__).resolve().parent / "static" / "live.html"
@@ -87,13 +90,21 @@ def select_route(expression: str, body: str, routes: dict[str, Any]) -> str | No
         try:
             value: Any = json.loads(body)
             for part in expression[len(prefix):].split("."):
-                value = value[part] if isinstance(value, dict) else None
+                value = value.get(part) if isinstance(value, dict) else None  # `{}` has no action: $default
             key = value if isinstance(value, str) else None
-        except (json.JSONDecodeError, TypeError):
+        except (ValueError, TypeError, RecursionError):  # bad JSON, 5000-digit numbers, absurd nesting
             key = None
-    if key is not None and key in routes:
+    # "$connect" / "$disconnect" are the lifecycle's, never a message's: {"action":"$disconnect"}
+    # must not run the disconnect handler for a live socket (issue 17)
+    if key is not None and not key.startswith("$") and key in routes:
         return key
     return "$default" if "$default" in routes else None
+
+
+def error_message(code: str, message: str, **extra: Any) -> str:
+    """A gateway error as the contract's WebSocket error message (``type``/``code``/``message``)."""
+    status = 500 if code == "INTERNAL_ERROR" else 400
+    return json.dumps({"type": "error", "status": status, "code": code, "message": message, **extra})
 
 
 class WebSocketGateway:
@@ -198,7 +209,8 @@ class WebSocketGateway:
                 result = await self._run_route("$connect", event) or {}
             except FunctionError:
                 self.stats["refused"] += 1
-                return web.json_response({"message": "Internal server error"}, status=500)
+                return web.json_response({"status": 500, "code": "INTERNAL_ERROR", "message": "Internal server error"},
+                                         status=500)
             status = int(result.get("statusCode", 200))
             if not 200 <= status < 300:
                 self.stats["refused"] += 1
@@ -225,6 +237,11 @@ class WebSocketGateway:
                     await ws.close(code=1009, message=b"Message too big")
                     break
                 await self._on_message(connection, data)
+        except Exception:  # never drop a socket without a close frame (issue 17)
+            log.exception("WebSocket connection failed", extra={"connection_id": connection_id})
+            close_code, reason = 1011, "internal error"
+            if not ws.closed:
+                await ws.close(code=1011, message=b"Internal error")
         finally:
             watchdog.cancel()
             self.connections.pop(connection_id, None)
@@ -243,17 +260,17 @@ class WebSocketGateway:
         self.stats["messages_in"] += 1
         route_key = select_route(self.api.route_selection_expression, data, self.routes)
         if route_key is None:
-            await connection.ws.send_str(json.dumps({"message": "Forbidden", "connectionId": connection.id}))
+            await connection.ws.send_str(error_message("INVALID_REQUEST", "Forbidden", connectionId=connection.id))
             return
         event = self._event(connection.id, route_key, "MESSAGE", None, connection, body=data,
                             context={"messageId": secrets.token_urlsafe(12)})
         try:
             await self._run_route(route_key, event)
-        except FunctionError:
+        except Exception:  # a failed route answers the client; the socket stays open (never a silent drop)
             if not connection.ws.closed:
-                await connection.ws.send_str(json.dumps({
-                    "message": "Internal server error", "connectionId": connection.id,
-                    "requestId": event["requestContext"]["requestId"]}))
+                await connection.ws.send_str(error_message(
+                    "INTERNAL_ERROR", "Internal server error", connectionId=connection.id,
+                    requestId=event["requestContext"]["requestId"]))
 
     async def _watch(self, connection: Connection) -> None:
         """Close idle sockets and sockets older than the connection limit."""
