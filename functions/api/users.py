@@ -4,6 +4,8 @@ from chalice import Blueprint
 
 from kstock import loads
 from kstock.errors import AlreadyExists, InvalidPassword, NotFound, TooManyRequests, Unauthorized
+from kstock.logs import get_logger
+from kstock.realtime import session
 from kstock.schemas import CamelModel
 from kstock.users import favorites, service
 from kstock.validation import PageQuery, parse_id
@@ -11,6 +13,7 @@ from openapi import BIG_ID, operation
 from web import bearer_token, current_user, ok, parse_body, parse_query
 
 bp = Blueprint(__name__)
+log = get_logger("kstock.api.users")
 TAGS = ["users"]
 
 
@@ -60,8 +63,13 @@ def login():
 @bp.route("/users/logout", methods=["POST"])
 @operation("Log out: revoke the token", tags=TAGS, auth=True)
 def logout():
-    """The presented token is refused from now until it would have expired."""
-    service.logout(bearer_token(bp.current_request))
+    """The presented token is refused from now until it would have expired, and the user's open
+    WebSocket connections are closed."""
+    claims = service.logout(bearer_token(bp.current_request))
+    try:  # the revoked token's sockets must stop streaming (issue 17); the logout stands regardless
+        session.close_user_connections(claims.user_id)
+    except Exception:
+        log.warning("could not close the user's WebSocket connections", exc_info=True)
     return ok(None, "로그아웃 되었습니다.")
 
 

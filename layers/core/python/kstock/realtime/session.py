@@ -118,6 +118,25 @@ def close_connection(connection_id: str) -> registry.Removed:
     return removed
 
 
+def close_user_connections(user_id: int) -> int:
+    """Close every open WebSocket of a user through ``@connections`` DELETE (a logout revokes the
+    token the sockets were opened with: they must not keep streaming). Each close fires the
+    gateway's ``$disconnect``, which releases the demand. Returns how many were closed."""
+    from kstock.aws import connections_client  # boto3 only when there is something to close
+
+    closed = 0
+    for connection_id, info in registry.get_many(registry.user_connections(user_id)).items():
+        if not info.domain_name or not info.stage:
+            continue
+        client = connections_client(info.domain_name, info.stage)
+        try:
+            client.delete_connection(ConnectionId=connection_id)
+            closed += 1
+        except client.exceptions.GoneException:  # gone already: its own $disconnect cleans up
+            close_connection(connection_id)
+    return closed
+
+
 # -- actions ---------------------------------------------------------------------------------------
 
 

@@ -87,6 +87,8 @@ def login(request: LoginRequest, source_ip: str | None = None) -> LoginResult:
     return LoginResult(access_token=tokens.issue(row["id"], ttl), expires_in=ttl)
 
 
-def logout(token: str | None) -> None:
-    """Revoke the presented token until it would have expired."""
-    tokens.revoke(tokens.verify(token))
+def logout(token: str | None) -> tokens.Claims:
+    """Revoke the presented token until it would have expired; its claims (whose sockets to close)."""
+    claims = tokens.verify(token)
+    tokens.revoke(claims)
+    return claims
