@@ -129,3 +129,33 @@ def test_a_user_subscribes_at_most_the_symbol_limit_across_connections(live):
     for connection in (first, second):
         session.close_connection(connection)
     assert demand.counts() == {}
+
+
+def test_demand_is_rebuilt_from_the_registry_when_redis_comes_back_empty(live):
+    """Finding 1: after a Redis restart the counts were gone and every subscription silently dead."""
+    users = [user_id(), user_id()]
+    connections = [connect(users[0]), connect(users[0]), connect(users[1])]
+    send(connections[0], {"action": "subscribe", "symbols": ["005930", "000660"]})
+    send(connections[1], {"action": "subscribe", "symbols": ["005930"]})
+    send(connections[2], {"action": "subscribe", "symbols": ["005930"]})
+    expected = {"005930": 3, "000660": 1}
+    cache.client().delete(keys.DEMAND)  # Redis restarted empty
+    assert demand.rebuild() == expected == demand.counts()
+    assert demand.distinct_users() == {"005930": 2, "000660": 1}  # two users, three subscriptions
+    for connection in connections:
+        session.close_connection(connection)
+    assert demand.counts() == {}
+
+
+def test_the_reconciler_repairs_drift_and_reports_it(live):
+    connection = connect(user_id())
+    send(connection, {"action": "subscribe", "symbols": ["005930", "000660"]})
+    redis_client = cache.client()
+    redis_client.hset(keys.DEMAND, mapping={"005930": 7, "035720": 1})  # leaked counts of old
+    redis_client.hdel(keys.DEMAND, "000660")  # and a lost one
+    drift = demand.reconcile()
+    assert drift == {"005930": (7, 1), "035720": (1, 0), "000660": (0, 1)}
+    assert demand.counts() == {"005930": 1, "000660": 1}
+    assert demand.reconcile() == {}  # nothing left to repair
+    session.close_connection(connection)
+    assert demand.counts() == {}

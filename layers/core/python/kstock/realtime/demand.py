@@ -19,6 +19,10 @@ from typing import Any
 import redis
 
 from kstock import cache, keys
+from kstock.logs import get_logger
+from kstock.realtime import registry
+
+log = get_logger("kstock.realtime.demand")
 
 # HINCRBY -1 per symbol, and HDEL what fell to zero or below (never leave negative demand).
 _DECREMENT = """
@@ -55,3 +59,51 @@ def announce(event: str, connection_id: str, *, symbols: Iterable[str] = (), top
 def counts(client: redis.Redis | None = None) -> dict[str, int]:
     """Subscriptions per symbol."""
     return {symbol: int(n) for symbol, n in _client(client).hgetall(keys.DEMAND).items()}
+
+
+# -- rebuilt from the registry, the source of truth (issue 17, finding 1) ----------------------------
+
+
+def registered() -> dict[str, int]:
+    """Subscriptions per symbol as the connection registry holds them."""
+    return {symbol: len(connections) for symbol, connections in registry.live_subscriptions().items()}
+
+
+def distinct_users() -> dict[str, int]:
+    """Distinct users per symbol (what KIS slots should be shared by, not raw subscriptions)."""
+    return {symbol: len(set(connections.values())) for symbol, connections in registry.live_subscriptions().items()}
+
+
+def rebuild(client: redis.Redis | None = None) -> dict[str, int]:
+    """Replace ``ws:demand`` with the registry's counts (after Redis came back empty); returns them.
+
+    Changes announced while the registry is read may be off by one until the next reconcile."""
+    counted = registered()
+    pipe = _client(client).pipeline(transaction=True)
+    pipe.delete(keys.DEMAND)
+    if counted:
+        pipe.hset(keys.DEMAND, mapping=counted)
+    pipe.execute()
+    return counted
+
+
+def reconcile(client: redis.Redis | None = None) -> dict[str, tuple[int, int]]:
+    """Compare ``ws:demand`` with the registry and repair the symbols that drifted.
+
+    Returns ``symbol -> (counted in Redis, registered)`` of what was repaired (empty: no drift), and
+    logs it. Only drifted symbols are written, so changes to the others are never overwritten."""
+    r = _client(client)
+    truth = registered()
+    counted = counts(r)
+    drift = {symbol: (counted.get(symbol, 0), truth.get(symbol, 0))
+             for symbol in set(counted) | set(truth) if counted.get(symbol, 0) != truth.get(symbol, 0)}
+    if drift:
+        pipe = r.pipeline(transaction=True)
+        for symbol, (_, should) in drift.items():
+            if should > 0:
+                pipe.hset(keys.DEMAND, symbol, should)
+            else:
+                pipe.hdel(keys.DEMAND, symbol)
+        pipe.execute()
+        log.warning("demand drift repaired", extra={"drift": {s: list(v) for s, v in sorted(drift.items())}})
+    return drift

@@ -316,3 +316,27 @@ def remove(connection_id: str) -> Removed:
     removed = Removed(_remove(connection_id, SYMBOL, symbols), _remove(connection_id, TOPIC, topics))
     removed.info = _info(meta, connection_id) if meta is not None else None
     return removed
+
+
+# -- the source of truth for demand (rebuilds and the reconciler) ----------------------------------
+
+
+def live_subscriptions() -> dict[str, dict[str, int | None]]:
+    """Every live connection's symbols: ``symbol -> {connection_id: user_id}``.
+
+    Built from the owner items (``CONN#{id}/SYM#{symbol}``, what a removal releases) of connections
+    whose ``META`` still exists. A Scan: for rebuilding demand after Redis came back empty and for
+    the periodic reconciler, never for a request.
+    """
+    model = _model()
+    by_symbol: dict[str, set[str]] = {}
+    for item in model.scan(filter_condition=model.pk.startswith(CONN) & model.sk.startswith(SYMBOL)):
+        if not _expired(item):
+            by_symbol.setdefault(item.sk.removeprefix(SYMBOL), set()).add(item.pk.removeprefix(CONN))
+    infos = get_many({cid for ids in by_symbol.values() for cid in ids})
+    found: dict[str, dict[str, int | None]] = {}
+    for symbol, ids in by_symbol.items():
+        live = {cid: infos[cid].user_id for cid in ids if cid in infos}
+        if live:
+            found[symbol] = live
+    return found
