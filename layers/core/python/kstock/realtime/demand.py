@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -58,7 +58,8 @@ def announce(event: str, connection_id: str, *, symbols: Iterable[str] = (), top
 
 def counts(client: redis.Redis | None = None) -> dict[str, int]:
     """Subscriptions per symbol."""
-    return {symbol: int(n) for symbol, n in _client(client).hgetall(keys.DEMAND).items()}
+    raw = cast(dict[str, str], _client(client).hgetall(keys.DEMAND))  # a sync client: no awaitable
+    return {symbol: int(n) for symbol, n in raw.items()}
 
 
 # -- rebuilt from the registry, the source of truth (issue 17, finding 1) ----------------------------
@@ -101,7 +102,7 @@ def reconcile(client: redis.Redis | None = None) -> dict[str, tuple[int, int]]:
         pipe = r.pipeline(transaction=True)
         for symbol, (_, should) in drift.items():
             if should > 0:
-                pipe.hset(keys.DEMAND, symbol, should)
+                pipe.hset(keys.DEMAND, symbol, str(should))
             else:
                 pipe.hdel(keys.DEMAND, symbol)
         pipe.execute()
