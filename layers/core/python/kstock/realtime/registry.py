@@ -129,9 +129,15 @@ def register(connection_id: str, *, user_id: int | None, domain_name: str, stage
 
 
 def user_connections(user_id: int) -> list[str]:
-    """The user's registered connections (a consistent Query of its partition)."""
-    return [item.sk.removeprefix(CONN) for item in _model().query(f"{USER}{user_id}", consistent_read=True)
-            if not _expired(item)]
+    """The user's live connections (a consistent Query of its partition; a mirror left by a
+    connection whose META is gone, e.g. a remover that crashed half-way, is dropped on the way)."""
+    model = _model()
+    listed = [item.sk.removeprefix(CONN) for item in model.query(f"{USER}{user_id}", consistent_read=True)
+              if not _expired(item)]
+    live = get_many(listed, consistent=True) if listed else {}  # a connection registered a moment ago counts
+    for stale in (cid for cid in listed if cid not in live):
+        model(f"{USER}{user_id}", f"{CONN}{stale}").delete()
+    return [cid for cid in listed if cid in live]
 
 
 def user_symbols(user_id: int) -> set[str]:
@@ -157,12 +163,12 @@ def get(connection_id: str) -> ConnectionInfo | None:
     return None if _expired(item) else _info(item, connection_id)
 
 
-def get_many(connection_ids: Iterable[str]) -> dict[str, ConnectionInfo]:
+def get_many(connection_ids: Iterable[str], *, consistent: bool = False) -> dict[str, ConnectionInfo]:
     """The connections that still exist among ``connection_ids`` (BatchGetItem, 100 keys a call)."""
     model = _model()
     keys = [(f"{CONN}{cid}", META) for cid in dict.fromkeys(connection_ids)]
     found: dict[str, ConnectionInfo] = {}
-    for item in model.batch_get(keys):
+    for item in model.batch_get(keys, consistent_read=consistent):
         if not _expired(item):
             cid = item.pk.removeprefix(CONN)
             found[cid] = _info(item, cid)
