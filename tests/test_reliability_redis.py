@@ -124,3 +124,14 @@ def test_a_store_outage_in_a_route_is_a_503_envelope(failure):
     body = json.loads(result["body"])
     assert (result["statusCode"], body["status"], body["code"]) == (503, 503, "STREAM_UNAVAILABLE")
     assert result["headers"]["Retry-After"] == "5"
+
+
+def test_postgres_down_is_a_503_envelope(api, database):
+    """Issue 17: "Redis or Postgres down becomes 503 with the envelope" (it was a 500)."""
+    down = f"postgresql://postgres@127.0.0.1:{free_port()}/postgres?connect_timeout=1"
+    cache.client().delete(keys.RANKINGS_INDUSTRIES)  # answered from Postgres, not the cache
+    with environment(DATABASE_URL=down):
+        status, body, headers = api("GET", "/rankings/industries")
+    assert (status, body["status"], body["code"]) == (503, 503, "STREAM_UNAVAILABLE"), body
+    assert headers["Retry-After"] == "5"
+    assert api("GET", "/rankings/industries")[0] == 200  # and back once it is
