@@ -94,6 +94,6 @@ def test_timeout_kills_the_environment(function):
         asyncio.run(function.invoke({"action": "sleep", "seconds": 30}))
     assert raised.value.payload["errorType"] == "Sandbox.Timedout"
     assert "Task timed out after 2.00 seconds" in raised.value.payload["errorMessage"]
-    assert time.monotonic() - started < 10
+    assert time.monotonic() - started < 25  # killed at its 2 s timeout, long before the 30 s sleep ends
     assert asyncio.run(function.invoke({"echo": "after"}))["echo"] == "after"  # a fresh one took its place
     assert function.errors == 1

@@ -47,7 +47,8 @@ def forget() -> None:
             "(SELECT id FROM companies WHERE symbol = ANY(%s))",
             ([*BATTERY, QUIET],),
         )
-    cache.client().delete(keys.THEME_TOP_30)
+    # no streamed price of another test's streamer: members show what this test's ranking says
+    cache.client().delete(keys.THEME_TOP_30, *(keys.latest_price(s) for s in [*BATTERY, QUIET]))
 
 
 def at(day: date, seconds: float) -> datetime:

@@ -17,7 +17,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from kstock.market.calendar import KST
-from kstock.marketdata.quotes import last_prices
+from kstock.marketdata.quotes import live_prices, stored_prices
 from kstock.themes.classify import Classification
 from kstock.themes.evaluate import member_corpus
 from kstock.themes.model import Entrant, Headline, ThemeInfo
@@ -217,10 +217,13 @@ def _num(value: Any) -> float | None:
 
 def _members(conn: Any, theme_ids: Sequence[int], now: datetime) -> dict[int, list[dict[str, Any]]]:
     """Each theme's visible members (a member that fell out of the ranking today stays, marked),
-    with the live price when the stream or a quote has one, else what the ranking last said."""
+    with the streamed price when there is one, else what today's ranking said, else the newest stored
+    price (a bar or a quote): a stored price may be hours older than this minute's ranking."""
     today = day_start(now.astimezone(KST).date())
     rows = conn.execute(_MEMBERS, {"ids": list(theme_ids), "today": today}).fetchall()
-    live = last_prices({r["symbol"] for r in rows})
+    live = live_prices(list(dict.fromkeys(r["symbol"] for r in rows)))
+    unranked = [r["symbol"] for r in rows if r["symbol"] not in live and r["seen_change"] is None]
+    live.update(stored_prices(list(dict.fromkeys(unranked))))
     grouped: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
         quote = live.get(r["symbol"])
