@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from kstock import db
+from kstock.embedded import free_port
 
 DAYS = 270
 FIRST_DAY = datetime(2025, 1, 1, 15, 0, tzinfo=UTC)  # 00:00 KST
@@ -79,3 +80,12 @@ def an_elw(symbol: str = "57LA24") -> Iterator[str]:
 def forget_scans() -> None:
     with db.transaction() as conn:
         conn.execute("DELETE FROM scan_runs")
+
+
+def no_kis() -> dict[str, str]:
+    """Settings pointing KIS at a closed port, so a scan never reaches a simulator someone else runs."""
+    return {
+        "KIS_REST_URL": f"http://127.0.0.1:{free_port()}",
+        "KIS_REST_MAX_ATTEMPTS": "1",
+        "KIS_TOKEN_MIN_INTERVAL": "0",
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from envs import environment
-from scan_fixtures import an_elw, daily_bars, forget_scans, symbols_of
+from scan_fixtures import an_elw, daily_bars, forget_scans, no_kis, symbols_of
 
 from kstock import db
 from kstock.config import reload_settings
@@ -18,7 +18,8 @@ from kstock.scans.rs import rank_against, weighted_return
 @pytest.fixture(scope="module")
 def kosdaq(database):
     symbols = symbols_of("KOSDAQ")
-    with daily_bars(symbols) as bars, an_elw() as elw:
+    with daily_bars(symbols) as bars, an_elw() as elw, environment(**no_kis()):
+        reload_settings()
         with db.transaction() as conn:
             conn.execute(
                 "INSERT INTO ohlcv_1d (symbol, bucket, open, high, low, close, volume, amount) "
@@ -29,6 +30,7 @@ def kosdaq(database):
         with db.transaction() as conn:
             conn.execute("DELETE FROM ohlcv_1d WHERE symbol = %s", (elw,))
     forget_scans()
+    reload_settings()
 
 
 @pytest.fixture
@@ -122,3 +124,55 @@ def test_the_daily_scan_runs_once_per_day(kosdaq, no_queue):
     first = service.start_scan(service.ScanRequest(market="KOSDAQ"), trigger="schedule")
     again, messages = service.create_run(service.ScanRequest(market="KOSDAQ"), trigger="schedule")
     assert again == first and messages == []
+
+
+def test_smart_money_reads_the_kis_investor_trend_matched_by_day(database):
+    from datetime import datetime, time
+
+    import numpy as np
+    from kis_fixtures import forget_kis_tokens, rest_client, running_simulator
+
+    from kstock.kis.investor import investor_trend
+    from kstock.market.calendar import KST
+    from kstock.scans.smartmoney import smart_money_score
+
+    symbol = "005930"
+    with running_simulator() as sim:
+        days = investor_trend(rest_client(sim.sim), symbol)
+        assert len(days) >= service.FLOW_DAYS and [d.day for d in days] == sorted(d.day for d in days)
+        assert any(d.foreign_net for d in days) and all(
+            d.individual_net == -(d.foreign_net + d.institution_net) for d in days
+        )
+        recent = days[-service.FLOW_DAYS :]
+        with db.transaction() as conn:
+            conn.execute("DELETE FROM ohlcv_1d WHERE symbol = %s", (symbol,))
+            for n, d in enumerate(recent):
+                conn.execute(
+                    "INSERT INTO ohlcv_1d (symbol, bucket, open, high, low, close, volume) "
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                    (symbol, datetime.combine(d.day, time(), KST), d.close, d.close, d.close, d.close, 1_000_000 + n),
+                )
+        try:
+            forget_kis_tokens()  # a token another simulator issued means nothing to this one
+            with environment(KIS_REST_URL=sim.sim.rest_url, KIS_TOKEN_MIN_INTERVAL="0"):
+                reload_settings()
+                service._kis_paused_until = 0.0  # an earlier test found KIS down on purpose
+                flows = service.investor_flows([symbol, "999990"])
+        finally:
+            reload_settings()
+            forget_kis_tokens()
+            with db.transaction() as conn:
+                conn.execute("DELETE FROM ohlcv_1d WHERE symbol = %s", (symbol,))
+    assert flows is not None
+    assert list(flows.foreign_net[0]) == [d.foreign_net for d in recent]
+    assert list(flows.institution_net[0]) == [d.institution_net for d in recent]
+    assert list(flows.volume[0]) == [1_000_000 + n for n in range(service.FLOW_DAYS)]
+    assert np.isnan(flows.foreign_net[1]).all()  # a symbol KIS does not know: no flows, not zeros
+    score = smart_money_score(flows.foreign_net, flows.institution_net, flows.volume)
+    assert 0 <= score[0] <= 100 and np.isnan(score[1])
+
+
+def test_without_kis_a_chunk_goes_on_without_smart_money(kosdaq):
+    service._kis_paused_until = 0.0
+    assert service.investor_flows(kosdaq[0][:3]) is None
+    assert service._kis_paused_until > 0  # and the process stops asking for a while

@@ -12,7 +12,7 @@ import pytest
 import requests
 from cloud_fixtures import moto_endpoint, parked, start_cloud, wait_for  # noqa: F401 (fixture)
 from content_fixtures import quiet_template
-from scan_fixtures import an_elw, daily_bars, forget_scans, symbols_of
+from scan_fixtures import an_elw, daily_bars, forget_scans, no_kis, symbols_of
 
 from kstock import db
 
@@ -28,7 +28,7 @@ def kosdaq(database):
 @pytest.fixture(scope="module")
 def cloud(services, database, moto_endpoint, tmp_path_factory):  # noqa: F811
     template = quiet_template(tmp_path_factory.mktemp("scans-wiring"), "scans-wiring")
-    with start_cloud(template, moto_endpoint, dict(services)) as running:
+    with start_cloud(template, moto_endpoint, {**services, **no_kis()}) as running:
         yield running
 
 

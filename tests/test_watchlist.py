@@ -10,7 +10,7 @@ import redis
 from cloud_fixtures import wait_for
 from envs import environment
 from kis_fixtures import rest_client, running_simulator
-from scan_fixtures import daily_bars, forget_scans, symbols_of
+from scan_fixtures import daily_bars, forget_scans, no_kis, symbols_of
 from streamer_fixtures import StreamerThread, simulator
 
 from kstock import db, keys
@@ -38,7 +38,7 @@ def market(database):
         with db.transaction() as conn:
             conn.execute("UPDATE companies SET is_halted = true WHERE symbol = %s", (halted,))
             conn.execute("UPDATE companies SET is_warning = true WHERE symbol = %s", (warned,))
-        with environment(SCAN_QUEUE_URL=None, WATCHLIST_MIN_TRADED_VALUE="1"):
+        with environment(SCAN_QUEUE_URL=None, WATCHLIST_MIN_TRADED_VALUE="1", **no_kis()):
             reload_settings()
             service.start_scan(service.ScanRequest(market="KOSDAQ", top_n=10))
             yield symbols, bars, halted, warned

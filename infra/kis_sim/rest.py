@@ -11,10 +11,12 @@ from typing import Any
 from aiohttp import web
 
 from infra.kis_sim.config import SimulatorConfig
+from infra.kis_sim.investor import investor_rows
 from infra.kis_sim.market import DayBar, IndexState, Market, Security, aggregate, bars_between
 from infra.kis_sim.state import SimState
 from infra.kis_sim.ticksize import tick_size
 from kstock.kis import endpoints
+from kstock.kis.investor import INVESTOR_TREND
 from kstock.market.calendar import KST
 
 OK = {"rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."}
@@ -77,6 +79,7 @@ class RestApi:
             endpoints.INDEX_DAILY_PRICE.path: (endpoints.INDEX_DAILY_PRICE.tr_id, self.index_daily),
             endpoints.INDEX_CHART.path: (endpoints.INDEX_CHART.tr_id, self.index_chart),
             endpoints.ELW_PRICE.path: (endpoints.ELW_PRICE.tr_id, self.elw_price),
+            INVESTOR_TREND.path: (INVESTOR_TREND.tr_id, self.investor),  # issue 15: smart money
         }
 
     def app(self) -> web.Application:
@@ -244,6 +247,11 @@ class RestApi:
                 "hts_frgn_ehrt": "25.31", "frgn_ntby_qty": "0", "flng_cls_code": "00", "acml_prtt_rate": "0.00",
             })
         return {"output": rows[::-1]}, ""
+
+    def investor(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
+        sec = self._security(params)
+        bars = self.market.bars_with_today(sec.symbol)
+        return {"output": investor_rows(sec, bars, session_open=bool(sec.acc_volume))}, ""
 
     def item_chart(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
         sec = self._security(params)

@@ -15,8 +15,10 @@ The life of a run:
    as the request asked.
 
 Every symbol with bars is stored graded (A-D); ``validSignals`` counts the A, B and C grades (a total of
-50 or more), which are what the watchlist takes as scan signals. Smart money is not fetched yet (no
-investor-trend source): its weight goes to the other parts, as :mod:`kstock.scans.grading` documents.
+50 or more), which are what the watchlist takes as scan signals. Smart money comes from KIS's investor
+trend (:mod:`kstock.kis.investor`, one call per symbol by the chunk worker) matched by day with the stored
+daily volume; when KIS cannot answer, the chunk goes on without it and the score's weight goes to the
+other parts, as :mod:`kstock.scans.grading` documents.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from __future__ import annotations
 import json
 import logging
 import math
+import time
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 import numpy as np
@@ -35,7 +38,7 @@ from kstock import db
 from kstock.config import get_settings
 from kstock.market.calendar import KST
 from kstock.scans.bars import load_bars
-from kstock.scans.panel import analyse
+from kstock.scans.panel import InvestorFlows, analyse
 from kstock.scans.rs import weighted_return
 from kstock.schemas import CamelModel
 from kstock.validation import BodyModel
@@ -43,6 +46,9 @@ from kstock.validation import BodyModel
 log = logging.getLogger("kstock.scans")
 
 CHUNK_SIZE = 50
+FLOW_DAYS = 20  # the smart-money score reads 5 and 20 days of investor trend
+KIS_PAUSE_SECONDS = 300.0
+_kis_paused_until = 0.0
 VALID_GRADES = ("A", "B", "C")
 MAX_TICKERS = 5_000
 
@@ -150,13 +156,57 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def _daily_volumes(conn: Any, symbols: list[str]) -> dict[tuple[str, date], float]:
+    rows: list[dict[str, Any]] = conn.execute(
+        "SELECT symbol, (bucket AT TIME ZONE 'Asia/Seoul')::date AS day, volume FROM ohlcv_1d "
+        "WHERE symbol = ANY(%s) AND bucket > now() - interval '90 days'",
+        (symbols,),
+    ).fetchall()
+    return {(str(r["symbol"]), r["day"]): float(r["volume"]) for r in rows}
+
+
+def investor_flows(symbols: list[str]) -> InvestorFlows | None:
+    """The last ``FLOW_DAYS`` days of KIS investor trend per symbol with the same days' stored volume (NaN
+    rows where a day is missing); None when KIS does not answer at all (then, for ``KIS_PAUSE_SECONDS``,
+    this process does not ask again: each chunk would otherwise wait out a token issue that cannot work)."""
+    global _kis_paused_until
+    from kstock.kis.errors import KisError
+    from kstock.kis.investor import investor_trend
+    from kstock.kis.rest import shared_client
+
+    if time.monotonic() < _kis_paused_until:
+        return None
+    shape = (len(symbols), FLOW_DAYS)
+    foreign, institution, volume = (np.full(shape, np.nan) for _ in range(3))
+    with db.read() as conn:
+        volumes = _daily_volumes(conn, symbols)
+    answered = 0
+    for i, symbol in enumerate(symbols):
+        try:
+            days = investor_trend(shared_client(), symbol)[-FLOW_DAYS:]
+        except KisError as exc:
+            if answered == 0:  # KIS is down or not configured: one failure is enough to know
+                log.warning("KIS investor trend unavailable: scan chunk without smart money (%s)", exc)
+                _kis_paused_until = time.monotonic() + KIS_PAUSE_SECONDS
+                return None
+            continue
+        answered += 1
+        if len(days) < FLOW_DAYS:
+            continue
+        foreign[i] = [d.foreign_net for d in days]
+        institution[i] = [d.institution_net for d in days]
+        volume[i] = [volumes.get((symbol, d.day), np.nan) for d in days]
+    return InvestorFlows(foreign_net=foreign, institution_net=institution, volume=volume)
+
+
 def _signal_rows(scan_id: int, companies: dict[str, dict[str, Any]], symbols: list[str]) -> list[tuple[Any, ...]]:
     """The chunk's analysed rows for scan_signals (symbols without a single bar are left out)."""
     with db.read() as conn:
         bars = load_bars(conn, symbols)
         run: Any = conn.execute("SELECT universe FROM scan_runs WHERE id = %s", (scan_id,)).fetchone()
+    flows = investor_flows(symbols)  # KIS calls without holding a database connection
     pool = np.array([v for v in run["universe"].values() if v is not None], dtype=np.float64)
-    result = analyse(bars, universe_returns=pool if pool.size else None)
+    result = analyse(bars, universe_returns=pool if pool.size else None, flows=flows)
     out: list[tuple[Any, ...]] = []
     for i, symbol in enumerate(symbols):
         if symbol not in companies or np.isnan(bars.close[i, -1]):
