@@ -131,7 +131,9 @@ class HttpApi:
         self.routes = sorted(routes, key=lambda r: r.specificity)
 
     def app(self) -> web.Application:
-        application = web.Application(client_max_size=10 * 1024 * 1024)
+        application = web.Application(client_max_size=10 * 1024 * 1024,
+                                      # API Gateway passes a body as sent, compressed or not
+                                      handler_args={"auto_decompress": False})
         application.router.add_route("*", "/{tail:.*}", self._handle)
         return application
 

@@ -31,7 +31,9 @@ TICK_KEYS = {"type", "symbol", "price", "volume", "accVolume", "change", "change
 @pytest.fixture(scope="module")
 def env(services, moto_endpoint):  # noqa: F811
     """This process (the streamer runs in it) and the functions share moto, Redis and the signing key."""
-    values = {"JWT_SECRET": SECRET, "AWS_ENDPOINT_URL": moto_endpoint, "WS_MAX_SYMBOLS": "8"}
+    # one user opens many sockets here: the per-user limits have tests of their own
+    values = {"JWT_SECRET": SECRET, "AWS_ENDPOINT_URL": moto_endpoint, "WS_MAX_SYMBOLS": "8",
+              "WS_MAX_CONNECTIONS_PER_USER": "10000", "WS_MAX_SYMBOLS_PER_USER": "100000"}
     with environment(**values):
         yield values
 
