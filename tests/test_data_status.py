@@ -107,11 +107,13 @@ def test_a_favorite_queues_what_the_company_lacks_until_complete(cloud, companie
     assert_empty(status_of(cloud, kia["id"]))
     code, body = call(cloud, "POST", "/users/favorites", token=token, json={"companyId": kia["id"]})
     assert code == 201, body
-    done = wait_for(
-        lambda: (lambda s: s if s["isComplete"] else None)(status_of(cloud, kia["id"])),
-        90,
-        "the favorite's data loads to complete",
-    )
+    def loaded() -> dict[str, Any] | None:
+        # complete, and every worker has also marked its refresh (written just after its rows)
+        s = status_of(cloud, kia["id"])
+        refreshed = all(s[kind]["refreshedAt"] for kind in ("dailyBars", "financials", "filings", "news"))
+        return s if s["isComplete"] and refreshed else None
+
+    done = wait_for(loaded, 90, "the favorite's data loads to complete")
     assert_complete(done)
     # what the routes now answer
     assert call(cloud, "GET", f"/companies/{kia['id']}/news")[1]["data"]

@@ -33,6 +33,8 @@ def r(services):
 @pytest.fixture(scope="module")
 def market(database):
     symbols = symbols_of("KOSDAQ")
+    with db.transaction() as conn:  # only these companies have traded (other modules leave daily bars)
+        conn.execute("DELETE FROM ohlcv_1d WHERE symbol <> ALL(%s)", (symbols,))
     with daily_bars(symbols) as bars:
         halted, warned = symbols[0], symbols[1]
         with db.transaction() as conn:
