@@ -127,3 +127,19 @@ def test_a_change_of_the_watchlist_changes_the_streamers_kis_subscriptions(servi
             wait_for(reported, 20, "the streamer's status to show the watchlist and its reasons")
     finally:
         sim.stop()
+
+
+def test_ws_metrics_show_the_watchlist_and_why(api, r):
+    status = {"reportedAt": 0, "watchlist": [
+        {"symbol": "005930", "streamed": True, "rank": 1, "tradedValue": 123_000_000_000,
+         "reasons": ["scan grade A", "daily signal buy"]}], "fanout": {"signals": 3}}
+    r.set(keys.STREAMER_STATUS, json.dumps(status), ex=10)
+    try:
+        code, body, _ = api("GET", "/ws/metrics")
+    finally:
+        r.delete(keys.STREAMER_STATUS)
+    assert code == 200
+    assert body["data"]["watchlist"] == [{"symbol": "005930", "streamed": True, "rank": 1,
+                                          "tradedValue": 123_000_000_000,
+                                          "reasons": ["scan grade A", "daily signal buy"]}]
+    assert body["data"]["signals"] == 3

@@ -23,6 +23,16 @@ class PerMode(CamelModel):
     batch: int = 0
 
 
+class WatchlistEntry(CamelModel):
+    """A symbol the watchlist job asked the streamer to stream, and why."""
+
+    symbol: str
+    streamed: bool
+    rank: int | None = None
+    traded_value: int | None = None
+    reasons: list[str] = []
+
+
 class WsMetrics(CamelModel):
     streamer_running: bool
     connections: int
@@ -43,6 +53,8 @@ class WsMetrics(CamelModel):
     kis_slots_limit: int | None
     streamed_symbols: list[str]
     polled_symbols: list[str]
+    watchlist: list[WatchlistEntry] = []
+    signals: int = 0             # live buy signals delivered to the `signals` topic
 
 
 def _iso(ts: float | None) -> str | None:
@@ -84,4 +96,6 @@ def collect() -> WsMetrics:
         kis_slots_limit=status.get("slotsLimit"),
         streamed_symbols=list(status.get("streamed") or []),
         polled_symbols=list(status.get("polled") or []),
+        watchlist=[WatchlistEntry.model_validate(w) for w in status.get("watchlist") or []],
+        signals=int(fanout.get("signals", 0)),
     )
