@@ -15,6 +15,7 @@ import pytest
 
 from infra.runtime import LocalCloud, Ports
 from infra.ws_gateway import Limits
+from kstock import aws
 from kstock.embedded import free_port, port_open
 
 # A deadline in a test is a condition's last chance, never a speed target (those live in
@@ -37,6 +38,11 @@ def wait_for(predicate, timeout: float = 15.0, what: str = "condition", interval
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def sqs_of(cloud: LocalCloud):
+    """An SQS client of a local cloud's AWS endpoint, from kstock's one client factory."""
+    return aws.client("sqs", endpoint_url=cloud.endpoint, region=cloud.region)
 
 
 def parked(sqs, dlq_url: str, count: int, what: str = "messages in the DLQ") -> list[str]:
@@ -94,4 +100,4 @@ def start_cloud(template: Path, endpoint: str, environment: dict[str, str], **kw
     return CloudThread(LocalCloud(template, endpoint, environment, ports=ports, **kwargs))
 
 
-__all__ = ["CloudThread", "Limits", "start_cloud", "wait_for", "moto_endpoint", "parked", "patient"]
+__all__ = ["CloudThread", "Limits", "start_cloud", "wait_for", "moto_endpoint", "parked", "patient", "sqs_of"]

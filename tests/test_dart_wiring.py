@@ -10,11 +10,10 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from api_fixtures import PASSWORD, new_email
-from cloud_fixtures import moto_endpoint, parked, start_cloud, wait_for  # noqa: F401 (fixture)
+from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for  # noqa: F401 (fixture)
 from content_fixtures import company, forget_content, quiet_template
 from envs import environment
 
@@ -54,13 +53,7 @@ def cloud(services, database, moto_endpoint, dart, tmp_path_factory):  # noqa: F
 
 @pytest.fixture(scope="module")
 def sqs(cloud):
-    return boto3.client(
-        "sqs",
-        endpoint_url=cloud.endpoint,
-        region_name="ap-northeast-2",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    return sqs_of(cloud)
 
 
 def call(cloud, method: str, path: str, *, token: str | None = None, **kwargs: Any) -> tuple[int, dict[str, Any]]:

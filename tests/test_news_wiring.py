@@ -9,10 +9,9 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from cloud_fixtures import moto_endpoint, parked, start_cloud, wait_for  # noqa: F401 (fixture)
+from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for  # noqa: F401 (fixture)
 from content_fixtures import content_of, quiet_template
 
 from infra.lambda_runtime import load_handler
@@ -45,13 +44,7 @@ def cloud(services, database, moto_endpoint, naver, tmp_path_factory):  # noqa: 
 
 @pytest.fixture(scope="module")
 def sqs(cloud):
-    return boto3.client(
-        "sqs",
-        endpoint_url=cloud.endpoint,
-        region_name="ap-northeast-2",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    return sqs_of(cloud)
 
 
 def send(sqs, cloud, queue: str, body: Any) -> None:

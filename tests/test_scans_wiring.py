@@ -7,10 +7,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from cloud_fixtures import moto_endpoint, parked, start_cloud, wait_for  # noqa: F401 (fixture)
+from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for  # noqa: F401 (fixture)
 from content_fixtures import quiet_template
 from scan_fixtures import an_elw, daily_bars, forget_scans, no_kis, symbols_of
 
@@ -34,13 +33,7 @@ def cloud(services, database, moto_endpoint, tmp_path_factory):  # noqa: F811
 
 @pytest.fixture(scope="module")
 def sqs(cloud):
-    return boto3.client(
-        "sqs",
-        endpoint_url=cloud.endpoint,
-        region_name="ap-northeast-2",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    return sqs_of(cloud)
 
 
 def call(cloud, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:

@@ -11,10 +11,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-import boto3
 import pytest
 import requests
-from cloud_fixtures import moto_endpoint, parked, start_cloud, wait_for  # noqa: F401 (fixture)
+from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for  # noqa: F401 (fixture)
 from content_fixtures import content_of, quiet_template
 from envs import environment
 from kis_fixtures import forget_kis_tokens
@@ -101,13 +100,7 @@ def company(database) -> Iterator[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def sqs(cloud):
-    return boto3.client(
-        "sqs",
-        endpoint_url=cloud.endpoint,
-        region_name="ap-northeast-2",
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    return sqs_of(cloud)
 
 
 def get(cloud, path: str) -> tuple[int, dict[str, Any]]:
