@@ -366,10 +366,11 @@ def test_200_clients_each_receive_exactly_their_symbols_in_order(sim, streamer, 
 
     async def client(i: int, gate: asyncio.Semaphore, ready: asyncio.Event, done: asyncio.Event) -> None:
         async with gate:
-            ws = await websockets.connect(f"{cloud.ws_url}?token={token(1000 + i)}", open_timeout=20, max_queue=None)
+            ws = await websockets.connect(f"{cloud.ws_url}?token={token(1000 + i)}", open_timeout=patient(20),
+                                          max_queue=None)
             await ws.send(json.dumps({"action": "subscribe", "symbols": wanted[i]}))
             while True:
-                message = json.loads(await asyncio.wait_for(ws.recv(), 20))
+                message = json.loads(await asyncio.wait_for(ws.recv(), patient(20)))
                 if message["type"] == "subscribed":
                     break
                 received[i].setdefault(message["symbol"], []).append(message)
@@ -388,7 +389,7 @@ def test_200_clients_each_receive_exactly_their_symbols_in_order(sim, streamer, 
         readies = [asyncio.Event() for _ in wanted]
         tasks = [asyncio.create_task(client(i, gate, readies[i], done)) for i in range(len(wanted))]
         try:
-            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in readies)), 60)
+            await asyncio.wait_for(asyncio.gather(*(e.wait() for e in readies)), patient(60))
             await until(lambda: sum(len(streamer.fanout.subscribers(s)) for s in SYMBOLS) >= sum(map(len, wanted)),
                         15, "all subscriptions indexed")
             for _ in range(3):
