@@ -53,3 +53,13 @@ def test_every_package_is_listed_in_pyproject():
         for init in root.rglob("__init__.py"):
             found.add(".".join([name, *init.parent.relative_to(root).parts]))
     assert found - listed == set(), f"add to pyproject.toml packages: {sorted(found - listed)}"
+
+
+def test_the_lambda_app_imports_neither_the_llm_sdk_nor_the_korean_tokenizer():
+    """Every function imports app.py: google-genai (~0.6 s) and kiwipiepy load only where they are used."""
+    code = ("import sys, app; heavy = [m for m in ('google.genai', 'kiwipiepy') if m in sys.modules]; "
+            "print(','.join(heavy))")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "functions", capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", f"imported at Lambda start: {done.stdout}"

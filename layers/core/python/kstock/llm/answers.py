@@ -8,12 +8,14 @@ truncated answer is still billed and still goes into the call log.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from google.genai import types
 from pydantic import BaseModel, ValidationError
 
 from kstock.llm.calls import TokenUsage
+
+if TYPE_CHECKING:
+    from google.genai import types
 from kstock.llm.errors import LlmBlocked, LlmIncomplete, LlmInvalidAnswer, LlmTruncated
 
 Model = TypeVar("Model", bound=BaseModel)

@@ -14,6 +14,7 @@ says why not, and falls back to rules. In between, in this order:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -24,13 +25,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from google import genai
-from google.genai import errors as genai_errors
-from google.genai import types
 from pydantic import BaseModel
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+if TYPE_CHECKING:  # annotations only: google-genai is imported when a call is made
+    from google import genai
+    from google.genai import errors as genai_errors
+    from google.genai import types
 
 from kstock.config import Settings, get_settings
 from kstock.llm import budget, calls
@@ -90,8 +93,10 @@ def _transport_classes(name: str) -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-_TIMEOUTS = _transport_classes("TimeoutException")
-_TRANSPORT_FAILURES = _transport_classes("TransportError")
+@functools.cache
+def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
+    """(timeouts, transport failures) of the SDK's HTTP library, looked up on the first call."""
+    return _transport_classes("TimeoutException"), _transport_classes("TransportError")
 _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 
@@ -178,6 +183,8 @@ class GeminiClient:
             self._record(called_at, feature, started, 0, refused)
             raise refused
 
+        from google.genai import types  # the SDK costs ~0.6 s to import: only callers of the LLM pay it
+
         config = types.GenerateContentConfig(
             response_mime_type="application/json",
             response_schema=schema,
@@ -218,6 +225,9 @@ class GeminiClient:
             raise LlmUnavailable("GOOGLE_API_KEY is not set: the LLM is off, use the rule-based result")
         with self._lock:
             if self._sdk is None:
+                from google import genai
+                from google.genai import types
+
                 options = types.HttpOptions(
                     base_url=self._settings.gemini_base_url,
                     api_version=API_VERSION,
@@ -232,6 +242,8 @@ class GeminiClient:
     def _send(
         self, sdk: genai.Client, prompt: str, config: types.GenerateContentConfig
     ) -> types.GenerateContentResponse:
+        from google.genai import errors as genai_errors
+
         try:
             return sdk.models.generate_content(model=self.model, contents=prompt, config=config)
         except genai_errors.APIError as exc:
@@ -239,15 +251,17 @@ class GeminiClient:
         except json.JSONDecodeError as exc:
             # HTTP 200 with a body that is not JSON: a proxy's page, not Gemini. Not retried.
             raise LlmUnavailable("Gemini answered HTTP 200 with a body that is not JSON") from exc
-        except _TIMEOUTS as exc:
+        except _transport_errors()[0] as exc:
             seconds = self._settings.gemini_timeout_seconds
             raise LlmTimeout(f"no answer within {seconds:g} s") from exc
-        except _TRANSPORT_FAILURES as exc:
+        except _transport_errors()[1] as exc:
             # Connection refused or reset: retried like a 503. A reset after the request was read
             # may cost a second call, bounded by GEMINI_MAX_ATTEMPTS and counted once in the budget.
             raise _Retryable(LlmUnavailable(f"Gemini unreachable: {type(exc).__name__}")) from exc
 
     def _api_error(self, exc: genai_errors.APIError) -> LlmError:
+        from google.genai import errors as genai_errors
+
         code, status = exc.code, exc.status
         message = f"{code} {status}: {exc.message or ''}".strip()
         if code == 429:

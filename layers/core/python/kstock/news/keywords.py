@@ -15,8 +15,6 @@ from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
-from kiwipiepy import Kiwi  # type: ignore[import-untyped]  # no type information shipped
-
 from kstock import db
 from kstock.companies.detail import company_row
 from kstock.companies.reference import load_companies
@@ -111,8 +109,10 @@ _lock = threading.Lock()
 
 
 @lru_cache(maxsize=1)
-def kiwi() -> Kiwi:
+def kiwi() -> Any:  # a kiwipiepy.Kiwi (the package ships no type information)
     """The process's analyser (loading takes about a second: once)."""
+    from kiwipiepy import Kiwi  # type: ignore[import-untyped]  # imported by its users only (Lambda start)
+
     analyser = Kiwi()
     for word in (*MARKET_TERMS, *(c.name for c in load_companies())):
         if " " not in word:  # Kiwi user words are single tokens
