@@ -16,9 +16,8 @@ import requests
 from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for  # noqa: F401 (fixture)
 from content_fixtures import content_of, quiet_template
 from envs import environment
-from kis_fixtures import forget_kis_tokens
-from streamer_fixtures import StreamerThread, simulator
-from test_ws_live import open_client, recv_until, subscribe
+from streamer_fixtures import StreamerThread
+from test_ws_live import open_client, recv_until, sim, subscribe  # noqa: F401 (fixture)
 
 from infra.naver_sim import NaverStandInThread
 from kstock import cache, db, keys
@@ -35,16 +34,6 @@ def forget_themes() -> None:
         for table in ("theme_sightings", "theme_classifications", "theme_metrics", "theme_members", "themes"):
             conn.execute(f"DELETE FROM {table}")
     cache.client().delete(keys.THEME_TOP_30, keys.THEMES_LIST_CACHE, keys.THEMES_METRICS_CACHE)
-
-
-@pytest.fixture(scope="module")
-def sim():
-    forget_kis_tokens()
-    thread = simulator(rate=5, pingpong_interval=3600.0)
-    thread.start()
-    yield thread
-    thread.stop()
-    forget_kis_tokens()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +65,7 @@ def cloud(env, services, database, moto_endpoint, tmp_path_factory):  # noqa: F8
 
 
 @pytest.fixture(scope="module")
-def streamer(sim, cloud, services, database):
+def streamer(sim, cloud, services, database):  # noqa: F811
     options = StreamerOptions(
         default_symbols=[SYMBOL],
         stable_seconds=0.5,
@@ -112,7 +101,7 @@ def today() -> str:
     return datetime.now(KST).date().isoformat()
 
 
-def test_rank_watch_records_the_simulators_top_30(cloud, sim):
+def test_rank_watch_records_the_simulators_top_30(cloud, sim):  # noqa: F811
     result = asyncio.run(cloud.functions.get("RankWatchFunction").invoke({}))
     top = cache.client().smembers(keys.THEME_TOP_30)
     assert result["top"] == len(top) and 0 < len(top) <= 30, result
