@@ -14,7 +14,7 @@ app.register_blueprint(health.bp)
 app.register_blueprint(companies.bp)
 for _resource in (prices, users, portfolio, comparisons, industries, indices, rankings, ws_metrics, docs):
     app.register_blueprint(_resource.bp)
-# -- issue 15: indicators and scans --
+# -- indicators, scans and the watchlist -------------------------------------------------------------
 import scans  # noqa: E402
 import watchlist  # noqa: E402
 
@@ -45,8 +45,7 @@ def watchlist_rank(event, context):
     return watchlist.rank(event, context)
 
 
-# -- end issue 15 --
-# -- issue 14: theme sync --
+# -- theme sync (rank watch and classification) ----------------------------------------------------
 import themes  # noqa: E402
 
 from api import themes as themes_api  # noqa: E402
@@ -64,8 +63,7 @@ def theme_classify(event, context):
     return themes.theme_classify(event, context)
 
 
-# -- end issue 14 --
-# -- issue 16: AI outlook --
+# -- AI outlook ------------------------------------------------------------------------------------
 import analysis  # noqa: E402
 
 from api import analysis as analysis_api  # noqa: E402
@@ -83,7 +81,6 @@ def analysis_nightly(event, context):
     return analysis.nightly(event, context)
 
 
-# -- end issue 16 --
 # Every routed request: refuse text PostgreSQL cannot store, then count it against its client.
 app.guards.extend([text_guard, rate_limit_guard])
 
