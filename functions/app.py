@@ -1,28 +1,36 @@
 """The Chalice app: every Lambda entry point of kstock is exported from here, so template.yaml
 can point ``Handler: app.<name>`` at each one."""
 
-import jobs
-import workers
-import ws
-
-from api import companies, comparisons, docs, health, indices, industries, portfolio, prices, rankings, users
-from api import realtime as ws_metrics
-from web import KstockChalice, rate_limit_guard, text_guard
+from chalicelib import analysis, jobs, scans, themes, watchlist, workers
+from chalicelib import websocket as ws
+from chalicelib.routes import analysis as analysis_api
+from chalicelib.routes import (
+    companies,
+    comparisons,
+    docs,
+    health,
+    indicators,
+    indices,
+    industries,
+    portfolio,
+    prices,
+    rankings,
+    users,
+)
+from chalicelib.routes import realtime as ws_metrics
+from chalicelib.routes import scans as scans_api
+from chalicelib.routes import themes as themes_api
+from chalicelib.web import KstockChalice, rate_limit_guard, text_guard
 
 app = KstockChalice(app_name="kstock-api")
 app.register_blueprint(health.bp)
 app.register_blueprint(companies.bp)
 for _resource in (prices, users, portfolio, comparisons, industries, indices, rankings, ws_metrics, docs):
     app.register_blueprint(_resource.bp)
+for _resource in (indicators, scans_api, themes_api, analysis_api):
+    app.register_blueprint(_resource.bp)
+
 # -- indicators, scans and the watchlist -------------------------------------------------------------
-import scans  # noqa: E402
-import watchlist  # noqa: E402
-
-from api import indicators as indicators_api  # noqa: E402
-from api import scans as scans_api  # noqa: E402
-
-app.register_blueprint(indicators_api.bp)
-app.register_blueprint(scans_api.bp)
 
 
 @app.lambda_function(name="scan_worker")
@@ -46,11 +54,6 @@ def watchlist_rank(event, context):
 
 
 # -- theme sync (rank watch and classification) ----------------------------------------------------
-import themes  # noqa: E402
-
-from api import themes as themes_api  # noqa: E402
-
-app.register_blueprint(themes_api.bp)
 
 
 @app.lambda_function(name="rank_watch")
@@ -64,11 +67,6 @@ def theme_classify(event, context):
 
 
 # -- AI outlook ------------------------------------------------------------------------------------
-import analysis  # noqa: E402
-
-from api import analysis as analysis_api  # noqa: E402
-
-app.register_blueprint(analysis_api.bp)
 
 
 @app.lambda_function(name="analysis_worker")

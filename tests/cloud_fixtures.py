@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from infra.runtime import LocalCloud, Ports
-from infra.ws_gateway import Limits
 from kstock import aws
-from kstock.embedded import free_port, port_open
+from kstock_local.cloud.gateway.websocket import Limits
+from kstock_local.cloud.runtime import LocalCloud, Ports
+from kstock_local.embedded import free_port, port_open
 
 # A deadline in a test is a condition's last chance, never a speed target (those live in
 # `kstock bench`): on a machine busy with other work everything may take several times longer.

@@ -12,10 +12,10 @@ import pytest
 from envs import environment
 from serverdirs import server_dir
 
-from infra.http_api import build_proxy_event
-from infra.lambda_runtime import LambdaContext, load_handler
 from kstock import db
-from kstock.embedded import EmbeddedPostgres, EmbeddedRedis
+from kstock_local.cloud.gateway.http_api import build_proxy_event
+from kstock_local.cloud.lambdas.runtime import LambdaContext, load_handler
+from kstock_local.embedded import EmbeddedPostgres, EmbeddedRedis
 
 # A fresh machine has no AWS settings: neither do the tests, whatever the developer's shell or ~/.aws
 # holds. kstock must find its local credentials itself (kstock.aws), as it does for a newcomer.

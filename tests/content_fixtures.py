@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 from conftest import PROJECT_ROOT
 
-from infra.template import load_yaml
 from kstock import db
+from kstock_local.cloud.template import load_yaml
 
 RETRY_VISIBILITY_SECONDS = 3
 

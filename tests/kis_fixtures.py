@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import TypeVar
 
-from infra.kis_sim import KisSimulator, SimulatorConfig, SimulatorThread
 from kstock.kis.auth import KisAuth, KisCredentials, MemoryTokenStore
 from kstock.kis.rest import KisRestClient
+from kstock_local.kis_sim import KisSimulator, SimulatorConfig, SimulatorThread
 
 T = TypeVar("T")
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from kstock import db
-from kstock.embedded import free_port
+from kstock_local.embedded import free_port
 
 DAYS = 270
 FIRST_DAY = datetime(2025, 1, 1, 15, 0, tzinfo=UTC)  # 00:00 KST

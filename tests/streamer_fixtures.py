@@ -7,12 +7,12 @@ import threading
 
 import redis.asyncio as aioredis
 
-from infra.kis_sim.config import SimulatorConfig
-from infra.kis_sim.server import SimulatorThread
 from kstock.kis.auth import KisCredentials, MemoryTokenStore
 from kstock.kis.connection import KisWebSocket
 from kstock.kis.rest import KisRestClient
-from streamer.service import Streamer, StreamerOptions
+from kstock_local.kis_sim.config import SimulatorConfig
+from kstock_local.kis_sim.server import SimulatorThread
+from kstock_streamer.service import Streamer, StreamerOptions
 
 
 def simulator(rate: float = 200.0, **kw) -> SimulatorThread:

@@ -18,10 +18,10 @@ from cloud_fixtures import moto_endpoint, start_cloud  # noqa: F401 (fixture)
 from conftest import PROJECT_ROOT
 from kis_fixtures import forget_kis_tokens
 
-from infra.kis_sim.config import SimulatorConfig
-from infra.kis_sim.server import SimulatorThread
 from kstock import aws, cache, keys
 from kstock.auth import tokens
+from kstock_local.kis_sim.config import SimulatorConfig
+from kstock_local.kis_sim.server import SimulatorThread
 
 RATE_LIMIT = 50_000  # the schemathesis run must not be throttled; the limit test presets a window
 

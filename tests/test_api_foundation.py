@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from infra.http_api import build_proxy_event
-from infra.lambda_runtime import LambdaContext, load_handler
+from kstock_local.cloud.gateway.http_api import build_proxy_event
+from kstock_local.cloud.lambdas.runtime import LambdaContext, load_handler
 
 
 def test_health_reports_versions_and_embedded_services(api):
@@ -24,7 +24,7 @@ def test_health_reports_versions_and_embedded_services(api):
 
 def test_health_is_degraded_not_500_when_redis_is_down(api, monkeypatch):
     from kstock.config import reload_settings
-    from kstock.embedded import free_port
+    from kstock_local.embedded import free_port
 
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{free_port()}/0")
     reload_settings()
@@ -99,7 +99,7 @@ def test_search_pages_do_not_overlap(api):
 def probe_app(database):
     """A tiny app on the same plumbing, with routes that misbehave on purpose."""
     load_handler("app.app")  # puts functions/ on sys.path
-    from web import KstockChalice, json_body, ok
+    from chalicelib.web import KstockChalice, json_body, ok
 
     app = KstockChalice("probe")
 

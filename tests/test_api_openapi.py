@@ -13,9 +13,9 @@ from api_fixtures import fast_bcrypt, make_user  # noqa: F401
 from cloud_fixtures import wait_for
 from envs import environment
 
-from infra.http_api import build_proxy_event
-from infra.lambda_runtime import LambdaContext, load_handler
 from kstock import cache, keys
+from kstock_local.cloud.gateway.http_api import build_proxy_event
+from kstock_local.cloud.lambdas.runtime import LambdaContext, load_handler
 
 MY_ROUTES = {
     ("/health", "get"), ("/companies", "get"), ("/companies/{companyId}", "get"),
@@ -89,8 +89,8 @@ def test_the_document_is_valid_openapi_3_1(spec):
 
 def test_an_undeclared_route_is_still_documented():
     load_handler("app.app")
-    from openapi import document
-    from web import KstockChalice
+    from chalicelib.openapi import document
+    from chalicelib.web import KstockChalice
 
     app = KstockChalice("probe")
 
@@ -184,7 +184,7 @@ def test_a_user_is_limited_as_a_user_not_by_ip(api, fast_bcrypt, limit):  # noqa
 
 
 def test_the_limit_fails_open_when_redis_is_down(limit):
-    from kstock.embedded import free_port
+    from kstock_local.embedded import free_port
 
     limit(1)
     with environment(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0"):

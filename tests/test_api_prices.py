@@ -14,8 +14,8 @@ from kis_fixtures import forget_kis_tokens
 from streamer_fixtures import simulator
 
 from kstock import keys
-from kstock.embedded import free_port
 from kstock.ticks.ohlcv import rollup
+from kstock_local.embedded import free_port
 
 
 @pytest.fixture(scope="module")

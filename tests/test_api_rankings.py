@@ -156,10 +156,10 @@ def test_index_query_errors(api, query):
 
 
 def test_a_refresh_with_kis_down_stops_at_once_and_changes_nothing(database, market_snapshot):  # noqa: F811
-    from kstock.embedded import free_port
     from kstock.kis.auth import KisCredentials
     from kstock.kis.rest import KisRestClient
     from kstock.marketdata import refresh
+    from kstock_local.embedded import free_port
 
     port = free_port()
     # its own app key: the token-issue guard it leaves behind concerns nobody else

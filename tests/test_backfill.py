@@ -14,8 +14,8 @@ from cloud_fixtures import moto_endpoint, start_cloud, wait_for  # noqa: F401 (f
 from conftest import PROJECT_ROOT
 from kis_fixtures import forget_kis_tokens
 
-from infra.kis_sim.config import SimulatorConfig
-from infra.kis_sim.server import SimulatorThread
+from kstock_local.kis_sim.config import SimulatorConfig
+from kstock_local.kis_sim.server import SimulatorThread
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ import pytest
 from content_fixtures import content_of
 from envs import environment
 
-from infra.cli import main
-from infra.content_cli import DART_STAND_IN_KEY
-from infra.dart_sim import DartStandInConfig, DartStandInThread
-from infra.naver_sim import NaverStandInThread
 from kstock import db
 from kstock.llm.calls import CallRecord, TokenUsage, record
+from kstock_local.cli.content import DART_STAND_IN_KEY
+from kstock_local.cli.main import main
+from kstock_local.dart_sim import DartStandInConfig, DartStandInThread
+from kstock_local.naver_sim import NaverStandInThread
 
 SYMBOL = "035720"  # 카카오: no other module stores content for it
 
@@ -115,11 +115,11 @@ def test_kstock_up_starts_both_stand_ins_on_the_configured_ports(database):
     their URLs (and a placeholder DART key) to the functions."""
     import asyncio
 
-    from infra.stack import _content_rows, _start_content_standins
     from kstock.config import get_settings
     from kstock.dart.client import DartClient
-    from kstock.embedded import free_port
     from kstock.news.naver import NaverNewsClient
+    from kstock_local.embedded import free_port
+    from kstock_local.stack import _content_rows, _start_content_standins
 
     naver_port, dart_port = free_port(), free_port()
     environment_of_functions: dict[str, str] = {}

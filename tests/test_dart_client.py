@@ -29,7 +29,7 @@ from kstock.dart.errors import (
     DartRequestError,
     DartUnavailable,
 )
-from kstock.embedded import free_port
+from kstock_local.embedded import free_port
 
 KEY = "0123456789abcdef0123456789abcdef01234567"  # 40 characters, like a real key
 

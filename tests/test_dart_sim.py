@@ -12,11 +12,11 @@ import pytest
 import requests
 from dart_fixtures import TODAY, Clock
 
-from infra.dart_sim import DartStandIn, DartStandInConfig, DartStandInThread
 from kstock.companies.reference import load_companies
 from kstock.dart.client import DartClient
 from kstock.dart.errors import DartAuthError, DartMaintenance, DartQuotaExceeded, DartRequestError
 from kstock.dart.models import ALL_REPORT_CODES, ANNUAL, CorpCode
+from kstock_local.dart_sim import DartStandIn, DartStandInConfig, DartStandInThread
 
 KEY = "f" * 40
 

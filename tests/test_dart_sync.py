@@ -10,11 +10,11 @@ import pytest
 from dart_fixtures import TODAY, Clock
 from psycopg.rows import dict_row
 
-from infra.dart_sim import DartStandIn, DartStandInConfig, DartStandInThread
 from kstock import db
 from kstock.dart import queries, store, sync
 from kstock.dart.client import DartClient
 from kstock.dart.models import ANNUAL, FIRST_QUARTER, HALF, THIRD_QUARTER, CorpCode
+from kstock_local.dart_sim import DartStandIn, DartStandInConfig, DartStandInThread
 
 KEY = "a" * 40
 # Companies other test modules leave alone (they use 삼성전자, SK하이닉스, NAVER, 현대차).

@@ -17,11 +17,11 @@ from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for 
 from content_fixtures import company, forget_content, quiet_template
 from envs import environment
 
-from infra.content_cli import DART_STAND_IN_KEY
-from infra.dart_sim import DartStandInConfig, DartStandInThread
-from infra.lambda_runtime import load_handler
 from kstock import db
 from kstock.dart import sync
+from kstock_local.cli.content import DART_STAND_IN_KEY
+from kstock_local.cloud.lambdas.runtime import load_handler
+from kstock_local.dart_sim import DartStandInConfig, DartStandInThread
 
 SYMBOLS = ["068270", "066570"]  # 셀트리온, LG전자: no other module stores content for them
 

@@ -17,12 +17,12 @@ from content_fixtures import company, forget_content, quiet_template
 from envs import environment
 from kis_fixtures import forget_kis_tokens
 
-from infra.content_cli import DART_STAND_IN_KEY
-from infra.dart_sim import DartStandInConfig, DartStandInThread
-from infra.kis_sim.config import SimulatorConfig
-from infra.kis_sim.server import SimulatorThread
-from infra.naver_sim import NaverStandInThread
 from kstock import db, loads
+from kstock_local.cli.content import DART_STAND_IN_KEY
+from kstock_local.dart_sim import DartStandInConfig, DartStandInThread
+from kstock_local.kis_sim.config import SimulatorConfig
+from kstock_local.kis_sim.server import SimulatorThread
+from kstock_local.naver_sim import NaverStandInThread
 
 FAVORITE, HOLDING = "000270", "012330"  # 기아, 현대모비스: no other module stores content for them
 

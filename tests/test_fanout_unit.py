@@ -12,7 +12,7 @@ from botocore.credentials import Credentials as BotoCredentials
 from cloud_fixtures import patient
 
 from kstock.realtime.signing import Credentials, SigV4Signer, connection_url
-from streamer.fanout import FRAME_LIMIT, GONE, OK, THROTTLED, Fanout, FanoutOptions
+from kstock_streamer.fanout import FRAME_LIMIT, GONE, OK, THROTTLED, Fanout, FanoutOptions
 
 
 @pytest.mark.parametrize("session_token", [None, "temporary-session-token"])

@@ -29,7 +29,7 @@ import websockets
 from cloud_fixtures import wait_for
 from serverdirs import server_dir
 
-from kstock.embedded import free_port, port_open
+from kstock_local.embedded import free_port, port_open
 
 PORT_VARIABLES = ("KSTOCK_API_PORT", "KSTOCK_WS_PORT", "MOTO_PORT", "EMBEDDED_REDIS_PORT", "KIS_SIM_REST_PORT",
                   "KIS_SIM_WS_PORT", "STREAMER_HEALTH_PORT", "NAVER_SIM_PORT", "DART_SIM_PORT")

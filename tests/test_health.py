@@ -18,10 +18,10 @@ from envs import environment
 from streamer_fixtures import StreamerThread, simulator
 
 from kstock import cache, keys
-from kstock.embedded import free_port, port_open
 from kstock.health import streamer_health
-from streamer.fanout import FanoutOptions
-from streamer.service import StreamerOptions
+from kstock_local.embedded import free_port, port_open
+from kstock_streamer.fanout import FanoutOptions
+from kstock_streamer.service import StreamerOptions
 
 
 def report_streamer(**overrides: object) -> None:
@@ -87,10 +87,10 @@ def test_the_first_market_load_answers_starting_with_progress(api):
 
 
 def test_a_dead_aws_endpoint_turns_health_503_naming_the_fanout_and_back(api, services, database):
-    from infra.paths import TEMPLATE_PATH
-    from infra.provision import local_clients, provision
-    from infra.template import read_template
     from kstock.health import check
+    from kstock_local.cloud.provision import local_clients, provision
+    from kstock_local.cloud.template import read_template
+    from kstock_local.paths import TEMPLATE_PATH
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"

@@ -10,9 +10,9 @@ import pytest
 import requests
 import websockets
 
-from infra.kis_sim.market import Market
-from infra.kis_sim.ticksize import price_limits, round_to_tick, tick_size
 from kstock.market.calendar import KST
+from kstock_local.kis_sim.market import Market
+from kstock_local.kis_sim.ticksize import price_limits, round_to_tick, tick_size
 from tests.kis_fixtures import credentials, on_sim, overridden, run, running_simulator
 
 

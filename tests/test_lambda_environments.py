@@ -1,4 +1,4 @@
-"""The local Lambda execution environments (infra.functions): one process per environment, at
+"""The local Lambda execution environments (kstock_local.cloud.lambdas.pool): one process per environment, at
 most ``concurrency`` of them, reused warm, replaced when they die, killed past the timeout."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from infra.functions import FunctionError, LocalFunction
-from infra.template import FunctionSpec
+from kstock_local.cloud.lambdas.pool import FunctionError, LocalFunction
+from kstock_local.cloud.template import FunctionSpec
 
 HANDLER = textwrap.dedent("""
     import os

@@ -16,9 +16,9 @@ from cloud_fixtures import patient
 from kstock import keys
 from kstock.indicators import ema, rsi
 from kstock.realtime.session import TOPICS
-from streamer.candles import CandleSeries
-from streamer.fanout import OK, Fanout, FanoutOptions
-from streamer.signals import OVERSOLD, RSI_BAND, IndicatorWorker
+from kstock_streamer.candles import CandleSeries
+from kstock_streamer.fanout import OK, Fanout, FanoutOptions
+from kstock_streamer.signals import OVERSOLD, RSI_BAND, IndicatorWorker
 
 START = 1_767_225_600  # 2026-01-01T00:00:00Z
 

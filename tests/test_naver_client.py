@@ -15,8 +15,6 @@ import pytest
 from aiohttp import web
 from envs import environment
 
-from infra.naver_sim import NaverStandInThread
-from kstock.embedded import free_port
 from kstock.news.errors import (
     NaverAuthError,
     NaverBadRequest,
@@ -26,6 +24,8 @@ from kstock.news.errors import (
 )
 from kstock.news.naver import STAND_IN_CLIENT_ID, NaverNewsClient, clean_text
 from kstock.news.quota import DailyQuota
+from kstock_local.embedded import free_port
+from kstock_local.naver_sim import NaverStandInThread
 
 # An item as the real API sends it: the query in <b>, quotes as &quot;, an ampersand as &amp;.
 CAPTURED_ITEM = {

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 import requests
 
-from infra.kis_sim.market import Market
-from infra.kis_sim.themes import THEMES, themes_of
-from infra.naver_sim import NaverStandIn, NaverStandInThread
-from infra.naver_sim.content import Newsroom
 from kstock.companies.reference import load_companies
 from kstock.market.calendar import KST
+from kstock_local.kis_sim.market import Market
+from kstock_local.kis_sim.themes import THEMES, themes_of
+from kstock_local.naver_sim import NaverStandIn, NaverStandInThread
+from kstock_local.naver_sim.content import Newsroom
 
 NOON = datetime(2026, 3, 10, 12, 0, tzinfo=KST)
 HEADERS = {"X-Naver-Client-Id": "id", "X-Naver-Client-Secret": "secret"}

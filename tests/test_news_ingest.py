@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 
-from infra.naver_sim import NaverStandIn, NaverStandInThread
-from infra.naver_sim.content import Article, Newsroom
 from kstock import db
 from kstock.errors import NotFound
 from kstock.market.calendar import KST
@@ -19,6 +17,8 @@ from kstock.news.keywords import company_keywords
 from kstock.news.linking import Linker
 from kstock.news.naver import NaverNewsClient
 from kstock.news.store import search_news, source_of
+from kstock_local.naver_sim import NaverStandIn, NaverStandInThread
+from kstock_local.naver_sim.content import Article, Newsroom
 
 
 class FixedNewsroom(Newsroom):
@@ -312,7 +312,7 @@ def test_source_is_decided_by_the_article_host():
 
 
 def test_the_bench_measures_and_leaves_no_rows_behind(fresh_news):
-    from infra.naver_sim import bench
+    from kstock_local.naver_sim import bench
 
     before = counts()
     figures = bench.run(companies=2, seed=7)

@@ -14,11 +14,11 @@ import requests
 from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for  # noqa: F401 (fixture)
 from content_fixtures import content_of, quiet_template
 
-from infra.lambda_runtime import load_handler
-from infra.naver_sim import NaverStandInThread
 from kstock import db
 from kstock.news.naver import STAND_IN_CLIENT_ID
 from kstock.news.quota import DailyQuota, app_id
+from kstock_local.cloud.lambdas.runtime import load_handler
+from kstock_local.naver_sim import NaverStandInThread
 
 SYMBOL = "051910"  # LG화학: no other module stores content for it
 

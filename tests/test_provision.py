@@ -16,7 +16,7 @@ def test_provision_module_creates_queues_with_redrive_and_tables(moto_endpoint):
     # run exactly as the LocalStack hook does: a bare interpreter with the repo on PYTHONPATH
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     for _ in range(2):  # idempotent
-        result = subprocess.run([sys.executable, "-m", "infra.provision", "--endpoint", moto_endpoint,
+        result = subprocess.run([sys.executable, "-m", "kstock_local.cloud.provision", "--endpoint", moto_endpoint,
                                  "--template", str(template), "--stack-name", "hooktest"],
                                 capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60)
         assert result.returncode == 0, result.stderr
@@ -32,10 +32,12 @@ def test_provision_module_creates_queues_with_redrive_and_tables(moto_endpoint):
 
 
 def test_localstack_compose_mounts_the_hook_and_the_repo():
-    compose = yaml.safe_load((PROJECT_ROOT / "localstack" / "docker-compose.yml").read_text())
+    compose = yaml.safe_load((PROJECT_ROOT / "local/localstack" / "docker-compose.yml").read_text())
     services = compose["services"]
     assert {"localstack", "redis", "postgres"} <= set(services)
     assert "LOCALSTACK_AUTH_TOKEN" in services["localstack"]["environment"]
-    hook = PROJECT_ROOT / "localstack" / "init" / "ready.d" / "10-provision.sh"
-    assert os.access(hook, os.X_OK) and "-m infra.provision" in hook.read_text()
-    assert Path(PROJECT_ROOT / "infra" / "provision.py").exists()
+    hook = PROJECT_ROOT / "local/localstack" / "init" / "ready.d" / "10-provision.sh"
+    assert os.access(hook, os.X_OK) and "-m kstock_local.cloud.provision" in hook.read_text()
+    # The hook puts local/ on PYTHONPATH and runs the module with LocalStack's own Python.
+    assert "PYTHONPATH=/opt/kstock/local " in hook.read_text()
+    assert Path(PROJECT_ROOT / "local/kstock_local/cloud/provision.py").exists()

@@ -12,13 +12,13 @@ import pytest
 from cloud_fixtures import moto_endpoint  # noqa: F401 (fixture)
 from envs import environment
 
-from infra.paths import TEMPLATE_PATH
-from infra.provision import local_clients, provision
-from infra.template import read_template
 from kstock import cache, keys
 from kstock.auth import tokens
 from kstock.errors import TooManyRequests
 from kstock.realtime import demand, registry, session
+from kstock_local.cloud.provision import local_clients, provision
+from kstock_local.cloud.template import read_template
+from kstock_local.paths import TEMPLATE_PATH
 
 DOMAIN, STAGE = "localhost:3001", "Prod"
 LISTED = ["005930", "000660", "035420", "051910", "005380", "035720"]

@@ -12,7 +12,7 @@ import redis
 from cloud_fixtures import Limits, moto_endpoint, start_cloud  # noqa: F401 (fixture)
 from websockets.sync.client import connect
 
-from infra.ws_gateway import select_route
+from kstock_local.cloud.gateway.websocket import select_route
 
 TEMPLATE = Path(__file__).parent / "local_cloud" / "template.yaml"
 ROUTES = {"$connect": 1, "$disconnect": 2, "$default": 3, "echo": 4}

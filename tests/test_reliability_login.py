@@ -9,12 +9,12 @@ import pytest
 from api_fixtures import PASSWORD, fast_bcrypt, make_user, new_email  # noqa: F401 (fixtures)
 from envs import environment
 
-from infra.http_api import HttpApi, Route, build_proxy_event
-from infra.lambda_runtime import LambdaContext, load_handler
-from infra.paths import TEMPLATE_PATH
-from infra.template import read_template
 from kstock.errors import TooManyRequests
 from kstock.users import throttle
+from kstock_local.cloud.gateway.http_api import HttpApi, Route, build_proxy_event
+from kstock_local.cloud.lambdas.runtime import LambdaContext, load_handler
+from kstock_local.cloud.template import read_template
+from kstock_local.paths import TEMPLATE_PATH
 
 JSON = {"Content-Type": "application/json"}
 

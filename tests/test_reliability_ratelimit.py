@@ -9,9 +9,9 @@ import pytest
 from api_fixtures import fast_bcrypt, make_user  # noqa: F401 (fixtures)
 from envs import environment
 
-from infra.http_api import build_proxy_event
-from infra.lambda_runtime import LambdaContext, load_handler
 from kstock import cache, keys
+from kstock_local.cloud.gateway.http_api import build_proxy_event
+from kstock_local.cloud.lambdas.runtime import LambdaContext, load_handler
 
 PATH = "/rankings/industries"
 

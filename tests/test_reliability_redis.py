@@ -15,10 +15,10 @@ from chalice import Response
 from cloud_fixtures import wait_for
 from envs import environment
 
-from infra.supervisor import keep_embedded_redis
 from kstock import cache, keys
 from kstock.auth import tokens
-from kstock.embedded import EmbeddedRedis, free_port
+from kstock_local.embedded import EmbeddedRedis, free_port
+from kstock_local.supervisor import keep_embedded_redis
 
 
 @pytest.fixture
@@ -109,9 +109,9 @@ def test_token_routes_and_logout_work_while_redis_is_down(api, user):  # noqa: F
 
 @pytest.mark.parametrize("failure", [redis.ConnectionError("refused"), redis.TimeoutError("slow")])
 def test_a_store_outage_in_a_route_is_a_503_envelope(failure):
-    from infra.http_api import build_proxy_event
-    from infra.lambda_runtime import LambdaContext
-    from web import KstockChalice
+    from chalicelib.web import KstockChalice
+    from kstock_local.cloud.gateway.http_api import build_proxy_event
+    from kstock_local.cloud.lambdas.runtime import LambdaContext
 
     app = KstockChalice("outage")
 

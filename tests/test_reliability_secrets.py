@@ -9,9 +9,9 @@ import stat
 import pytest
 from envs import environment
 
-from infra import cli
-from infra.content_cli import DART_STAND_IN_KEY
-from infra.stack_state import read_state, state_path, write_state
+from kstock_local.cli import main as cli
+from kstock_local.cli.content import DART_STAND_IN_KEY
+from kstock_local.stack_state import read_state, state_path, write_state
 
 STACK_ENV = {
     "DATABASE_URL": "postgresql://127.0.0.1/kstock",

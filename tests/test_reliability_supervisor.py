@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from infra.supervisor import ManagedProcess, RepeatedLog, backoff
+from kstock_local.supervisor import ManagedProcess, RepeatedLog, backoff
 
 
 def test_restarts_back_off_while_crashing_and_reset_after_a_stable_run():

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from infra.schedule import (
+from kstock_local.cloud.events.schedule import (
     AtSchedule,
     CronSchedule,
     RateSchedule,

@@ -13,7 +13,7 @@ from serverdirs import server_dir
 from streamer_fixtures import StreamerThread, simulator
 
 from kstock import keys
-from streamer.service import StreamerOptions
+from kstock_streamer.service import StreamerOptions
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_dropped_socket_resumes_with_subscriptions_restored_and_a_snapshot(sim, 
 
 @pytest.fixture
 def own_redis(tmp_path):
-    from kstock.embedded import EmbeddedRedis
+    from kstock_local.embedded import EmbeddedRedis
 
     server = EmbeddedRedis(tmp_path / "redis", persist=False)
     server.start()
@@ -139,7 +139,7 @@ def test_restarting_redis_does_not_stop_the_streamer(sim, own_redis, database):
 def own_postgres():
     from kstock.companies.reference import seed
     from kstock.db.migrate import migrate
-    from kstock.embedded import EmbeddedPostgres
+    from kstock_local.embedded import EmbeddedPostgres
 
     with server_dir("own-postgres") as home:
         server = EmbeddedPostgres(home / "pg")

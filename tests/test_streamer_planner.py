@@ -1,4 +1,4 @@
-from streamer.planner import SubscriptionPlanner
+from kstock_streamer.planner import SubscriptionPlanner
 
 
 def codes(n, start=0):

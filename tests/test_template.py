@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from infra.lambda_runtime import load_handler
+from kstock_local.cloud.lambdas.runtime import load_handler
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,11 @@ def test_every_package_is_listed_in_pyproject():
     import tomllib
 
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
-    roots = {"kstock": ROOT / "layers/core/python/kstock", "streamer": ROOT / "streamer", "infra": ROOT / "infra"}
+    roots = {
+        "kstock": ROOT / "layers/core/python/kstock",
+        "kstock_streamer": ROOT / "streamer/kstock_streamer",
+        "kstock_local": ROOT / "local/kstock_local",
+    }
     found = set()
     for name, root in roots.items():
         for init in root.rglob("__init__.py"):

@@ -10,7 +10,6 @@ import pytest
 from envs import environment
 from gemini_standin import DEFAULT_KEY, GeminiStandIn
 
-from infra.themes_cli import add_themes_commands
 from kstock.themes.evaluate import (
     GoldenCase,
     dumps_case,
@@ -20,6 +19,7 @@ from kstock.themes.evaluate import (
     theme_infos,
 )
 from kstock.themes.names import compact, match_theme
+from kstock_local.cli.themes import add_themes_commands
 
 REQUIRED_THEMES = (
     "반도체",

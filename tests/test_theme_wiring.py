@@ -19,11 +19,11 @@ from envs import environment
 from streamer_fixtures import StreamerThread
 from test_ws_live import open_client, recv_until, sim, subscribe  # noqa: F401 (fixture)
 
-from infra.naver_sim import NaverStandInThread
 from kstock import cache, db, keys
 from kstock.market.calendar import KST
-from streamer.fanout import FanoutOptions
-from streamer.service import StreamerOptions
+from kstock_local.naver_sim import NaverStandInThread
+from kstock_streamer.fanout import FanoutOptions
+from kstock_streamer.service import StreamerOptions
 
 SECRET = "test-only-signing-key-not-a-real-secret"
 SYMBOL = "247540"  # 에코프로비엠: one simulated theme (2차전지), and no other module stores its content

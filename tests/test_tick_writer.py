@@ -12,7 +12,7 @@ import redis
 import redis.asyncio as aioredis
 
 from kstock import keys
-from streamer.writer import TickWriter
+from kstock_streamer.writer import TickWriter
 
 
 def tick(n: int) -> dict:

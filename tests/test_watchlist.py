@@ -19,7 +19,7 @@ from kstock.indicators import signal
 from kstock.scans import service
 from kstock.scans.bars import load_bars
 from kstock.watchlist import candidates, refresh, safe_symbols
-from streamer.service import StreamerOptions
+from kstock_streamer.service import StreamerOptions
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from kstock import keys
-from streamer.fanout import Fanout, FanoutOptions
-from streamer.service import StreamerOptions
+from kstock_streamer.fanout import Fanout, FanoutOptions
+from kstock_streamer.service import StreamerOptions
 
 SECRET = "test-only-signing-key-not-a-real-secret"
 SYMBOLS = ["005930", "000660", "035420", "005380", "051910", "006400"]

@@ -6,7 +6,7 @@ import threading
 
 import redis
 
-from kstock.config import get_settings
+from kstock.config import MissingSetting, get_settings
 
 _client: redis.Redis | None = None
 _client_url: str | None = None
@@ -14,12 +14,11 @@ _lock = threading.Lock()
 
 
 def redis_url() -> str:
+    """The URL of the Redis this process uses (:class:`MissingSetting` when unset)."""
     settings = get_settings()
-    if settings.redis_url is not None:
-        return settings.redis_url.get_secret_value()
-    from kstock.embedded import ensure_embedded  # only embedded mode pays for the import
-
-    return ensure_embedded().redis_url
+    if settings.redis_url is None:
+        raise MissingSetting("REDIS_URL", "kstock needs Redis for live prices, caches and limits")
+    return settings.redis_url.get_secret_value()
 
 
 def client() -> redis.Redis:

@@ -4,8 +4,9 @@ All configuration comes from environment variables (AWS injects them into Lambda
 shell or ``kstock env`` does). Secrets are read here and nowhere else, and are never logged:
 ``Settings.public_view()`` masks them.
 
-When ``DATABASE_URL`` / ``REDIS_URL`` are unset, kstock runs embedded servers whose data lives
-in ``KSTOCK_HOME`` (default ``./.kstock``); see :mod:`kstock.embedded`.
+``DATABASE_URL`` and ``REDIS_URL`` are required wherever kstock runs: a process that needs one
+without it fails with :class:`MissingSetting` naming it. On a laptop, ``kstock up`` starts embedded
+servers and sets both (``kstock_local.embedded``).
 """
 
 from __future__ import annotations
@@ -253,6 +254,14 @@ class Settings(BaseSettings):
             name: ("***" if isinstance(getattr(self, name), SecretStr) else value)
             for name, value in self.model_dump(mode="json").items()
         }
+
+
+class MissingSetting(RuntimeError):
+    """A setting this process needs is not configured (a deployment error, not a user error)."""
+
+    def __init__(self, name: str, purpose: str) -> None:
+        super().__init__(f"{name} is not set: {purpose} (set it in the environment or the secret it comes from)")
+        self.name = name
 
 
 @lru_cache(maxsize=1)

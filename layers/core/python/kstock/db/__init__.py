@@ -10,7 +10,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
-from kstock.config import get_settings
+from kstock.config import MissingSetting, get_settings
 
 _pool: ConnectionPool | None = None
 _pool_url: str | None = None
@@ -18,13 +18,11 @@ _lock = threading.Lock()
 
 
 def database_url() -> str:
-    """The URL of the database this process uses, starting the embedded server when unset."""
+    """The URL of the database this process uses (:class:`MissingSetting` when unset)."""
     settings = get_settings()
-    if settings.database_url is not None:
-        return settings.database_url.get_secret_value()
-    from kstock.embedded import ensure_embedded  # only embedded mode pays for the import
-
-    return ensure_embedded().database_url
+    if settings.database_url is None:
+        raise MissingSetting("DATABASE_URL", "kstock needs its PostgreSQL database")
+    return settings.database_url.get_secret_value()
 
 
 def connect(url: str | None = None, **kwargs) -> psycopg.Connection:

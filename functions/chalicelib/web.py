@@ -1,0 +1,303 @@
+"""HTTP plumbing shared by every REST handler: routing behind a proxy, the response envelope,
+body parsing and error mapping.
+
+API Gateway sends every request to the one ``ApiFunction`` through a ``/{proxy+}`` route, so the
+event's ``resourcePath`` is the proxy, not a Chalice route; :class:`KstockChalice` matches the
+real path against the app's routes first. Every failure leaves as the contract's error envelope:
+services raise :class:`kstock.errors.ApiError`, anything unexpected is logged with its stack
+and answered 500 without one.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import orjson
+import psycopg
+from chalice import Chalice, Response
+from chalice.app import (
+    BadRequestError,
+    ChaliceViewError,
+    NotFoundError,
+    RestAPIEventHandler,
+)
+from psycopg_pool import PoolTimeout
+from pydantic import BaseModel
+from redis import exceptions as redis_errors
+
+from kstock import ratelimit
+from kstock.auth import tokens
+from kstock.config import MissingSetting, get_settings
+from kstock.errors import (
+    ApiError,
+    InternalError,
+    InvalidRequest,
+    MethodNotAllowed,
+    NotFound,
+    StreamUnavailable,
+    Unauthorized,
+)
+from kstock.kis import deadline as kis_deadline
+from kstock.kis.errors import KisUnavailable
+from kstock.logs import get_logger
+from kstock.validation import storable_text, validate
+
+log = get_logger("kstock.api")
+
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
+
+
+# datetimes and Decimals reach the wire as str() gives them, as they always have; orjson because
+# encoding the answer was a tenth of a typical request's time with the standard library
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _encode(body: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(body, default=str, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:  # integers past 64 bits: the standard library takes any size
+        return json.dumps(body, ensure_ascii=False, default=str)
+
+
+def json_response(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        body=_encode(body),
+        status_code=status,
+        headers={"Content-Type": JSON_CONTENT_TYPE, **(headers or {})},
+    )
+
+
+def ok(data: Any, message: str, status: int = 200, **top_level: Any) -> Response:
+    """The success envelope ``{"status", "message", "data"}`` (plus top-level keys the PRD wants)."""
+    body = {"status": status, "message": message, **top_level}
+    if data is not None:
+        body["data"] = data
+    return json_response(body, status)
+
+
+def error_response(error: ApiError) -> Response:
+    return json_response(error.envelope(), error.status, error.headers)
+
+
+# A store that is down or restarting (Redis loading its AOF, Postgres refusing connections) is
+# the contract's 503, not an unexpected 500: the client may retry shortly.
+UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
+    redis_errors.ConnectionError, redis_errors.TimeoutError, psycopg.OperationalError, PoolTimeout,
+)
+UNAVAILABLE_RETRY_AFTER = "5"
+
+
+def unavailable(exc: Exception) -> StreamUnavailable:
+    """The 503 envelope of a data store that could not be reached (the cause only in the logs)."""
+    log.warning("data store unavailable", extra={"error": type(exc).__name__})
+    return StreamUnavailable("a data store is temporarily unavailable; retry shortly",
+                             headers={"Retry-After": UNAVAILABLE_RETRY_AFTER})
+
+
+def json_body(request) -> dict[str, Any]:
+    """The request body as a JSON object, or INVALID_REQUEST saying what is wrong with it."""
+    raw = request.raw_body
+    if not raw:
+        raise InvalidRequest("a JSON body is required")
+    try:
+        body = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidRequest(f"malformed JSON body: {exc.__class__.__name__}") from None
+    except (ValueError, RecursionError):  # integers of thousands of digits, absurd nesting
+        raise InvalidRequest("malformed JSON body: too large or too deeply nested") from None
+    if not isinstance(body, dict):
+        raise InvalidRequest("the JSON body must be an object")
+    return body
+
+
+@dataclass(frozen=True)
+class _RoutePattern:
+    template: str
+    regex: re.Pattern[str]
+    params: tuple[str, ...]
+
+
+def _compile(template: str) -> _RoutePattern:
+    params = tuple(re.findall(r"{([^}/]+)}", template))
+    regex = "^" + re.sub(r"\\{[^}/]+\\}", "([^/]+)", re.escape(template)) + "/?$"
+    return _RoutePattern(template, re.compile(regex), params)
+
+
+class _EnvelopeHandler(RestAPIEventHandler):
+    """Chalice's REST handler, with every error turned into kstock's envelope."""
+
+    def _main_rest_api_handler(self, event, context):
+        response = super()._main_rest_api_handler(event, context)
+        # Chalice answers a few refusals itself (unsupported media type, method, Accept) in its
+        # own {"Code", "Message"} shape: clients only ever see kstock's envelope.
+        if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
+            message = str(response.body.get("Message") or response.body["Code"])
+            status = 400 if response.status_code in (400, 415) else response.status_code
+            error = (InvalidRequest(message) if status == 400 else MethodNotAllowed(message) if status == 405
+                     else InternalError("an internal error occurred"))
+            return error_response(error)
+        return response
+
+    def _get_view_function_response(self, view_function, function_args):
+        try:
+            response = view_function(**function_args)
+            if not isinstance(response, Response):
+                response = Response(body=response)
+            self._validate_response(response)
+            return response
+        except ApiError as exc:
+            return error_response(exc)
+        except BadRequestError as exc:
+            return error_response(InvalidRequest(str(exc)))
+        except NotFoundError as exc:
+            return error_response(NotFound(str(exc)))
+        except ChaliceViewError as exc:
+            return error_response(InvalidRequest(str(exc)))
+        except UNAVAILABLE_ERRORS as exc:
+            return error_response(unavailable(exc))
+        except KisUnavailable as exc:  # KIS hung or down past the request's budget: the contract's 503
+            log.warning("KIS unavailable", extra={"error": type(exc).__name__})
+            return error_response(StreamUnavailable("the market data source is not answering; retry shortly"))
+        except MissingSetting as exc:  # a deployment error: the operator's log names the setting, the client gets 500
+            log.error("configuration error: %s", exc, extra={"setting": exc.name})
+            return error_response(InternalError("an internal error occurred"))
+        except Exception:
+            path = getattr(self.current_request, "path", "unknown")
+            log.exception("unhandled error", extra={"path": path})
+            return error_response(InternalError("an internal error occurred"))
+
+
+class KstockChalice(Chalice):
+    """Chalice with proxy-path routing and the kstock error envelope."""
+
+    def __init__(self, app_name: str) -> None:
+        super().__init__(app_name=app_name)
+        self._patterns: list[_RoutePattern] | None = None
+        # Checks run on every routed request before its view, e.g. the rate limit (app.py):
+        # guard(app, event) raises an ApiError to refuse it.
+        self.guards: list[Callable[[KstockChalice, dict[str, Any]], None]] = []
+
+    def _route_patterns(self) -> list[_RoutePattern]:
+        if self._patterns is None or len(self._patterns) != len(self.routes):
+            # Static routes win over parameterised ones (/rankings/companies before /{id}).
+            self._patterns = sorted((_compile(t) for t in self.routes), key=lambda p: (len(p.params), p.template))
+        return self._patterns
+
+    def _resolve(self, event: dict[str, Any]) -> Response | None:
+        """Point the event at the Chalice route of its path; an error response if there is none."""
+        context = event.setdefault("requestContext", {})
+        if context.get("resourcePath") in self.routes:
+            return None
+        path = event.get("path") or "/"
+        for pattern in self._route_patterns():
+            match = pattern.regex.match(path)
+            if match:
+                method = context.get("httpMethod") or event.get("httpMethod")
+                if method not in self.routes[pattern.template] and method != "OPTIONS":
+                    allowed = ", ".join(sorted(self.routes[pattern.template]))
+                    return error_response(MethodNotAllowed(f"{method} is not allowed on {path} (allowed: {allowed})"))
+                context["resourcePath"] = pattern.template
+                event["pathParameters"] = dict(zip(pattern.params, match.groups(), strict=True))
+                return None
+        return error_response(NotFound(f"no route for {path}"))
+
+    def __call__(self, event: Any, context: Any) -> dict[str, Any]:
+        early = self._resolve(event)
+        if early is not None:
+            return early.to_dict(self.api.binary_types)
+        try:
+            for guard in self.guards:
+                guard(self, event)
+        except ApiError as exc:
+            return error_response(exc).to_dict(self.api.binary_types)
+        except UNAVAILABLE_ERRORS as exc:
+            return error_response(unavailable(exc)).to_dict(self.api.binary_types)
+        except MissingSetting as exc:
+            log.error("configuration error: %s", exc, extra={"setting": exc.name})
+            return error_response(InternalError("an internal error occurred")).to_dict(self.api.binary_types)
+        except Exception:
+            log.exception("request guard failed", extra={"path": event.get("path")})
+            return error_response(InternalError("an internal error occurred")).to_dict(self.api.binary_types)
+        self.lambda_context = context
+        handler = _EnvelopeHandler(
+            self.routes, self.api, self.log, self.debug,
+            middleware_handlers=self._get_middleware_handlers("http"),
+        )
+        self.current_request = handler.create_request_object(event, context)
+        # every KIS call of this request shares one budget below the function's timeout (issue 17)
+        with kis_deadline.within(get_settings().kis_request_deadline_seconds):
+            return handler(event, context)
+
+
+# -- request models, auth and the rate limit -------------------------------------------------------
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_query(model: type[M], request) -> M:
+    """The query string as ``model`` (a :class:`kstock.validation.QueryModel`); last value wins."""
+    params = request.query_params or {}
+    return validate(model, {name: params.get(name) for name in params}, what="query")
+
+
+def parse_body(model: type[M], request) -> M:
+    """The JSON body as ``model`` (a :class:`kstock.validation.BodyModel`)."""
+    return validate(model, json_body(request))
+
+
+def bearer_token(request) -> str | None:
+    return tokens.bearer(request.headers.get("authorization"))
+
+
+def current_user(request) -> tokens.Claims:
+    """The claims of the request's valid Bearer token, else ``UNAUTHORIZED``."""
+    return tokens.verify(bearer_token(request))
+
+
+def _header(event: dict[str, Any], name: str) -> str | None:
+    for key, value in (event.get("headers") or {}).items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def rate_limit_clients(event: dict[str, Any]) -> list[str]:
+    """Whom a request counts against: its source IP always, and the user of a well-signed token too.
+
+    Only the signature is checked here (no store): a revoked token still counts against its user.
+    """
+    identity = (event.get("requestContext") or {}).get("identity") or {}
+    clients = [f"ip:{identity.get('sourceIp') or 'unknown'}"]
+    token = tokens.bearer(_header(event, "authorization"))
+    if token:
+        try:
+            clients.append(f"user:{tokens.decode(token).user_id}")
+        except Unauthorized:
+            pass
+    return clients
+
+
+def rate_limit_guard(app: KstockChalice, event: dict[str, Any]) -> None:
+    """Count the request against its client; ``TOO_MANY_REQUESTS`` with ``Retry-After`` over the
+    limit. Routes documented with ``rate_limited=False`` (health) are not counted."""
+    from chalicelib.openapi import operation_of
+
+    context = event.get("requestContext") or {}
+    entry = app.routes.get(context.get("resourcePath"), {}).get(context.get("httpMethod") or event.get("httpMethod"))
+    if entry is not None:
+        op = operation_of(entry.view_function)
+        if op is not None and not op.rate_limited:
+            return
+    ratelimit.enforce(*rate_limit_clients(event))
+
+
+def text_guard(app: KstockChalice, event: dict[str, Any]) -> None:
+    """Refuse paths and query values PostgreSQL could not store (NUL, lone surrogates)."""
+    values = [event.get("path") or "", *((event.get("queryStringParameters") or {}).values()),
+              *((event.get("pathParameters") or {}).values())]
+    if not all(storable_text(str(v)) for v in values if v is not None):
+        raise InvalidRequest("the request contains characters that are not allowed (NUL or invalid Unicode)")

@@ -1,5 +1,0 @@
-"""A local stand-in for OpenDART speaking its wire format, with simulated content (see server.py)."""
-
-from infra.dart_sim.server import DartStandIn, DartStandInConfig, DartStandInThread
-
-__all__ = ["DartStandIn", "DartStandInConfig", "DartStandInThread"]

@@ -1,0 +1,519 @@
+"""``kstock bench fanout --scenario tick|batch``: the whole live-price path, one process per part.
+
+    KIS simulator -> streamer (ingest + fan-out) -> Redis -> fan-out -> local gateway @connections
+    -> 1,000 WebSocket clients
+
+Processes: moto (DynamoDB), the simulator (``--universe 50``, 50 WebSocket slots per session so
+no symbol falls back to REST polling; real KIS would need a second session for that), the local
+cloud (template.yaml's WebSocket API, its handlers and ``@connections``), the streamer
+(``python -m kstock_streamer --no-writer``, fan-out on), the clients, and this driver.
+
+Latency is measured from the simulator's trade to client receipt on one clock (``time.time()``,
+one machine): KIS ticks carry second-resolution KST times, so the driver holds its own KIS
+WebSocket session to the simulator (the "observer", another app key, subscribed to the same 50
+symbols) and stamps each trade record when its frame arrives. The simulator sends a frame to
+every session in the same loop turn, so the stamp is within microseconds of the streamer's
+receipt: the figures are trade publication -> client, including the streamer's parsing. A
+record is identified by (symbol, accVolume, occurrence); accVolume grows with every trade.
+
+* ``tick``: latency of every delivered tick, and ticks lost (a trade a subscriber never got);
+* ``batch``: staleness: for every trade and every subscriber of its symbol, how long until the
+  client held that trade's price or a newer one; lost = never.
+
+The ``@connections`` call ratio comes from the streamer's own counters (calls made / messages
+one per tick would have needed) over the measured window.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from kstock import keys
+from kstock.eventloop import run_event_loop
+from kstock_local.embedded import EmbeddedRedis, free_port, port_open
+
+
+@dataclass(frozen=True)
+class Scenario:
+    clients: int
+    symbols: int
+    per_client: int
+    rate: float
+    mode: str
+    window_ms: int | None = None
+
+
+SCENARIOS = {
+    "tick": Scenario(clients=1000, symbols=50, per_client=1, rate=100, mode="tick"),
+    "batch": Scenario(clients=1000, symbols=50, per_client=5, rate=2000, mode="batch", window_ms=250),
+}
+
+JWT_SECRET = "bench-only-signing-key-not-a-secret"
+
+
+def _wait(predicate, timeout: float, what: str, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def _calibrated_rate(rate: float) -> float:
+    """The simulator's ``--rate`` that trades ``rate`` records/s now: its always-open market follows
+    a U-shaped intraday profile (0.5x-2x) by the KST time of day, which this undoes."""
+    from datetime import UTC, datetime
+
+    from kstock_local.kis_sim.market import KST, SESSION_SECONDS, Market
+
+    local = datetime.now(UTC).astimezone(KST)
+    seconds = local.hour * 3600 + local.minute * 60 + local.second
+    return rate / Market.profile((seconds % SESSION_SECONDS) / SESSION_SECONDS)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# -- the observer: the driver's own KIS session, stamping every trade record ---------------------------
+
+
+class Observer:
+    def __init__(self, rest_url: str, ws_url: str, symbols: list[str]) -> None:
+        self.rest_url, self.ws_url, self.symbols = rest_url, ws_url, symbols
+        self.records: list[tuple[float, str, int]] = []
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.websocket = None
+
+    def _on_ticks(self, ticks) -> None:
+        now = time.time()
+        self.records.extend((now, t.symbol, t.acc_volume) for t in ticks)
+
+    async def _start(self) -> None:
+        from kstock.kis.auth import KisAuth, KisCredentials, MemoryTokenStore
+        from kstock.kis.connection import KisWebSocket
+
+        credentials = KisCredentials("bench-observer-app-key", "bench-observer-app-secret")
+        auth = KisAuth(credentials, self.rest_url, store=MemoryTokenStore())
+        self.websocket = KisWebSocket(self.ws_url, auth, max_subscriptions=len(self.symbols), on_ticks=self._on_ticks,
+                                      idle_timeout=None)
+        await self.websocket.start()
+        for symbol in self.symbols:
+            await self.websocket.subscribe("H0STCNT0", symbol)
+
+    def start(self) -> None:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self.loop).result(60)
+
+    def stop(self) -> None:
+        if self.websocket is not None:
+            asyncio.run_coroutine_threadsafe(self.websocket.close(), self.loop).result(10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+
+
+# -- child processes ----------------------------------------------------------------------------------
+
+
+def _spawn(args: list[str], env: dict[str, str], stdin=None) -> subprocess.Popen:
+    return subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            stdin=stdin, text=True)
+
+
+def _ready_line(proc: subprocess.Popen, what: str, timeout: float = 180) -> str:
+    result: list[str] = []
+    reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not result or not result[0]:
+        raise RuntimeError(f"{what} did not start (exit code {proc.poll()})")
+    return result[0]
+
+
+def _stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def _rss(pid: int, children: bool = False) -> float:
+    try:
+        process = psutil.Process(pid)
+        total = process.memory_info().rss
+        if children:
+            total += sum(c.memory_info().rss for c in process.children(recursive=True))
+        return total / 2**20
+    except psutil.Error:
+        return 0.0
+
+
+def _cpu(pid: int, children: bool = False) -> float:
+    """CPU seconds used so far by a process (and its children)."""
+    try:
+        process = psutil.Process(pid)
+        members = [process, *(process.children(recursive=True) if children else [])]
+        return sum(sum(m.cpu_times()[:2]) for m in members)
+    except psutil.Error:
+        return 0.0
+
+
+def bench_fanout(scenario_name: str = "tick", seconds: float = 10.0, clients: int | None = None,
+                 seed: int = 6) -> dict[str, Any]:
+    scenario = SCENARIOS[scenario_name]
+    if clients:
+        scenario = Scenario(clients, scenario.symbols, scenario.per_client, scenario.rate, scenario.mode,
+                            scenario.window_ms)
+    from kstock.companies.reference import load_companies
+
+    symbols = [c.symbol for c in load_companies()[:scenario.symbols]]
+    procs: dict[str, subprocess.Popen] = {}
+    observer: Observer | None = None
+    with tempfile.TemporaryDirectory(prefix="kstock-bench-fanout-") as tmp:
+        cache = EmbeddedRedis(Path(tmp) / "redis", persist=False)
+        cache.start()
+        try:
+            import redis
+
+            r = redis.Redis.from_url(cache.url, decode_responses=True)
+            moto_port = free_port()
+            procs["moto"] = _spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], {})
+            _wait(lambda: port_open("127.0.0.1", moto_port), 30, "moto")
+            endpoint = f"http://127.0.0.1:{moto_port}"
+            quiet = {"LOG_LEVEL": "WARNING", "REDIS_URL": cache.url, "JWT_SECRET": JWT_SECRET,
+                     "DATABASE_URL": "postgresql://bench:unused@127.0.0.1:1/unused", "KSTOCK_ENV": "test"}
+            procs["simulator"] = _spawn(
+                [sys.executable, "-m", "kstock_local.cli.main", "sim-kis", "--rest-port", "0", "--ws-port", "0",
+                 "--rate", f"{_calibrated_rate(scenario.rate):.1f}", "--always-open",
+                 "--universe", str(scenario.symbols),
+                 "--max-subscriptions", str(scenario.symbols), "--ready-json", "--rest-rate", "1000",
+                 "--pingpong-interval", "3600"], quiet)
+            urls = json.loads(_ready_line(procs["simulator"], "the simulator"))
+            procs["cloud"] = _spawn(
+                [sys.executable, "-m", "kstock_local.bench.fanout", "cloud", "--endpoint", endpoint], quiet
+            )
+            ws_url = json.loads(_ready_line(procs["cloud"], "the local cloud"))["ws_url"]
+            # The clients connect and subscribe first, the streamer starts after: its fan-out then
+            # builds its index from the registry (the restart path, at scale), and the set-up's load
+            # on this small machine leaves no backlog behind to distort the measurement.
+            plan = _plan(scenario, symbols, seed)
+            plan_path = Path(tmp) / "plan.json"
+            plan_path.write_text(json.dumps(plan))
+            out_path = Path(tmp) / "received.json"
+            procs["clients"] = _spawn([sys.executable, "-m", "kstock_local.bench.fanout", "clients", "--ws-url", ws_url,
+                                       "--plan", str(plan_path), "--out", str(out_path)], quiet, stdin=subprocess.PIPE)
+            setup_started = time.monotonic()
+            _ready_line(procs["clients"], "the clients", timeout=900)
+            setup_seconds = time.monotonic() - setup_started
+            streamer_env = {**quiet, "KIS_REST_URL": urls["rest_url"], "KIS_WS_URL": urls["ws_url"],
+                            "KIS_WS_MAX_SUBSCRIPTIONS": str(scenario.symbols), "KIS_REST_RATE_PER_SECOND": "100",
+                            "STREAMER_DEFAULT_SYMBOLS": ",".join(symbols), "STREAMER_HEALTH_PORT": str(free_port()),
+                            "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "local",
+                            "AWS_SECRET_ACCESS_KEY": "local", "STREAMER_FANOUT": "on"}
+            for name in ("KIS_APP_KEY", "KIS_APP_SECRET"):
+                os.environ.pop(name, None)
+            procs["streamer"] = _spawn([sys.executable, "-m", "kstock_streamer", "--no-writer"], streamer_env)
+
+            def status() -> dict[str, Any]:
+                raw = r.get(keys.STREAMER_STATUS)
+                return json.loads(raw) if raw else {}
+
+            wanted = scenario.clients * scenario.per_client
+            _wait(lambda: (status().get("fanout") or {}).get("ready") and status().get("slotsUsed") == len(symbols),
+                  90, "the streamer (50 KIS slots, fan-out ready)")
+            _wait(lambda: (status().get("fanout") or {}).get("subscriptions", 0) >= wanted, 30,
+                  "every subscription in the rebuilt fan-out index")
+            observer = Observer(urls["rest_url"], urls["ws_url"], symbols)
+            observer.start()
+            time.sleep(3.0)  # warm-up
+            _wait(lambda: (status().get("fanout") or {}).get("queued", 1) <= scenario.clients // 20, 120,
+                  "the fan-out to catch up after the set-up", interval=0.5)
+            cpu_before = {name: _cpu(proc.pid, name == "cloud") for name, proc in procs.items()}
+            before, t0 = status()["fanout"], time.time()
+            peaks: dict[str, float] = {}
+            while time.time() < t0 + seconds:
+                for name, proc in procs.items():
+                    peaks[name] = max(peaks.get(name, 0.0), _rss(proc.pid, children=name == "cloud"))
+                peaks["driver"] = max(peaks.get("driver", 0.0), _rss(os.getpid()))
+                time.sleep(0.5)
+            t1 = time.time()
+            cpu = {name: round(100 * (_cpu(proc.pid, name == "cloud") - cpu_before[name]) / (t1 - t0))
+                   for name, proc in procs.items()}
+            _wait(lambda: status().get("uptimeSeconds") and time.time() - t1 > 1.1, 5, "a fresh status")
+            after = status()["fanout"]
+            time.sleep(2.0)  # deliveries in flight at t1 arrive
+            procs["clients"].stdin.write("stop\n")
+            procs["clients"].stdin.flush()
+            _ready_line(procs["clients"], "the clients' results", timeout=120)
+            received = json.loads(out_path.read_text())
+            observer.stop()
+            records, observer = list(observer.records), None
+        finally:
+            if observer is not None:
+                observer.stop()
+            for name in ("clients", "streamer", "cloud", "simulator", "moto"):
+                _stop(procs.get(name))
+            cache.stop()
+    result = _analyse(scenario, plan, received, records, t0, t1, before, after)
+    result.update(setup_seconds=round(setup_seconds, 1), rss_mb={k: round(v) for k, v in peaks.items()},
+                  queued_at_end=after.get("queued"), cpu_percent=cpu)
+    _print(scenario_name, scenario, seconds, result)
+    return result
+
+
+def _plan(scenario: Scenario, symbols: list[str], seed: int) -> list[dict[str, Any]]:
+    os.environ["JWT_SECRET"] = JWT_SECRET
+    from kstock.auth import tokens
+    from kstock.config import reload_settings
+
+    reload_settings()
+    rng = random.Random(seed)
+    plan = []
+    for i in range(scenario.clients):
+        if scenario.per_client == 1:
+            wanted = [symbols[i % len(symbols)]]
+        else:
+            wanted = rng.sample(symbols, scenario.per_client)
+        message: dict[str, Any] = {"action": "subscribe", "symbols": wanted, "mode": scenario.mode}
+        if scenario.window_ms:
+            message["windowMs"] = scenario.window_ms
+        plan.append({"token": tokens.issue(100_000 + i), "subscribe": message})
+    return plan
+
+
+# -- analysis -------------------------------------------------------------------------------------------
+
+
+def _analyse(scenario: Scenario, plan: list[dict[str, Any]], received: list[list[list]], records, t0: float,
+             t1: float, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    # the observer's records per symbol: (time, accVolume, occurrence) in feed order
+    trades: dict[str, list[tuple[float, int, int]]] = {}
+    seen: dict[tuple[str, int], int] = {}
+    for t, symbol, acc in records:
+        k = seen.get((symbol, acc), 0)
+        seen[(symbol, acc)] = k + 1
+        trades.setdefault(symbol, []).append((t, acc, k))
+    delays: list[float] = []
+    lost = expected = 0
+    messages = ticks = 0
+    for entry, got in zip(plan, received, strict=True):
+        mine: dict[str, list[tuple[float, int]]] = {}
+        for t, kind, symbol, acc in got:
+            if t0 <= t <= t1:
+                messages += kind in ("m", "t")
+                ticks += kind in ("t", "b")
+            if symbol:
+                mine.setdefault(symbol, []).append((t, acc))
+        for symbol in entry["subscribe"]["symbols"]:
+            receipts = mine.get(symbol, [])
+            window = [(t, acc, k) for t, acc, k in trades.get(symbol, []) if t0 <= t <= t1]
+            expected += len(window)
+            if scenario.mode == "tick":
+                counts: dict[int, int] = {}
+                at: dict[tuple[int, int], float] = {}
+                for t, acc in receipts:
+                    k = counts.get(acc, 0)
+                    counts[acc] = k + 1
+                    at[(acc, k)] = t
+                for t, acc, k in window:
+                    arrival = at.get((acc, k))
+                    if arrival is None:
+                        lost += 1
+                    else:
+                        delays.append(max(0.0, arrival - t))
+            else:
+                j = 0
+                for t, acc, _ in window:  # staleness: until the client holds this price or a newer one
+                    while j < len(receipts) and receipts[j][1] < acc:
+                        j += 1
+                    if j == len(receipts):
+                        lost += 1
+                    else:
+                        delays.append(max(0.0, receipts[j][0] - t))
+    span = t1 - t0
+    mode = scenario.mode
+    calls = after["calls"][mode] - before["calls"][mode]
+    one_by_one = after["oneByOne"][mode] - before["oneByOne"][mode]
+    return {
+        "trades_per_s": round(sum(1 for v in trades.values() for t, _, _ in v if t0 <= t <= t1) / span),
+        "messages_per_s": round(messages / span),
+        "ticks_per_s": round(ticks / span),
+        "expected": expected,
+        "lost": lost,
+        "p50_ms": round(_percentile(delays, 0.5) * 1000, 1),
+        "p99_ms": round(_percentile(delays, 0.99) * 1000, 1),
+        "max_ms": round(max(delays, default=float("nan")) * 1000, 1),
+        "calls": calls,
+        "one_by_one": one_by_one,
+        "calls_per_tick_delivery": round(calls / one_by_one, 4) if one_by_one else None,
+        "gone": after["gone"] - before["gone"],
+        "throttled": after["throttled"] - before["throttled"],
+        "failed": after["failed"] - before["failed"],
+        "dropped": after["dropped"] - before["dropped"],
+    }
+
+
+def _print(name: str, scenario: Scenario, seconds: float, result: dict[str, Any]) -> None:
+    what = "latency" if scenario.mode == "tick" else "staleness"
+    window = f", window {scenario.window_ms} ms" if scenario.window_ms else ""
+    print(f"fan-out bench '{name}': {scenario.clients} clients x {scenario.per_client} of {scenario.symbols} symbols, "
+          f"{scenario.mode} mode{window}, simulator {scenario.rate:g} trades/s, {seconds:g}s measured "
+          f"(setup {result['setup_seconds']}s)")
+    print(f"  trades observed          {result['trades_per_s']}/s")
+    print(f"  delivered                {result['messages_per_s']} messages/s carrying {result['ticks_per_s']} ticks/s")
+    print(f"  {what:<24} p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms "
+          f"(trade -> client, {result['expected']} trade x subscriber pairs)")
+    print(f"  lost                     {result['lost']}")
+    print(f"  @connections calls       {result['calls']} for {result['one_by_one']} one-by-one deliveries "
+          f"= {result['calls_per_tick_delivery']} per tick delivery")
+    print(f"  410 / throttled / failed {result['gone']} / {result['throttled']} / {result['failed']}, "
+          f"dropped {result['dropped']}, still queued at the end {result['queued_at_end']}")
+    rss = ", ".join(f"{k} {v} MB" for k, v in result["rss_mb"].items())
+    print(f"  peak RSS                 {rss} (cloud includes its function workers)")
+    cpu = ", ".join(f"{k} {v}%" for k, v in result["cpu_percent"].items())
+    print(f"  CPU while measuring      {cpu} (of {psutil.cpu_count()} cores)")
+
+
+# -- the child processes' entry points ---------------------------------------------------------------------
+
+
+async def _serve_cloud(endpoint: str, concurrency: int) -> None:
+    from kstock_local.cloud.runtime import LocalCloud, Ports
+    from kstock_local.paths import TEMPLATE_PATH
+
+    env = {k: os.environ[k] for k in ("REDIS_URL", "DATABASE_URL", "JWT_SECRET", "LOG_LEVEL", "KSTOCK_ENV")
+           if k in os.environ}
+    cloud = LocalCloud(TEMPLATE_PATH, endpoint, env, ports=Ports(http=free_port(), websocket=free_port()),
+                       concurrency=concurrency)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await cloud.start()
+    print(json.dumps({"ws_url": cloud.ws_url}), flush=True)
+    await stop.wait()
+    await cloud.stop()
+
+
+async def _run_clients(ws_url: str, plan_path: Path, out_path: Path) -> None:
+    import aiohttp
+
+    plan = json.loads(plan_path.read_text())
+    logs: list[list[tuple[float, str]]] = [[] for _ in plan]
+    gate = asyncio.Semaphore(40)
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
+    sockets = []
+
+    async def read(ws, log: list[tuple[float, str]]) -> None:
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                log.append((time.time(), message.data))
+
+    async def client(i: int, entry: dict[str, Any]) -> asyncio.Task:
+        async with gate:
+            for attempt in range(5):
+                try:
+                    ws = await session.ws_connect(f"{ws_url}?token={entry['token']}", max_msg_size=0, heartbeat=None)
+                    break
+                except aiohttp.ClientError:
+                    if attempt == 4:
+                        raise
+                    await asyncio.sleep(0.5)
+            sockets.append(ws)
+            await ws.send_str(json.dumps(entry["subscribe"]))
+            while True:
+                message = await asyncio.wait_for(ws.receive(), 60)
+                if message.type != aiohttp.WSMsgType.TEXT:
+                    raise RuntimeError(f"client {i}: socket closed during subscribe")
+                if '"subscribed"' in message.data:
+                    break
+                if '"error"' in message.data:
+                    raise RuntimeError(f"client {i}: {message.data}")
+                logs[i].append((time.time(), message.data))
+        return asyncio.create_task(read(ws, logs[i]))
+
+    readers = await asyncio.gather(*(client(i, e) for i, e in enumerate(plan)))
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    for ws in sockets:
+        await ws.close()
+    for task in readers:
+        task.cancel()
+    await asyncio.gather(*readers, return_exceptions=True)
+    await session.close()
+    out = []
+    for log in logs:  # parsed after the measurement, not while receiving
+        rows = []
+        for t, text in log:
+            message = json.loads(text)
+            if message.get("type") == "tick":
+                rows.append((t, "t", message["symbol"], message["accVolume"]))
+            elif message.get("type") == "ticks":
+                rows.append((t, "m", None, 0))
+                rows.extend((t, "b", tick["symbol"], tick["accVolume"]) for tick in message["data"])
+        out.append(rows)
+    out_path.write_text(json.dumps(out))
+    print("done", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kstock_local.bench.fanout")
+    sub = parser.add_subparsers(dest="part", required=True)
+    cloud = sub.add_parser("cloud")
+    cloud.add_argument("--endpoint", required=True)
+    cloud.add_argument("--concurrency", type=int, default=3)
+    clients = sub.add_parser("clients")
+    clients.add_argument("--ws-url", required=True)
+    clients.add_argument("--plan", type=Path, required=True)
+    clients.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args(argv)
+    if args.part == "cloud":
+        run_event_loop(_serve_cloud(args.endpoint, args.concurrency))
+    else:
+        run_event_loop(_run_clients(args.ws_url, args.plan, args.out))
+    return 0
+
+
+def add_fanout_bench(bench_sub) -> None:
+    def run(args: argparse.Namespace) -> int:
+        bench_fanout(args.scenario, seconds=args.seconds, clients=args.clients)
+        return 0
+
+    bench = bench_sub.add_parser("fanout", help="simulator -> streamer -> Redis -> fan-out -> @connections -> "
+                                                "1,000 WebSocket clients: messages/s, latency, lost, calls, RSS")
+    bench.add_argument("--scenario", choices=sorted(SCENARIOS), default="tick",
+                       help="tick: 1,000 x 1 of 50 symbols at 100 trades/s; batch: 1,000 x 5 of 50 at 2,000 "
+                            "trades/s, 250 ms window")
+    bench.add_argument("--seconds", type=float, default=10.0, help="measurement window")
+    bench.add_argument("--clients", type=int, default=None, help="override the scenario's 1,000 clients")
+    bench.set_defaults(func=run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

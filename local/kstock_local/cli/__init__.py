@@ -1,0 +1,1 @@
+"""The ``kstock`` command and its subcommands (laptop only)."""

@@ -1,0 +1,147 @@
+"""The ``kstock`` command."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from kstock.config import get_settings
+from kstock_local.paths import TEMPLATE_PATH
+
+
+def _services():
+    from kstock_local.embedded import ensure_embedded
+
+    return ensure_embedded()
+
+
+def cmd_migrate(_args: argparse.Namespace) -> int:
+    from kstock.db.migrate import migrate
+
+    applied = migrate(_services().database_url)
+    print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else " (up to date)"))
+    return 0
+
+
+def cmd_seed(_args: argparse.Namespace) -> int:
+    from kstock import db
+    from kstock.companies.reference import seed
+
+    with db.connect(_services().database_url) as conn:
+        result = seed(conn)
+    print(f"seeded {result.companies} companies, {result.industries} industries, {result.indices} indices")
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from kstock_local.stack import StackOptions, run_stack
+
+    return run_stack(StackOptions(template=args.template, fast_clock=args.fast_clock))
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from kstock_local.cli.invoke import run_invoke
+
+    return run_invoke(args.logical_id, args.event, args.template)
+
+
+def cmd_provision(args: argparse.Namespace) -> int:
+    from kstock_local.cloud.provision import main as provision_main
+
+    endpoint = args.endpoint or get_settings().aws_endpoint_url or "http://127.0.0.1:4566"
+    return provision_main(
+        ["--endpoint", endpoint, "--template", str(args.template), "--region", get_settings().aws_region]
+    )
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from kstock_local.stack_state import read_state, secrets
+
+    state = read_state()
+    if state is None:
+        print("kstock env: no running stack (start one with `make up` or `kstock up`)", file=sys.stderr)
+        return 1
+    # issue 17: the JWT key only when asked for (stack.json no longer holds it)
+    shown = {**state.environment, **(secrets() if getattr(args, "secrets", False) else {})}
+    for name, value in shown.items():
+        print(f"export {name}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_backfill(args: argparse.Namespace) -> int:
+    from kstock_local.cli.backfill import run_backfill
+
+    return run_backfill(args.symbols, args.days, args.wait)
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    from kstock_local.embedded import remove_home
+
+    if not args.yes:
+        print(f"this deletes {get_settings().kstock_home} (embedded database and Redis data); pass --yes")
+        return 2
+    remove_home()
+    print("removed")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kstock", description="kstock: Korean stock analysis backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole local stack until Ctrl-C")
+    up.add_argument("--template", type=Path, default=TEMPLATE_PATH, help="SAM template to run")
+    up.add_argument(
+        "--fast-clock", type=float, default=1.0, metavar="N", help="run schedules N times faster than real time (demos)"
+    )
+    up.set_defaults(func=cmd_up)
+
+    invoke = sub.add_parser("invoke", help="run one function of the template with an event")
+    invoke.add_argument("logical_id", help="the function's logical id in the template")
+    invoke.add_argument("--event", help="event JSON file, or - for standard input (default: {})")
+    invoke.add_argument("--template", type=Path, default=TEMPLATE_PATH)
+    invoke.set_defaults(func=cmd_invoke)
+
+    provision = sub.add_parser("provision", help="create the template's queues and tables on an AWS endpoint")
+    provision.add_argument("--endpoint", help="default: AWS_ENDPOINT_URL, else http://127.0.0.1:4566")
+    provision.add_argument("--template", type=Path, default=TEMPLATE_PATH)
+    provision.set_defaults(func=cmd_provision)
+
+    env_parser = sub.add_parser("env", help="print the running stack's settings as export lines")
+    env_parser.add_argument("--secrets", action="store_true", help="also print the JWT signing key (issue 17)")
+    env_parser.set_defaults(func=cmd_env)
+
+    sub.add_parser("migrate", help="apply pending database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed", help="load the reference data (idempotent)").set_defaults(func=cmd_seed)
+
+    backfill = sub.add_parser("backfill", help="load daily history from KIS for the running stack")
+    backfill.add_argument("--symbols", nargs="+", help="codes to load (default: every seeded company)")
+    backfill.add_argument("--days", type=int, default=730, help="calendar days of history (default 730)")
+    backfill.add_argument("--wait", type=float, default=120.0, help="give up after this long without progress")
+    backfill.set_defaults(func=cmd_backfill)
+
+    reset = sub.add_parser("reset", help="delete the embedded servers' data")
+    reset.add_argument("--yes", action="store_true")
+    reset.set_defaults(func=cmd_reset)
+
+    from kstock_local.cli.kis import add_kis_commands
+
+    add_kis_commands(sub)
+    from kstock_local.cli.content import add_content_commands
+
+    add_content_commands(sub)
+    from kstock_local.cli.themes import add_themes_commands
+
+    add_themes_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The local API Gateway: the REST (HTTP) API and the WebSocket API with its @connections API."""

@@ -1,0 +1,1 @@
+"""Local Lambda: execution environments (one process each) that load and invoke handlers."""

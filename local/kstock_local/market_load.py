@@ -1,0 +1,232 @@
+"""The first `kstock up` fills the market before it says it is ready.
+
+A newcomer's first start would otherwise show rankings without market caps (the market-data job
+runs on a schedule) and charts with one bar (nothing loads history). So, before the ready banner:
+
+* one full market-data refresh (every company's price, market cap and listed shares) through
+  ``MarketDataFunction``, and the index history through ``IndexDataFunction``;
+* the daily history of every seeded company that lacks it, through the same ``BackfillQueue`` and
+  worker that `kstock backfill` uses, the default (most watched) symbols first, largest first after.
+
+Progress goes to the console and to ``kstock:market-load`` in Redis, which /health reports (503
+"starting" until loaded). Later starts skip what is already there: companies whose history reaches
+back a year, and market data already refreshed.
+
+Right after the market data, a first start also queues the content loads (issue 13): one news query
+per company and industry on ``NewsQueue``, and (after the corp codes, which every DART load needs)
+the filings and key accounts of every seeded company on ``DartQueue``, the default symbols first.
+The ready banner does not wait for them: the routes fill within a minute or two (see
+:mod:`infra.content_load`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from kstock import aws, db, keys
+from kstock.config import get_settings
+from kstock_local.cli.backfill import BackfillJob, bar, queue_backfill
+from kstock_local.cloud.runtime import LocalCloud
+from kstock_local.supervisor import log
+
+HISTORY_DAYS = 729  # two one-year requests per company (730 would add a one-day third)
+# a company whose oldest daily bar is at least this old has its history
+HAS_HISTORY_DAYS = 365
+# the backfill worker retries failures through the queue; past this long with no progress the
+# load gives up waiting (what failed is in the BackfillDeadLetterQueue) and the stack goes on
+STALL_SECONDS = 300.0
+PROGRESS_EVERY = 5.0
+
+
+def companies_without_history(default_symbols: list[str]) -> list[str]:
+    """Stocks whose history does not reach back a year: the default symbols first, then by size."""
+    with db.read() as conn:
+        rows = conn.execute(
+            """
+            SELECT c.symbol FROM companies c
+            WHERE c.kind IN ('STOCK', 'ETF', 'ETN') AND NOT EXISTS (
+                SELECT 1 FROM ohlcv_1d o
+                WHERE o.symbol = c.symbol AND o.bucket < now() - make_interval(days => %s))
+            ORDER BY c.symbol = ANY(%s) DESC, c.market_cap DESC NULLS LAST, c.id
+            """,
+            (HAS_HISTORY_DAYS, default_symbols),
+        ).fetchall()
+    return [r["symbol"] for r in rows]
+
+
+def market_data_missing() -> bool:
+    with db.read() as conn:
+        row = conn.execute(
+            "SELECT count(*) AS n FROM companies c JOIN company_quotes q ON q.company_id = c.id "
+            "WHERE c.market_cap IS NOT NULL"
+        ).fetchone()
+    return row["n"] == 0
+
+
+@dataclass
+class MarketLoader:
+    cloud: LocalCloud
+    redis_url: str
+    default_symbols: list[str]
+    phases: list[str] = field(default_factory=list)
+    _redis: redis.Redis | None = None
+
+    @property
+    def progress(self) -> redis.Redis:
+        if self._redis is None:
+            self._redis = redis.Redis.from_url(self.redis_url, decode_responses=True)
+        return self._redis
+
+    def _report(self, state: str, done: int, total: int, phase: str) -> None:
+        self.progress.set(keys.MARKET_LOAD, json.dumps({"state": state, "done": done, "total": total, "phase": phase}))
+
+    async def run(self) -> None:
+        symbols = await asyncio.to_thread(companies_without_history, self.default_symbols)
+        refresh = await asyncio.to_thread(market_data_missing)
+        if not symbols and not refresh:
+            log("market", "history and market data already loaded")
+            await self._content()
+            await asyncio.to_thread(self._report, "loaded", 0, 0, "already loaded")
+            return
+        # market data first and alone: rankings fill within seconds, and the backfill that follows does
+        # not compete with it for the app key's KIS REST budget (20 calls/s)
+        await asyncio.to_thread(self._report, "loading", 0, 0, "market data")
+        if refresh:
+            await self._market_data()
+        await self._content()
+        job = await asyncio.to_thread(self._queue, symbols) if symbols else None
+        if job is not None:
+            log(
+                "market",
+                f"loading {HISTORY_DAYS} days of daily history for {len(symbols)} companies "
+                f"({job.total} requests through BackfillQueue)",
+            )
+        await asyncio.gather(self._follow(job), self._indices())
+        total = job.total if job else 0
+        await asyncio.to_thread(self._report, "loaded", total, total, "done")
+        log("market", "market loaded: " + ", ".join(self.phases))
+
+    def _queue(self, symbols: list[str]) -> BackfillJob:
+        provisioned = self.cloud.provisioned
+        assert provisioned is not None, "the local cloud provisions before the market loads"
+        sqs = aws.client("sqs", endpoint_url=self.cloud.endpoint, region=self.cloud.region)
+        return queue_backfill(sqs, provisioned.queue_urls["BackfillQueue"], self.progress, symbols, HISTORY_DAYS)
+
+    async def _invoke(self, logical_id: str, event: dict[str, Any]) -> Any:
+        assert self.cloud.functions is not None
+        return await self.cloud.functions.get(logical_id).invoke(event)
+
+    async def _market_data(self) -> None:
+        with db.read() as conn:
+            companies = conn.execute("SELECT count(*) AS n FROM companies").fetchone()["n"]
+        result = await self._invoke("MarketDataFunction", {"batchSize": companies})
+        self.phases.append(f"market data {result}")
+        log("market", f"market data refreshed: {result}")
+
+    async def _content(self) -> None:
+        """Queue a first start's news and DART loads; a failure is logged, never stops the stack."""
+        try:
+            summary = await queue_first_content(self.cloud, self.default_symbols)
+        except Exception as exc:  # the schedules load news and filings later anyway
+            log("content", f"news / DART loads not queued: {exc!r}")
+            return
+        if summary:
+            self.phases.append(summary)
+
+    async def _indices(self) -> None:
+        result = await self._invoke("IndexDataFunction", {})
+        self.phases.append("indices loaded")
+        log("market", f"index history loaded: {result}")
+
+    async def _follow(self, job: BackfillJob | None) -> None:
+        if job is None:
+            return
+        last_done, last_change, last_print = -1, time.monotonic(), 0.0
+        while True:
+            done = await asyncio.to_thread(job.done)
+            now = time.monotonic()
+            if done != last_done:
+                last_done, last_change = done, now
+                await asyncio.to_thread(self._report, "loading", done, job.total, "daily history")
+            if now - last_print >= PROGRESS_EVERY or done >= job.total:
+                log("market", f"daily history {bar(done, job.total)}")
+                last_print = now
+            if done >= job.total:
+                self.phases.append(f"daily history {done}/{job.total} requests")
+                return
+            if now - last_change > STALL_SECONDS:
+                log(
+                    "market",
+                    f"daily history stalled at {done}/{job.total}: the rest is retried through "
+                    "BackfillQueue (failures end in BackfillDeadLetterQueue)",
+                )
+                self.phases.append(f"daily history {done}/{job.total} requests (stalled)")
+                return
+            await asyncio.sleep(1.0)
+
+
+# -- news and DART on a first start (issue 13) ------------------------------------------------------
+
+
+def first_content_loads(default_symbols: list[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """News query messages when no news is stored (every company, then every industry), and the
+    symbols whose filings were never loaded; the default symbols first in both."""
+    from kstock.news.ingest import queries_for
+
+    with db.read() as conn:
+        has_news = conn.execute("SELECT 1 FROM news LIMIT 1").fetchone() is not None
+        queries = [] if has_news else queries_for(conn)
+        ids = {r["id"]: r["symbol"] for r in conn.execute("SELECT id, symbol FROM companies").fetchall()}
+        rows = conn.execute(
+            """
+            SELECT c.symbol FROM companies c
+            WHERE c.kind = 'STOCK' AND NOT EXISTS (
+                SELECT 1 FROM data_refreshes r WHERE r.company_id = c.id AND r.kind = 'filings')
+            ORDER BY c.symbol = ANY(%s) DESC, c.market_cap DESC NULLS LAST, c.id
+            """,
+            (default_symbols,),
+        ).fetchall()
+    first = set(default_symbols)
+    queries.sort(key=lambda q: (q.kind != "company", ids.get(q.id) not in first if q.kind == "company" else False))
+    return [q.message() for q in queries], [r["symbol"] for r in rows]
+
+
+async def queue_first_content(cloud: LocalCloud, default_symbols: list[str]) -> str | None:
+    """Queue what :func:`first_content_loads` finds missing; a line for the console, or None."""
+    from kstock.dart.requests import requests_for
+
+    news, dart_symbols = await asyncio.to_thread(first_content_loads, default_symbols)
+    if not news and not dart_symbols:
+        return None
+    assert cloud.provisioned is not None and cloud.functions is not None
+    if dart_symbols:  # every DART load needs the corp codes: fetch them once, before the loads
+        result = await cloud.functions.get("DartCorpCodesFunction").invoke({})
+        log("content", f"DART corp codes: {result}")
+    sqs = aws.client("sqs", endpoint_url=cloud.endpoint, region=cloud.region)
+    dart = [r.message() for r in requests_for(dart_symbols)]
+    await asyncio.to_thread(_send, sqs, cloud.provisioned.queue_urls["NewsQueue"], news)
+    await asyncio.to_thread(_send, sqs, cloud.provisioned.queue_urls["DartQueue"], dart)
+    summary = f"queued {len(news)} news queries and DART loads of {len(dart_symbols)} companies ({len(dart)} messages)"
+    log("content", summary + ": the news, financials and reports routes fill as the workers finish")
+    return summary
+
+
+def _send(sqs: Any, queue_url: str, bodies: list[dict[str, Any]]) -> None:
+    for i in range(0, len(bodies), 10):
+        sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(n), "MessageBody": json.dumps(body, ensure_ascii=False)}
+                for n, body in enumerate(bodies[i : i + 10])
+            ],
+        )
+
+
+def default_symbols() -> list[str]:
+    return [s.strip() for s in get_settings().streamer_default_symbols.split(",") if s.strip()]

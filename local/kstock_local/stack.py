@@ -1,0 +1,271 @@
+"""``kstock up``: the whole local stack in one process tree, until Ctrl-C or SIGTERM.
+
+Embedded PostgreSQL and Redis (unless DATABASE_URL / REDIS_URL point elsewhere), a moto server
+(unless AWS_ENDPOINT_URL names one, e.g. LocalStack), the schema and reference data, then the
+template-driven local cloud: HTTP API, WebSocket API with @connections, schedules and queue
+pollers. Child processes log with a ``[name]`` prefix and are restarted if they crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kstock.auth.tokens import signing_key
+from kstock.config import Settings, get_settings, reload_settings
+from kstock.eventloop import run_event_loop
+from kstock_local.cloud.runtime import LocalCloud, Ports
+from kstock_local.embedded import EmbeddedServiceError, Services, ensure_services, port_open
+from kstock_local.market_load import MarketLoader, default_symbols
+from kstock_local.paths import TEMPLATE_PATH
+from kstock_local.stack_state import clear_state, write_state
+from kstock_local.supervisor import ManagedProcess, keep_embedded_redis, log, python_module, supervise_task
+
+
+@dataclass
+class StackOptions:
+    template: Path = TEMPLATE_PATH
+    fast_clock: float = 1.0
+
+
+def _prepare_database(database_url: str) -> None:
+    from kstock import db
+    from kstock.companies.reference import seed
+    from kstock.db.migrate import migrate
+
+    applied = migrate(database_url)
+    log("db", f"{len(applied)} migration(s) applied" if applied else "schema up to date")
+    with db.connect(database_url) as conn:
+        result = seed(conn)
+    log("db", f"reference data: {result.companies} companies, {result.indices} indices")
+
+
+async def _wait_for_port(port: int, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not port_open("127.0.0.1", port):
+        if time.monotonic() > deadline:
+            raise EmbeddedServiceError(f"{what} did not open port {port} within {timeout:.0f}s")
+        await asyncio.sleep(0.1)
+
+
+def _stack_environment(services: Services, settings: Settings) -> dict[str, str]:
+    env = {
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "KSTOCK_ENV": settings.kstock_env,
+        "LOG_LEVEL": settings.log_level,
+    }
+    embedded = [name for name, server in (("postgres", services.postgres), ("redis", services.redis)) if server]
+    env["KSTOCK_EMBEDDED"] = ",".join(embedded)
+    env["JWT_SECRET"] = signing_key()  # JWT_SECRET, or the local key kept in KSTOCK_HOME
+    return env
+
+
+@dataclass
+class StandIn:
+    process: ManagedProcess
+    port: int
+    what: str
+
+
+async def _spawn_content_standins(settings: Settings, environment: dict[str, str]) -> list[StandIn]:
+    """No Naver or OpenDART key: their wire-format stand-ins serve simulated news, filings and figures
+    (labelled simulated wherever a user sees them). A configured base URL (a proxy) is used as it is.
+    Spawned, not waited for: they start while the KIS simulator does (:func:`_await_standins`)."""
+    from kstock.news.naver import REAL_HOST
+    from kstock_local.cli.content import DART_STAND_IN_KEY
+
+    started: list[StandIn] = []
+    if settings.naver_client_id is None and REAL_HOST in settings.naver_api_url:
+        naver = ManagedProcess(
+            "naver-sim", [*python_module("kstock_local.cli.main"), "sim-naver", "--port", str(settings.naver_sim_port)]
+        )
+        started.append(StandIn(naver, settings.naver_sim_port, "Naver stand-in"))
+        environment["NAVER_API_URL"] = f"http://127.0.0.1:{settings.naver_sim_port}"
+    if settings.dart_api_key is None and "opendart.fss.or.kr" in settings.dart_api_url:
+        dart = ManagedProcess(
+            "dart-sim", [*python_module("kstock_local.cli.main"), "sim-dart", "--port", str(settings.dart_sim_port)]
+        )
+        started.append(StandIn(dart, settings.dart_sim_port, "OpenDART stand-in"))
+        environment["DART_API_URL"] = f"http://127.0.0.1:{settings.dart_sim_port}/api"
+        environment["DART_API_KEY"] = DART_STAND_IN_KEY
+    for standin in started:
+        await standin.process.start()
+    return started
+
+
+async def _await_standins(standins: list[StandIn]) -> list[ManagedProcess]:
+    for standin in standins:
+        await _wait_for_port(standin.port, standin.what)
+    return [standin.process for standin in standins]
+
+
+async def _start_content_standins(settings: Settings, environment: dict[str, str]) -> list[ManagedProcess]:
+    """Both stand-ins (when no key is set), listening."""
+    return await _await_standins(await _spawn_content_standins(settings, environment))
+
+
+def _content_rows(environment: dict[str, str]) -> list[tuple[str, str]]:
+    settings = get_settings()
+    naver = environment.get("NAVER_API_URL")
+    dart = environment.get("DART_API_URL")
+    return [
+        ("Naver news", f"stand-in {naver} (simulated)" if naver else f"{settings.naver_api_url} (NAVER_CLIENT_ID)"),
+        ("OpenDART", f"stand-in {dart} (simulated)" if dart else f"{settings.dart_api_url} (DART_API_KEY)"),
+        ("Gemini", "GOOGLE_API_KEY set" if settings.google_api_key else "off: no GOOGLE_API_KEY (never simulated)"),
+    ]
+
+
+def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: dict[str, str]) -> str:
+    rows = [
+        ("HTTP API", cloud.http_url),
+        ("API docs", f"{cloud.http_url}/docs"),
+        ("live page", f"http://{cloud.ports.host}:{cloud.ports.websocket}/live"),
+        ("WebSocket", cloud.ws_url),
+        ("@connections", cloud.connections_url),
+        ("AWS (moto)", endpoint),
+        (
+            "KIS",
+            f"simulator {environment['KIS_REST_URL']}" if "KIS_REST_URL" in environment else "real KIS (KIS_APP_KEY)",
+        ),
+        *_content_rows(environment),
+        ("streamer", f"http://127.0.0.1:{get_settings().streamer_health_port}/health"),
+        ("PostgreSQL", f"{services.database_kind} ({services.database_url.split('?')[0]})"),
+        ("Redis", f"{services.redis_kind} ({services.redis_url})"),
+    ]
+    table = "\n".join(f"  {name:<14} {value}" for name, value in rows)
+    counts = (
+        f"  {len(cloud.template.functions)} functions, {len(cloud.schedules)} schedules, "
+        f"{len(cloud.pollers)} queue pollers"
+    )
+    hint = (
+        "  New here? Open the live page, sign up (any email, a password with a letter, a digit and a\n"
+        "  symbol, 8+ characters) and pick symbols; or POST /users/signup and /users/login."
+    )
+    aws_log = "" if get_settings().kstock_log_aws else " (access log off; KSTOCK_LOG_AWS=1 shows it)"
+    return (
+        f"\n  kstock is up\n{table}\n{counts}\n\n{hint}\n\n"
+        f"  `kstock env` exports these{aws_log}; Ctrl-C stops everything.\n"
+    )
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -> bool:
+    """Run ``work`` unless Ctrl-C comes first; True when it finished."""
+    task = asyncio.create_task(work)
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return False
+    if task.exception() is not None:  # the stack still serves; the market fills on its schedules
+        log("market", f"first market load failed: {task.exception()!r}")
+    return True
+
+
+async def _run(options: StackOptions, services: Services) -> None:
+    settings = get_settings()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    processes: list[ManagedProcess] = []
+    # issue 17: the embedded Redis is a child like the others: restarted when it dies
+    redis_keeper = supervise_task("redis", lambda: keep_embedded_redis(services.redis)) if services.redis else None
+    endpoint = settings.aws_endpoint_url
+    if endpoint is None:
+        moto = ManagedProcess(
+            "moto", python_module("kstock_local.cloud.moto_server", "-H", "127.0.0.1", "-p", str(settings.moto_port))
+        )
+        await moto.start()
+        processes.append(moto)
+        await _wait_for_port(settings.moto_port, "moto")
+        endpoint = f"http://127.0.0.1:{settings.moto_port}"
+
+    environment = _stack_environment(services, settings)
+    standins = await _spawn_content_standins(settings, environment)
+    processes += [standin.process for standin in standins]
+    if settings.kis_app_key is None:
+        # No KIS credentials: the simulator plays the broker, on the real ports, open at any hour.
+        simulator = ManagedProcess(
+            "kis-sim",
+            [
+                *python_module("kstock_local.cli.main"),
+                "sim-kis",
+                "--always-open",
+                "--rest-port",
+                str(settings.kis_sim_rest_port),
+                "--ws-port",
+                str(settings.kis_sim_ws_port),
+            ],
+        )
+        await simulator.start()
+        processes.append(simulator)
+        await _wait_for_port(settings.kis_sim_rest_port, "KIS simulator")
+        await _wait_for_port(settings.kis_sim_ws_port, "KIS simulator")
+        environment["KIS_REST_URL"] = f"http://{settings.kis_sim_host}:{settings.kis_sim_rest_port}"
+        environment["KIS_WS_URL"] = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
+    await _await_standins(standins)
+    cloud = LocalCloud(
+        options.template,
+        endpoint,
+        environment,
+        ports=Ports(settings.kstock_api_host, settings.kstock_api_port, settings.kstock_ws_port),
+        region=settings.aws_region,
+        clock_speed=options.fast_clock,
+        market_always_open=settings.kis_app_key is None and settings.kis_sim_always_open,
+    )
+    try:
+        await cloud.start()
+        # after provisioning: the streamer's fan-out reads the connection registry (moto's DynamoDB)
+        streamer = ManagedProcess(
+            "streamer",
+            python_module("kstock_streamer"),
+            env={**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region},
+        )
+        await streamer.start()
+        processes.append(streamer)
+        write_state(
+            {
+                **environment,
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_REGION": settings.aws_region,
+                "KSTOCK_API_URL": cloud.http_url,
+                "KSTOCK_WS_URL": cloud.ws_url,
+                "KSTOCK_CONNECTIONS_URL": cloud.connections_url,
+            }
+        )
+        log("up", f"API on {cloud.http_url}; loading the market before the stack reports ready")
+        if await _until_stopped(MarketLoader(cloud, environment["REDIS_URL"], default_symbols()).run(), stop):
+            print(_banner(cloud, endpoint, services, environment), flush=True)
+            await stop.wait()
+    finally:
+        log("up", "stopping")
+        clear_state()
+        await cloud.stop()
+        for process in reversed(processes):
+            await process.stop()
+        if redis_keeper is not None:  # stopped last: the processes above drain into Redis
+            redis_keeper.cancel()
+
+
+def run_stack(options: StackOptions | None = None) -> int:
+    options = options or StackOptions()
+    services = ensure_services()
+    services.export_env()
+    reload_settings()
+    log("up", f"postgres: {services.database_kind}, redis: {services.redis_kind}")
+    try:
+        _prepare_database(services.database_url)
+        run_event_loop(_run(options, services))
+    finally:
+        services.stop()
+        log("up", "stopped")
+    return 0

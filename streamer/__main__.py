@@ -1,5 +1,0 @@
-import sys
-
-from streamer.main import main
-
-sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from kstock_streamer.main import main
+
+sys.exit(main())

@@ -1,0 +1,364 @@
+"""The streamer: the one long-lived process of kstock.
+
+Tasks on one event loop:
+* ingest — the KIS WebSocket session's frames -> :class:`TickPublisher` (Redis);
+* demand — every second (and at once on a ``ws:control`` announcement) re-plan which symbols hold
+  KIS slots (:class:`SubscriptionPlanner`) and apply it, paced;
+* poller — round-robin REST quotes for demanded symbols without a slot, within a rate budget;
+  after a WebSocket reconnect, one REST snapshot of every streamed symbol;
+* writer — the tick stream -> Postgres (:class:`TickWriter`);
+* fanout — ticks and theme updates -> WebSocket clients through ``@connections``
+  (:class:`streamer.fanout.Fanout`);
+* status — flush the publisher's backlog and publish health to ``streamer:status``.
+None of them lets an exception end the process: each is restarted after logging it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from kstock import keys
+from kstock.config import Settings, get_settings
+from kstock.kis.connection import KisWebSocket
+from kstock.kis.errors import KisError, KisMaxSubscriptions
+from kstock.kis.rest import KisRestClient
+from kstock.market.codes import classify, is_valid
+from kstock.realtime.prices import STREAM_TR, fetch_quote
+from kstock_streamer.fanout import Fanout, FanoutOptions
+from kstock_streamer.planner import SubscriptionPlanner
+from kstock_streamer.publisher import TickPublisher
+from kstock_streamer.signals import IndicatorWorker
+from kstock_streamer.writer import TickWriter
+
+log = logging.getLogger("streamer")
+
+# A task restarted after a failure counts as failing until it has run this long without another.
+TASK_RECOVERY_SECONDS = 10.0
+
+
+@dataclass
+class TaskHealth:
+    """How one supervised task is doing: what a health check needs to name the broken part."""
+
+    failures: int = 0               # consecutive failures (reset once it runs TASK_RECOVERY_SECONDS)
+    last_error: str | None = None
+    last_error_at: float | None = None
+    running_since: float = field(default_factory=time.monotonic)
+
+    def started(self) -> None:
+        now = time.monotonic()
+        if self.failures and self.last_error_at is not None and now - self.last_error_at > TASK_RECOVERY_SECONDS:
+            self.failures = 0
+        self.running_since = now
+
+    def failed(self, exc: BaseException) -> None:
+        if time.monotonic() - self.running_since > TASK_RECOVERY_SECONDS:
+            self.failures = 0           # it had recovered: this is a new failure, not the same one again
+        self.failures += 1
+        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
+        self.last_error_at = time.monotonic()
+
+    @property
+    def failing(self) -> bool:
+        return self.failures > 0 and time.monotonic() - self.running_since < TASK_RECOVERY_SECONDS
+
+    def wire(self) -> dict[str, object]:
+        return {"state": "failing" if self.failing else "running", "failures": self.failures,
+                "lastError": self.last_error}
+
+
+@dataclass
+class StreamerOptions:
+    default_symbols: list[str]
+    slots: int = 41
+    stable_seconds: float = 30.0
+    plan_interval: float = 1.0
+    poll_rate: float = 5.0
+    price_ttl: int = 10
+    stream_maxlen: int = 1_000_000
+    writer_batch: int = 5000
+    run_writer: bool = True
+    # the WebSocket fan-out needs the connection registry (DynamoDB): off unless asked for
+    fanout: bool = False
+    fanout_options: FanoutOptions = field(default_factory=FanoutOptions)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> StreamerOptions:
+        s = settings or get_settings()
+        in_aws = any(os.environ.get(v) for v in ("ECS_CONTAINER_METADATA_URI_V4", "AWS_EXECUTION_ENV"))
+        fanout = s.streamer_fanout == "on" or (s.streamer_fanout == "auto" and (bool(s.aws_endpoint_url) or in_aws))
+        return cls(default_symbols=[x.strip() for x in s.streamer_default_symbols.split(",") if x.strip()],
+                   slots=s.kis_ws_max_subscriptions, stable_seconds=s.streamer_stable_seconds,
+                   plan_interval=s.streamer_plan_interval, poll_rate=s.streamer_poll_rate,
+                   price_ttl=s.streamer_price_ttl, stream_maxlen=s.streamer_stream_maxlen,
+                   writer_batch=s.tick_writer_batch, fanout=fanout,
+                   fanout_options=FanoutOptions.from_settings(s))
+
+
+def _watchlist_reason(raw: str | None) -> dict:
+    """Why the watchlist job listed a symbol (issue 15): {rank, tradedValue, reasons}; {} when unknown."""
+    try:
+        why = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return why if isinstance(why, dict) else {}
+
+
+def _watchlist_order(item: tuple[str, dict]) -> tuple[int, str]:
+    rank = item[1].get("rank")
+    return (rank if isinstance(rank, int) else 1_000, item[0])
+
+
+@dataclass
+class Streamer:
+    redis: aioredis.Redis
+    database_url: str
+    rest: KisRestClient
+    websocket: KisWebSocket
+    options: StreamerOptions
+    planner: SubscriptionPlanner = field(init=False)
+    publisher: TickPublisher = field(init=False)
+    writer: TickWriter = field(init=False)
+    fanout: Fanout | None = field(init=False, default=None)
+    polled: list[str] = field(default_factory=list)
+    snapshots: int = 0
+    watchlist: dict[str, dict] = field(default_factory=dict)  # issue 15: symbol -> why it is listed
+    indicators: IndicatorWorker | None = field(init=False, default=None)  # issue 15: live candles, signals
+    publish_rate: float = 0.0       # ticks/s over the last status interval
+    started_at: float = field(default_factory=time.time)
+    tasks: dict[str, TaskHealth] = field(default_factory=dict)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.planner = SubscriptionPlanner(self.options.slots, self.options.stable_seconds, is_valid)
+        self.publisher = TickPublisher(self.redis, price_ttl=self.options.price_ttl,
+                                       stream_maxlen=self.options.stream_maxlen)
+        self.writer = TickWriter(self.redis, self.database_url, batch=self.options.writer_batch)
+        if self.options.fanout:
+            self.fanout = Fanout(self.redis, self.options.fanout_options)
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.websocket.start()
+        tasks = {"ingest": self._ingest, "demand": self._demand, "control": self._control, "poller": self._poll,
+                 "status": self._status}
+        if self.options.run_writer:
+            tasks["writer"] = self.writer.run
+        if self.fanout is not None:
+            tasks["fanout"] = self.fanout.run
+        # issue 15: live candles and buy signals of the watchlist's symbols (stopped with the other tasks)
+        self.indicators = IndicatorWorker(self.redis, lambda: self.watchlist)
+        tasks["indicators"] = self.indicators.run
+        self._tasks = [asyncio.create_task(self._supervised(name, fn), name=name) for name, fn in tasks.items()]
+
+    async def stop(self) -> None:
+        """Graceful: release KIS subscriptions, write what is in the stream, close."""
+        self._stopping.set()
+        self.writer.stop()
+        for task in self._tasks:
+            task.cancel()
+        # Every phase is bounded: a stuck peer must not hold the shutdown (an orchestrator kills us anyway).
+        await self._bounded("tasks", asyncio.gather(*self._tasks, return_exceptions=True), 5)
+        if self.fanout is not None:
+            await self._bounded("fan-out close", self.fanout.close(), 3)
+        releases = [self.websocket.unsubscribe(self._tr(s), s) for s in sorted(self.planner.streamed)]
+        await self._bounded("KIS releases", asyncio.gather(*releases, return_exceptions=True), 3)
+        await self._bounded("KIS close", self.websocket.close(), 5)
+        await self._bounded("backlog", self.publisher.flush_backlog(), 3)
+        if self.options.run_writer:
+            await self._bounded("writer drain", self.writer.drain(), 12)
+            await self._bounded("writer close", self.writer.close(), 3)
+
+    @staticmethod
+    async def _bounded(phase: str, awaitable, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(awaitable, seconds)
+        except TimeoutError:
+            log.warning("shutdown: %s did not finish within %.0fs; going on", phase, seconds)
+
+    async def _supervised(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
+        health = self.tasks.setdefault(name, TaskHealth())
+        while not self._stopping.is_set():
+            health.started()
+            try:
+                await fn()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a bug or an outage in one task never ends the process
+                repeated = health.failures > 0 and health.last_error == f"{type(exc).__name__}: {exc}"[:300]
+                health.failed(exc)
+                if repeated:  # the same error again: one line, not a traceback every second
+                    log.warning("streamer task %s failed again (%d in a row): %s", name, health.failures,
+                                health.last_error)
+                else:
+                    log.exception("streamer task %s failed; restarting in 1s", name)
+                await asyncio.sleep(1)
+
+    # -- tasks -----------------------------------------------------------------------------------
+
+    async def _ingest(self) -> None:
+        async for ticks in self.websocket.coalesced():
+            await self.publisher.publish_ticks(ticks)
+
+    @staticmethod
+    def _tr(symbol: str) -> str:
+        return STREAM_TR[classify(symbol).kind]
+
+    async def _demand(self) -> None:
+        connects_seen = 0
+        while not self._stopping.is_set():
+            try:
+                clients = {k: int(v) for k, v in (await self.redis.hgetall(keys.DEMAND)).items()}
+                watchlist = await self.redis.smembers(keys.WATCHLIST)
+                reasons = await self.redis.hgetall(keys.WATCHLIST_REASONS)
+                self.watchlist = {s: _watchlist_reason(reasons.get(s)) for s in watchlist}
+            except (RedisError, OSError) as exc:
+                log.warning("demand unavailable (%s); keeping the current plan", type(exc).__name__)
+                clients, watchlist = None, None
+            if clients is not None:
+                await self._apply(self.planner.demand(clients, self.options.default_symbols, watchlist))
+            connects = self.websocket.snapshot().connects
+            if connects > 1 and connects != connects_seen:
+                # a reconnect: refresh every streamed symbol over REST so no client keeps a stale price
+                await self._snapshot(sorted(self.planner.streamed))
+            connects_seen = connects
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.options.plan_interval)
+            except TimeoutError:
+                pass
+
+    async def _apply(self, scores: dict[str, float]) -> None:
+        plan = self.planner.plan(scores, time.monotonic())
+        for symbol in plan.unsubscribe:
+            await self.websocket.unsubscribe(self._tr(symbol), symbol)
+        for symbol in plan.subscribe:
+            try:
+                await self.websocket.subscribe(self._tr(symbol), symbol)
+            except KisMaxSubscriptions:
+                self.planner.streamed.discard(symbol)   # KIS has fewer slots than configured: poll it
+            except KisError as exc:
+                log.warning("subscribe %s failed: %s (it is polled meanwhile)", symbol, exc)
+                self.planner.streamed.discard(symbol)
+        self.polled = [s for s in scores if s not in self.planner.streamed]
+        self.polled.sort(key=lambda s: (-scores[s], s))
+
+    async def _control(self) -> None:
+        """Demand announcements wake the planner at once (the counts themselves live in ``ws:demand``)."""
+        pubsub = self.redis.pubsub()
+        await pubsub.subscribe(keys.CONTROL_CHANNEL)
+        try:
+            while not self._stopping.is_set():
+                # polled with a timeout: an idle subscription must not trip the client's socket timeout
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message is not None:
+                    self._wake.set()
+        finally:
+            await pubsub.aclose()
+
+    async def _quote(self, symbol: str) -> bool:
+        try:
+            message = await asyncio.to_thread(fetch_quote, self.rest, classify(symbol))
+        except KisError as exc:
+            log.info("poll of %s failed: %s", symbol, exc)
+            return False
+        return await self.publisher.publish_message(message)
+
+    async def _snapshot(self, symbols: list[str]) -> None:
+        for symbol in symbols:
+            if await self._quote(symbol):
+                self.snapshots += 1
+
+    async def _poll(self) -> None:
+        position = 0
+        interval = 1.0 / self.options.poll_rate
+        while not self._stopping.is_set():
+            symbols = list(self.polled)
+            if not symbols:
+                await asyncio.sleep(interval)
+                continue
+            symbol = symbols[position % len(symbols)]
+            position += 1
+            started = time.monotonic()
+            await self._quote(symbol)
+            await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
+
+    def _failing(self, name: str) -> bool:
+        health = self.tasks.get(name)
+        if health is None or not health.failing:
+            return False
+        # the fan-out says when it is back (its index rebuilt); other tasks recover by running a while
+        return not (name == "fanout" and self.fanout is not None and self.fanout.ready.is_set())
+
+    def problems(self) -> list[str]:
+        """What is wrong, one phrase per broken part (empty when all is well)."""
+        found = [f"{name} keeps failing: {self.tasks[name].last_error}" for name in self.tasks if self._failing(name)]
+        if not self.websocket.snapshot().connected:
+            found.append("ingest: the KIS WebSocket is not connected")
+        if self.fanout is not None and not self.fanout.ready.is_set() and not self._failing("fanout"):
+            found.append("fanout: not ready (rebuilding its index)")
+        return found
+
+    def status(self) -> dict[str, object]:
+        ws = self.websocket.snapshot()
+        pub, wr = self.publisher.stats, self.writer.stats
+        now = time.time()
+        problems = self.problems()
+        return {
+            "ok": not problems,
+            "problems": problems,
+            "reportedAt": now,
+            "tasks": {name: {**health.wire(), "state": "failing" if self._failing(name) else "running"}
+                      for name, health in self.tasks.items()},
+            "fanoutRunning": self.fanout.ready.is_set() if self.fanout is not None else None,
+            "kisConnected": ws.connected,
+            "kisConnects": ws.connects,
+            "slotsUsed": len(ws.subscriptions),
+            "slotsLimit": self.options.slots,
+            "streamed": sorted(self.planner.streamed),
+            "polled": list(self.polled),
+            "ticksPublished": pub.ticks,
+            "publishRatePerSecond": round(self.publish_rate, 1),
+            "publishCalls": pub.calls,
+            "pricesPolled": pub.polled,
+            "snapshots": self.snapshots,
+            "redisErrors": pub.redis_errors,
+            "backlog": pub.buffered,
+            "lastPublishAt": pub.last_publish_at,
+            "rowsWritten": wr.rows,
+            "writerLagSeconds": round(now - wr.last_entry_ms / 1000, 3) if wr.last_entry_ms else None,
+            "writerDbErrors": wr.db_errors,
+            "uptimeSeconds": round(now - self.started_at, 1),
+            "fanout": self.fanout.status() if self.fanout is not None else None,
+            # issue 15: the watchlist job's symbols, whether each is streamed, and why it is listed
+            "watchlist": [{"symbol": symbol, "streamed": symbol in self.planner.streamed, **why}
+                          for symbol, why in sorted(self.watchlist.items(), key=_watchlist_order)],
+            "indicators": self.indicators.status() if self.indicators is not None else None,
+        }
+
+    async def _status(self) -> None:
+        last_ticks, last_at = self.publisher.stats.ticks, time.monotonic()
+        while not self._stopping.is_set():
+            await self.publisher.flush_backlog()
+            now = time.monotonic()
+            self.publish_rate = (self.publisher.stats.ticks - last_ticks) / max(now - last_at, 1e-6)
+            last_ticks, last_at = self.publisher.stats.ticks, now
+            status = self.status()
+            try:
+                await self.redis.set(keys.STREAMER_STATUS, json.dumps(status), ex=10)
+            except (RedisError, OSError):
+                pass
+            await asyncio.sleep(1)
