@@ -37,11 +37,19 @@ def new_email() -> str:
 
 def make_user(api, password: str = PASSWORD) -> User:
     email = new_email()
-    status, body, _ = api("POST", "/users/signup", body=json.dumps(
-        {"email": email, "username": "tester", "password": password}), headers={"Content-Type": "application/json"})
+    status, body, _ = api(
+        "POST",
+        "/users/signup",
+        body=json.dumps({"email": email, "username": "tester", "password": password}),
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 201, body
-    status, body, _ = api("POST", "/users/login", body=json.dumps({"email": email, "password": password}),
-                          headers={"Content-Type": "application/json"})
+    status, body, _ = api(
+        "POST",
+        "/users/login",
+        body=json.dumps({"email": email, "password": password}),
+        headers={"Content-Type": "application/json"},
+    )
     assert status == 200, body
     return User(_user_id(email), email, body["accessToken"])
 
@@ -74,15 +82,19 @@ def market_snapshot(database):
     the caches are as before afterwards."""
     with psycopg.connect(database) as conn:
         companies = conn.execute(
-            "SELECT id, listed_shares, market_cap, market_data_at, is_halted FROM companies").fetchall()
+            "SELECT id, listed_shares, market_cap, market_data_at, is_halted FROM companies"
+        ).fetchall()
         quotes = conn.execute("SELECT * FROM company_quotes").fetchall()
     yield
     from kstock import cache
     from kstock.companies.detail import forget_companies
 
     with psycopg.connect(database) as conn, conn.cursor() as cur:
-        cur.executemany("UPDATE companies SET listed_shares = %s, market_cap = %s, market_data_at = %s, "
-                        "is_halted = %s WHERE id = %s", [(*row[1:], row[0]) for row in companies])
+        cur.executemany(
+            "UPDATE companies SET listed_shares = %s, market_cap = %s, market_data_at = %s, "
+            "is_halted = %s WHERE id = %s",
+            [(*row[1:], row[0]) for row in companies],
+        )
         cur.execute("DELETE FROM company_quotes")
         if quotes:
             cur.executemany("INSERT INTO company_quotes VALUES (%s, %s, %s, %s, %s, %s, %s, %s)", quotes)

@@ -63,8 +63,11 @@ def parked(sqs, dlq_url: str, count: int, what: str = "messages in the DLQ") -> 
 @pytest.fixture(scope="session")
 def moto_endpoint() -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_for(lambda: port_open("127.0.0.1", port), 30, "moto server")
         yield f"http://127.0.0.1:{port}"

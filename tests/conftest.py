@@ -19,16 +19,21 @@ from kstock_local.embedded import EmbeddedPostgres, EmbeddedRedis
 
 # A fresh machine has no AWS settings: neither do the tests, whatever the developer's shell or ~/.aws
 # holds. kstock must find its local credentials itself (kstock.aws), as it does for a newcomer.
-AMBIENT_AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-               "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL")
+AMBIENT_AWS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ENDPOINT_URL",
+)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def no_ambient_aws(tmp_path_factory) -> Iterator[None]:
     empty = tmp_path_factory.mktemp("no-aws") / "none"
     empty.write_text("")
-    with environment(**dict.fromkeys(AMBIENT_AWS), AWS_SHARED_CREDENTIALS_FILE=str(empty),
-                     AWS_CONFIG_FILE=str(empty)):
+    with environment(**dict.fromkeys(AMBIENT_AWS), AWS_SHARED_CREDENTIALS_FILE=str(empty), AWS_CONFIG_FILE=str(empty)):
         yield
 
 
@@ -79,11 +84,18 @@ def api(database):
     """Call the REST handler with real API Gateway proxy events."""
     handler = load_handler("app.app")
 
-    def call(method: str, path: str, *, query: dict[str, str] | None = None, body: bytes | str | None = None,
-             headers: dict[str, str] | None = None) -> tuple[int, dict, dict]:
+    def call(
+        method: str,
+        path: str,
+        *,
+        query: dict[str, str] | None = None,
+        body: bytes | str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> tuple[int, dict, dict]:
         raw = body.encode() if isinstance(body, str) else (body or b"")
-        event = build_proxy_event(method, path, list((query or {}).items()),
-                                  list((headers or {}).items()), raw, "127.0.0.1", "localhost:3000")
+        event = build_proxy_event(
+            method, path, list((query or {}).items()), list((headers or {}).items()), raw, "127.0.0.1", "localhost:3000"
+        )
         result = handler(event, LambdaContext(function_name="ApiFunction"))
         payload = json.loads(result["body"]) if result.get("body") else {}
         return result["statusCode"], payload, result.get("headers") or {}

@@ -50,6 +50,7 @@ def auth(sim: KisSimulator, creds: KisCredentials | None = None, **kwargs) -> Ki
 
 def run(coro: Awaitable[T], timeout: float = 30.0) -> T:
     """Run one async test body with an overall deadline."""
+
     async def bounded() -> T:
         return await asyncio.wait_for(coro, timeout)
 

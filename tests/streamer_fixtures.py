@@ -22,8 +22,9 @@ def simulator(rate: float = 200.0, **kw) -> SimulatorThread:
 class StreamerThread:
     """A Streamer on its own event loop in a daemon thread; ``run`` executes coroutines there."""
 
-    def __init__(self, sim_rest_url: str, sim_ws_url: str, redis_url: str, database_url: str,
-                 options: StreamerOptions) -> None:
+    def __init__(
+        self, sim_rest_url: str, sim_ws_url: str, redis_url: str, database_url: str, options: StreamerOptions
+    ) -> None:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._args = (sim_rest_url, sim_ws_url, redis_url, database_url, options)
@@ -36,8 +37,9 @@ class StreamerThread:
         rest_url, ws_url, redis_url, database_url, options = self._args
         credentials = KisCredentials("simulator-app-key", "simulator-app-secret")
         # one token for every streamer of the test session, as KIS allows one issue a minute
-        rest = KisRestClient(rest_url, credentials, rate_per_second=50,
-                             store=MemoryTokenStore.for_app(credentials.app_id))
+        rest = KisRestClient(
+            rest_url, credentials, rate_per_second=50, store=MemoryTokenStore.for_app(credentials.app_id)
+        )
         websocket = KisWebSocket(ws_url, rest.auth, reconnect_initial=0.05, reconnect_max=0.5)
         redis = aioredis.Redis.from_url(redis_url, decode_responses=True, socket_connect_timeout=1, socket_timeout=5)
         streamer = Streamer(redis, database_url, rest, websocket, options)

@@ -39,14 +39,18 @@ def simulator(services):
 def restored(database):
     """The session database's market data as it was, once this module is done."""
     with psycopg.connect(database) as conn:
-        companies = conn.execute("SELECT id, listed_shares, market_cap, market_data_at, is_halted FROM companies"
-                                 ).fetchall()
+        companies = conn.execute(
+            "SELECT id, listed_shares, market_cap, market_data_at, is_halted FROM companies"
+        ).fetchall()
     yield
     from kstock.companies.detail import forget_companies
 
     with psycopg.connect(database) as conn, conn.cursor() as cur:
-        cur.executemany("UPDATE companies SET listed_shares = %s, market_cap = %s, market_data_at = %s, "
-                        "is_halted = %s WHERE id = %s", [(*row[1:], row[0]) for row in companies])
+        cur.executemany(
+            "UPDATE companies SET listed_shares = %s, market_cap = %s, market_data_at = %s, "
+            "is_halted = %s WHERE id = %s",
+            [(*row[1:], row[0]) for row in companies],
+        )
         cur.execute("DELETE FROM company_quotes")
         cur.execute("DELETE FROM index_data")
     forget_companies([row[0] for row in companies])
@@ -57,11 +61,19 @@ def restored(database):
 
 @pytest.fixture(scope="module")
 def cloud(services, database, moto_endpoint, simulator, restored):  # noqa: F811
-    env = {**services, "KIS_REST_URL": simulator.rest_url, "KIS_WS_URL": simulator.ws_url,
-           "KIS_REST_RATE_PER_SECOND": "400", "JWT_SECRET": tokens.signing_key(), "BCRYPT_ROUNDS": "4",
-           "RATE_LIMIT_REQUESTS": str(RATE_LIMIT), "MARKET_DATA_BATCH_SIZE": "300", "INDEX_HISTORY_DAYS": "400",
-           # this stack runs no streamer: /health judges the API and its stores only
-           "HEALTH_REQUIRES_STREAMER": "false"}
+    env = {
+        **services,
+        "KIS_REST_URL": simulator.rest_url,
+        "KIS_WS_URL": simulator.ws_url,
+        "KIS_REST_RATE_PER_SECOND": "400",
+        "JWT_SECRET": tokens.signing_key(),
+        "BCRYPT_ROUNDS": "4",
+        "RATE_LIMIT_REQUESTS": str(RATE_LIMIT),
+        "MARKET_DATA_BATCH_SIZE": "300",
+        "INDEX_HISTORY_DAYS": "400",
+        # this stack runs no streamer: /health judges the API and its stores only
+        "HEALTH_REQUIRES_STREAMER": "false",
+    }
     with start_cloud(PROJECT_ROOT / "template.yaml", moto_endpoint, env) as running:
         yield running
     # schemathesis adds favorites and holdings, which queue history, news and DART loads that the
@@ -82,19 +94,27 @@ def test_market_data_refresh_fills_caps_and_drops_cached_rankings(cloud, databas
     from kstock.companies.detail import forget_companies
 
     with psycopg.connect(database) as conn:  # nothing refreshed yet, whatever ran before (restored afterwards)
-        ids = [row[0] for row in conn.execute(
-            "UPDATE companies SET market_cap = NULL, listed_shares = NULL, market_data_at = NULL RETURNING id")]
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "UPDATE companies SET market_cap = NULL, listed_shares = NULL, market_data_at = NULL RETURNING id"
+            )
+        ]
         conn.execute("DELETE FROM company_quotes")
     forget_companies(ids)
     before = requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10)
     assert before.status_code == 200 and before.json()["data"][0]["marketCap"] is None  # nothing refreshed yet
-    assert requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10
-                        ).headers["X-Cache"] == "hit"
+    assert (
+        requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10).headers["X-Cache"]
+        == "hit"
+    )
     result = invoke(cloud, "MarketDataFunction")
     assert result["ranked"] > 0 and result["quoted"] == 244 and result["failed"] == 0
     with psycopg.connect(database) as conn:
-        known = conn.execute("SELECT count(*) FILTER (WHERE market_cap > 0), count(*) FILTER (WHERE listed_shares > 0),"
-                             " count(*) FROM companies").fetchone()
+        known = conn.execute(
+            "SELECT count(*) FILTER (WHERE market_cap > 0), count(*) FILTER (WHERE listed_shares > 0),"
+            " count(*) FROM companies"
+        ).fetchone()
         quotes = conn.execute("SELECT count(*) FROM company_quotes WHERE per IS NOT NULL").fetchone()[0]
     assert known[0] == known[1] == known[2] == 244 and quotes > 0
     after = requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10)
@@ -120,8 +140,10 @@ def test_index_function_stores_kospi_and_kosdaq_history(cloud, database):
     again = invoke(cloud, "IndexDataFunction")  # routine runs re-read only recent days
     assert again["dailyRows"] < 3 * 20
     with psycopg.connect(database) as conn:
-        duplicated = conn.execute("SELECT count(*) FROM (SELECT index_code, interval, time FROM index_data "
-                                  "GROUP BY 1, 2, 3 HAVING count(*) > 1) d").fetchone()[0]
+        duplicated = conn.execute(
+            "SELECT count(*) FROM (SELECT index_code, interval, time FROM index_data "
+            "GROUP BY 1, 2, 3 HAVING count(*) > 1) d"
+        ).fetchone()[0]
     assert duplicated == 0
 
 
@@ -131,13 +153,18 @@ def test_the_rate_limit_is_shared_by_the_api_instances(cloud):
     token = tokens.issue(user_id)
     key = keys.rate_limit(f"user:{user_id}")
     # the sliding window already holds all but 5 of the user's requests (stamped with Redis's clock)
-    cache.client().eval("local t=redis.call('TIME') local ms=t[1]*1000 for i=1,tonumber(ARGV[1]) do "
-                        "redis.call('ZADD',KEYS[1],ms,'seed'..i) end redis.call('PEXPIRE',KEYS[1],60000)",
-                        1, key, RATE_LIMIT - 5)
+    cache.client().eval(
+        "local t=redis.call('TIME') local ms=t[1]*1000 for i=1,tonumber(ARGV[1]) do "
+        "redis.call('ZADD',KEYS[1],ms,'seed'..i) end redis.call('PEXPIRE',KEYS[1],60000)",
+        1,
+        key,
+        RATE_LIMIT - 5,
+    )
 
     def call(_):
-        return requests.get(f"{cloud.http_url}/rankings/industries",
-                            headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        return requests.get(
+            f"{cloud.http_url}/rankings/industries", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
 
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(call, range(12)))
@@ -153,22 +180,48 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(cloud, tmp_p
     base = cloud.http_url
     email = "schemathesis@example.com"
     requests.post(f"{base}/users/signup", json={"email": email, "username": "st", "password": "Passw0rd!"}, timeout=10)
-    token = requests.post(f"{base}/users/login", json={"email": email, "password": "Passw0rd!"},
-                          timeout=10).json()["accessToken"]
+    token = requests.post(f"{base}/users/login", json={"email": email, "password": "Passw0rd!"}, timeout=10).json()[
+        "accessToken"
+    ]
     schemathesis = Path(sys.executable).with_name("st")
     command = [
-        str(schemathesis), "--no-color", "run", f"{base}/openapi.json", "--url", base,
-        "--header", f"Authorization: Bearer {token}",
-        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
-                    "response_schema_conformance,response_headers_conformance",
-        "--phases", "examples,coverage,fuzzing", "--max-examples", os.environ.get("KSTOCK_ST_EXAMPLES", "12"),
-        "--seed", "7", "--workers", "1",  # 2 threads: a CPython 3.11 ast race in hypothesis
-        "--request-timeout", "15", "--suppress-health-check", "all",
-        "--exclude-path", "/users/logout",  # would revoke the run's token; tested on its own
-        "--report", "junit", "--report-dir", str(tmp_path),
+        str(schemathesis),
+        "--no-color",
+        "run",
+        f"{base}/openapi.json",
+        "--url",
+        base,
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--checks",
+        "not_a_server_error,status_code_conformance,content_type_conformance,"
+        "response_schema_conformance,response_headers_conformance",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        os.environ.get("KSTOCK_ST_EXAMPLES", "12"),
+        "--seed",
+        "7",
+        "--workers",
+        "1",  # 2 threads: a CPython 3.11 ast race in hypothesis
+        "--request-timeout",
+        "15",
+        "--suppress-health-check",
+        "all",
+        "--exclude-path",
+        "/users/logout",  # would revoke the run's token; tested on its own
+        "--report",
+        "junit",
+        "--report-dir",
+        str(tmp_path),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=240,
-                            env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"})
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"},
+    )
     summary = result.stdout[-6000:] + result.stderr[-2000:]
     assert result.returncode == 0, summary
     assert "/rankings/companies" in result.stdout or "passed" in result.stdout.lower(), summary

@@ -25,19 +25,31 @@ def content_rows(database, samsung):
         conn.execute(
             "INSERT INTO financials (company_id, fiscal_year, revenue, operating_profit, net_income, per, pbr, source) "
             "VALUES (%s, 2023, 258935500000000, 6567000000000, 15487100000000, 30.1, 1.2, 'dart'), "
-            "(%s, 2024, 300870900000000, 32726000000000, 34451400000000, 10.5, 1.1, 'dart')", (samsung, samsung))
+            "(%s, 2024, 300870900000000, 32726000000000, 34451400000000, 10.5, 1.1, 'dart')",
+            (samsung, samsung),
+        )
         conn.execute(
             "INSERT INTO reports (company_id, receipt_no, title, report_type, filed_on, url) VALUES "
             "(%s, 'r-test-1', '사업보고서 (2023.12)', 'annual', '2024-03-12', 'https://dart.fss.or.kr/1'), "
             "(%s, 'r-test-2', '분기보고서 (2024.03)', 'quarterly', '2024-05-16', 'https://dart.fss.or.kr/2')",
-            (samsung, samsung))
+            (samsung, samsung),
+        )
         now = datetime.now(UTC)
         ids = []
         for n in range(3):
-            ids.append(conn.execute(
-                "INSERT INTO news (url, title, summary, source, published_at, keywords) VALUES (%s, %s, %s, 'test', "
-                "%s, %s) RETURNING id", (f"https://news.test/{n}-{now.timestamp()}", f"기사 {n}", "요약",
-                                         now - timedelta(hours=n), ["반도체"])).fetchone()[0])
+            ids.append(
+                conn.execute(
+                    "INSERT INTO news (url, title, summary, source, published_at, keywords)"
+                    " VALUES (%s, %s, %s, 'test', %s, %s) RETURNING id",
+                    (
+                        f"https://news.test/{n}-{now.timestamp()}",
+                        f"기사 {n}",
+                        "요약",
+                        now - timedelta(hours=n),
+                        ["반도체"],
+                    ),
+                ).fetchone()[0]
+            )
             conn.execute("INSERT INTO news_companies (news_id, company_id) VALUES (%s, %s)", (ids[-1], samsung))
             conn.execute("INSERT INTO news_industries (news_id, industry_id) VALUES (%s, %s)", (ids[-1], industry))
     yield industry
@@ -56,13 +68,20 @@ def test_company_detail(api, samsung):
     assert {"description", "logo", "marketCap", "listedShares", "price", "isHalted"} <= set(data)
 
 
-@pytest.mark.parametrize(("path", "status", "code"), [
-    ("/companies/999999", 404, "NOT_FOUND"), ("/companies/abc", 400, "INVALID_REQUEST"),
-    ("/companies/0", 400, "INVALID_REQUEST"), ("/companies/99999999999", 400, "INVALID_REQUEST"),
-    ("/companies/999999/financials", 404, "NOT_FOUND"), ("/companies/999999/reports", 404, "NOT_FOUND"),
-    ("/companies/999999/news", 404, "NOT_FOUND"), ("/industries/999999/news", 404, "NOT_FOUND"),
-    ("/industries/x/news", 400, "INVALID_REQUEST"),
-])
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/companies/999999", 404, "NOT_FOUND"),
+        ("/companies/abc", 400, "INVALID_REQUEST"),
+        ("/companies/0", 400, "INVALID_REQUEST"),
+        ("/companies/99999999999", 400, "INVALID_REQUEST"),
+        ("/companies/999999/financials", 404, "NOT_FOUND"),
+        ("/companies/999999/reports", 404, "NOT_FOUND"),
+        ("/companies/999999/news", 404, "NOT_FOUND"),
+        ("/industries/999999/news", 404, "NOT_FOUND"),
+        ("/industries/x/news", 400, "INVALID_REQUEST"),
+    ],
+)
 def test_unknown_or_bad_ids(api, path, status, code):
     answer, body, _ = api("GET", path)
     assert (answer, body["code"]) == (status, code)
@@ -72,26 +91,40 @@ def test_price_prefers_live_then_the_newest_bar_then_the_quote(api, database, sa
     cache.client().delete(keys.latest_price("005930"))  # whatever an earlier test left: this one starts from nothing
     assert api("GET", f"/companies/{samsung}")[1]["data"]["price"] is None  # nothing known: nothing invented
     with psycopg.connect(database) as conn:
-        conn.execute("INSERT INTO company_quotes (company_id, price, change, change_percent, quoted_at) "
-                     "VALUES (%s, 70000, 1000, 1.45, '2026-01-05 01:00+00')", (samsung,))
+        conn.execute(
+            "INSERT INTO company_quotes (company_id, price, change, change_percent, quoted_at) "
+            "VALUES (%s, 70000, 1000, 1.45, '2026-01-05 01:00+00')",
+            (samsung,),
+        )
     price = api("GET", f"/companies/{samsung}")[1]["data"]["price"]
     assert (price["price"], price["changePercent"], price["source"]) == (70000, 1.45, "quote")
     with psycopg.connect(database) as conn:
-        conn.execute("INSERT INTO ohlcv_1d (symbol, bucket, open, high, low, close, volume, amount, trade_count) "
-                     "VALUES ('005930', '2026-01-05 00:00+09', 1, 1, 1, 70000, 1, 1, 1), "
-                     "('005930', '2026-01-06 00:00+09', 1, 1, 1, 71000, 1, 1, 1)")
-        conn.execute("INSERT INTO ohlcv_1m (symbol, bucket, open, high, low, close, volume, amount, trade_count) "
-                     "VALUES ('005930', '2026-01-07 09:05+09', 1, 1, 1, 72420, 1, 1, 1)")
+        conn.execute(
+            "INSERT INTO ohlcv_1d (symbol, bucket, open, high, low, close, volume, amount, trade_count) "
+            "VALUES ('005930', '2026-01-05 00:00+09', 1, 1, 1, 70000, 1, 1, 1), "
+            "('005930', '2026-01-06 00:00+09', 1, 1, 1, 71000, 1, 1, 1)"
+        )
+        conn.execute(
+            "INSERT INTO ohlcv_1m (symbol, bucket, open, high, low, close, volume, amount, trade_count) "
+            "VALUES ('005930', '2026-01-07 09:05+09', 1, 1, 1, 72420, 1, 1, 1)"
+        )
     try:
         price = api("GET", f"/companies/{samsung}")[1]["data"]["price"]
         assert (price["price"], price["source"], price["time"]) == (72420, "bar", "2026-01-07T00:06:00Z")
         assert (price["change"], price["changePercent"]) == (1420, 2.0)  # vs the previous day's close
-        tick = {"type": "tick", "symbol": "005930", "price": 73000, "change": 2000, "changePercent": 2.82,
-                "timestamp": "2026-01-07T00:30:00.000Z", "source": "ws"}
+        tick = {
+            "type": "tick",
+            "symbol": "005930",
+            "price": 73000,
+            "change": 2000,
+            "changePercent": 2.82,
+            "timestamp": "2026-01-07T00:30:00.000Z",
+            "source": "ws",
+        }
         cache.client().set(keys.latest_price("005930"), json.dumps(tick), ex=30)
         price = api("GET", f"/companies/{samsung}")[1]["data"]["price"]
         assert (price["price"], price["source"], price["changePercent"]) == (73000, "live", 2.82)
-        polled = {**tick, "price": 73100, "source": "poll"}   # what the polling endpoint caches from KIS REST
+        polled = {**tick, "price": 73100, "source": "poll"}  # what the polling endpoint caches from KIS REST
         cache.client().set(keys.latest_price("005930"), json.dumps(polled), ex=30)
         price = api("GET", f"/companies/{samsung}")[1]["data"]["price"]
         assert (price["price"], price["source"]) == (73100, "quote")

@@ -32,35 +32,52 @@ def test_create_list_and_detail(api, user, ids, database, market_snapshot):  # n
     assert [c["name"] for c in listed] == ["second", "반도체 기업 비교"]
     assert [m["symbol"] for m in listed[0]["companies"]] == ["035420", "005930"]  # the order given
     with psycopg.connect(database) as conn:
-        conn.execute("INSERT INTO company_quotes (company_id, price, change, change_percent, per, pbr, quoted_at) "
-                     "VALUES (%s, 70000, 700, 1.01, 12.5, 1.3, now())", (ids[0],))
+        conn.execute(
+            "INSERT INTO company_quotes (company_id, price, change, change_percent, per, pbr, quoted_at) "
+            "VALUES (%s, 70000, 700, 1.01, 12.5, 1.3, now())",
+            (ids[0],),
+        )
         conn.execute("UPDATE companies SET market_cap = 420000000000000 WHERE id = %s", (ids[0],))
-        conn.execute("INSERT INTO financials (company_id, fiscal_year, revenue, operating_profit, per, source) "
-                     "VALUES (%s, 2024, 300, 30, 99, 'dart'), (%s, 2023, 200, 20, 98, 'dart')", (ids[1], ids[1]))
+        conn.execute(
+            "INSERT INTO financials (company_id, fiscal_year, revenue, operating_profit, per, source) "
+            "VALUES (%s, 2024, 300, 30, 99, 'dart'), (%s, 2023, 200, 20, 98, 'dart')",
+            (ids[1], ids[1]),
+        )
     try:
         status, body, _ = api("GET", f"/comparisons/{created['comparisonId']}", headers=user.headers)
         assert status == 200
         samsung, hynix = body["data"]["companies"]
-        assert (samsung["price"]["price"], samsung["changePercent"], samsung["marketCap"]) == (70000, 1.01,
-                                                                                               420000000000000)
+        assert (samsung["price"]["price"], samsung["changePercent"], samsung["marketCap"]) == (
+            70000,
+            1.01,
+            420000000000000,
+        )
         assert (samsung["per"], samsung["pbr"], samsung["revenue"]) == (12.5, 1.3, None)
         assert (hynix["price"], hynix["per"], hynix["fiscalYear"], hynix["revenue"], hynix["operatingProfit"]) == (
-            None, 99, 2024, 300, 30)
+            None,
+            99,
+            2024,
+            300,
+            30,
+        )
     finally:
         with psycopg.connect(database) as conn:
             conn.execute("DELETE FROM financials WHERE company_id = %s", (ids[1],))
 
 
-@pytest.mark.parametrize(("payload", "code"), [
-    ({"name": "one", "companies": [1]}, "INVALID_REQUEST"),
-    ({"name": "eleven", "companies": list(range(1, 12))}, "INVALID_REQUEST"),
-    ({"name": "twice", "companies": [1, 1]}, "INVALID_REQUEST"),
-    ({"name": "unknown", "companies": [1, 999_999]}, "INVALID_REQUEST"),
-    ({"name": "", "companies": [1, 2]}, "INVALID_REQUEST"),
-    ({"name": "strings", "companies": ["1", "2"]}, "INVALID_REQUEST"),
-    ({"companies": [1, 2]}, "MISSING_FIELD"),
-    ({"name": "x"}, "MISSING_FIELD"),
-])
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({"name": "one", "companies": [1]}, "INVALID_REQUEST"),
+        ({"name": "eleven", "companies": list(range(1, 12))}, "INVALID_REQUEST"),
+        ({"name": "twice", "companies": [1, 1]}, "INVALID_REQUEST"),
+        ({"name": "unknown", "companies": [1, 999_999]}, "INVALID_REQUEST"),
+        ({"name": "", "companies": [1, 2]}, "INVALID_REQUEST"),
+        ({"name": "strings", "companies": ["1", "2"]}, "INVALID_REQUEST"),
+        ({"companies": [1, 2]}, "MISSING_FIELD"),
+        ({"name": "x"}, "MISSING_FIELD"),
+    ],
+)
 def test_create_errors(api, user, payload, code):  # noqa: F811
     status, body, _ = post(api, "/comparisons", payload, user)
     assert (status, body["code"]) == (400, code), body
@@ -96,8 +113,14 @@ def test_portfolio_values_holdings_at_the_last_price(api, user, ids, database, m
     samsung, hynix = data["holdings"]
     assert (samsung["value"], samsung["profitLoss"], samsung["profitLossPercent"]) == (660000, 60000, 10.0)
     assert (hynix["averagePrice"], hynix["cost"], hynix["value"], hynix["profitLoss"]) == (100000.5, 200001, None, None)
-    assert data["totals"] == {"holdings": 2, "priced": 1, "cost": 800001.0, "value": 660000.0, "profitLoss": 60000.0,
-                              "profitLossPercent": 10.0}
+    assert data["totals"] == {
+        "holdings": 2,
+        "priced": 1,
+        "cost": 800001.0,
+        "value": 660000.0,
+        "profitLoss": 60000.0,
+        "profitLossPercent": 10.0,
+    }
     # setting a holding again replaces it (200)
     status, body, _ = post(api, "/users/portfolio", {"companyId": ids[0], "quantity": 5, "averagePrice": 70000}, user)
     assert status == 200 and body["data"]["profitLoss"] == -20000
@@ -106,7 +129,8 @@ def test_portfolio_values_holdings_at_the_last_price(api, user, ids, database, m
     holding = samsung["holdingId"]
     assert api("DELETE", f"/users/portfolio/{holding}", headers=user.headers)[0] == 200
     assert [h["symbol"] for h in api("GET", "/users/portfolio", headers=user.headers)[1]["data"]["holdings"]] == [
-        "000660"]
+        "000660"
+    ]
     assert api("DELETE", "/users/portfolio", query={"companyId": str(ids[1])}, headers=user.headers)[0] == 200
     assert api("GET", "/users/portfolio", headers=user.headers)[1]["data"]["holdings"] == []
     status, body, _ = api("DELETE", "/users/portfolio", query={"companyId": str(ids[1])}, headers=user.headers)
@@ -123,13 +147,16 @@ def test_another_users_holding_is_invisible(api, user, other_user, ids):  # noqa
     assert (status, body["code"]) == (404, "NOT_FOUND")
 
 
-@pytest.mark.parametrize(("payload", "status", "code"), [
-    ({"companyId": 999_999, "quantity": 1, "averagePrice": 1}, 404, "NOT_FOUND"),
-    ({"companyId": 1, "quantity": 0, "averagePrice": 1}, 400, "INVALID_REQUEST"),
-    ({"companyId": 1, "quantity": 1.5, "averagePrice": 1}, 400, "INVALID_REQUEST"),
-    ({"companyId": 1, "quantity": 1, "averagePrice": -1}, 400, "INVALID_REQUEST"),
-    ({"companyId": 1, "quantity": 1}, 400, "MISSING_FIELD"),
-])
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        ({"companyId": 999_999, "quantity": 1, "averagePrice": 1}, 404, "NOT_FOUND"),
+        ({"companyId": 1, "quantity": 0, "averagePrice": 1}, 400, "INVALID_REQUEST"),
+        ({"companyId": 1, "quantity": 1.5, "averagePrice": 1}, 400, "INVALID_REQUEST"),
+        ({"companyId": 1, "quantity": 1, "averagePrice": -1}, 400, "INVALID_REQUEST"),
+        ({"companyId": 1, "quantity": 1}, 400, "MISSING_FIELD"),
+    ],
+)
 def test_portfolio_errors(api, user, payload, status, code):  # noqa: F811
     answer, body, _ = post(api, "/users/portfolio", payload, user)
     assert (answer, body["code"]) == (status, code), body

@@ -49,9 +49,14 @@ def test_wrong_method_is_refused_with_an_envelope(api):
     assert status == 405 and body["code"] == "INVALID_REQUEST"
 
 
-@pytest.mark.parametrize(("keyword", "first"), [
-    ("삼성", "삼성전자"), ("005930", "삼성전자"), ("sk하이닉스", "SK하이닉스"),
-])
+@pytest.mark.parametrize(
+    ("keyword", "first"),
+    [
+        ("삼성", "삼성전자"),
+        ("005930", "삼성전자"),
+        ("sk하이닉스", "SK하이닉스"),
+    ],
+)
 def test_company_search_finds_by_korean_name_and_code(api, keyword, first):
     status, body, headers = api("GET", "/companies", query={"keyword": keyword})
     assert status == 200
@@ -133,7 +138,9 @@ def test_bodies_that_are_not_json_objects_are_refused(probe_app, raw):
 
 def test_valid_json_passes(probe_app):
     assert probe_app("POST", "/echo", '{"이름": "삼성"}'.encode()) == (
-        200, {"status": 200, "message": "echo", "data": {"이름": "삼성"}})
+        200,
+        {"status": 200, "message": "echo", "data": {"이름": "삼성"}},
+    )
 
 
 def test_unexpected_error_is_a_500_envelope_without_details(probe_app, caplog):

@@ -18,20 +18,40 @@ from kstock_local.cloud.gateway.http_api import build_proxy_event
 from kstock_local.cloud.lambdas.runtime import LambdaContext, load_handler
 
 MY_ROUTES = {
-    ("/health", "get"), ("/companies", "get"), ("/companies/{companyId}", "get"),
-    ("/companies/{companyId}/financials", "get"), ("/companies/{companyId}/reports", "get"),
-    ("/companies/{companyId}/news", "get"), ("/industries/{industryId}/news", "get"),
-    ("/companies/{companyId}/news/keywords", "get"), ("/companies/{companyId}/data-status", "get"),
-    ("/users/signup", "post"), ("/users/login", "post"), ("/users/logout", "post"), ("/users/favorites", "get"),
-    ("/users/favorites", "post"), ("/users/favorites/{favoriteId}", "delete"), ("/users/portfolio", "get"),
-    ("/users/portfolio", "post"), ("/users/portfolio", "delete"), ("/users/portfolio/{holdingId}", "delete"),
+    ("/health", "get"),
+    ("/companies", "get"),
+    ("/companies/{companyId}", "get"),
+    ("/companies/{companyId}/financials", "get"),
+    ("/companies/{companyId}/reports", "get"),
+    ("/companies/{companyId}/news", "get"),
+    ("/industries/{industryId}/news", "get"),
+    ("/companies/{companyId}/news/keywords", "get"),
+    ("/companies/{companyId}/data-status", "get"),
+    ("/users/signup", "post"),
+    ("/users/login", "post"),
+    ("/users/logout", "post"),
+    ("/users/favorites", "get"),
+    ("/users/favorites", "post"),
+    ("/users/favorites/{favoriteId}", "delete"),
+    ("/users/portfolio", "get"),
+    ("/users/portfolio", "post"),
+    ("/users/portfolio", "delete"),
+    ("/users/portfolio/{holdingId}", "delete"),
     ("/comparisons", "get"),
-    ("/comparisons", "post"), ("/comparisons/{comparisonId}", "get"), ("/indices/kospi", "get"),
-    ("/indices/kosdaq", "get"), ("/rankings/companies", "get"), ("/rankings/industries", "get"),
+    ("/comparisons", "post"),
+    ("/comparisons/{comparisonId}", "get"),
+    ("/indices/kospi", "get"),
+    ("/indices/kosdaq", "get"),
+    ("/rankings/companies", "get"),
+    ("/rankings/industries", "get"),
     ("/rankings/industries/{industryId}/companies", "get"),
     ("/companies/{companyId}/indicators", "get"),  # issue 15
-    ("/scans", "post"), ("/scans/latest", "get"), ("/scans/{scanId}", "get"),  # issue 15
-    ("/themes", "get"), ("/themes/metrics", "get"), ("/themes/{themeId}", "get"),  # issue 14
+    ("/scans", "post"),
+    ("/scans/latest", "get"),
+    ("/scans/{scanId}", "get"),  # issue 15
+    ("/themes", "get"),
+    ("/themes/metrics", "get"),
+    ("/themes/{themeId}", "get"),  # issue 14
 }
 
 
@@ -45,8 +65,12 @@ def spec(api):
 def test_every_registered_route_is_in_the_document(spec):
     app = load_handler("app.app")
     documented = {(path, method) for path, methods in spec["paths"].items() for method in methods}
-    registered = {(path, method.lower()) for path, methods in app.routes.items() for method in methods
-                  if not path.startswith(("/docs", "/openapi"))}
+    registered = {
+        (path, method.lower())
+        for path, methods in app.routes.items()
+        for method in methods
+        if not path.startswith(("/docs", "/openapi"))
+    }
     assert registered == documented
     assert MY_ROUTES <= documented
 
@@ -62,15 +86,23 @@ def test_declared_operations_document_parameters_bodies_answers_and_errors(spec)
     params = {p["name"]: p for p in favorites["parameters"]}
     assert params["size"]["schema"]["maximum"] == 100 and params["page"]["schema"]["minimum"] == 1
     detail = spec["paths"]["/companies/{companyId}"]["get"]
-    assert detail["parameters"][0] == {"name": "companyId", "in": "path", "required": True,
-                                       "description": "Numeric id.",
-                                       "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
+    assert detail["parameters"][0] == {
+        "name": "companyId",
+        "in": "path",
+        "required": True,
+        "description": "Numeric id.",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+    }
     assert detail["responses"]["404"]["content"]["application/json"]["schema"]["properties"]["code"]["enum"] == [
-        "NOT_FOUND"]
+        "NOT_FOUND"
+    ]
     signup = spec["paths"]["/users/signup"]["post"]["responses"]
     assert set(signup) == {"201", "400", "409", "429"}
     assert set(signup["400"]["content"]["application/json"]["schema"]["properties"]["code"]["enum"]) == {
-        "INVALID_PASSWORD", "INVALID_REQUEST", "MISSING_FIELD"}
+        "INVALID_PASSWORD",
+        "INVALID_REQUEST",
+        "MISSING_FIELD",
+    }
     health = spec["paths"]["/health"]["get"]["responses"]
     assert set(health) == {"200", "503"}  # health is not rate limited
     components = spec["components"]["schemas"]
@@ -136,6 +168,7 @@ def test_content_type_refusals_come_in_the_envelope(api):
 @pytest.fixture
 def limit():
     with contextlib.ExitStack() as stack:
+
         def apply(requests: int, window: int = 60) -> None:
             stack.enter_context(environment(RATE_LIMIT_REQUESTS=str(requests), RATE_LIMIT_WINDOW_SECONDS=str(window)))
 
@@ -169,8 +202,9 @@ def test_retry_after_is_when_requests_are_accepted_again(limit):
     refused_at = time.monotonic()
     retry_after = int(headers["Retry-After"])
     assert status == 429 and 1 <= retry_after <= 2
-    wait_for(lambda: call_from("203.0.113.9", "/rankings/industries")[0] == 200, retry_after + 1.5,
-             "the window to reset")
+    wait_for(
+        lambda: call_from("203.0.113.9", "/rankings/industries")[0] == 200, retry_after + 1.5, "the window to reset"
+    )
     assert time.monotonic() - refused_at >= retry_after - 1
 
 

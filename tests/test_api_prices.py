@@ -28,11 +28,16 @@ def ticks(database):
     with psycopg.connect(database, autocommit=True) as conn:
         conn.execute("SELECT ensure_tick_partitions(%s, 2)", ((now - timedelta(days=1)).date(),))
         conn.execute("DELETE FROM stock_ticks WHERE symbol = '005930'")
-        rows = [(now - timedelta(minutes=20), 70000, 5, "t-old-1"), (now - timedelta(minutes=20), 70100, 1, "t-old-2"),
-                (now - timedelta(seconds=1), 71000, 3, "t-new-1")]
+        rows = [
+            (now - timedelta(minutes=20), 70000, 5, "t-old-1"),
+            (now - timedelta(minutes=20), 70100, 1, "t-old-2"),
+            (now - timedelta(seconds=1), 71000, 3, "t-new-1"),
+        ]
         with conn.cursor() as cur:
-            cur.executemany("INSERT INTO stock_ticks (time, symbol, price, volume, stream_id) "
-                            "VALUES (%s, '005930', %s, %s, %s)", rows)
+            cur.executemany(
+                "INSERT INTO stock_ticks (time, symbol, price, volume, stream_id) VALUES (%s, '005930', %s, %s, %s)",
+                rows,
+            )
         rollup(conn, now=now, lookback_minutes=30)  # what OhlcvRollupFunction does every minute
     yield now - timedelta(seconds=1)
     with psycopg.connect(database, autocommit=True) as conn:
@@ -54,12 +59,15 @@ def test_ohlcv_answers_bars_ascending_with_the_open_bucket(api, database, ticks)
     assert status == 200 and daily["data"][-1]["close"] == 71000
 
 
-@pytest.mark.parametrize(("query", "words"), [
-    ({"interval": "5m"}, "interval"),
-    ({"start": "yesterday"}, "start"),
-    ({"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "after"),
-    ({"interval": "1m", "start": "2020-01-01T00:00:00Z"}, "at most"),
-])
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ({"interval": "5m"}, "interval"),
+        ({"start": "yesterday"}, "start"),
+        ({"start": "2026-01-02T00:00:00Z", "end": "2026-01-01T00:00:00Z"}, "after"),
+        ({"interval": "1m", "start": "2020-01-01T00:00:00Z"}, "at most"),
+    ],
+)
 def test_ohlcv_refuses_bad_queries(api, database, query, words):
     status, body, _ = api("GET", f"/companies/{company_id(database, '005930')}/ohlcv", query=query)
     assert (status, body["code"]) == (400, "INVALID_REQUEST") and words in body["message"]
@@ -85,11 +93,21 @@ def kis(services):
 def test_polling_serves_cache_first_then_kis(api, services, kis, market_snapshot):  # noqa: F811
     r = redis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
     r.delete(keys.latest_price("000660"), keys.latest_price("035420"))
-    cached = {"type": "tick", "symbol": "005930", "price": 71000, "volume": 3, "accVolume": 100, "change": 500,
-              "changePercent": 0.71, "timestamp": "2026-11-20T01:00:00.000Z", "source": "ws"}
+    cached = {
+        "type": "tick",
+        "symbol": "005930",
+        "price": 71000,
+        "volume": 3,
+        "accVolume": 100,
+        "change": 500,
+        "changePercent": 0.71,
+        "timestamp": "2026-11-20T01:00:00.000Z",
+        "source": "ws",
+    }
     r.set(keys.latest_price("005930"), json.dumps(cached), ex=30)
-    status, body, _ = api("GET", "/realtime-prices/polling",
-                          query={"tickers": "005930, 000660,035420", "cache_ttl": "30"})
+    status, body, _ = api(
+        "GET", "/realtime-prices/polling", query={"tickers": "005930, 000660,035420", "cache_ttl": "30"}
+    )
     assert status == 200, body
     data = body["data"]
     assert (data["cached"], data["fetched"], data["total"]) == (1, 2, 3)

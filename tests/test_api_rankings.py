@@ -12,8 +12,12 @@ from envs import environment
 from kstock import cache, keys
 from kstock.rankings.service import RANKING_HASHES, invalidate
 
-CAPS = {"005930": 400_000_000_000_000, "000660": 150_000_000_000_000, "035420": 30_000_000_000_000,
-        "207940": 55_000_000_000_000}
+CAPS = {
+    "005930": 400_000_000_000_000,
+    "000660": 150_000_000_000_000,
+    "035420": 30_000_000_000_000,
+    "207940": 55_000_000_000_000,
+}
 
 
 @pytest.fixture
@@ -22,8 +26,11 @@ def caps(database, market_snapshot):  # noqa: F811
         conn.execute("UPDATE companies SET market_cap = NULL")
         for symbol, cap in CAPS.items():
             conn.execute("UPDATE companies SET market_cap = %s WHERE symbol = %s", (cap, symbol))
-            conn.execute("INSERT INTO company_quotes (company_id, price, change_percent, quoted_at) "
-                         "SELECT id, 1000, %s, now() FROM companies WHERE symbol = %s", (len(symbol) % 3, symbol))
+            conn.execute(
+                "INSERT INTO company_quotes (company_id, price, change_percent, quoted_at) "
+                "SELECT id, 1000, %s, now() FROM companies WHERE symbol = %s",
+                (len(symbol) % 3, symbol),
+            )
     invalidate()
     return CAPS
 
@@ -72,8 +79,9 @@ def test_a_ranking_computed_during_a_refresh_is_not_cached(caps):
 def test_industries_by_total_market_cap(api, database, caps):
     data = api("GET", "/rankings/industries")[1]["data"]
     with psycopg.connect(database) as conn:
-        samsung_industry = conn.execute("SELECT i.name FROM companies c JOIN industries i ON i.id = c.industry_id "
-                                        "WHERE symbol = '005930'").fetchone()[0]
+        samsung_industry = conn.execute(
+            "SELECT i.name FROM companies c JOIN industries i ON i.id = c.industry_id WHERE symbol = '005930'"
+        ).fetchone()[0]
     assert data[0]["name"] == samsung_industry and data[0]["totalMarketCap"] >= CAPS["005930"]
     assert data[0]["withMarketCap"] >= 1 and data[0]["companies"] >= data[0]["withMarketCap"]
     assert data[0]["averageChangePercent"] is not None
@@ -85,10 +93,15 @@ def test_industries_by_total_market_cap(api, database, caps):
     assert (status, body["code"]) == (404, "NOT_FOUND")
 
 
-@pytest.mark.parametrize(("path", "query"), [
-    ("/rankings/companies", {"market": "NYSE"}), ("/rankings/companies", {"size": "101"}),
-    ("/rankings/industries", {"page": "-1"}), ("/rankings/industries/1/companies", {"size": "0"}),
-])
+@pytest.mark.parametrize(
+    ("path", "query"),
+    [
+        ("/rankings/companies", {"market": "NYSE"}),
+        ("/rankings/companies", {"size": "101"}),
+        ("/rankings/industries", {"page": "-1"}),
+        ("/rankings/industries/1/companies", {"size": "0"}),
+    ],
+)
 def test_ranking_query_errors(api, path, query):
     status, body, _ = api("GET", path, query=query)
     assert (status, body["code"]) == (400, "INVALID_REQUEST")
@@ -108,11 +121,14 @@ def index_rows(database):
         conn.execute("DELETE FROM index_data WHERE index_code = 'KOSPI'")
         for n in range(5, 0, -1):
             day = (now - timedelta(days=n)).date()
-            conn.execute("INSERT INTO index_data (index_code, interval, time, open, high, low, close, volume) "
-                         "VALUES ('KOSPI', '1d', %s::date::timestamp AT TIME ZONE 'Asia/Seoul', 1, 2, 0.5, %s, 10)",
-                         (day, 2500 + n))
-        conn.execute("INSERT INTO index_data (index_code, interval, time, close) VALUES ('KOSPI', '1m', %s, 2550.5)",
-                     (now,))
+            conn.execute(
+                "INSERT INTO index_data (index_code, interval, time, open, high, low, close, volume) "
+                "VALUES ('KOSPI', '1d', %s::date::timestamp AT TIME ZONE 'Asia/Seoul', 1, 2, 0.5, %s, 10)",
+                (day, 2500 + n),
+            )
+        conn.execute(
+            "INSERT INTO index_data (index_code, interval, time, close) VALUES ('KOSPI', '1m', %s, 2550.5)", (now,)
+        )
     yield now
     with psycopg.connect(database) as conn:
         conn.execute("DELETE FROM index_data WHERE index_code = 'KOSPI'")
@@ -143,10 +159,17 @@ def test_kosdaq_without_data_is_an_empty_history(api, database):
     assert data["index"] == "KOSDAQ" and data["bars"] == [] and data["latest"] is None
 
 
-@pytest.mark.parametrize("query", [
-    {"interval": "5m"}, {"start": "yesterday"}, {"start": "2026-02-30"}, {"start": "2026-03-01", "end": "2026-02-01"},
-    {"end": "0001-01-01"}, {"start": "9999-12-31"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"interval": "5m"},
+        {"start": "yesterday"},
+        {"start": "2026-02-30"},
+        {"start": "2026-03-01", "end": "2026-02-01"},
+        {"end": "0001-01-01"},
+        {"start": "9999-12-31"},
+    ],
+)
 def test_index_query_errors(api, query):
     status, body, _ = api("GET", "/indices/kospi", query=query)
     assert (status, body["code"]) == (400, "INVALID_REQUEST"), body
@@ -163,8 +186,9 @@ def test_a_refresh_with_kis_down_stops_at_once_and_changes_nothing(database, mar
 
     port = free_port()
     # its own app key: the token-issue guard it leaves behind concerns nobody else
-    client = KisRestClient(f"http://127.0.0.1:{port}", KisCredentials("unit-test-key", "unit-test-secret"),
-                           max_attempts=1, timeout=2)
+    client = KisRestClient(
+        f"http://127.0.0.1:{port}", KisCredentials("unit-test-key", "unit-test-secret"), max_attempts=1, timeout=2
+    )
     result = refresh.refresh(client, batch_size=50)
     assert (result.failed, result.quoted, result.updated_ids) == (1, 0, [])
     with environment(KIS_REST_URL=f"http://127.0.0.1:{port}", KIS_APP_KEY=None):

@@ -24,8 +24,9 @@ def test_signup_answers_201_with_the_user_id_on_top_and_in_data(api, fast_bcrypt
     assert isinstance(body["userId"], int) and body["data"] == {"userId": body["userId"]}
 
 
-@pytest.mark.parametrize("password", ["short1!", "noDigitsHere!", "12345678!", "NoSpecial123", "한글비밀번호1234",
-                                      "a1!" + "가" * 30])
+@pytest.mark.parametrize(
+    "password", ["short1!", "noDigitsHere!", "12345678!", "NoSpecial123", "한글비밀번호1234", "a1!" + "가" * 30]
+)
 def test_passwords_breaking_the_rule_are_invalid_password(api, fast_bcrypt, password):  # noqa: F811
     status, body, _ = post(api, "/users/signup", {"email": new_email(), "username": "kim", "password": password})
     assert (status, body["code"]) == (400, "INVALID_PASSWORD"), body
@@ -37,15 +38,18 @@ def test_a_korean_password_with_letter_digit_and_special_is_accepted(api, fast_b
     assert post(api, "/users/login", {"email": email, "password": "비밀번호1234!"})[0] == 200
 
 
-@pytest.mark.parametrize(("payload", "code"), [
-    ({"username": "kim", "password": PASSWORD}, "MISSING_FIELD"),
-    ({"email": "x@example.com", "password": PASSWORD}, "MISSING_FIELD"),
-    ({"email": "not-an-email", "username": "kim", "password": PASSWORD}, "INVALID_REQUEST"),
-    ({"email": "a@b", "username": "kim", "password": PASSWORD}, "INVALID_REQUEST"),
-    ({"email": 5, "username": "kim", "password": PASSWORD}, "INVALID_REQUEST"),
-    ({"email": "x@example.com", "username": "   ", "password": PASSWORD}, "INVALID_REQUEST"),
-    ({"email": "x\u0000@example.com", "username": "kim", "password": PASSWORD}, "INVALID_REQUEST"),
-])
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [
+        ({"username": "kim", "password": PASSWORD}, "MISSING_FIELD"),
+        ({"email": "x@example.com", "password": PASSWORD}, "MISSING_FIELD"),
+        ({"email": "not-an-email", "username": "kim", "password": PASSWORD}, "INVALID_REQUEST"),
+        ({"email": "a@b", "username": "kim", "password": PASSWORD}, "INVALID_REQUEST"),
+        ({"email": 5, "username": "kim", "password": PASSWORD}, "INVALID_REQUEST"),
+        ({"email": "x@example.com", "username": "   ", "password": PASSWORD}, "INVALID_REQUEST"),
+        ({"email": "x\u0000@example.com", "username": "kim", "password": PASSWORD}, "INVALID_REQUEST"),
+    ],
+)
 def test_signup_field_errors(api, fast_bcrypt, payload, code):  # noqa: F811
     status, body, _ = post(api, "/users/signup", payload)
     assert (status, body["code"]) == (400, code), body
@@ -121,12 +125,22 @@ def test_logout_revokes_the_token(api, user):  # noqa: F811
     assert api("POST", "/users/logout", headers=user.headers)[0] == 401
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("POST", "/users/logout"), ("GET", "/users/favorites"), ("POST", "/users/favorites"),
-    ("DELETE", "/users/favorites/1"), ("GET", "/users/portfolio"), ("POST", "/users/portfolio"),
-    ("DELETE", "/users/portfolio/1"), ("DELETE", "/users/portfolio"), ("GET", "/comparisons"),
-    ("POST", "/comparisons"), ("GET", "/comparisons/1"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/users/logout"),
+        ("GET", "/users/favorites"),
+        ("POST", "/users/favorites"),
+        ("DELETE", "/users/favorites/1"),
+        ("GET", "/users/portfolio"),
+        ("POST", "/users/portfolio"),
+        ("DELETE", "/users/portfolio/1"),
+        ("DELETE", "/users/portfolio"),
+        ("GET", "/comparisons"),
+        ("POST", "/comparisons"),
+        ("GET", "/comparisons/1"),
+    ],
+)
 @pytest.mark.parametrize("authorization", [None, "Bearer not-a-token", "Basic abc"])
 def test_routes_needing_a_user_refuse_without_a_valid_token(api, method, path, authorization):
     headers = {"Authorization": authorization} if authorization else {}
@@ -153,14 +167,17 @@ def test_favorites_add_list_delete(api, user, database):  # noqa: F811
     assert api("DELETE", f"/users/favorites/{first}", headers=user.headers)[1]["code"] == "NOT_FOUND"
 
 
-@pytest.mark.parametrize(("payload", "status", "code"), [
-    ({"companyId": 999_999}, 404, "NOT_FOUND"),
-    ({"companyId": "1"}, 400, "INVALID_REQUEST"),
-    ({"companyId": True}, 400, "INVALID_REQUEST"),
-    ({"companyId": 0}, 400, "INVALID_REQUEST"),
-    ({"companyId": 10**20}, 400, "INVALID_REQUEST"),
-    ({}, 400, "MISSING_FIELD"),
-])
+@pytest.mark.parametrize(
+    ("payload", "status", "code"),
+    [
+        ({"companyId": 999_999}, 404, "NOT_FOUND"),
+        ({"companyId": "1"}, 400, "INVALID_REQUEST"),
+        ({"companyId": True}, 400, "INVALID_REQUEST"),
+        ({"companyId": 0}, 400, "INVALID_REQUEST"),
+        ({"companyId": 10**20}, 400, "INVALID_REQUEST"),
+        ({}, 400, "MISSING_FIELD"),
+    ],
+)
 def test_favorite_errors(api, user, payload, status, code):  # noqa: F811
     answer, body, _ = post(api, "/users/favorites", payload, user.headers)
     assert (answer, body["code"]) == (status, code), body
@@ -196,8 +213,10 @@ def test_favorites_pagination(api, user, database):  # noqa: F811
         assert (status, body["code"]) == (400, "INVALID_REQUEST")
 
 
-@pytest.mark.parametrize("raw", ["[" * 50_000 + "]" * 50_000, '{"companyId": ' + "9" * 5000 + "}",
-                                 '{"companyId": 1e400}', '{"companyId": NaN}'])
+@pytest.mark.parametrize(
+    "raw",
+    ["[" * 50_000 + "]" * 50_000, '{"companyId": ' + "9" * 5000 + "}", '{"companyId": 1e400}', '{"companyId": NaN}'],
+)
 def test_pathological_json_is_invalid_request(api, user, raw):  # noqa: F811
     status, body, _ = api("POST", "/users/favorites", body=raw, headers=user.headers)
     assert (status, body["code"]) == (400, "INVALID_REQUEST")

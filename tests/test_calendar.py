@@ -16,18 +16,21 @@ from kstock.market.calendar import (
 from kstock.market.kistime import InvalidKisTime, iso_utc, kis_to_utc, utc_to_kis
 
 
-@pytest.mark.parametrize("day", [
-    date(2025, 1, 29),   # 설날
-    date(2025, 5, 1),    # 근로자의 날 (KRX closed)
-    date(2025, 6, 3),    # presidential election
-    date(2025, 10, 8),   # 추석 substitute
-    date(2025, 12, 31),  # year-end closing
-    date(2026, 2, 17),   # 설날
-    date(2026, 9, 25),   # 추석
-    date(2026, 12, 31),
-    date(2027, 2, 9),    # 설날 substitute
-    date(2027, 12, 27),  # Christmas substitute
-])
+@pytest.mark.parametrize(
+    "day",
+    [
+        date(2025, 1, 29),  # 설날
+        date(2025, 5, 1),  # 근로자의 날 (KRX closed)
+        date(2025, 6, 3),  # presidential election
+        date(2025, 10, 8),  # 추석 substitute
+        date(2025, 12, 31),  # year-end closing
+        date(2026, 2, 17),  # 설날
+        date(2026, 9, 25),  # 추석
+        date(2026, 12, 31),
+        date(2027, 2, 9),  # 설날 substitute
+        date(2027, 12, 27),  # Christmas substitute
+    ],
+)
 def test_holidays_are_closed(day):
     assert day.weekday() < 5 and not is_trading_day(day)
 
@@ -52,22 +55,25 @@ def kst(*args) -> datetime:
     return datetime(*args, tzinfo=KST)
 
 
-@pytest.mark.parametrize(("moment", "session"), [
-    (kst(2026, 11, 20, 8, 29, 59), Session.CLOSED),
-    (kst(2026, 11, 20, 8, 30), Session.OPENING_AUCTION),
-    (kst(2026, 11, 20, 8, 59, 59), Session.OPENING_AUCTION),
-    (kst(2026, 11, 20, 9, 0), Session.REGULAR),
-    (kst(2026, 11, 20, 15, 19, 59), Session.REGULAR),
-    (kst(2026, 11, 20, 15, 20), Session.CLOSING_AUCTION),
-    (kst(2026, 11, 20, 15, 30), Session.BREAK),
-    (kst(2026, 11, 20, 15, 40), Session.AFTER_HOURS),
-    (kst(2026, 11, 20, 18, 0), Session.CLOSED),
-    (kst(2026, 11, 21, 10, 0), Session.CLOSED),         # Saturday
-    (kst(2026, 1, 2, 9, 30), Session.OPENING_AUCTION),  # first trading day opens at 10:00
-    (kst(2026, 1, 2, 10, 0), Session.REGULAR),
-    (kst(2026, 11, 19, 9, 30), Session.OPENING_AUCTION),  # 수능: one hour later
-    (kst(2026, 11, 19, 16, 25), Session.CLOSING_AUCTION),
-])
+@pytest.mark.parametrize(
+    ("moment", "session"),
+    [
+        (kst(2026, 11, 20, 8, 29, 59), Session.CLOSED),
+        (kst(2026, 11, 20, 8, 30), Session.OPENING_AUCTION),
+        (kst(2026, 11, 20, 8, 59, 59), Session.OPENING_AUCTION),
+        (kst(2026, 11, 20, 9, 0), Session.REGULAR),
+        (kst(2026, 11, 20, 15, 19, 59), Session.REGULAR),
+        (kst(2026, 11, 20, 15, 20), Session.CLOSING_AUCTION),
+        (kst(2026, 11, 20, 15, 30), Session.BREAK),
+        (kst(2026, 11, 20, 15, 40), Session.AFTER_HOURS),
+        (kst(2026, 11, 20, 18, 0), Session.CLOSED),
+        (kst(2026, 11, 21, 10, 0), Session.CLOSED),  # Saturday
+        (kst(2026, 1, 2, 9, 30), Session.OPENING_AUCTION),  # first trading day opens at 10:00
+        (kst(2026, 1, 2, 10, 0), Session.REGULAR),
+        (kst(2026, 11, 19, 9, 30), Session.OPENING_AUCTION),  # 수능: one hour later
+        (kst(2026, 11, 19, 16, 25), Session.CLOSING_AUCTION),
+    ],
+)
 def test_session_edges(moment, session):
     assert session_at(moment) is session
 
@@ -82,7 +88,7 @@ def test_session_accepts_any_timezone():
 def test_next_open():
     assert next_open(kst(2026, 11, 20, 16, 0)) == kst(2026, 11, 23, 9, 0)  # Fri evening -> Mon
     assert next_open(kst(2026, 11, 20, 7, 0)) == kst(2026, 11, 20, 9, 0)
-    assert next_open(kst(2025, 12, 30, 16, 0)) == kst(2026, 1, 2, 10, 0)   # over year-end + 신정
+    assert next_open(kst(2025, 12, 30, 16, 0)) == kst(2026, 1, 2, 10, 0)  # over year-end + 신정
     assert trading_hours(date(2026, 11, 21)) is None
 
 

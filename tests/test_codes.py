@@ -3,11 +3,11 @@ import pytest
 from kstock.market.codes import InstrumentKind, InvalidCode, classify, is_valid
 
 VALID = [
-    ("005930", "005930", InstrumentKind.STOCK),      # Samsung Electronics
-    (" 000660 ", "000660", InstrumentKind.STOCK),    # surrounding space is dropped
-    ("A005930", "005930", InstrumentKind.STOCK),     # master-file 'A' prefix
-    ("0015N0", "0015N0", InstrumentKind.STOCK),      # newer alphanumeric listing code
-    ("0030r0", "0030R0", InstrumentKind.STOCK),      # case-insensitive
+    ("005930", "005930", InstrumentKind.STOCK),  # Samsung Electronics
+    (" 000660 ", "000660", InstrumentKind.STOCK),  # surrounding space is dropped
+    ("A005930", "005930", InstrumentKind.STOCK),  # master-file 'A' prefix
+    ("0015N0", "0015N0", InstrumentKind.STOCK),  # newer alphanumeric listing code
+    ("0030r0", "0030R0", InstrumentKind.STOCK),  # case-insensitive
     ("Q500001", "Q500001", InstrumentKind.ETN),
     ("57LA24", "57LA24", InstrumentKind.ELW),
     ("52L181", "52L181", InstrumentKind.ELW),

@@ -107,6 +107,7 @@ def test_a_favorite_queues_what_the_company_lacks_until_complete(cloud, companie
     assert_empty(status_of(cloud, kia["id"]))
     code, body = call(cloud, "POST", "/users/favorites", token=token, json={"companyId": kia["id"]})
     assert code == 201, body
+
     def loaded() -> dict[str, Any] | None:
         # complete, and every worker has also marked its refresh (written just after its rows)
         s = status_of(cloud, kia["id"])

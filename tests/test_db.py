@@ -7,10 +7,30 @@ from kstock.companies.reference import load_companies, seed
 from kstock.db.migrate import applied, migrate
 
 TABLES = {
-    "users", "industries", "companies", "market_indices", "favorites", "comparisons", "comparison_members",
-    "portfolio_holdings", "financials", "reports", "news", "news_companies", "news_industries", "stock_ticks",
-    "ohlcv_1m", "ohlcv_15m", "ohlcv_1h", "ohlcv_1d", "index_data", "themes", "theme_members", "scan_runs",
-    "scan_signals", "ai_analyses",
+    "users",
+    "industries",
+    "companies",
+    "market_indices",
+    "favorites",
+    "comparisons",
+    "comparison_members",
+    "portfolio_holdings",
+    "financials",
+    "reports",
+    "news",
+    "news_companies",
+    "news_industries",
+    "stock_ticks",
+    "ohlcv_1m",
+    "ohlcv_15m",
+    "ohlcv_1h",
+    "ohlcv_1d",
+    "index_data",
+    "themes",
+    "theme_members",
+    "scan_runs",
+    "scan_signals",
+    "ai_analyses",
 }
 
 
@@ -21,8 +41,7 @@ def test_migrations_apply_once_on_an_empty_database(empty_database):
     assert second == []
     assert applied(empty_database) == first
     with psycopg.connect(empty_database) as conn:
-        tables = {r[0] for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()}
+        tables = {r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'").fetchall()}
     assert TABLES <= tables
 
 
@@ -34,11 +53,14 @@ def test_tick_partitions_are_created_and_dropped_by_day(empty_database):
         conn.execute(
             "INSERT INTO stock_ticks (time, symbol, price, volume, stream_id) VALUES "
             "('2026-01-05T00:30:00Z', '005930', 75000, 10, '1-0'), "
-            "('2026-01-07T06:29:59Z', '005930', 75100, 5, '2-0')")
+            "('2026-01-07T06:29:59Z', '005930', 75100, 5, '2-0')"
+        )
         # a trade outside every partition is refused, not silently lost
         try:
-            conn.execute("INSERT INTO stock_ticks (time, symbol, price, volume, stream_id) "
-                         "VALUES ('2026-02-01T00:00:00Z', '005930', 1, 1, '3-0')")
+            conn.execute(
+                "INSERT INTO stock_ticks (time, symbol, price, volume, stream_id) "
+                "VALUES ('2026-02-01T00:00:00Z', '005930', 1, 1, '3-0')"
+            )
             raise AssertionError("insert without a partition succeeded")
         except psycopg.errors.CheckViolation:
             pass
@@ -54,8 +76,7 @@ def test_seed_twice_leaves_no_duplicates_and_keeps_refreshed_market_data(empty_d
         conn.execute("UPDATE companies SET market_cap = 123 WHERE symbol = '005930'")
         conn.commit()
         second = seed(conn)
-        counts = conn.execute(
-            "SELECT count(*) AS n, count(DISTINCT symbol) AS d FROM companies").fetchone()
+        counts = conn.execute("SELECT count(*) AS n, count(DISTINCT symbol) AS d FROM companies").fetchone()
         cap = conn.execute("SELECT market_cap FROM companies WHERE symbol = '005930'").fetchone()["market_cap"]
         indices = conn.execute("SELECT code, kis_code FROM market_indices ORDER BY kis_code").fetchall()
     assert first == second

@@ -20,8 +20,9 @@ def test_signature_matches_botocore(session_token):
     url = connection_url("https://abc123.execute-api.ap-northeast-2.amazonaws.com/Prod", "L0SM9cOFvHcCIhw=")
     body = json.dumps({"type": "tick", "symbol": "005930", "price": 75000}).encode()
     request = AWSRequest(method="POST", url=url, data=body)
-    SigV4Auth(BotoCredentials("AKIDEXAMPLE", "not-a-real-secret", session_token), "execute-api",
-              "ap-northeast-2").add_auth(request)
+    SigV4Auth(
+        BotoCredentials("AKIDEXAMPLE", "not-a-real-secret", session_token), "execute-api", "ap-northeast-2"
+    ).add_auth(request)
     signer = SigV4Signer("ap-northeast-2", lambda: Credentials("AKIDEXAMPLE", "not-a-real-secret", session_token))
     ours = signer.headers("POST", url, body, amz_date=request.headers["X-Amz-Date"])
     assert ours["Authorization"] == request.headers["Authorization"]
@@ -42,14 +43,36 @@ class RecordingFanout(Fanout):
 
 
 def _subscribe(fanout: Fanout, cid: str, symbols: list[str], mode: str = "tick", window_ms: int | None = None):
-    fanout._control(json.dumps({"event": "subscribe", "connectionId": cid, "domainName": "127.0.0.1:1",
-                                "stage": "Prod", "mode": mode, "windowMs": window_ms, "symbols": symbols}))
+    fanout._control(
+        json.dumps(
+            {
+                "event": "subscribe",
+                "connectionId": cid,
+                "domainName": "127.0.0.1:1",
+                "stage": "Prod",
+                "mode": mode,
+                "windowMs": window_ms,
+                "symbols": symbols,
+            }
+        )
+    )
 
 
 def _tick(symbol: str, n: int) -> str:
-    return json.dumps({"type": "tick", "symbol": symbol, "price": 1000 + n, "volume": 1, "accVolume": n,
-                       "change": 0, "changePercent": 0.0, "timestamp": "2026-01-11T00:30:00.000Z", "source": "ws",
-                       "padding": "x" * 300})
+    return json.dumps(
+        {
+            "type": "tick",
+            "symbol": symbol,
+            "price": 1000 + n,
+            "volume": 1,
+            "accVolume": n,
+            "change": 0,
+            "changePercent": 0.0,
+            "timestamp": "2026-01-11T00:30:00.000Z",
+            "source": "ws",
+            "padding": "x" * 300,
+        }
+    )
 
 
 async def _until(condition, what: str, timeout: float = 5.0) -> None:
@@ -64,8 +87,10 @@ async def _until(condition, what: str, timeout: float = 5.0) -> None:
 async def _settle(fanout: Fanout) -> None:
     """Until no call is out and no window is waiting."""
     await asyncio.sleep(0)
-    await _until(lambda: not fanout._tasks and not any(c.timer for c in fanout.connections.values()),
-                 "nothing in flight and no window pending")
+    await _until(
+        lambda: not fanout._tasks and not any(c.timer for c in fanout.connections.values()),
+        "nothing in flight and no window pending",
+    )
 
 
 def test_batch_messages_hold_the_newest_tick_per_symbol_and_stay_under_32_kb():
@@ -81,11 +106,11 @@ def test_batch_messages_hold_the_newest_tick_per_symbol_and_stay_under_32_kb():
 
     fanout = asyncio.run(scenario())
     messages = [json.loads(b) for b in fanout.bodies]
-    assert all(len(b) < FRAME_LIMIT for b in fanout.bodies) and len(messages) >= 2   # split in frames
+    assert all(len(b) < FRAME_LIMIT for b in fanout.bodies) and len(messages) >= 2  # split in frames
     ticks = [t for message in messages for t in message["data"]]
     newest = {t["symbol"]: t["accVolume"] for t in ticks}
     assert set(newest) == {f"{i:06d}" for i in range(150)} and set(newest.values()) == {2}
-    assert len(ticks) == 150   # each symbol once: superseded ticks were never sent
+    assert len(ticks) == 150  # each symbol once: superseded ticks were never sent
 
 
 def test_throttled_tick_connection_backs_off_and_keeps_order_and_a_gone_one_leaves_the_index():
@@ -105,7 +130,7 @@ def test_throttled_tick_connection_backs_off_and_keeps_order_and_a_gone_one_leav
         return fanout, sent, forgotten
 
     fanout, sent, forgotten = asyncio.run(scenario())
-    assert sent == [0, 1, 1, 1, 2, 3]          # retried in place, nothing skipped, in order
+    assert sent == [0, 1, 1, 1, 2, 3]  # retried in place, nothing skipped, in order
     assert fanout.stats.throttled == 2 and fanout.stats.gone == 1
     assert fanout.subscribers("005930") == ["c1"] and forgotten == ["c2"]
 
@@ -113,16 +138,16 @@ def test_throttled_tick_connection_backs_off_and_keeps_order_and_a_gone_one_leav
 def test_batch_connection_sleeps_until_its_symbols_trade_and_keeps_the_newest_through_a_throttle():
     async def scenario():
         fanout = RecordingFanout(answers=[THROTTLED], backoff_initial=0.3)
-        fanout._tick("000660", _tick("000660", 1))      # nobody wants it yet: not news to later subscribers
+        fanout._tick("000660", _tick("000660", 1))  # nobody wants it yet: not news to later subscribers
         _subscribe(fanout, "c1", ["005930", "000660"], mode="batch", window_ms=30)
         _subscribe(fanout, "c2", ["035720"], mode="batch", window_ms=30)
         await _settle(fanout)
         quiet = list(fanout.bodies)
         asleep = sorted(fanout.asleep)
-        fanout._tick("005930", _tick("005930", 2))      # wakes c1; its call is throttled
+        fanout._tick("005930", _tick("005930", 2))  # wakes c1; its call is throttled
         fanout._tick("000660", _tick("000660", 3))
         await _until(lambda: fanout.stats.throttled == 1, "the throttled call")
-        fanout._tick("005930", _tick("005930", 4))      # supersedes 2 before the retry (0.24-0.36 s later)
+        fanout._tick("005930", _tick("005930", 4))  # supersedes 2 before the retry (0.24-0.36 s later)
         await _settle(fanout)
         return fanout, quiet, asleep
 
@@ -130,7 +155,7 @@ def test_batch_connection_sleeps_until_its_symbols_trade_and_keeps_the_newest_th
     assert quiet == [] and asleep == ["000660", "005930", "035720"]
     messages = [json.loads(b) for b in fanout.bodies]
     assert all(m["type"] == "ticks" for m in messages) and fanout.stats.throttled == 1
-    assert len(messages) == 2   # the throttled one, then one retry with the newest of each: nothing lost
+    assert len(messages) == 2  # the throttled one, then one retry with the newest of each: nothing lost
     assert sorted((t["symbol"], t["accVolume"]) for t in messages[1]["data"]) == [("000660", 3), ("005930", 4)]
     assert "035720" in fanout.asleep and not fanout._has_news(fanout.connections["c2"])
 

@@ -31,8 +31,17 @@ from serverdirs import server_dir
 
 from kstock_local.embedded import free_port, port_open
 
-PORT_VARIABLES = ("KSTOCK_API_PORT", "KSTOCK_WS_PORT", "MOTO_PORT", "EMBEDDED_REDIS_PORT", "KIS_SIM_REST_PORT",
-                  "KIS_SIM_WS_PORT", "STREAMER_HEALTH_PORT", "NAVER_SIM_PORT", "DART_SIM_PORT")
+PORT_VARIABLES = (
+    "KSTOCK_API_PORT",
+    "KSTOCK_WS_PORT",
+    "MOTO_PORT",
+    "EMBEDDED_REDIS_PORT",
+    "KIS_SIM_REST_PORT",
+    "KIS_SIM_WS_PORT",
+    "STREAMER_HEALTH_PORT",
+    "NAVER_SIM_PORT",
+    "DART_SIM_PORT",
+)
 TICK_KEYS = {"type", "symbol", "price", "volume", "accVolume", "change", "changePercent", "timestamp", "source"}
 PASSWORD = "Sturdy#Pass123"
 
@@ -62,8 +71,12 @@ class Stack:
 
 def hermetic_environment(home: Path, ports: dict[str, int]) -> dict[str, str]:
     """What a fresh machine has: a PATH, a HOME with nothing in it, a locale. Nothing else."""
-    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
-            **{name: str(port) for name, port in ports.items()}}
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        **{name: str(port) for name, port in ports.items()},
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +93,15 @@ def _stack(root: Path) -> Iterator[Stack]:
     log = root / "up.log"
     kstock = Path(sys.executable).with_name("kstock")
     with log.open("w") as sink:
-        process = subprocess.Popen([str(kstock), "up"], cwd=workdir, env=hermetic_environment(home, ports),
-                                   stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True)
+        process = subprocess.Popen(
+            [str(kstock), "up"],
+            cwd=workdir,
+            env=hermetic_environment(home, ports),
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
     stack = Stack(process, ports, home, workdir, log)
     try:
         yield stack
@@ -114,8 +134,11 @@ def _healthy(stack: Stack) -> dict | None:
 
 def _account(stack: Stack) -> str:
     email = f"newcomer-{uuid.uuid4().hex[:8]}@example.com"
-    signup = requests.post(f"{stack.api}/users/signup", timeout=30,
-                           json={"email": email, "username": f"n{uuid.uuid4().hex[:8]}", "password": PASSWORD})
+    signup = requests.post(
+        f"{stack.api}/users/signup",
+        timeout=30,
+        json={"email": email, "username": f"n{uuid.uuid4().hex[:8]}", "password": PASSWORD},
+    )
     assert signup.status_code == 201, signup.text
     login = requests.post(f"{stack.api}/users/login", json={"email": email, "password": PASSWORD}, timeout=30)
     assert login.status_code == 200, login.text
@@ -183,16 +206,21 @@ def test_news_filings_and_financials_arrive_marked_simulated(stack):
 def test_the_console_is_quiet_and_says_what_runs_where(stack):
     wait_for(lambda: "kstock is up" in stack.output(), 120, "the ready banner")
     output = stack.output()
-    assert "HTTP/1.1\" 200" not in output, "the local AWS endpoint's access log is on by default"
+    assert 'HTTP/1.1" 200' not in output, "the local AWS endpoint's access log is on by default"
     assert f"http://127.0.0.1:{stack.ports['KSTOCK_API_PORT']}" in output
     assert "/live" in output, "the banner points a newcomer at the live page"
 
 
 def test_env_exports_the_stack_without_its_signing_key(stack):
     kstock = Path(sys.executable).with_name("kstock")
-    exported = subprocess.run([str(kstock), "env"], cwd=stack.workdir,
-                              env=hermetic_environment(stack.home, stack.ports),
-                              capture_output=True, text=True, timeout=60).stdout
+    exported = subprocess.run(
+        [str(kstock), "env"],
+        cwd=stack.workdir,
+        env=hermetic_environment(stack.home, stack.ports),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert f"export KSTOCK_API_URL={stack.api}" in exported
     assert f"export KSTOCK_CONNECTIONS_URL=http://127.0.0.1:{stack.ports['KSTOCK_WS_PORT']}/" in exported
     assert "export DATABASE_URL=" in exported and "export AWS_ENDPOINT_URL=" in exported
@@ -208,8 +236,7 @@ def test_ctrl_c_stops_everything(stack):
     assert "stopped" in output
     for port in stack.ports.values():
         assert not port_open("127.0.0.1", port), f"port {port} still open after Ctrl-C"
-    leftovers = [p for p in psutil.process_iter(["cmdline"])
-                 if str(stack.workdir) in " ".join(p.info["cmdline"] or [])]
+    leftovers = [p for p in psutil.process_iter(["cmdline"]) if str(stack.workdir) in " ".join(p.info["cmdline"] or [])]
     assert not leftovers, f"still running after Ctrl-C: {leftovers}"
     _, alive = psutil.wait_procs(children, timeout=30)
     assert not alive, f"orphans after Ctrl-C: {alive}"

@@ -26,8 +26,17 @@ from kstock_streamer.service import StreamerOptions
 
 def report_streamer(**overrides: object) -> None:
     """Write what a healthy streamer writes (the contract between the streamer and /health)."""
-    status = {"ok": True, "problems": [], "reportedAt": time.time(), "kisConnected": True, "fanoutRunning": True,
-              "publishRatePerSecond": 42.0, "writerLagSeconds": 0.2, "slotsUsed": 4, **overrides}
+    status = {
+        "ok": True,
+        "problems": [],
+        "reportedAt": time.time(),
+        "kisConnected": True,
+        "fanoutRunning": True,
+        "publishRatePerSecond": 42.0,
+        "writerLagSeconds": 0.2,
+        "slotsUsed": 4,
+        **overrides,
+    }
     cache.client().set(keys.STREAMER_STATUS, json.dumps(status), ex=10)
 
 
@@ -77,8 +86,9 @@ def test_a_stale_status_is_degraded():
 
 def test_the_first_market_load_answers_starting_with_progress(api):
     report_streamer()
-    cache.client().set(keys.MARKET_LOAD, json.dumps({"state": "loading", "done": 12, "total": 500,
-                                                     "phase": "daily history"}))
+    cache.client().set(
+        keys.MARKET_LOAD, json.dumps({"state": "loading", "done": 12, "total": 500, "phase": "daily history"})
+    )
     status, body, _ = api("GET", "/health")
     assert status == 503 and body["data"]["status"] == "starting"
     assert body["data"]["market"] == {"state": "loading", "done": 12, "total": 500, "phase": "daily history"}
@@ -94,26 +104,43 @@ def test_a_dead_aws_endpoint_turns_health_503_naming_the_fanout_and_back(api, se
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    options = StreamerOptions(default_symbols=["005930"], fanout=True, plan_interval=0.2, stable_seconds=0,
-                              fanout_options=FanoutOptions(region="ap-northeast-2"))
-    with environment(AWS_ENDPOINT_URL=endpoint, CONNECTIONS_TABLE="kstock-ConnectionsTable"), \
-            simulator() as sim, StreamerThread(sim.rest_url, sim.ws_url, services["REDIS_URL"],
-                                               database, options) as streamer:
-        failing = wait_for(lambda: _reported(lambda h: "fanout keeps failing" in " ".join(h.problems)),
-                           60, "/health to name the failing fan-out")
+    options = StreamerOptions(
+        default_symbols=["005930"],
+        fanout=True,
+        plan_interval=0.2,
+        stable_seconds=0,
+        fanout_options=FanoutOptions(region="ap-northeast-2"),
+    )
+    with (
+        environment(AWS_ENDPOINT_URL=endpoint, CONNECTIONS_TABLE="kstock-ConnectionsTable"),
+        simulator() as sim,
+        StreamerThread(sim.rest_url, sim.ws_url, services["REDIS_URL"], database, options) as streamer,
+    ):
+        failing = wait_for(
+            lambda: _reported(lambda h: "fanout keeps failing" in " ".join(h.problems)),
+            60,
+            "/health to name the failing fan-out",
+        )
         assert failing.status == "degraded" and not failing.streamer.ok
         # the streamer's own health endpoint answers the same status
-        own = wait_for(lambda: (lambda s: s if s["tasks"]["fanout"]["state"] == "failing" else None)(
-            streamer.status()), 60, "the streamer's own status to name the fan-out")
+        own = wait_for(
+            lambda: (lambda s: s if s["tasks"]["fanout"]["state"] == "failing" else None)(streamer.status()),
+            60,
+            "the streamer's own status to name the fan-out",
+        )
         assert not own["ok"] and "connect" in own["tasks"]["fanout"]["lastError"].lower(), own["tasks"]
-        moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        moto = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             wait_for(lambda: port_open("127.0.0.1", port), 30, "moto")
             template = read_template(TEMPLATE_PATH, sqs_endpoint=endpoint)
             provision(template, *local_clients(endpoint, "ap-northeast-2"))
-            recovered = wait_for(lambda: _reported(lambda h: h.status == "ok"), 90,
-                                 "/health back to ok once the endpoint answers")
+            recovered = wait_for(
+                lambda: _reported(lambda h: h.status == "ok"), 90, "/health back to ok once the endpoint answers"
+            )
             assert recovered.streamer.fanout_running
             assert check().status == "ok"
         finally:

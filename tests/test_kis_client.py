@@ -179,8 +179,9 @@ def test_subscribe_ack_duplicate_and_multi_record_frames(simt):
             await on_sim(simt, lambda s: s.emit_trades("005930", 5))
             batch = await _batch(ws, lambda b: len(b) >= 5 and b[0].symbol == "005930")
             assert [t.acc_volume for t in batch] == sorted(t.acc_volume for t in batch)
-            assert all(t.timestamp.tzinfo == UTC and abs(t.timestamp - datetime.now(UTC)) < timedelta(seconds=5)
-                       for t in batch)
+            assert all(
+                t.timestamp.tzinfo == UTC and abs(t.timestamp - datetime.now(UTC)) < timedelta(seconds=5) for t in batch
+            )
             index = await _batch(ws, lambda b: b[0].tr_id == "H0UPCNT0")
             assert index[0].symbol == "0001" and isinstance(index[0].price, Decimal)
             await ws.unsubscribe("H0UPCNT0", "0001")

@@ -66,8 +66,15 @@ def test_single_record_frame():
 def test_tick_message_is_the_architecture_contract():
     [tick] = FrameParser().parse(SINGLE)
     assert tick.to_message() == {
-        "type": "tick", "symbol": "005930", "price": 71500, "volume": 12, "accVolume": 2154873, "change": 500,
-        "changePercent": 0.7, "timestamp": "2025-07-14T00:30:15.000Z", "source": "ws",
+        "type": "tick",
+        "symbol": "005930",
+        "price": 71500,
+        "volume": 12,
+        "accVolume": 2154873,
+        "change": 500,
+        "changePercent": 0.7,
+        "timestamp": "2025-07-14T00:30:15.000Z",
+        "source": "ws",
     }
     assert json.loads(tick.to_json("poll"))["source"] == "poll"
 
@@ -106,13 +113,21 @@ def test_three_extra_trailing_fields_per_record_are_tolerated(caplog):
     assert sum("drift" in r.getMessage() for r in caplog.records) == 1  # warned once
 
 
-@pytest.mark.parametrize("raw", [
-    "", "garbage", "0|H0STCNT0", "0|H0STCNT0|abc|1^2", "0|H0STCNT0|000|", "0|H0XXXXX0|001|a^b",
-    "0|H0STCNT0|002|" + _payload(SINGLE) + "^extra",      # 93 values do not split into 2 records
-    "0|H0STCNT0|001|1^2^3",                              # far too few fields
-    "7|H0STCNT0|001|" + _payload(SINGLE),                 # bad encryption flag
-    "1|H0STCNT0|001|bm90IGVuY3J5cHRlZA==",                # encrypted before any key
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "garbage",
+        "0|H0STCNT0",
+        "0|H0STCNT0|abc|1^2",
+        "0|H0STCNT0|000|",
+        "0|H0XXXXX0|001|a^b",
+        "0|H0STCNT0|002|" + _payload(SINGLE) + "^extra",  # 93 values do not split into 2 records
+        "0|H0STCNT0|001|1^2^3",  # far too few fields
+        "7|H0STCNT0|001|" + _payload(SINGLE),  # bad encryption flag
+        "1|H0STCNT0|001|bm90IGVuY3J5cHRlZA==",  # encrypted before any key
+    ],
+)
 def test_garbage_frames_are_skipped_not_raised(raw):
     parser = FrameParser()
     assert parser.parse(raw) == []
@@ -146,8 +161,21 @@ def test_elw_and_index_frames():
     [tick] = FrameParser().parse_frame("0|H0EWCNT0|001|" + "^".join(elw))
     assert (tick.tr_id, tick.symbol, tick.price) == ("H0EWCNT0", "57LA24", 71500)
 
-    index = ["0001", "093015", "2650.32", "5", "-12.10", "250000000", "8000000", "12345", "0", "-0.45", "2660.00",
-             "2665.50", "2640.10"] + ["0"] * 17
+    index = [
+        "0001",
+        "093015",
+        "2650.32",
+        "5",
+        "-12.10",
+        "250000000",
+        "8000000",
+        "12345",
+        "0",
+        "-0.45",
+        "2660.00",
+        "2665.50",
+        "2640.10",
+    ] + ["0"] * 17
     [tick] = FrameParser(today=lambda: "20250714").parse_frame("0|H0UPCNT0|001|" + "^".join(index))
     assert (tick.symbol, tick.price, tick.change, tick.volume) == ("0001", Decimal("2650.32"), Decimal("-12.10"), 12345)
     assert tick.to_message()["price"] == 2650.32
@@ -156,8 +184,10 @@ def test_elw_and_index_frames():
 
 def test_subscription_messages():
     sub = json.loads(subscription_message("APPROVAL", "H0STCNT0", "005930"))
-    assert sub == {"header": {"approval_key": "APPROVAL", "custtype": "P", "tr_type": "1", "content-type": "utf-8"},
-                   "body": {"input": {"tr_id": "H0STCNT0", "tr_key": "005930"}}}
+    assert sub == {
+        "header": {"approval_key": "APPROVAL", "custtype": "P", "tr_type": "1", "content-type": "utf-8"},
+        "body": {"input": {"tr_id": "H0STCNT0", "tr_key": "005930"}},
+    }
     unsub = json.loads(subscription_message("APPROVAL", "H0STCNT0", "005930", subscribe=False))
     assert unsub["header"]["tr_type"] == "2"
 
@@ -189,7 +219,7 @@ def test_backoff_is_exponential_with_jitter_and_capped():
     rng = random.Random(1)
     for attempt in range(12):
         delay = backoff_delay(attempt, 0.5, 30.0, rng)
-        assert 0 <= delay <= min(30.0, 0.5 * 2 ** attempt)
+        assert 0 <= delay <= min(30.0, 0.5 * 2**attempt)
     assert len({round(backoff_delay(5, 0.5, 30.0, rng), 6) for _ in range(20)}) > 1
 
 

@@ -23,20 +23,32 @@ def simt():
 
 
 def _token(base: str, creds) -> requests.Response:
-    return requests.post(f"{base}/oauth2/tokenP", json={"grant_type": "client_credentials", "appkey": creds.app_key,
-                                                        "appsecret": creds.app_secret}, timeout=5)
+    return requests.post(
+        f"{base}/oauth2/tokenP",
+        json={"grant_type": "client_credentials", "appkey": creds.app_key, "appsecret": creds.app_secret},
+        timeout=5,
+    )
 
 
 def _approval(base: str, creds) -> str:
-    r = requests.post(f"{base}/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": creds.app_key,
-                                                       "secretkey": creds.app_secret}, timeout=5)
+    r = requests.post(
+        f"{base}/oauth2/Approval",
+        json={"grant_type": "client_credentials", "appkey": creds.app_key, "secretkey": creds.app_secret},
+        timeout=5,
+    )
     assert r.status_code == 200
     return r.json()["approval_key"]
 
 
 def _headers(creds, token: str, tr_id: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {token}", "appkey": creds.app_key, "appsecret": creds.app_secret,
-            "tr_id": tr_id, "custtype": "P", "content-type": "application/json; charset=utf-8"}
+    return {
+        "authorization": f"Bearer {token}",
+        "appkey": creds.app_key,
+        "appsecret": creds.app_secret,
+        "tr_id": tr_id,
+        "custtype": "P",
+        "content-type": "application/json; charset=utf-8",
+    }
 
 
 # -- REST ----------------------------------------------------------------------------------------
@@ -52,16 +64,20 @@ def test_token_issue_and_the_one_per_minute_rule(simt):
     again = _token(base, creds)
     assert again.status_code == 403
     assert again.json()["error_code"] == "EGW00133"
-    bad = requests.post(f"{base}/oauth2/tokenP", json={"grant_type": "client_credentials", "appkey": "x",
-                                                       "appsecret": ""}, timeout=5)
+    bad = requests.post(
+        f"{base}/oauth2/tokenP", json={"grant_type": "client_credentials", "appkey": "x", "appsecret": ""}, timeout=5
+    )
     assert bad.status_code == 403 and bad.json()["error_code"] == "EGW00105"
 
 
 def test_approval_needs_secretkey_not_appsecret(simt):
     base, creds = simt.sim.rest_url, credentials()
     assert len(_approval(base, creds)) >= 32
-    wrong = requests.post(f"{base}/oauth2/Approval", json={"grant_type": "client_credentials", "appkey": creds.app_key,
-                                                           "appsecret": creds.app_secret}, timeout=5)
+    wrong = requests.post(
+        f"{base}/oauth2/Approval",
+        json={"grant_type": "client_credentials", "appkey": creds.app_key, "appsecret": creds.app_secret},
+        timeout=5,
+    )
     assert wrong.status_code == 403
 
 
@@ -69,8 +85,12 @@ def test_quotation_envelope_headers_and_errors(simt):
     base, creds = simt.sim.rest_url, credentials()
     token = _token(base, creds).json()["access_token"]
     url = f"{base}/uapi/domestic-stock/v1/quotations/inquire-price"
-    ok = requests.get(url, params={"fid_cond_mrkt_div_code": "J", "fid_input_iscd": "005930"},  # lower-case keys
-                      headers=_headers(creds, token, "FHKST01010100"), timeout=5)
+    ok = requests.get(
+        url,
+        params={"fid_cond_mrkt_div_code": "J", "fid_input_iscd": "005930"},  # lower-case keys
+        headers=_headers(creds, token, "FHKST01010100"),
+        timeout=5,
+    )
     assert ok.status_code == 200 and ok.headers["tr_id"] == "FHKST01010100"
     body = ok.json()
     assert (body["rt_cd"], body["msg_cd"]) == ("0", "MCA00000")
@@ -81,8 +101,9 @@ def test_quotation_envelope_headers_and_errors(simt):
     assert bad_token.status_code == 500 and bad_token.json()["msg_cd"] == "EGW00121"
     wrong_tr = requests.get(url, params=params, headers=_headers(creds, token, "FHKST01010400"), timeout=5)
     assert wrong_tr.json()["rt_cd"] == "1"
-    unknown = requests.get(url, params={**params, "FID_INPUT_ISCD": "999999"},
-                           headers=_headers(creds, token, "FHKST01010100"), timeout=5)
+    unknown = requests.get(
+        url, params={**params, "FID_INPUT_ISCD": "999999"}, headers=_headers(creds, token, "FHKST01010100"), timeout=5
+    )
     assert unknown.json()["rt_cd"] == "1"
 
     simt.call(lambda s: s.expire_tokens())
@@ -95,8 +116,15 @@ def test_rest_rate_limit_answers_egw00201(simt):
     token = _token(base, creds).json()["access_token"]
     url = f"{base}/uapi/domestic-stock/v1/quotations/inquire-index-price"
     with overridden(simt, rest_rate_per_second=3):
-        answers = [requests.get(url, params={"FID_COND_MRKT_DIV_CODE": "U", "FID_INPUT_ISCD": "0001"},
-                                headers=_headers(creds, token, "FHPUP02100000"), timeout=5) for _ in range(6)]
+        answers = [
+            requests.get(
+                url,
+                params={"FID_COND_MRKT_DIV_CODE": "U", "FID_INPUT_ISCD": "0001"},
+                headers=_headers(creds, token, "FHPUP02100000"),
+                timeout=5,
+            )
+            for _ in range(6)
+        ]
     codes = [(a.status_code, a.json()["msg_cd"]) for a in answers]
     assert (500, "EGW00201") in codes and (200, "MCA00000") in codes
     assert answers[0].json()["output"]["bstp_nmix_prpr"]
@@ -106,8 +134,12 @@ def test_rest_rate_limit_answers_egw00201(simt):
 
 
 def _sub(approval: str, tr_id: str, tr_key: str, tr_type: str = "1") -> str:
-    return json.dumps({"header": {"approval_key": approval, "custtype": "P", "tr_type": tr_type,
-                                  "content-type": "utf-8"}, "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}}})
+    return json.dumps(
+        {
+            "header": {"approval_key": approval, "custtype": "P", "tr_type": tr_type, "content-type": "utf-8"},
+            "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}},
+        }
+    )
 
 
 async def _control(ws, payload: str) -> dict:
@@ -140,7 +172,10 @@ def test_websocket_registration_rules(simt):
                 assert (await _control(ws, _sub(approval, "H0STCNT0", symbol)))["body"]["msg_cd"] == "OPSP0000"
             over = await _control(ws, _sub(approval, "H0STCNT0", symbols[41]))  # the 42nd registration
             assert (over["body"]["rt_cd"], over["body"]["msg_cd"], over["body"]["msg1"]) == (
-                "1", "OPSP0008", "MAX SUBSCRIBE OVER")
+                "1",
+                "OPSP0008",
+                "MAX SUBSCRIBE OVER",
+            )
             released = await _control(ws, _sub(approval, "H0STCNT0", symbols[0], "2"))
             assert released["body"]["msg_cd"] == "OPSP0001"
             assert (await _control(ws, _sub(approval, "H0STCNT0", symbols[0], "2")))["body"]["msg_cd"] == "OPSP0003"
@@ -227,8 +262,10 @@ def test_pingpong_answered_by_echo_or_pong_frame_else_dropped(answer):
 
 
 def test_tick_ladder_and_limits():
-    assert [tick_size(p) for p in (1_999, 2_000, 4_995, 5_000, 19_990, 20_000, 49_950, 50_000, 199_900, 200_000,
-                                   499_500, 500_000)] == [1, 5, 5, 10, 10, 50, 50, 100, 100, 500, 500, 1000]
+    assert [
+        tick_size(p)
+        for p in (1_999, 2_000, 4_995, 5_000, 19_990, 20_000, 49_950, 50_000, 199_900, 200_000, 499_500, 500_000)
+    ] == [1, 5, 5, 10, 10, 50, 50, 100, 100, 500, 500, 1000]
     assert round_to_tick(71_537) == 71_500
     assert price_limits(71_500) == (50_100, 92_900)
 
@@ -259,8 +296,9 @@ def test_market_is_reproducible_from_its_seed():
     a, b = Market(seed=5, clock=lambda: fixed), Market(seed=5, clock=lambda: fixed)
     assert [s.prev_close for s in a.stocks.values()] == [s.prev_close for s in b.stocks.values()]
     assert a.history("005930") == b.history("005930")
-    assert [(t.security.symbol, t.security.price) for t in a.step(1.0)] == \
-           [(t.security.symbol, t.security.price) for t in b.step(1.0)]
+    assert [(t.security.symbol, t.security.price) for t in a.step(1.0)] == [
+        (t.security.symbol, t.security.price) for t in b.step(1.0)
+    ]
     assert Market(seed=6, clock=lambda: fixed).history("005930") != a.history("005930")
 
 

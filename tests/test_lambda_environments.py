@@ -33,8 +33,15 @@ HANDLER = textwrap.dedent("""
 @pytest.fixture
 def function(tmp_path):
     (tmp_path / "probe.py").write_text(HANDLER)
-    spec = FunctionSpec(logical_id="ProbeFunction", name="probe", handler="probe.handler", code_uri=".",
-                        environment={"GREETING": "from the template"}, timeout=2.0, memory=128)
+    spec = FunctionSpec(
+        logical_id="ProbeFunction",
+        name="probe",
+        handler="probe.handler",
+        code_uri=".",
+        environment={"GREETING": "from the template"},
+        timeout=2.0,
+        memory=128,
+    )
     made = LocalFunction(spec, tmp_path, {"STACK": "local"}, concurrency=2)
     yield made
     made.close()
@@ -49,8 +56,9 @@ def test_environment_is_warm_and_configured(function):
 
 def test_concurrency_is_bounded_and_every_event_is_served(function):
     async def burst():
-        return await asyncio.gather(*(function.invoke({"action": "sleep", "seconds": 0.2, "echo": n})
-                                      for n in range(6)))
+        return await asyncio.gather(
+            *(function.invoke({"action": "sleep", "seconds": 0.2, "echo": n}) for n in range(6))
+        )
 
     answers = asyncio.run(burst())
     assert [a["echo"] for a in answers] == list(range(6))

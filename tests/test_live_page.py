@@ -31,11 +31,26 @@ class Page:
     def __init__(self, url: str) -> None:
         self.profile = tempfile.TemporaryDirectory(prefix="kstock-chromium-")
         self.process = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-dev-shm-usage",
-             f"--user-data-dir={self.profile.name}", "--remote-debugging-address=127.0.0.1",
-             "--remote-debugging-port=0", "--window-size=1000,600", url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                f"--user-data-dir={self.profile.name}",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                "--window-size=1000,600",
+                url,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         port = None
         deadline = time.monotonic() + 30
         while port is None and time.monotonic() < deadline:
@@ -85,15 +100,20 @@ def test_live_page_shows_prices_ticking(cloud, streamer, sim, api, fast_bcrypt, 
     user = make_user(api)
     page = Page(f"http://127.0.0.1:{cloud.ports.websocket}/live")
     try:
-        wait_for(lambda: page.evaluate("document.readyState == 'complete' && !!document.getElementById('login')"),
-                 15, "the page")
+        wait_for(
+            lambda: page.evaluate("document.readyState == 'complete' && !!document.getElementById('login')"),
+            15,
+            "the page",
+        )
         page.evaluate(f"""
             document.getElementById('email').value = {json.dumps(user.email)};
             document.getElementById('password').value = 'Passw0rd!';
             document.getElementById('symbols').value = {json.dumps(",".join(SHOWN))};
             document.querySelector('#login button').click();""")
-        prices = ("Object.fromEntries([...document.querySelectorAll('tr[data-symbol]')].map(tr => [tr.dataset.symbol,"
-                  " [tr.querySelector('.price').textContent, tr.querySelector('.ticks').textContent]]))")
+        prices = (
+            "Object.fromEntries([...document.querySelectorAll('tr[data-symbol]')].map(tr => [tr.dataset.symbol,"
+            " [tr.querySelector('.price').textContent, tr.querySelector('.ticks').textContent]]))"
+        )
 
         def all_priced():
             for symbol in SHOWN:
@@ -122,10 +142,16 @@ def test_live_page_shows_prices_ticking(cloud, streamer, sim, api, fast_bcrypt, 
         page.close()
 
 
-def test_a_newcomer_signs_up_on_the_page_and_is_told_why_a_socket_is_refused(cloud, streamer, sim, api,  # noqa: F811
-                                                                              fast_bcrypt):  # noqa: F811
+def test_a_newcomer_signs_up_on_the_page_and_is_told_why_a_socket_is_refused(  # noqa: F811
+    cloud,  # noqa: F811
+    streamer,  # noqa: F811
+    sim,  # noqa: F811
+    api,  # noqa: F811
+    fast_bcrypt,  # noqa: F811
+):
     page = Page(f"http://127.0.0.1:{cloud.ports.websocket}/live")
     email = f"page-{time.monotonic_ns()}@example.com"
+
     def text(element: str) -> str:
         """An element's text, or '' while a reload has the page between documents."""
         try:
@@ -134,8 +160,11 @@ def test_a_newcomer_signs_up_on_the_page_and_is_told_why_a_socket_is_refused(clo
             return ""
 
     try:
-        wait_for(lambda: page.evaluate("document.readyState == 'complete' && !!document.getElementById('login')"),
-                 15, "the page")
+        wait_for(
+            lambda: page.evaluate("document.readyState == 'complete' && !!document.getElementById('login')"),
+            15,
+            "the page",
+        )
         page.evaluate(f"""
             document.getElementById('email').value = {json.dumps(email)};
             document.getElementById('password').value = 'Sturdy#Pass1';

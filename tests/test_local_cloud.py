@@ -25,11 +25,19 @@ TEMPLATE = Path(__file__).parent / "local_cloud" / "template.yaml"
 @pytest.fixture(scope="module")
 def cloud(services, moto_endpoint):  # noqa: F811
     r = redis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
-    r.delete("probe:events", "probe:ticks", "probe:receives", "probe:processed", "probe:partial-receives",
-             "probe:partial-processed", "probe:batch-sizes")
+    r.delete(
+        "probe:events",
+        "probe:ticks",
+        "probe:receives",
+        "probe:processed",
+        "probe:partial-receives",
+        "probe:partial-processed",
+        "probe:batch-sizes",
+    )
     limits = Limits(idle_timeout=600, max_duration=7200)
-    with start_cloud(TEMPLATE, moto_endpoint, dict(services), clock_speed=60.0, ws_limits=limits,
-                     market_always_open=True) as running:
+    with start_cloud(
+        TEMPLATE, moto_endpoint, dict(services), clock_speed=60.0, ws_limits=limits, market_always_open=True
+    ) as running:
         yield running
 
 
@@ -43,17 +51,22 @@ def events(r, kind):
 
 
 def management(cloud):
-    return boto3.client("apigatewaymanagementapi", endpoint_url=cloud.connections_url, region_name="ap-northeast-2",
-                        aws_access_key_id="x", aws_secret_access_key="x",
-                        config=Config(retries={"max_attempts": 1}))
+    return boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=cloud.connections_url,
+        region_name="ap-northeast-2",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=Config(retries={"max_attempts": 1}),
+    )
 
 
 # -- HTTP API -------------------------------------------------------------------------------------
 
+
 def test_http_api_routes_by_the_template(cloud):
     item = requests.get(f"{cloud.http_url}/items/42", timeout=10).json()
-    assert item == {"resource": "/items/{itemId}", "pathParameters": {"itemId": "42"},
-                    "function": "ProbeApiFunction"}
+    assert item == {"resource": "/items/{itemId}", "pathParameters": {"itemId": "42"}, "function": "ProbeApiFunction"}
     other = requests.post(f"{cloud.http_url}/any/thing", data=b"\x00\xff", timeout=10).json()
     assert other["resource"] == "/{proxy+}" and other["pathParameters"] == {"proxy": "any/thing"}
 
@@ -64,6 +77,7 @@ def test_function_environment_comes_from_the_template(cloud, r):
 
 
 # -- WebSocket API ------------------------------------------------------------------------------
+
 
 def test_connect_sees_query_string_and_post_to_connection_reaches_the_client(cloud, r):
     with connect(f"{cloud.ws_url}?token=let-me-in&lang=ko", open_timeout=10) as ws:
@@ -79,8 +93,10 @@ def test_connect_sees_query_string_and_post_to_connection_reaches_the_client(clo
         connection_id = context["connectionId"]
         info = management(cloud).get_connection(ConnectionId=connection_id)
         assert info["Identity"]["SourceIp"] == "127.0.0.1"
-    wait_for(lambda: any(e["requestContext"]["connectionId"] == connection_id for e in events(r, "disconnect")),
-             what="$disconnect")
+    wait_for(
+        lambda: any(e["requestContext"]["connectionId"] == connection_id for e in events(r, "disconnect")),
+        what="$disconnect",
+    )
     client = management(cloud)
     with pytest.raises(client.exceptions.GoneException):
         client.post_to_connection(ConnectionId=connection_id, Data=b"late")
@@ -150,8 +166,9 @@ def test_connections_calls_on_one_keep_alive_socket_mix_the_fast_path_and_aiohtt
         host, port = cloud.connections_url.split("//")[1].split("/")[0].split(":")
 
         def post(data: bytes, cid: str = quoted) -> bytes:
-            return (f"POST /{stage}/@connections/{cid} HTTP/1.1\r\nHost: {host}\r\n"
-                    f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+            return (
+                f"POST /{stage}/@connections/{cid} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(data)}\r\n\r\n"
+            ).encode() + data
 
         with socket.create_connection((host, int(port)), timeout=10) as sock:
             buffered = bytearray()
@@ -190,6 +207,7 @@ def test_idle_connections_are_closed(services, moto_endpoint):  # noqa: F811
 
 # -- schedules -------------------------------------------------------------------------------------
 
+
 def test_rate_schedule_fires_under_the_fast_clock(cloud, r):
     # rate(1 minute) at 60x: about once a second
     def every_minute():
@@ -198,22 +216,33 @@ def test_rate_schedule_fires_under_the_fast_clock(cloud, r):
     event = wait_for(lambda: every_minute()[1:], 20, "two scheduled ticks")[-1]
     assert event["detail-type"] == "Scheduled Event" and event["source"] == "aws.events"
     running = sorted((s.function.spec.logical_id, s.source.name) for s in cloud.schedules)
-    assert running == [("MarketHoursFunction", "AlwaysOpenMarket"), ("MarketHoursFunction", "KrxHours"),
-                       ("TickFunction", "EveryMinute")]  # the DISABLED one does not run
+    assert running == [
+        ("MarketHoursFunction", "AlwaysOpenMarket"),
+        ("MarketHoursFunction", "KrxHours"),
+        ("TickFunction", "EveryMinute"),
+    ]  # the DISABLED one does not run
 
 
 def test_a_market_hours_job_runs_around_the_clock_with_the_always_open_market(cloud, r):
-    fired = wait_for(lambda: [e for e in events(r, "tick")
-                              if e["resources"][0].endswith("MarketHoursFunction-AlwaysOpenMarket")], 20,
-                     "the always-open schedule of a market-hours job")
+    fired = wait_for(
+        lambda: [e for e in events(r, "tick") if e["resources"][0].endswith("MarketHoursFunction-AlwaysOpenMarket")],
+        20,
+        "the always-open schedule of a market-hours job",
+    )
     assert fired[0]["detail-type"] == "Scheduled Event"
 
 
 # -- SQS ------------------------------------------------------------------------------------------
 
+
 def sqs(cloud):
-    return boto3.client("sqs", endpoint_url=cloud.endpoint, region_name="ap-northeast-2",
-                        aws_access_key_id="x", aws_secret_access_key="x")
+    return boto3.client(
+        "sqs",
+        endpoint_url=cloud.endpoint,
+        region_name="ap-northeast-2",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
 
 
 def test_worker_processes_a_batch_and_poison_reaches_the_dlq(cloud, r):
@@ -239,8 +268,10 @@ def test_report_batch_item_failures_retries_only_the_failed_item(cloud, r):
     client = sqs(cloud)
     queue = cloud.provisioned.queue_urls["PartialQueue"]
     dlq = cloud.provisioned.queue_urls["PartialDeadLetterQueue"]
-    client.send_message_batch(QueueUrl=queue, Entries=[
-        {"Id": str(i), "MessageBody": body} for i, body in enumerate(["ok-1", "fail-1", "ok-2"])])
+    client.send_message_batch(
+        QueueUrl=queue,
+        Entries=[{"Id": str(i), "MessageBody": body} for i, body in enumerate(["ok-1", "fail-1", "ok-2"])],
+    )
 
     def dead():
         got = client.receive_message(QueueUrl=dlq, WaitTimeSeconds=1).get("Messages", [])
@@ -255,16 +286,25 @@ def test_report_batch_item_failures_retries_only_the_failed_item(cloud, r):
 
 # -- kstock invoke ----------------------------------------------------------------------------------
 
+
 def test_kstock_invoke_runs_a_function_with_an_event_file(services, tmp_path, r):
     event = tmp_path / "event.json"
     event.write_text(json.dumps({"Records": [{"body": "from-invoke"}]}))
     kstock = Path(sys.executable).with_name("kstock")
-    result = subprocess.run([str(kstock), "invoke", "WorkerFunction", "--event", str(event),
-                             "--template", str(TEMPLATE)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(kstock), "invoke", "WorkerFunction", "--event", str(event), "--template", str(TEMPLATE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "from-invoke" in r.lrange("probe:processed", 0, -1)
-    piped = subprocess.run([str(kstock), "invoke", "ProbeApiFunction", "--event", "-", "--template", str(TEMPLATE)],
-                           input=json.dumps({"resource": "/x", "pathParameters": None}), capture_output=True,
-                           text=True, timeout=60)
+    piped = subprocess.run(
+        [str(kstock), "invoke", "ProbeApiFunction", "--event", "-", "--template", str(TEMPLATE)],
+        input=json.dumps({"resource": "/x", "pathParameters": None}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert piped.returncode == 0, piped.stderr
     assert json.loads(piped.stdout)["statusCode"] == 200

@@ -33,11 +33,14 @@ def conn(services):
 
 def load(conn, ticks):
     conn.execute("TRUNCATE stock_ticks, ohlcv_1m, ohlcv_15m, ohlcv_1h, ohlcv_1d")
-    rows = [(BASE + timedelta(milliseconds=ms), symbol, price, volume, f"{i:08d}-0:0")
-            for i, (ms, symbol, price, volume) in enumerate(ticks)]
+    rows = [
+        (BASE + timedelta(milliseconds=ms), symbol, price, volume, f"{i:08d}-0:0")
+        for i, (ms, symbol, price, volume) in enumerate(ticks)
+    ]
     with conn.cursor() as cur:
-        cur.executemany("INSERT INTO stock_ticks (time, symbol, price, volume, stream_id) VALUES (%s,%s,%s,%s,%s)",
-                        rows)
+        cur.executemany(
+            "INSERT INTO stock_ticks (time, symbol, price, volume, stream_id) VALUES (%s,%s,%s,%s,%s)", rows
+        )
     return rows
 
 
@@ -46,13 +49,23 @@ def expected(rows, interval, until=None):
     for time, symbol, price, volume, _stream_id in sorted(rows, key=lambda r: (r[0], r[4])):
         if until is None or time <= until:
             groups[(symbol, bucket_start(time, interval))].append((price, volume))
-    return {key: (trades[0][0], max(p for p, _ in trades), min(p for p, _ in trades), trades[-1][0],
-                  sum(v for _, v in trades), sum(p * v for p, v in trades), len(trades))
-            for key, trades in groups.items()}
+    return {
+        key: (
+            trades[0][0],
+            max(p for p, _ in trades),
+            min(p for p, _ in trades),
+            trades[-1][0],
+            sum(v for _, v in trades),
+            sum(p * v for p, v in trades),
+            len(trades),
+        )
+        for key, trades in groups.items()
+    }
 
 
-tick = st.tuples(st.integers(0, 3 * 3600 * 1000), st.sampled_from(["005930", "000660"]),
-                 st.integers(1000, 2000), st.integers(1, 500))
+tick = st.tuples(
+    st.integers(0, 3 * 3600 * 1000), st.sampled_from(["005930", "000660"]), st.integers(1000, 2000), st.integers(1, 500)
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -63,15 +76,21 @@ def test_rollups_equal_a_recomputation_from_ticks(conn, ticks):
     rollup(conn, now=now, lookback_minutes=200)
     rollup(conn, now=now, lookback_minutes=200)  # idempotent
     for interval, table in TABLES.items():
-        stored = conn.execute(f"SELECT symbol, bucket, open, high, low, close, volume, amount, trade_count "
-                              f"FROM {table}").fetchall()
+        stored = conn.execute(
+            f"SELECT symbol, bucket, open, high, low, close, volume, amount, trade_count FROM {table}"
+        ).fetchall()
         actual = {(s, b): (int(o), int(h), int(lo), int(c), v, Decimal(a), n) for s, b, o, h, lo, c, v, a, n in stored}
         assert actual == expected(rows, interval), interval
 
 
 def test_reads_include_the_open_bucket_computed_live(conn):
-    ticks = [(0, "005930", 1000, 1), (61_000, "005930", 1010, 2), (125_000, "005930", 990, 3),
-             (130_000, "005930", 1020, 4), (3_599_000, "005930", 1005, 5)]
+    ticks = [
+        (0, "005930", 1000, 1),
+        (61_000, "005930", 1010, 2),
+        (125_000, "005930", 990, 3),
+        (130_000, "005930", 1020, 4),
+        (3_599_000, "005930", 1005, 5),
+    ]
     rows = load(conn, ticks)
     now = BASE + timedelta(minutes=2, seconds=20)  # inside minute 2, before the last two ticks are rolled up
     rollup(conn, now=BASE + timedelta(minutes=2, seconds=1), lookback_minutes=30)
@@ -79,7 +98,8 @@ def test_reads_include_the_open_bucket_computed_live(conn):
         got = bars(conn, "005930", interval, BASE - timedelta(days=1), BASE + timedelta(days=1), now=now)
         want = expected(rows, interval, until=now)
         assert [(b.time, b.open, b.high, b.low, b.close, b.volume) for b in got] == [
-            (bucket, o, h, lo, c, v) for (_, bucket), (o, h, lo, c, v, _a, _n) in sorted(want.items())], interval
+            (bucket, o, h, lo, c, v) for (_, bucket), (o, h, lo, c, v, _a, _n) in sorted(want.items())
+        ], interval
     # the last bar of 1m is the open minute: exactly the ticks since its start
     last = bars(conn, "005930", "1m", BASE, BASE + timedelta(hours=1), now=now)[-1]
     assert (last.time, last.open, last.close, last.volume) == (BASE + timedelta(minutes=2), 990, 1020, 7)

@@ -16,17 +16,42 @@ def test_provision_module_creates_queues_with_redrive_and_tables(moto_endpoint):
     # run exactly as the LocalStack hook does: a bare interpreter with the repo on PYTHONPATH
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     for _ in range(2):  # idempotent
-        result = subprocess.run([sys.executable, "-m", "kstock_local.cloud.provision", "--endpoint", moto_endpoint,
-                                 "--template", str(template), "--stack-name", "hooktest"],
-                                capture_output=True, text=True, env=env, cwd=PROJECT_ROOT, timeout=60)
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "kstock_local.cloud.provision",
+                "--endpoint",
+                moto_endpoint,
+                "--template",
+                str(template),
+                "--stack-name",
+                "hooktest",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=PROJECT_ROOT,
+            timeout=60,
+        )
         assert result.returncode == 0, result.stderr
-    sqs = boto3.client("sqs", endpoint_url=moto_endpoint, region_name="ap-northeast-2",
-                       aws_access_key_id="x", aws_secret_access_key="x")
+    sqs = boto3.client(
+        "sqs",
+        endpoint_url=moto_endpoint,
+        region_name="ap-northeast-2",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
     url = sqs.get_queue_url(QueueName="hooktest-JobsQueue")["QueueUrl"]
     attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
     assert '"maxReceiveCount": 2' in attrs["RedrivePolicy"] and "hooktest-JobsDeadLetterQueue" in attrs["RedrivePolicy"]
-    dynamodb = boto3.client("dynamodb", endpoint_url=moto_endpoint, region_name="ap-northeast-2",
-                            aws_access_key_id="x", aws_secret_access_key="x")
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=moto_endpoint,
+        region_name="ap-northeast-2",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
     ttl = dynamodb.describe_time_to_live(TableName="hooktest-ProbeTable")["TimeToLiveDescription"]
     assert ttl["AttributeName"] == "expiresAt"
 

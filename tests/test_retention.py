@@ -15,13 +15,18 @@ def test_retention_removes_exactly_what_it_should(empty_database):
         conn.row_factory = psycopg.rows.dict_row
         conn.execute("SELECT ensure_tick_partitions(%s, 10)", ((now - timedelta(days=9)).date(),))
         for days in (9, 8, 7, 6, 0):
-            conn.execute("INSERT INTO stock_ticks (time, symbol, price, volume, stream_id) "
-                         "VALUES (%s, '005930', 1, 1, %s)", (now - timedelta(days=days), f"{days}-0:0"))
+            conn.execute(
+                "INSERT INTO stock_ticks (time, symbol, price, volume, stream_id) VALUES (%s, '005930', 1, 1, %s)",
+                (now - timedelta(days=days), f"{days}-0:0"),
+            )
         ages = {"ohlcv_1m": (31, 29), "ohlcv_15m": (91, 89), "ohlcv_1h": (366, 364), "ohlcv_1d": (4000, 1)}
         for table, (old, young) in ages.items():
             for days in (old, young):
-                conn.execute(f"INSERT INTO {table} (symbol, bucket, open, high, low, close, volume, amount, "
-                             "trade_count) VALUES ('005930', %s, 1, 1, 1, 1, 1, 1, 1)", (now - timedelta(days=days),))
+                conn.execute(
+                    f"INSERT INTO {table} (symbol, bucket, open, high, low, close, volume, amount, "
+                    "trade_count) VALUES ('005930', %s, 1, 1, 1, 1, 1, 1, 1)",
+                    (now - timedelta(days=days),),
+                )
         result = apply_retention(conn, now)
         # Whole day partitions go: the days 9 and 8 back. The day 7 back (2026-11-13) still holds
         # hours younger than 7 days, so it stays until tomorrow: no tick younger than 7 days is lost.
@@ -31,8 +36,11 @@ def test_retention_removes_exactly_what_it_should(empty_database):
         assert result.bars_deleted == {"ohlcv_1m": 1, "ohlcv_15m": 1, "ohlcv_1h": 1}
         for table, (old, young) in ages.items():
             kept = [r["bucket"] for r in conn.execute(f"SELECT bucket FROM {table} ORDER BY bucket")]
-            expected = [now - timedelta(days=young)] if table != "ohlcv_1d" else [
-                now - timedelta(days=old), now - timedelta(days=young)]
+            expected = (
+                [now - timedelta(days=young)]
+                if table != "ohlcv_1d"
+                else [now - timedelta(days=old), now - timedelta(days=young)]
+            )
             assert kept == expected, table
         # partitions ahead exist for the writer; a second run removes nothing more
         ensure_partitions(conn, today=now.date())

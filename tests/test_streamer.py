@@ -34,8 +34,9 @@ def r(services):
 
 
 def options(**kw) -> StreamerOptions:
-    return StreamerOptions(**{"default_symbols": ["005930", "000660"], "stable_seconds": 0.5,
-                              "plan_interval": 0.2, "poll_rate": 20, **kw})
+    return StreamerOptions(
+        **{"default_symbols": ["005930", "000660"], "stable_seconds": 0.5, "plan_interval": 0.2, "poll_rate": 20, **kw}
+    )
 
 
 def listen(r, *symbols):
@@ -60,16 +61,26 @@ def test_ticks_are_published_stored_as_latest_price_and_persisted(sim, services,
     pubsub = listen(r, "005930")
     with StreamerThread(sim.sim.rest_url, sim.sim.ws_url, services["REDIS_URL"], database, options()) as streamer:
         tick = next_tick(pubsub, source="ws")
-        assert set(tick) == {"type", "symbol", "price", "volume", "accVolume", "change", "changePercent",
-                             "timestamp", "source"}
+        assert set(tick) == {
+            "type",
+            "symbol",
+            "price",
+            "volume",
+            "accVolume",
+            "change",
+            "changePercent",
+            "timestamp",
+            "source",
+        }
         assert tick["type"] == "tick" and tick["symbol"] == "005930" and tick["timestamp"].endswith("Z")
         assert isinstance(tick["price"], int) and tick["price"] > 0
         latest = json.loads(r.get(keys.latest_price("005930")))
         assert latest["symbol"] == "005930" and 0 < r.ttl(keys.latest_price("005930")) <= 10
         wait_for(lambda: streamer.writer.stats.rows > 0, 15, "rows written")
     with psycopg.connect(database) as conn:
-        rows = conn.execute("SELECT count(*), count(DISTINCT stream_id) FROM stock_ticks "
-                            "WHERE symbol = '005930'").fetchone()
+        rows = conn.execute(
+            "SELECT count(*), count(DISTINCT stream_id) FROM stock_ticks WHERE symbol = '005930'"
+        ).fetchone()
     assert rows[0] == rows[1] > 0
 
 
@@ -80,8 +91,9 @@ def test_demand_moves_symbols_into_slots_and_the_42nd_is_polled(sim, services, d
     r.hset(keys.DEMAND, mapping={s: 45 - i for i, s in enumerate(demanded)})
     polled_symbol = demanded[-1]
     pubsub = listen(r, polled_symbol)
-    with StreamerThread(sim.sim.rest_url, sim.sim.ws_url, services["REDIS_URL"], database,
-                        options(default_symbols=[])) as streamer:
+    with StreamerThread(
+        sim.sim.rest_url, sim.sim.ws_url, services["REDIS_URL"], database, options(default_symbols=[])
+    ) as streamer:
         wait_for(lambda: len(streamer.websocket.snapshot().subscriptions) == 41, 20, "41 slots taken")
         assert streamer.planner.streamed == set(demanded[:41])
         assert polled_symbol in streamer.polled
@@ -91,8 +103,9 @@ def test_demand_moves_symbols_into_slots_and_the_42nd_is_polled(sim, services, d
         r.hdel(keys.DEMAND, demanded[0])
         r.publish(keys.CONTROL_CHANNEL, json.dumps({"symbol": demanded[0], "delta": -1}))
         wait_for(lambda: demanded[0] not in streamer.planner.streamed, 10, "slot released")
-        wait_for(lambda: ("H0STCNT0", demanded[0]) not in streamer.websocket.snapshot().subscriptions, 10,
-                 "KIS unsubscribed")
+        wait_for(
+            lambda: ("H0STCNT0", demanded[0]) not in streamer.websocket.snapshot().subscriptions, 10, "KIS unsubscribed"
+        )
 
 
 def test_dropped_socket_resumes_with_subscriptions_restored_and_a_snapshot(sim, services, database, r):
@@ -165,15 +178,21 @@ def test_postgres_down_for_30s_under_load_loses_and_duplicates_nothing(sim, serv
         wait_for(lambda: streamer.writer.stats.db_errors > 0, 15, "the outage noticed")
         published_during = streamer.publisher.stats.ticks
         # at least 30 s down, and real load meanwhile (a slow machine's simulator needs longer for it)
-        wait_for(lambda: time.monotonic() - stopped_at >= 30
-                 and streamer.publisher.stats.ticks - published_during > 1000,
-                 90, "30 s of outage and 1,000 ticks published during it", interval=0.5)
+        wait_for(
+            lambda: time.monotonic() - stopped_at >= 30 and streamer.publisher.stats.ticks - published_during > 1000,
+            90,
+            "30 s of outage and 1,000 ticks published during it",
+            interval=0.5,
+        )
         own_postgres.start()
         thread.run(streamer.websocket.close())  # end the feed: what was published is now fixed
 
         def stream_ids() -> set[str]:
-            return {f"{entry_id}:{i}" for entry_id, fields in r.xrange(keys.TICK_STREAM)
-                    for i, _ in enumerate(json.loads(fields["t"]))}
+            return {
+                f"{entry_id}:{i}"
+                for entry_id, fields in r.xrange(keys.TICK_STREAM)
+                for i, _ in enumerate(json.loads(fields["t"]))
+            }
 
         def db_ids() -> list[str]:
             with psycopg.connect(url) as conn:
@@ -181,4 +200,4 @@ def test_postgres_down_for_30s_under_load_loses_and_duplicates_nothing(sim, serv
 
         wait_for(lambda: set(db_ids()) == stream_ids(), 60, "every published tick written")
         ids = db_ids()
-    assert len(ids) == len(set(ids)) > 1000     # exactly once, and under real load
+    assert len(ids) == len(set(ids)) > 1000  # exactly once, and under real load

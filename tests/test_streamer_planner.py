@@ -44,7 +44,7 @@ def test_a_flicker_inside_the_stable_time_causes_no_subscription_change():
 def test_an_abandoned_symbol_leaves_after_the_stable_time_and_frees_its_slot():
     planner = SubscriptionPlanner(slots=3, stable_seconds=10)
     planner.plan({"A00001": 1, "A00002": 1}, now=0)
-    assert planner.plan({"A00001": 1}, now=5).unsubscribe == []   # undemanded since t=5
+    assert planner.plan({"A00001": 1}, now=5).unsubscribe == []  # undemanded since t=5
     assert planner.plan({"A00001": 1}, now=14).unsubscribe == []
     assert planner.plan({"A00001": 1}, now=15).unsubscribe == ["A00002"]
     assert planner.streamed == {"A00001"}

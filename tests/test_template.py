@@ -34,8 +34,7 @@ def test_cfn_lint_accepts_the_template():
 
 def test_every_handler_resolves():
     template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
-    functions = {name: res for name, res in template["Resources"].items()
-                 if res["Type"] == "AWS::Serverless::Function"}
+    functions = {name: res for name, res in template["Resources"].items() if res["Type"] == "AWS::Serverless::Function"}
     assert "ApiFunction" in functions
     for name, resource in functions.items():
         handler = resource["Properties"]["Handler"]
@@ -61,9 +60,12 @@ def test_every_package_is_listed_in_pyproject():
 
 def test_the_lambda_app_imports_neither_the_llm_sdk_nor_the_korean_tokenizer():
     """Every function imports app.py: google-genai (~0.6 s) and kiwipiepy load only where they are used."""
-    code = ("import sys, app; heavy = [m for m in ('google.genai', 'kiwipiepy') if m in sys.modules]; "
-            "print(','.join(heavy))")
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT / "functions", capture_output=True,
-                          text=True, timeout=120)
+    code = (
+        "import sys, app; heavy = [m for m in ('google.genai', 'kiwipiepy') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT / "functions", capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "", f"imported at Lambda start: {done.stdout}"

@@ -16,8 +16,17 @@ from kstock_streamer.writer import TickWriter
 
 
 def tick(n: int) -> dict:
-    return {"type": "tick", "symbol": "005930", "price": 70000 + n, "volume": 1, "accVolume": n, "change": 0,
-            "changePercent": 0.0, "timestamp": f"2026-11-20T00:00:{n % 60:02d}.000Z", "source": "ws"}
+    return {
+        "type": "tick",
+        "symbol": "005930",
+        "price": 70000 + n,
+        "volume": 1,
+        "accVolume": n,
+        "change": 0,
+        "changePercent": 0.0,
+        "timestamp": f"2026-11-20T00:00:{n % 60:02d}.000Z",
+        "source": "ws",
+    }
 
 
 @pytest.fixture
@@ -51,15 +60,15 @@ def test_identical_trades_are_all_kept_and_a_redelivery_adds_nothing(services, d
         writer = TickWriter(client, database)
         await writer.ensure_group()
         entries = await writer._read(">")
-        await writer.write(entries, fresh=True)   # committed, then "crash" before the acknowledgement
-        await writer.step()                        # the restart reads its pending entries again
+        await writer.write(entries, fresh=True)  # committed, then "crash" before the acknowledgement
+        await writer.step()  # the restart reads its pending entries again
         pending = await client.xpending(keys.TICK_STREAM, keys.TICK_WRITER_GROUP)
         await writer.close()
         await client.aclose()
         return writer.stats, pending
 
     stats, pending = run(scenario())
-    assert len(rows(database)) == 3 and len(set(rows(database))) == 3   # identical trades are distinct rows
+    assert len(rows(database)) == 3 and len(set(rows(database))) == 3  # identical trades are distinct rows
     assert stats.duplicates == 3 and pending["pending"] == 0
 
 
@@ -71,7 +80,7 @@ def test_a_dead_writers_entries_are_taken_over(services, database, stream):
         client = aioredis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
         dead = TickWriter(client, database, consumer="writer-dead")
         await dead.ensure_group()
-        assert len(await dead._read(">")) == 5      # read, never written: the process died
+        assert len(await dead._read(">")) == 5  # read, never written: the process died
         heir = TickWriter(client, database, consumer="writer-heir", claim_idle_ms=0)
         await heir.step()
         await heir.close()
@@ -93,7 +102,7 @@ def test_an_unstorable_entry_goes_to_the_dead_letters_and_the_rest_is_written(se
         writer = TickWriter(client, database)
         await writer.ensure_group()
         await writer.step()
-        stream.xadd(keys.TICK_STREAM, {"t": json.dumps([tick(4)])})   # later batches are not held up
+        stream.xadd(keys.TICK_STREAM, {"t": json.dumps([tick(4)])})  # later batches are not held up
         await writer.step()
         pending = await client.xpending(keys.TICK_STREAM, keys.TICK_WRITER_GROUP)
         await writer.close()

@@ -130,16 +130,32 @@ def test_a_change_of_the_watchlist_changes_the_streamers_kis_subscriptions(servi
 
 
 def test_ws_metrics_show_the_watchlist_and_why(api, r):
-    status = {"reportedAt": 0, "watchlist": [
-        {"symbol": "005930", "streamed": True, "rank": 1, "tradedValue": 123_000_000_000,
-         "reasons": ["scan grade A", "daily signal buy"]}], "fanout": {"signals": 3}}
+    status = {
+        "reportedAt": 0,
+        "watchlist": [
+            {
+                "symbol": "005930",
+                "streamed": True,
+                "rank": 1,
+                "tradedValue": 123_000_000_000,
+                "reasons": ["scan grade A", "daily signal buy"],
+            }
+        ],
+        "fanout": {"signals": 3},
+    }
     r.set(keys.STREAMER_STATUS, json.dumps(status), ex=10)
     try:
         code, body, _ = api("GET", "/ws/metrics")
     finally:
         r.delete(keys.STREAMER_STATUS)
     assert code == 200
-    assert body["data"]["watchlist"] == [{"symbol": "005930", "streamed": True, "rank": 1,
-                                          "tradedValue": 123_000_000_000,
-                                          "reasons": ["scan grade A", "daily signal buy"]}]
+    assert body["data"]["watchlist"] == [
+        {
+            "symbol": "005930",
+            "streamed": True,
+            "rank": 1,
+            "tradedValue": 123_000_000_000,
+            "reasons": ["scan grade A", "daily signal buy"],
+        }
+    ]
     assert body["data"]["signals"] == 3

@@ -32,8 +32,13 @@ TICK_KEYS = {"type", "symbol", "price", "volume", "accVolume", "change", "change
 def env(services, moto_endpoint):  # noqa: F811
     """This process (the streamer runs in it) and the functions share moto, Redis and the signing key."""
     # one user opens many sockets here: the per-user limits have tests of their own
-    values = {"JWT_SECRET": SECRET, "AWS_ENDPOINT_URL": moto_endpoint, "WS_MAX_SYMBOLS": "8",
-              "WS_MAX_CONNECTIONS_PER_USER": "10000", "WS_MAX_SYMBOLS_PER_USER": "100000"}
+    values = {
+        "JWT_SECRET": SECRET,
+        "AWS_ENDPOINT_URL": moto_endpoint,
+        "WS_MAX_SYMBOLS": "8",
+        "WS_MAX_CONNECTIONS_PER_USER": "10000",
+        "WS_MAX_SYMBOLS_PER_USER": "100000",
+    }
     with environment(**values):
         yield values
 
@@ -64,8 +69,15 @@ def sim():
 
 @pytest.fixture(scope="module")
 def streamer(sim, cloud, services, database, r):
-    options = StreamerOptions(default_symbols=SYMBOLS, stable_seconds=0.5, plan_interval=0.2, poll_rate=5,
-                              run_writer=False, fanout=True, fanout_options=FanoutOptions(concurrency=64))
+    options = StreamerOptions(
+        default_symbols=SYMBOLS,
+        stable_seconds=0.5,
+        plan_interval=0.2,
+        poll_rate=5,
+        run_writer=False,
+        fanout=True,
+        fanout_options=FanoutOptions(concurrency=64),
+    )
     thread = StreamerThread(sim.sim.rest_url, sim.sim.ws_url, services["REDIS_URL"], database, options)
     with thread as running:
         wait_for(lambda: running.fanout.ready.is_set(), 20, "fan-out index built")
@@ -122,8 +134,12 @@ def open_client(cloud, user_id: int = 7):
 
 
 def subscribe(ws, symbols=None, topics=None, **extra) -> dict:
-    message = {"action": "subscribe", **({"symbols": symbols} if symbols else {}),
-               **({"topics": topics} if topics else {}), **extra}
+    message = {
+        "action": "subscribe",
+        **({"symbols": symbols} if symbols else {}),
+        **({"topics": topics} if topics else {}),
+        **extra,
+    }
     ws.send(json.dumps(message))
     reply, _ = recv_until(ws, lambda m: m["type"] in ("subscribed", "error"), 15, "subscribe ack")
     assert reply["type"] == "subscribed", reply
@@ -157,7 +173,7 @@ def test_subscribed_client_receives_the_simulators_trades_as_prd_ticks(sim, stre
 
         wait_for(published_up_to_the_trade, 10, "the trade on Redis")
         got = [*earlier, tick]
-        assert published[-len(got):] == got
+        assert published[-len(got) :] == got
     pubsub.close()
 
 
@@ -207,23 +223,37 @@ def test_vanished_client_is_removed_after_the_first_410(sim, streamer, cloud, r)
     wait_for(lambda: streamer.fanout.stats.gone == gone + 1, 10, "a 410 from @connections")
     assert cid not in streamer.fanout.subscribers("035420") and cid not in streamer.fanout.connections
     # META goes first (its conditional delete decides who owns the removal), then the subscriptions
-    wait_for(lambda: registry.get(cid) is None and registry.subscriptions(cid)[0] == []
-             and cid not in registry.subscribers_of("035420"), 10, "the registry forgot it")
+    wait_for(
+        lambda: (
+            registry.get(cid) is None
+            and registry.subscriptions(cid)[0] == []
+            and cid not in registry.subscribers_of("035420")
+        ),
+        10,
+        "the registry forgot it",
+    )
     wait_for(lambda: int(r.hget(keys.DEMAND, "035420") or 0) == demand - 1, 10, "demand released once")
 
 
-@pytest.mark.parametrize("raw, code, words", [
-    ("not json", "INVALID_REQUEST", "JSON"),
-    ('{"action":"dance"}', "INVALID_REQUEST", "unknown action"),
-    ('{"action":"subscribe","symbols":["1234567890"]}', "INVALID_REQUEST", "K-OTC"),
-    ('{"action":"subscribe","symbols":["005930","!!x"]}', "INVALID_REQUEST", "!!x"),
-    ('{"action":"subscribe","symbols":"005930"}', "INVALID_REQUEST", "symbols"),
-    ('{"action":"subscribe"}', "MISSING_FIELD", "symbols"),
-    ('{"action":"subscribe","topics":["weather"]}', "INVALID_REQUEST", "weather"),
-    ('{"action":"subscribe","symbols":["005930"],"mode":"fast"}', "INVALID_REQUEST", "mode"),
-    ('{"action":"subscribe","symbols":["005930"],"mode":"batch","windowMs":1}', "INVALID_REQUEST", "windowMs"),
-    (json.dumps({"action": "subscribe", "symbols": [f"{i:06d}" for i in range(9)]}), "INVALID_REQUEST", "at most 8"),
-])
+@pytest.mark.parametrize(
+    "raw, code, words",
+    [
+        ("not json", "INVALID_REQUEST", "JSON"),
+        ('{"action":"dance"}', "INVALID_REQUEST", "unknown action"),
+        ('{"action":"subscribe","symbols":["1234567890"]}', "INVALID_REQUEST", "K-OTC"),
+        ('{"action":"subscribe","symbols":["005930","!!x"]}', "INVALID_REQUEST", "!!x"),
+        ('{"action":"subscribe","symbols":"005930"}', "INVALID_REQUEST", "symbols"),
+        ('{"action":"subscribe"}', "MISSING_FIELD", "symbols"),
+        ('{"action":"subscribe","topics":["weather"]}', "INVALID_REQUEST", "weather"),
+        ('{"action":"subscribe","symbols":["005930"],"mode":"fast"}', "INVALID_REQUEST", "mode"),
+        ('{"action":"subscribe","symbols":["005930"],"mode":"batch","windowMs":1}', "INVALID_REQUEST", "windowMs"),
+        (
+            json.dumps({"action": "subscribe", "symbols": [f"{i:06d}" for i in range(9)]}),
+            "INVALID_REQUEST",
+            "at most 8",
+        ),
+    ],
+)
 def test_bad_input_gets_an_error_and_the_socket_stays_usable(streamer, cloud, raw, code, words):
     ws, _ = open_client(cloud)
     with ws:
@@ -310,8 +340,11 @@ def test_a_new_fanout_rebuilds_its_index_from_the_registry(streamer, cloud):
             task = asyncio.create_task(fresh.run())
             try:
                 await asyncio.wait_for(fresh.ready.wait(), 15)
-                return {s: set(c) for s, c in fresh.by_symbol.items()}, fresh.connections.get(cid), \
-                    set(fresh.by_topic.get("themes", {}))
+                return (
+                    {s: set(c) for s, c in fresh.by_symbol.items()},
+                    fresh.connections.get(cid),
+                    set(fresh.by_topic.get("themes", {})),
+                )
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
@@ -366,8 +399,9 @@ def test_200_clients_each_receive_exactly_their_symbols_in_order(sim, streamer, 
 
     async def client(i: int, gate: asyncio.Semaphore, ready: asyncio.Event, done: asyncio.Event) -> None:
         async with gate:
-            ws = await websockets.connect(f"{cloud.ws_url}?token={token(1000 + i)}", open_timeout=patient(20),
-                                          max_queue=None)
+            ws = await websockets.connect(
+                f"{cloud.ws_url}?token={token(1000 + i)}", open_timeout=patient(20), max_queue=None
+            )
             await ws.send(json.dumps({"action": "subscribe", "symbols": wanted[i]}))
             while True:
                 message = json.loads(await asyncio.wait_for(ws.recv(), patient(20)))
@@ -390,15 +424,24 @@ def test_200_clients_each_receive_exactly_their_symbols_in_order(sim, streamer, 
         tasks = [asyncio.create_task(client(i, gate, readies[i], done)) for i in range(len(wanted))]
         try:
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in readies)), patient(60))
-            await until(lambda: sum(len(streamer.fanout.subscribers(s)) for s in SYMBOLS) >= sum(map(len, wanted)),
-                        15, "all subscriptions indexed")
+            await until(
+                lambda: sum(len(streamer.fanout.subscribers(s)) for s in SYMBOLS) >= sum(map(len, wanted)),
+                15,
+                "all subscriptions indexed",
+            )
             for _ in range(3):
                 for symbol in SYMBOLS:
                     await asyncio.to_thread(emit, sim, symbol, 2)
             last = {s: await asyncio.to_thread(state, sim, s) for s in SYMBOLS}
-            await until(lambda: all(got.get(s) and got[s][-1]["accVolume"] >= last[s][0]
-                                    for got, symbols in zip(received, wanted, strict=True) for s in symbols),
-                        20, "every client's last tick of each of its symbols")
+            await until(
+                lambda: all(
+                    got.get(s) and got[s][-1]["accVolume"] >= last[s][0]
+                    for got, symbols in zip(received, wanted, strict=True)
+                    for s in symbols
+                ),
+                20,
+                "every client's last tick of each of its symbols",
+            )
         finally:
             done.set()
             await asyncio.gather(*tasks)
@@ -417,5 +460,5 @@ def test_200_clients_each_receive_exactly_their_symbols_in_order(sim, streamer, 
             # client's first tick to its last (the market kept trading after the clients left)
             stream = published[symbol]
             end = len(stream) - stream[::-1].index(ticks[-1])
-            assert ticks == stream[end - len(ticks):end]
+            assert ticks == stream[end - len(ticks) : end]
             assert len(ticks) >= 6

@@ -103,21 +103,51 @@ class Operation:
     declared: bool = True
 
 
-def operation(summary: str, *, description: str | None = None, tags: Iterable[str] = (),
-              path: Mapping[str, PathParam] | None = None, query: type[BaseModel] | None = None,
-              body: type[BaseModel] | None = None, response: Any = None, top_level: type[BaseModel] | None = None,
-              status: int = 200, errors: Iterable[type[ApiError]] = (), auth: bool = False,
-              responses: Mapping[int, tuple[str, Any]] | None = None, media_type: str = JSON, raw: bool = False,
-              rate_limited: bool = True, include: bool = True) -> Callable:
+def operation(
+    summary: str,
+    *,
+    description: str | None = None,
+    tags: Iterable[str] = (),
+    path: Mapping[str, PathParam] | None = None,
+    query: type[BaseModel] | None = None,
+    body: type[BaseModel] | None = None,
+    response: Any = None,
+    top_level: type[BaseModel] | None = None,
+    status: int = 200,
+    errors: Iterable[type[ApiError]] = (),
+    auth: bool = False,
+    responses: Mapping[int, tuple[str, Any]] | None = None,
+    media_type: str = JSON,
+    raw: bool = False,
+    rate_limited: bool = True,
+    include: bool = True,
+) -> Callable:
     """Attach an :class:`Operation` to a view function (returned unchanged, so decorator order
     with ``@bp.route`` does not matter)."""
 
     def decorate(view: Callable) -> Callable:
-        setattr(view, ATTRIBUTE, Operation(
-            summary=summary, description=description or _docstring(view), tags=tuple(tags), path=dict(path or {}),
-            query=query, body=body, response=response, top_level=top_level, status=status, errors=tuple(errors),
-            auth=auth, responses=dict(responses or {}), media_type=media_type, raw=raw, rate_limited=rate_limited,
-            include=include))
+        setattr(
+            view,
+            ATTRIBUTE,
+            Operation(
+                summary=summary,
+                description=description or _docstring(view),
+                tags=tuple(tags),
+                path=dict(path or {}),
+                query=query,
+                body=body,
+                response=response,
+                top_level=top_level,
+                status=status,
+                errors=tuple(errors),
+                auth=auth,
+                responses=dict(responses or {}),
+                media_type=media_type,
+                raw=raw,
+                rate_limited=rate_limited,
+                include=include,
+            ),
+        )
         return view
 
     return decorate
@@ -236,16 +266,28 @@ def _envelope(status: int, data: dict[str, Any] | None, top_level: dict[str, Any
 def _error_response(status: int, codes: list[str]) -> dict[str, Any]:
     response: dict[str, Any] = {
         "description": " / ".join(codes),
-        "content": {JSON: {"schema": {
-            "type": "object", "required": ["status", "code", "message"],
-            "properties": {"status": {"type": "integer", "enum": [status]}, "code": {"type": "string", "enum": codes},
-                           "message": {"type": "string"}},
-        }}},
+        "content": {
+            JSON: {
+                "schema": {
+                    "type": "object",
+                    "required": ["status", "code", "message"],
+                    "properties": {
+                        "status": {"type": "integer", "enum": [status]},
+                        "code": {"type": "string", "enum": codes},
+                        "message": {"type": "string"},
+                    },
+                }
+            }
+        },
     }
     if status == TooManyRequests.status:
-        response["headers"] = {"Retry-After": {
-            "required": True, "description": "Seconds until this client's window resets.",
-            "schema": {"type": "integer", "minimum": 1}}}
+        response["headers"] = {
+            "Retry-After": {
+                "required": True,
+                "description": "Seconds until this client's window resets.",
+                "schema": {"type": "integer", "minimum": 1},
+            }
+        }
     return response
 
 
@@ -294,16 +336,26 @@ def _operation(op: Operation, method: str, template: str, view_name: str, schema
         responses[str(op.status)] = {"description": op.summary, "content": {op.media_type: {}}}
     else:
         top = schemas.ref(op.top_level, "serialization") if op.top_level else None
-        responses[str(op.status)] = {"description": op.summary, "content": {
-            op.media_type: {"schema": _envelope(op.status, schemas.data(op.response), top)}}}
+        responses[str(op.status)] = {
+            "description": op.summary,
+            "content": {op.media_type: {"schema": _envelope(op.status, schemas.data(op.response), top)}},
+        }
     for status, (description, data) in op.responses.items():
-        responses[str(status)] = {"description": description, "content": {
-            JSON: {"schema": _envelope(status, schemas.data(data), None)}}}
+        responses[str(status)] = {
+            "description": description,
+            "content": {JSON: {"schema": _envelope(status, schemas.data(data), None)}},
+        }
     for status, codes in sorted(_errors(op, names).items()):
         responses[str(status)] = _error_response(status, codes)
     if not op.declared:  # a route that did not declare itself: any envelope may come back
-        responses["default"] = {"description": "not declared by the route", "content": {JSON: {"schema": {
-            "type": "object", "required": ["status"], "properties": {"status": {"type": "integer"}}}}}}
+        responses["default"] = {
+            "description": "not declared by the route",
+            "content": {
+                JSON: {
+                    "schema": {"type": "object", "required": ["status"], "properties": {"status": {"type": "integer"}}}
+                }
+            },
+        }
     out["responses"] = responses
     return out
 
@@ -328,9 +380,10 @@ def document(app, *, title: str = "kstock API") -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": title, "version": __version__,
+            "title": title,
+            "version": __version__,
             "description": "Korean stock (KOSPI / KOSDAQ / ELW) analysis API. Success: "
-                           '`{"status", "message", "data"}`; error: `{"status", "code", "message"}`.',
+            '`{"status", "message", "data"}`; error: `{"status", "code", "message"}`.',
         },
         "servers": [{"url": ".", "description": "relative to this document (the API stage root)"}],
         "paths": paths,

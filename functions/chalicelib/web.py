@@ -86,7 +86,10 @@ def error_response(error: ApiError) -> Response:
 # A store that is down or restarting (Redis loading its AOF, Postgres refusing connections) is
 # the contract's 503, not an unexpected 500: the client may retry shortly.
 UNAVAILABLE_ERRORS: tuple[type[Exception], ...] = (
-    redis_errors.ConnectionError, redis_errors.TimeoutError, psycopg.OperationalError, PoolTimeout,
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+    psycopg.OperationalError,
+    PoolTimeout,
 )
 UNAVAILABLE_RETRY_AFTER = "5"
 
@@ -94,8 +97,9 @@ UNAVAILABLE_RETRY_AFTER = "5"
 def unavailable(exc: Exception) -> StreamUnavailable:
     """The 503 envelope of a data store that could not be reached (the cause only in the logs)."""
     log.warning("data store unavailable", extra={"error": type(exc).__name__})
-    return StreamUnavailable("a data store is temporarily unavailable; retry shortly",
-                             headers={"Retry-After": UNAVAILABLE_RETRY_AFTER})
+    return StreamUnavailable(
+        "a data store is temporarily unavailable; retry shortly", headers={"Retry-After": UNAVAILABLE_RETRY_AFTER}
+    )
 
 
 def json_body(request) -> dict[str, Any]:
@@ -137,8 +141,13 @@ class _EnvelopeHandler(RestAPIEventHandler):
         if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
             message = str(response.body.get("Message") or response.body["Code"])
             status = 400 if response.status_code in (400, 415) else response.status_code
-            error = (InvalidRequest(message) if status == 400 else MethodNotAllowed(message) if status == 405
-                     else InternalError("an internal error occurred"))
+            error = (
+                InvalidRequest(message)
+                if status == 400
+                else MethodNotAllowed(message)
+                if status == 405
+                else InternalError("an internal error occurred")
+            )
             return error_response(error)
         return response
 
@@ -224,7 +233,10 @@ class KstockChalice(Chalice):
             return error_response(InternalError("an internal error occurred")).to_dict(self.api.binary_types)
         self.lambda_context = context
         handler = _EnvelopeHandler(
-            self.routes, self.api, self.log, self.debug,
+            self.routes,
+            self.api,
+            self.log,
+            self.debug,
             middleware_handlers=self._get_middleware_handlers("http"),
         )
         self.current_request = handler.create_request_object(event, context)
@@ -297,7 +309,10 @@ def rate_limit_guard(app: KstockChalice, event: dict[str, Any]) -> None:
 
 def text_guard(app: KstockChalice, event: dict[str, Any]) -> None:
     """Refuse paths and query values PostgreSQL could not store (NUL, lone surrogates)."""
-    values = [event.get("path") or "", *((event.get("queryStringParameters") or {}).values()),
-              *((event.get("pathParameters") or {}).values())]
+    values = [
+        event.get("path") or "",
+        *((event.get("queryStringParameters") or {}).values()),
+        *((event.get("pathParameters") or {}).values()),
+    ]
     if not all(storable_text(str(v)) for v in values if v is not None):
         raise InvalidRequest("the request contains characters that are not allowed (NUL or invalid Unicode)")

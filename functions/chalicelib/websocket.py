@@ -26,8 +26,7 @@ def _token(event: WebsocketEvent) -> str | None:
 
 def connect(event: WebsocketEvent) -> Response:
     try:
-        session.open_connection(event.connection_id, _token(event), domain_name=event.domain_name,
-                                stage=event.stage)
+        session.open_connection(event.connection_id, _token(event), domain_name=event.domain_name, stage=event.stage)
     except ApiError as exc:  # 401 bad token, 429 over the user's connection limit
         return Response(body=json.dumps(exc.envelope()), status_code=exc.status, headers=exc.headers)
     except UNAVAILABLE_ERRORS as exc:  # a store down or restarting: retry later, not a 500
@@ -37,13 +36,13 @@ def connect(event: WebsocketEvent) -> Response:
 
 
 def message(event: WebsocketEvent) -> None:
-    replies = session.handle_message(event.connection_id, event.body, domain_name=event.domain_name,
-                                     stage=event.stage)
+    replies = session.handle_message(event.connection_id, event.body, domain_name=event.domain_name, stage=event.stage)
     client = connections_client(event.domain_name, event.stage)
     for reply in replies:
         try:
-            client.post_to_connection(ConnectionId=event.connection_id,
-                                      Data=json.dumps(reply, ensure_ascii=False).encode())
+            client.post_to_connection(
+                ConnectionId=event.connection_id, Data=json.dumps(reply, ensure_ascii=False).encode()
+            )
         except client.exceptions.GoneException:
             log.info("client left before its reply", extra={"connection_id": event.connection_id})
             return

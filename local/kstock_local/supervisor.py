@@ -41,8 +41,13 @@ class ManagedProcess:
     async def _spawn(self) -> None:
         self._started_at = asyncio.get_running_loop().time()
         self._process = await asyncio.create_subprocess_exec(
-            *self.argv, env={**os.environ, **self.env}, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, start_new_session=True, preexec_fn=die_with_parent)
+            *self.argv,
+            env={**os.environ, **self.env},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
 
     @property
     def pid(self) -> int | None:
@@ -58,10 +63,13 @@ class ManagedProcess:
                 return
             self.restarts += 1
             ran_for = asyncio.get_running_loop().time() - self._started_at
-            self.next_delay = backoff(self.next_delay, ran_for, self.restart_delay, self.max_restart_delay,
-                                      self.stable_after)
-            log("up", f"{self.name} exited with code {code}; restarting in {self.next_delay:.0f}s "
-                      f"(restart #{self.restarts})")
+            self.next_delay = backoff(
+                self.next_delay, ran_for, self.restart_delay, self.max_restart_delay, self.stable_after
+            )
+            log(
+                "up",
+                f"{self.name} exited with code {code}; restarting in {self.next_delay:.0f}s (restart #{self.restarts})",
+            )
             await asyncio.sleep(self.next_delay)
             await self._spawn()
 
@@ -112,8 +120,13 @@ class RepeatedLog:
         log(self.component, message)
 
 
-def supervise_task(name: str, factory: Callable[[], Awaitable[None]], restart_delay: float = 1.0,
-                   max_restart_delay: float = 60.0, stable_after: float = 60.0) -> asyncio.Task:
+def supervise_task(
+    name: str,
+    factory: Callable[[], Awaitable[None]],
+    restart_delay: float = 1.0,
+    max_restart_delay: float = 60.0,
+    stable_after: float = 60.0,
+) -> asyncio.Task:
     """Run ``factory()`` as a task; if it raises, report (once per distinct error) and run it
     again after a growing delay."""
 

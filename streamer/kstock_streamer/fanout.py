@@ -52,7 +52,7 @@ from kstock_streamer.poster import Poster, PostError
 log = logging.getLogger("kstock_streamer.fanout")
 
 FRAME_LIMIT = 32 * 1024
-BATCH_BUDGET = FRAME_LIMIT - 2048     # bytes of one batch message: headroom below the 32 KB frame
+BATCH_BUDGET = FRAME_LIMIT - 2048  # bytes of one batch message: headroom below the 32 KB frame
 _HEAD, _TAIL = '{"type":"ticks","data":[', "]}"
 
 OK, GONE, THROTTLED, FAILED = "ok", "gone", "throttled", "failed"
@@ -63,26 +63,31 @@ class FanoutOptions:
     concurrency: int = 256
     queue_limit: int = 1000
     timeout: float = 5.0
-    default_window: float = 0.1          # seconds, batch mode without a window of its own
+    default_window: float = 0.1  # seconds, batch mode without a window of its own
     backoff_initial: float = 0.05
     backoff_max: float = 5.0
-    max_failures: int = 5                # consecutive failed calls before a message is given up
+    max_failures: int = 5  # consecutive failed calls before a message is given up
     region: str = "ap-northeast-2"
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> FanoutOptions:
         s = settings or get_settings()
-        return cls(concurrency=s.fanout_concurrency, queue_limit=s.fanout_queue_limit, timeout=s.fanout_timeout,
-                   default_window=s.ws_batch_window_ms / 1000, region=s.aws_region)
+        return cls(
+            concurrency=s.fanout_concurrency,
+            queue_limit=s.fanout_queue_limit,
+            timeout=s.fanout_timeout,
+            default_window=s.ws_batch_window_ms / 1000,
+            region=s.aws_region,
+        )
 
 
 @dataclass
 class FanoutStats:
     calls: dict[str, int] = field(default_factory=lambda: {"tick": 0, "batch": 0})
-    messages: dict[str, int] = field(default_factory=lambda: {"tick": 0, "batch": 0})   # ticks delivered
-    wanted: dict[str, int] = field(default_factory=lambda: {"tick": 0, "batch": 0})     # one-by-one deliveries
+    messages: dict[str, int] = field(default_factory=lambda: {"tick": 0, "batch": 0})  # ticks delivered
+    wanted: dict[str, int] = field(default_factory=lambda: {"tick": 0, "batch": 0})  # one-by-one deliveries
     theme_updates: int = 0
-    signals: int = 0          # issue 15: live buy signals delivered to the signals topic
+    signals: int = 0  # issue 15: live buy signals delivered to the signals topic
     gone: int = 0
     throttled: int = 0
     failed: int = 0
@@ -95,8 +100,24 @@ class FanoutStats:
 class Connection:
     """One client as the fan-out sees it: where to post, how, and what waits for it."""
 
-    __slots__ = ("id", "url", "host", "mode", "window", "symbols", "topics", "queue", "sent", "busy", "timer",
-                 "last_sent", "retry_at", "backoff", "failures", "gone")
+    __slots__ = (
+        "id",
+        "url",
+        "host",
+        "mode",
+        "window",
+        "symbols",
+        "topics",
+        "queue",
+        "sent",
+        "busy",
+        "timer",
+        "last_sent",
+        "retry_at",
+        "backoff",
+        "failures",
+        "gone",
+    )
 
     def __init__(self, connection_id: str, endpoint: str, mode: str, window: float) -> None:
         self.id = connection_id
@@ -106,8 +127,8 @@ class Connection:
         self.window = window
         self.symbols: set[str] = set()
         self.topics: set[str] = set()
-        self.queue: deque[bytes] = deque()       # individual messages (ticks in tick mode, theme updates)
-        self.sent: dict[str, int] = {}           # batch mode: symbol -> number of the newest tick it has been sent
+        self.queue: deque[bytes] = deque()  # individual messages (ticks in tick mode, theme updates)
+        self.sent: dict[str, int] = {}  # batch mode: symbol -> number of the newest tick it has been sent
         self.busy = False
         self.timer: asyncio.TimerHandle | None = None
         self.last_sent = float("-inf")
@@ -117,8 +138,9 @@ class Connection:
         self.gone = False
 
 
-def load_index(symbols: Iterable[str], topics: Iterable[str] = session.TOPICS,
-               workers: int = 8) -> tuple[dict[str, registry.ConnectionInfo], dict[str, set[str]], dict[str, set[str]]]:
+def load_index(
+    symbols: Iterable[str], topics: Iterable[str] = session.TOPICS, workers: int = 8
+) -> tuple[dict[str, registry.ConnectionInfo], dict[str, set[str]], dict[str, set[str]]]:
     """Who wants what, from the registry: Queries of the given symbol and topic partitions, then
     the connections' META items (BatchGet). Returns (connections, symbol -> ids, topic -> ids)."""
     symbols, topics = list(symbols), list(topics)
@@ -127,26 +149,34 @@ def load_index(symbols: Iterable[str], topics: Iterable[str] = session.TOPICS,
         by_topic = dict(zip(topics, pool.map(registry.topic_subscribers, topics), strict=True))
     wanted = {cid for ids in (*by_symbol.values(), *by_topic.values()) for cid in ids}
     infos = registry.get_many(wanted) if wanted else {}
-    return (infos, {s: {c for c in ids if c in infos} for s, ids in by_symbol.items()},
-            {t: {c for c in ids if c in infos} for t, ids in by_topic.items()})
+    return (
+        infos,
+        {s: {c for c in ids if c in infos} for s, ids in by_symbol.items()},
+        {t: {c for c in ids if c in infos} for t, ids in by_topic.items()},
+    )
 
 
 class Fanout:
-    def __init__(self, redis: aioredis.Redis, options: FanoutOptions | None = None, *,
-                 signer: SigV4Signer | None = None,
-                 forget: Callable[[str], Any] | None = None) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        options: FanoutOptions | None = None,
+        *,
+        signer: SigV4Signer | None = None,
+        forget: Callable[[str], Any] | None = None,
+    ) -> None:
         self.redis = redis
         self.options = options or FanoutOptions.from_settings()
         self.signer = signer
         self._forget_remote = forget or session.close_connection
         self.stats = FanoutStats()
         self.connections: dict[str, Connection] = {}
-        self.by_symbol: dict[str, dict[str, Connection]] = {}       # every subscriber
-        self.ticking: dict[str, dict[str, Connection]] = {}         # ... in tick mode
-        self.batching: dict[str, dict[str, Connection]] = {}        # ... in batch mode
-        self.asleep: dict[str, dict[str, Connection]] = {}          # batch ones waiting for a tick
+        self.by_symbol: dict[str, dict[str, Connection]] = {}  # every subscriber
+        self.ticking: dict[str, dict[str, Connection]] = {}  # ... in tick mode
+        self.batching: dict[str, dict[str, Connection]] = {}  # ... in batch mode
+        self.asleep: dict[str, dict[str, Connection]] = {}  # batch ones waiting for a tick
         self.by_topic: dict[str, dict[str, Connection]] = {}
-        self.latest: dict[str, tuple[int, str]] = {}                # symbol -> (number, newest tick JSON)
+        self.latest: dict[str, tuple[int, str]] = {}  # symbol -> (number, newest tick JSON)
         self._numbered = 0
         self.ready = asyncio.Event()
         self._http: Poster | None = None
@@ -166,7 +196,7 @@ class Fanout:
         connection = self.redis.connection_pool.make_connection()
         await connection.connect()
         try:
-            stream = connection._reader   # the socket redis-py authenticated (AUTH, SELECT, TLS) for us
+            stream = connection._reader  # the socket redis-py authenticated (AUTH, SELECT, TLS) for us
             reader = hiredis.Reader(encoding="utf-8", errors="replace")
             # subscribe before reading the registry: what is announced meanwhile waits in the socket
             await connection.send_command("PSUBSCRIBE", keys.REALTIME_CHANNEL_PATTERN)
@@ -218,8 +248,9 @@ class Fanout:
         for cid, info in infos.items():
             if not info.domain_name or not info.stage:
                 continue
-            conn = old.pop(cid, None) or Connection(cid, connections_endpoint(info.domain_name, info.stage),
-                                                    info.mode, self._window(info.window_ms))
+            conn = old.pop(cid, None) or Connection(
+                cid, connections_endpoint(info.domain_name, info.stage), info.mode, self._window(info.window_ms)
+            )
             conn.mode, conn.window = info.mode, self._window(info.window_ms)
             conn.symbols.clear()
             conn.sent.clear()
@@ -311,7 +342,7 @@ class Fanout:
         """One pub/sub push: ``[pmessage, pattern, channel, data]`` or ``[message, channel, data]``."""
         kind = reply[0]
         if kind == "pmessage":
-            self._tick(reply[2][len(self._prefix):], reply[3])
+            self._tick(reply[2][len(self._prefix) :], reply[3])
         elif kind == "message":
             if reply[1] == keys.CONTROL_CHANNEL:
                 self._control(reply[2])
@@ -366,8 +397,9 @@ class Fanout:
                 domain, stage = message.get("domainName"), message.get("stage")
                 if not isinstance(domain, str) or not isinstance(stage, str):
                     return
-                conn = Connection(cid, connections_endpoint(domain, stage), mode if mode in registry.MODES else "tick",
-                                  window)
+                conn = Connection(
+                    cid, connections_endpoint(domain, stage), mode if mode in registry.MODES else "tick", window
+                )
                 self.connections[cid] = conn
             elif mode in registry.MODES:
                 self._set_mode(conn, mode, window)
@@ -392,8 +424,11 @@ class Fanout:
         except (TypeError, ValueError):
             log.warning("theme update is not JSON; not delivered")
             return
-        body = {"type": "theme_update", **{k: v for k, v in update.items() if k != "type"}} \
-            if isinstance(update, dict) else {"type": "theme_update", "data": update}
+        body = (
+            {"type": "theme_update", **{k: v for k, v in update.items() if k != "type"}}
+            if isinstance(update, dict)
+            else {"type": "theme_update", "data": update}
+        )
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         for conn in subs.values():
             conn.queue.append(payload)

@@ -38,8 +38,9 @@ def health_app(streamer: Streamer) -> web.Application:
 
 async def run(stop: asyncio.Event, *, writer: bool = True) -> None:
     settings = get_settings()
-    redis = aioredis.Redis.from_url(redis_url(), decode_responses=True, socket_connect_timeout=2,
-                                    socket_timeout=10, health_check_interval=10)
+    redis = aioredis.Redis.from_url(
+        redis_url(), decode_responses=True, socket_connect_timeout=2, socket_timeout=10, health_check_interval=10
+    )
     rest = KisRestClient.from_settings()
     websocket = KisWebSocket.from_settings(rest.auth, send_interval=0.05 if settings.kis_env == "real" else 0.5)
     options = StreamerOptions.from_settings()
@@ -48,10 +49,12 @@ async def run(stop: asyncio.Event, *, writer: bool = True) -> None:
     await streamer.start()
     runner = web.AppRunner(health_app(streamer), access_log=None)
     await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0" if os.environ.get("STREAMER_IN_CONTAINER") else "127.0.0.1",
-                      settings.streamer_health_port).start()
-    print(f"streamer up: KIS {websocket.url}, health http://127.0.0.1:{settings.streamer_health_port}/health",
-          flush=True)
+    await web.TCPSite(
+        runner, "0.0.0.0" if os.environ.get("STREAMER_IN_CONTAINER") else "127.0.0.1", settings.streamer_health_port
+    ).start()
+    print(
+        f"streamer up: KIS {websocket.url}, health http://127.0.0.1:{settings.streamer_health_port}/health", flush=True
+    )
     try:
         await stop.wait()
     finally:
@@ -68,8 +71,9 @@ async def run_writer_only(stop: asyncio.Event) -> None:
     from kstock_streamer.writer import TickWriter
 
     redis = aioredis.Redis.from_url(redis_url(), decode_responses=True, socket_connect_timeout=2, socket_timeout=10)
-    writer = TickWriter(redis, db.database_url(), consumer=f"writer-{os.getpid()}",
-                        batch=get_settings().tick_writer_batch)
+    writer = TickWriter(
+        redis, db.database_url(), consumer=f"writer-{os.getpid()}", batch=get_settings().tick_writer_batch
+    )
     task = asyncio.create_task(writer.run())
     print("tick writer up", flush=True)
     await stop.wait()
@@ -89,8 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--no-writer", action="store_true", help="ingest only; a separate writer persists ticks")
     mode.add_argument("--writer-only", action="store_true", help="only the tick writer (stream -> Postgres)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=get_settings().log_level, stream=sys.stdout,
-                        format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=get_settings().log_level, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
 
     async def entry() -> None:
         stop = asyncio.Event()

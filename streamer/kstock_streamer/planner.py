@@ -20,10 +20,10 @@ WATCHLIST_WEIGHT = 0.25
 
 @dataclass(frozen=True)
 class Plan:
-    subscribe: list[str]            # take a slot now (most demanded first)
-    unsubscribe: list[str]          # give a slot up now
-    streamed: frozenset[str]        # slot holders after applying the plan
-    polled: list[str]               # demanded but not streamed, most demanded first
+    subscribe: list[str]  # take a slot now (most demanded first)
+    unsubscribe: list[str]  # give a slot up now
+    streamed: frozenset[str]  # slot holders after applying the plan
+    polled: list[str]  # demanded but not streamed, most demanded first
 
 
 @dataclass
@@ -36,8 +36,9 @@ class SubscriptionPlanner:
     _want_out_since: dict[str, float] = field(default_factory=dict)
     _planned: bool = False
 
-    def demand(self, clients: Mapping[str, int], defaults: Iterable[str] = (),
-               watchlist: Iterable[str] = ()) -> dict[str, float]:
+    def demand(
+        self, clients: Mapping[str, int], defaults: Iterable[str] = (), watchlist: Iterable[str] = ()
+    ) -> dict[str, float]:
         """One score per wanted symbol: client count plus the small weights of defaults / watchlist."""
         scores: dict[str, float] = {s: float(n) for s, n in clients.items() if n > 0}
         for symbol in defaults:
@@ -70,8 +71,9 @@ class SubscriptionPlanner:
             return first or now - since[symbol] >= self.stable_seconds
 
         # A symbol nobody wants at all leaves at once after the stable time; leaving frees slots first.
-        unsubscribe = sorted((s for s in self._want_out_since if settled(self._want_out_since, s)),
-                             key=lambda s: (scores.get(s, 0.0), s))
+        unsubscribe = sorted(
+            (s for s in self._want_out_since if settled(self._want_out_since, s)), key=lambda s: (scores.get(s, 0.0), s)
+        )
         staying = len(self.streamed) - len(unsubscribe)
         free = self.slots - staying
         subscribe = [s for s in desired if s in self._want_in_since and settled(self._want_in_since, s)][: max(0, free)]

@@ -85,7 +85,7 @@ class _Connection(asyncio.Protocol):
                 size = int(bytes(self.buffer[position:line_end]).split(b";")[0], 16)
                 if len(self.buffer) < line_end + 2 + size + 2:
                     return None
-                body += self.buffer[line_end + 2:line_end + 2 + size]
+                body += self.buffer[line_end + 2 : line_end + 2 + size]
                 position = line_end + 2 + size + 2
                 if size == 0:
                     break
@@ -94,7 +94,7 @@ class _Connection(asyncio.Protocol):
             length = int(headers.get("content-length", "0"))
             if len(self.buffer) < start + length:
                 return None
-            body, done = self.buffer[start:start + length], start + length
+            body, done = self.buffer[start : start + length], start + length
         del self.buffer[:done]
         self.keep_alive = headers.get("connection", "").lower() != "close"
         return Response(status, headers, bytes(body))
@@ -134,8 +134,9 @@ class Poster:
         context = None
         if scheme == "https":
             context = self._ssl = self._ssl or ssl.create_default_context()
-        _, protocol = await loop.create_connection(_Connection, host, port, ssl=context,
-                                                   server_hostname=host if context else None)
+        _, protocol = await loop.create_connection(
+            _Connection, host, port, ssl=context, server_hostname=host if context else None
+        )
         return protocol
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Response:

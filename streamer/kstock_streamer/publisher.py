@@ -60,12 +60,13 @@ class PublisherStats:
 
 
 class TickPublisher:
-    def __init__(self, redis: aioredis.Redis, *, price_ttl: int = 10, stream_maxlen: int = 1_000_000,
-                 buffer_limit: int = 100_000) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, *, price_ttl: int = 10, stream_maxlen: int = 1_000_000, buffer_limit: int = 100_000
+    ) -> None:
         self.redis = redis
         self.price_ttl = price_ttl
         self.stream_maxlen = stream_maxlen
-        self._pending: deque[str] = deque()   # stream payloads not yet appended (Redis was away)
+        self._pending: deque[str] = deque()  # stream payloads not yet appended (Redis was away)
         self._buffer_limit = buffer_limit
         self._backlog_lock = asyncio.Lock()  # publishing and the periodic flush must not append one entry twice
         self._script = redis.register_script(_PUBLISH)
@@ -117,8 +118,10 @@ class TickPublisher:
 
     async def _call(self, args: list[str]) -> bool:
         try:
-            await self._script(keys=[keys.TICK_STREAM], args=[keys.realtime_channel(""), keys.latest_price(""),
-                                                              self.price_ttl, self.stream_maxlen, *args])
+            await self._script(
+                keys=[keys.TICK_STREAM],
+                args=[keys.realtime_channel(""), keys.latest_price(""), self.price_ttl, self.stream_maxlen, *args],
+            )
         except (RedisError, OSError) as exc:
             self._failed(exc)
             return False

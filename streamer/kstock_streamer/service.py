@@ -49,7 +49,7 @@ TASK_RECOVERY_SECONDS = 10.0
 class TaskHealth:
     """How one supervised task is doing: what a health check needs to name the broken part."""
 
-    failures: int = 0               # consecutive failures (reset once it runs TASK_RECOVERY_SECONDS)
+    failures: int = 0  # consecutive failures (reset once it runs TASK_RECOVERY_SECONDS)
     last_error: str | None = None
     last_error_at: float | None = None
     running_since: float = field(default_factory=time.monotonic)
@@ -62,7 +62,7 @@ class TaskHealth:
 
     def failed(self, exc: BaseException) -> None:
         if time.monotonic() - self.running_since > TASK_RECOVERY_SECONDS:
-            self.failures = 0           # it had recovered: this is a new failure, not the same one again
+            self.failures = 0  # it had recovered: this is a new failure, not the same one again
         self.failures += 1
         self.last_error = f"{type(exc).__name__}: {exc}"[:300]
         self.last_error_at = time.monotonic()
@@ -72,8 +72,11 @@ class TaskHealth:
         return self.failures > 0 and time.monotonic() - self.running_since < TASK_RECOVERY_SECONDS
 
     def wire(self) -> dict[str, object]:
-        return {"state": "failing" if self.failing else "running", "failures": self.failures,
-                "lastError": self.last_error}
+        return {
+            "state": "failing" if self.failing else "running",
+            "failures": self.failures,
+            "lastError": self.last_error,
+        }
 
 
 @dataclass
@@ -96,12 +99,18 @@ class StreamerOptions:
         s = settings or get_settings()
         in_aws = any(os.environ.get(v) for v in ("ECS_CONTAINER_METADATA_URI_V4", "AWS_EXECUTION_ENV"))
         fanout = s.streamer_fanout == "on" or (s.streamer_fanout == "auto" and (bool(s.aws_endpoint_url) or in_aws))
-        return cls(default_symbols=[x.strip() for x in s.streamer_default_symbols.split(",") if x.strip()],
-                   slots=s.kis_ws_max_subscriptions, stable_seconds=s.streamer_stable_seconds,
-                   plan_interval=s.streamer_plan_interval, poll_rate=s.streamer_poll_rate,
-                   price_ttl=s.streamer_price_ttl, stream_maxlen=s.streamer_stream_maxlen,
-                   writer_batch=s.tick_writer_batch, fanout=fanout,
-                   fanout_options=FanoutOptions.from_settings(s))
+        return cls(
+            default_symbols=[x.strip() for x in s.streamer_default_symbols.split(",") if x.strip()],
+            slots=s.kis_ws_max_subscriptions,
+            stable_seconds=s.streamer_stable_seconds,
+            plan_interval=s.streamer_plan_interval,
+            poll_rate=s.streamer_poll_rate,
+            price_ttl=s.streamer_price_ttl,
+            stream_maxlen=s.streamer_stream_maxlen,
+            writer_batch=s.tick_writer_batch,
+            fanout=fanout,
+            fanout_options=FanoutOptions.from_settings(s),
+        )
 
 
 def _watchlist_reason(raw: str | None) -> dict:
@@ -133,7 +142,7 @@ class Streamer:
     snapshots: int = 0
     watchlist: dict[str, dict] = field(default_factory=dict)  # issue 15: symbol -> why it is listed
     indicators: IndicatorWorker | None = field(init=False, default=None)  # issue 15: live candles, signals
-    publish_rate: float = 0.0       # ticks/s over the last status interval
+    publish_rate: float = 0.0  # ticks/s over the last status interval
     started_at: float = field(default_factory=time.time)
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
     _tasks: list[asyncio.Task] = field(default_factory=list)
@@ -142,8 +151,9 @@ class Streamer:
 
     def __post_init__(self) -> None:
         self.planner = SubscriptionPlanner(self.options.slots, self.options.stable_seconds, is_valid)
-        self.publisher = TickPublisher(self.redis, price_ttl=self.options.price_ttl,
-                                       stream_maxlen=self.options.stream_maxlen)
+        self.publisher = TickPublisher(
+            self.redis, price_ttl=self.options.price_ttl, stream_maxlen=self.options.stream_maxlen
+        )
         self.writer = TickWriter(self.redis, self.database_url, batch=self.options.writer_batch)
         if self.options.fanout:
             self.fanout = Fanout(self.redis, self.options.fanout_options)
@@ -152,8 +162,13 @@ class Streamer:
 
     async def start(self) -> None:
         await self.websocket.start()
-        tasks = {"ingest": self._ingest, "demand": self._demand, "control": self._control, "poller": self._poll,
-                 "status": self._status}
+        tasks = {
+            "ingest": self._ingest,
+            "demand": self._demand,
+            "control": self._control,
+            "poller": self._poll,
+            "status": self._status,
+        }
         if self.options.run_writer:
             tasks["writer"] = self.writer.run
         if self.fanout is not None:
@@ -201,8 +216,9 @@ class Streamer:
                 repeated = health.failures > 0 and health.last_error == f"{type(exc).__name__}: {exc}"[:300]
                 health.failed(exc)
                 if repeated:  # the same error again: one line, not a traceback every second
-                    log.warning("streamer task %s failed again (%d in a row): %s", name, health.failures,
-                                health.last_error)
+                    log.warning(
+                        "streamer task %s failed again (%d in a row): %s", name, health.failures, health.last_error
+                    )
                 else:
                     log.exception("streamer task %s failed; restarting in 1s", name)
                 await asyncio.sleep(1)
@@ -249,7 +265,7 @@ class Streamer:
             try:
                 await self.websocket.subscribe(self._tr(symbol), symbol)
             except KisMaxSubscriptions:
-                self.planner.streamed.discard(symbol)   # KIS has fewer slots than configured: poll it
+                self.planner.streamed.discard(symbol)  # KIS has fewer slots than configured: poll it
             except KisError as exc:
                 log.warning("subscribe %s failed: %s (it is polled meanwhile)", symbol, exc)
                 self.planner.streamed.discard(symbol)
@@ -321,8 +337,10 @@ class Streamer:
             "ok": not problems,
             "problems": problems,
             "reportedAt": now,
-            "tasks": {name: {**health.wire(), "state": "failing" if self._failing(name) else "running"}
-                      for name, health in self.tasks.items()},
+            "tasks": {
+                name: {**health.wire(), "state": "failing" if self._failing(name) else "running"}
+                for name, health in self.tasks.items()
+            },
             "fanoutRunning": self.fanout.ready.is_set() if self.fanout is not None else None,
             "kisConnected": ws.connected,
             "kisConnects": ws.connects,
@@ -344,8 +362,10 @@ class Streamer:
             "uptimeSeconds": round(now - self.started_at, 1),
             "fanout": self.fanout.status() if self.fanout is not None else None,
             # issue 15: the watchlist job's symbols, whether each is streamed, and why it is listed
-            "watchlist": [{"symbol": symbol, "streamed": symbol in self.planner.streamed, **why}
-                          for symbol, why in sorted(self.watchlist.items(), key=_watchlist_order)],
+            "watchlist": [
+                {"symbol": symbol, "streamed": symbol in self.planner.streamed, **why}
+                for symbol, why in sorted(self.watchlist.items(), key=_watchlist_order)
+            ],
             "indicators": self.indicators.status() if self.indicators is not None else None,
         }
 

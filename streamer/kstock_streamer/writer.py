@@ -36,9 +36,9 @@ class WriterStats:
     db_errors: int = 0
     redis_errors: int = 0
     lost_entries: int = 0
-    dead_letters: int = 0                 # entries that cannot be stored, moved to keys.TICK_DEAD_LETTERS
+    dead_letters: int = 0  # entries that cannot be stored, moved to keys.TICK_DEAD_LETTERS
     last_commit_at: float | None = None
-    last_entry_ms: int | None = None      # stream time of the newest entry written (lag = now - this)
+    last_entry_ms: int | None = None  # stream time of the newest entry written (lag = now - this)
 
 
 # what a malformed entry raises (bad JSON, a missing field, a value Postgres refuses): retrying it
@@ -55,8 +55,19 @@ def rows_of(entry_id: str, payload: str) -> list[tuple]:
     """The rows of one stream entry (a frame's ticks as the contract's JSON list)."""
     rows = []
     for index, tick in enumerate(json.loads(payload)):
-        rows.append((tick["timestamp"], tick["symbol"], tick["price"], tick["volume"], tick.get("accVolume"),
-                     tick.get("change"), tick.get("changePercent"), tick.get("source", "ws"), f"{entry_id}:{index}"))
+        rows.append(
+            (
+                tick["timestamp"],
+                tick["symbol"],
+                tick["price"],
+                tick["volume"],
+                tick.get("accVolume"),
+                tick.get("change"),
+                tick.get("changePercent"),
+                tick.get("source", "ws"),
+                f"{entry_id}:{index}",
+            )
+        )
     return rows
 
 
@@ -66,9 +77,18 @@ def _copy_text(rows: list[tuple]) -> str:
 
 
 class TickWriter:
-    def __init__(self, redis: aioredis.Redis, database_url: str, *, consumer: str = "writer-1", batch: int = 5000,
-                 block_ms: int = 500, retry_initial: float = 0.5, retry_max: float = 10.0,
-                 claim_idle_ms: int = 30_000) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        database_url: str,
+        *,
+        consumer: str = "writer-1",
+        batch: int = 5000,
+        block_ms: int = 500,
+        retry_initial: float = 0.5,
+        retry_max: float = 10.0,
+        claim_idle_ms: int = 30_000,
+    ) -> None:
         self.redis = redis
         self.database_url = database_url
         self.consumer = consumer
@@ -120,12 +140,15 @@ class TickWriter:
                         await copy.write(_copy_text(rows))
                     inserted = len(rows)
                 else:
-                    await cur.execute("CREATE TEMP TABLE IF NOT EXISTS tick_batch "
-                                      "(LIKE stock_ticks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+                    await cur.execute(
+                        "CREATE TEMP TABLE IF NOT EXISTS tick_batch "
+                        "(LIKE stock_ticks INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                    )
                     async with cur.copy(f"COPY tick_batch ({COLUMNS}) FROM STDIN") as copy:
                         await copy.write(_copy_text(rows))
-                    await cur.execute(f"INSERT INTO stock_ticks ({COLUMNS}) SELECT {COLUMNS} FROM tick_batch "
-                                      "ON CONFLICT DO NOTHING")
+                    await cur.execute(
+                        f"INSERT INTO stock_ticks ({COLUMNS}) SELECT {COLUMNS} FROM tick_batch ON CONFLICT DO NOTHING"
+                    )
                     inserted = cur.rowcount
         self._partitions |= days
         self.stats.duplicates += len(rows) - inserted
@@ -133,13 +156,24 @@ class TickWriter:
 
     async def _claim_stale(self) -> list[tuple[str, dict[str, str]]]:
         """Entries another writer read but never acknowledged (it died): take them over."""
-        answer = await self.redis.xautoclaim(keys.TICK_STREAM, keys.TICK_WRITER_GROUP, self.consumer,
-                                             min_idle_time=self.claim_idle_ms, start_id="0-0", count=self.batch)
+        answer = await self.redis.xautoclaim(
+            keys.TICK_STREAM,
+            keys.TICK_WRITER_GROUP,
+            self.consumer,
+            min_idle_time=self.claim_idle_ms,
+            start_id="0-0",
+            count=self.batch,
+        )
         return answer[1] if answer else []
 
     async def _read(self, stream_id: str) -> list[tuple[str, dict[str, str]]]:
-        answer = await self.redis.xreadgroup(keys.TICK_WRITER_GROUP, self.consumer, {keys.TICK_STREAM: stream_id},
-                                             count=self.batch, block=None if stream_id == "0" else self.block_ms)
+        answer = await self.redis.xreadgroup(
+            keys.TICK_WRITER_GROUP,
+            self.consumer,
+            {keys.TICK_STREAM: stream_id},
+            count=self.batch,
+            block=None if stream_id == "0" else self.block_ms,
+        )
         return answer[0][1] if answer else []
 
     async def step(self) -> int:
@@ -177,11 +211,19 @@ class TickWriter:
             try:
                 inserted += await self.write([(entry_id, fields)])
             except _UNSTORABLE as exc:
-                await self.redis.xadd(keys.TICK_DEAD_LETTERS, {"id": entry_id, "error": f"{type(exc).__name__}: {exc}",
-                                                              **fields}, maxlen=DEAD_LETTERS_MAXLEN, approximate=True)
+                await self.redis.xadd(
+                    keys.TICK_DEAD_LETTERS,
+                    {"id": entry_id, "error": f"{type(exc).__name__}: {exc}", **fields},
+                    maxlen=DEAD_LETTERS_MAXLEN,
+                    approximate=True,
+                )
                 self.stats.dead_letters += 1
-                log.error("stream entry %s cannot be stored (%s); moved to %s", entry_id, type(exc).__name__,
-                          keys.TICK_DEAD_LETTERS)
+                log.error(
+                    "stream entry %s cannot be stored (%s); moved to %s",
+                    entry_id,
+                    type(exc).__name__,
+                    keys.TICK_DEAD_LETTERS,
+                )
         return inserted
 
     async def run(self) -> None:
@@ -216,7 +258,7 @@ class TickWriter:
                 return
 
     async def _backoff(self, attempt: int, what: str, exc: BaseException) -> int:
-        delay = min(self.retry_max, self.retry_initial * 2 ** attempt)
+        delay = min(self.retry_max, self.retry_initial * 2**attempt)
         log.warning("%s unavailable (%s: %s); retrying in %.1fs", what, type(exc).__name__, exc, delay)
         try:
             await asyncio.wait_for(self._stopping.wait(), delay)

@@ -22,8 +22,14 @@ def list_comparisons():
 
 
 @bp.route("/comparisons", methods=["POST"])
-@operation("Save a comparison of 2 to 10 companies", tags=TAGS, auth=True, body=service.ComparisonRequest,
-           response=service.Comparison, status=201)
+@operation(
+    "Save a comparison of 2 to 10 companies",
+    tags=TAGS,
+    auth=True,
+    body=service.ComparisonRequest,
+    response=service.Comparison,
+    status=201,
+)
 def create_comparison():
     """Unknown or repeated company ids, fewer than 2 or more than 10: 400 INVALID_REQUEST."""
     user = current_user(bp.current_request)
@@ -32,8 +38,14 @@ def create_comparison():
 
 
 @bp.route("/comparisons/{comparisonId}", methods=["GET"])
-@operation("A comparison with its companies' key figures side by side", tags=TAGS, auth=True,
-           path={"comparisonId": BIG_ID}, response=service.ComparisonDetail, errors=[NotFound])
+@operation(
+    "A comparison with its companies' key figures side by side",
+    tags=TAGS,
+    auth=True,
+    path={"comparisonId": BIG_ID},
+    response=service.ComparisonDetail,
+    errors=[NotFound],
+)
 def get_comparison(comparisonId):
     """Price and change, market cap, PER/PBR where known, the latest yearly revenue and operating
     profit. Another user's comparison is answered like a missing one (404)."""

@@ -46,5 +46,8 @@ def docs_page():
 def docs_asset(asset):
     if asset not in ASSETS:
         raise NotFound(f"no asset {asset}")
-    return Response(body=(STATIC / asset).read_text(encoding="utf-8"), status_code=200,
-                    headers={"Content-Type": ASSETS[asset], "Cache-Control": "public, max-age=300"})
+    return Response(
+        body=(STATIC / asset).read_text(encoding="utf-8"),
+        status_code=200,
+        headers={"Content-Type": ASSETS[asset], "Cache-Control": "public, max-age=300"},
+    )

@@ -8,9 +8,19 @@ bp = Blueprint(__name__)
 
 
 @bp.route("/health", methods=["GET"])
-@operation("Liveness of the API and its data stores", tags=["health"], response=health.Health,
-           responses={503: ("degraded (a data store or the streamer is down, named in problems) or starting "
-                            "(the local stack is still loading the market)", health.Health)}, rate_limited=False)
+@operation(
+    "Liveness of the API and its data stores",
+    tags=["health"],
+    response=health.Health,
+    responses={
+        503: (
+            "degraded (a data store or the streamer is down, named in problems) or starting "
+            "(the local stack is still loading the market)",
+            health.Health,
+        )
+    },
+    rate_limited=False,
+)
 def get_health():
     report = health.check()
     if report.status == "ok":

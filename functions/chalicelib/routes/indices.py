@@ -15,16 +15,14 @@ def _series(code):
 
 
 @bp.route("/indices/kospi", methods=["GET"])
-@operation("KOSPI history and latest value", tags=["indices"], query=service.IndexQuery,
-           response=service.IndexSeries)
+@operation("KOSPI history and latest value", tags=["indices"], query=service.IndexQuery, response=service.IndexSeries)
 def kospi():
     """Daily (1d) or minute (1m) values in [start, end), ascending, from KIS (IndexDataFunction)."""
     return _series("KOSPI")
 
 
 @bp.route("/indices/kosdaq", methods=["GET"])
-@operation("KOSDAQ history and latest value", tags=["indices"], query=service.IndexQuery,
-           response=service.IndexSeries)
+@operation("KOSDAQ history and latest value", tags=["indices"], query=service.IndexQuery, response=service.IndexSeries)
 def kosdaq():
     """Daily (1d) or minute (1m) values in [start, end), ascending, from KIS (IndexDataFunction)."""
     return _series("KOSDAQ")

@@ -22,28 +22,45 @@ class OhlcvQuery(QueryModel):
 
 
 @bp.route("/companies/{companyId}/ohlcv", methods=["GET"])
-@operation("OHLCV bars of a company", tags=["companies"], path={"companyId": ID}, query=OhlcvQuery,
-           response=list[reads.OhlcvBar], errors=[NotFound])
+@operation(
+    "OHLCV bars of a company",
+    tags=["companies"],
+    path={"companyId": ID},
+    query=OhlcvQuery,
+    response=list[reads.OhlcvBar],
+    errors=[NotFound],
+)
 def get_ohlcv(companyId):
     """Bars of ``[start, end]`` in time order, ``time`` = bucket start in unix seconds. The current,
     still-open bucket is computed live from the ticks, so a chart is never a minute behind. 1d bars
     start at 00:00 KST. Without ``start``: the last day of 1m, week of 15m, month of 1h, year of 1d."""
     query = parse_query(OhlcvQuery, bp.current_request)
-    found = reads.company_bars(parse_id(companyId, "companyId"), query.interval,
-                               reads.parse_time(query.start, "start"), reads.parse_time(query.end, "end"))
+    found = reads.company_bars(
+        parse_id(companyId, "companyId"),
+        query.interval,
+        reads.parse_time(query.start, "start"),
+        reads.parse_time(query.end, "end"),
+    )
     return ok(found, "과거 주가 데이터 조회를 성공하였습니다.")
 
 
 class PollingQuery(QueryModel):
-    tickers: str = Field(max_length=polling.MAX_TICKERS * 8,
-                         description=f"Comma-separated codes (at most {polling.MAX_TICKERS}), e.g. 005930,57LA24.")
+    tickers: str = Field(
+        max_length=polling.MAX_TICKERS * 8,
+        description=f"Comma-separated codes (at most {polling.MAX_TICKERS}), e.g. 005930,57LA24.",
+    )
     include_elw: bool = Field(True, description="Price ELW codes too (false: they are listed in skipped).")
     cache_ttl: int = Field(10, ge=1, le=300, description="Seconds a price fetched from KIS stays cached.")
 
 
 @bp.route("/realtime-prices/polling", methods=["GET"])
-@operation("Latest prices by polling", tags=["realtime"], query=PollingQuery, response=polling.PollingAnswer,
-           errors=[StreamUnavailable])
+@operation(
+    "Latest prices by polling",
+    tags=["realtime"],
+    query=PollingQuery,
+    response=polling.PollingAnswer,
+    errors=[StreamUnavailable],
+)
 def poll_prices():
     """Redis first (the streamer keeps ``price:{symbol}`` fresh), KIS REST for the misses. For
     clients that cannot hold a WebSocket and for codes KIS cannot stream. ``isRealtime`` is true

@@ -28,16 +28,26 @@ def rank_companies():
 
 
 @bp.route("/rankings/industries", methods=["GET"])
-@operation("Industries by total market cap, with their average change", tags=TAGS, query=PageQuery,
-           response=list[service.RankedIndustry])
+@operation(
+    "Industries by total market cap, with their average change",
+    tags=TAGS,
+    query=PageQuery,
+    response=list[service.RankedIndustry],
+)
 def rank_industries():
     items, hit = service.industries(parse_query(PageQuery, bp.current_request))
     return _answer(items, hit, "산업 순위 조회를 성공하였습니다.")
 
 
 @bp.route("/rankings/industries/{industryId}/companies", methods=["GET"])
-@operation("Companies of an industry by market cap", tags=TAGS, path={"industryId": ID}, query=PageQuery,
-           response=list[service.RankedCompany], errors=[NotFound])
+@operation(
+    "Companies of an industry by market cap",
+    tags=TAGS,
+    path={"industryId": ID},
+    query=PageQuery,
+    response=list[service.RankedCompany],
+    errors=[NotFound],
+)
 def rank_industry_companies(industryId):
     industry_id = parse_id(industryId, "industryId")
     items, hit = service.industry_companies(industry_id, parse_query(PageQuery, bp.current_request))

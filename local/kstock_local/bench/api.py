@@ -32,8 +32,28 @@ from kstock_local.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, po
 from kstock_local.paths import TEMPLATE_PATH
 
 OHLCV_ROUTE = "/companies/{companyId}/ohlcv"
-KEYWORDS = ["삼성", "SK", "LG", "현대", "카카오", "005930", "000660", "네이버", "셀트리온", "기아", "포스코", "한화",
-            "에코프로", "HD", "035720", "바이오", "전자", "화학", "금융", "KB"]
+KEYWORDS = [
+    "삼성",
+    "SK",
+    "LG",
+    "현대",
+    "카카오",
+    "005930",
+    "000660",
+    "네이버",
+    "셀트리온",
+    "기아",
+    "포스코",
+    "한화",
+    "에코프로",
+    "HD",
+    "035720",
+    "바이오",
+    "전자",
+    "화학",
+    "금융",
+    "KB",
+]
 MIX = {"search": 0.3, "detail": 0.3, "ohlcv": 0.2, "rankings": 0.2}
 BAR_SYMBOLS = 40
 
@@ -67,8 +87,10 @@ def _request(plan: Plan, rng: random.Random) -> tuple[str, str]:
     if kind == "ohlcv":
         start = datetime.combine(plan.day, clock(9), tzinfo=KST).isoformat()
         end = datetime.combine(plan.day, clock(15, 30), tzinfo=KST).isoformat()
-        return kind, (f"/companies/{rng.choice(plan.bar_companies)}/ohlcv?interval=1m"
-                      f"&start={start.replace('+', '%2B')}&end={end.replace('+', '%2B')}")
+        return kind, (
+            f"/companies/{rng.choice(plan.bar_companies)}/ohlcv?interval=1m"
+            f"&start={start.replace('+', '%2B')}&end={end.replace('+', '%2B')}"
+        )
     choice = rng.random()
     if choice < 0.5:
         return kind, f"/rankings/companies?page={rng.randint(1, 3)}&size=20"
@@ -118,30 +140,44 @@ async def _load(plan: Plan, clients: int, seconds: float, warmup: float, seed: i
     return {"results": results, "seconds": seconds}
 
 
-def _client_process(plan: Plan, clients: int, seconds: float, warmup: float, seed: int, rate: float | None,
-                    queue) -> None:
+def _client_process(
+    plan: Plan, clients: int, seconds: float, warmup: float, seed: int, rate: float | None, queue
+) -> None:
     queue.put(asyncio.run(_load(plan, clients, seconds, warmup, seed, rate)))
 
 
-def _report(results: list[tuple[str, float, int]], seconds: float, clients: int, plan: Plan,
-            rate: float | None) -> dict[str, float]:
+def _report(
+    results: list[tuple[str, float, int]], seconds: float, clients: int, plan: Plan, rate: float | None
+) -> dict[str, float]:
     latencies = [r[1] * 1000 for r in results]
     errors = [r for r in results if not 200 <= r[2] < 300]
-    figures = {"requests": len(results), "rps": len(results) / seconds, "p50": _percentile(latencies, 50),
-               "p95": _percentile(latencies, 95), "p99": _percentile(latencies, 99), "errors": len(errors)}
+    figures = {
+        "requests": len(results),
+        "rps": len(results) / seconds,
+        "p50": _percentile(latencies, 50),
+        "p95": _percentile(latencies, 95),
+        "p99": _percentile(latencies, 99),
+        "errors": len(errors),
+    }
     pacing = f"paced to {rate:g} req/s in all" if rate else "closed loop, no think time"
     print(f"api: {clients} concurrent clients ({pacing}), {seconds:g} s measured, local HTTP API of template.yaml")
-    print(f"  mix: {', '.join(f'{k} {v:.0%}' for k, v in MIX.items())}"
-          + ("" if plan.ohlcv else f"  (OHLCV left out: {OHLCV_ROUTE} is not registered; its share goes to rankings)"))
-    print(f"  all       {figures['requests']:>7,} requests  {figures['rps']:>8,.0f} req/s   "
-          f"p50 {figures['p50']:6.1f} ms   p95 {figures['p95']:6.1f} ms   p99 {figures['p99']:6.1f} ms   "
-          f"errors {figures['errors']}")
+    print(
+        f"  mix: {', '.join(f'{k} {v:.0%}' for k, v in MIX.items())}"
+        + ("" if plan.ohlcv else f"  (OHLCV left out: {OHLCV_ROUTE} is not registered; its share goes to rankings)")
+    )
+    print(
+        f"  all       {figures['requests']:>7,} requests  {figures['rps']:>8,.0f} req/s   "
+        f"p50 {figures['p50']:6.1f} ms   p95 {figures['p95']:6.1f} ms   p99 {figures['p99']:6.1f} ms   "
+        f"errors {figures['errors']}"
+    )
     for kind in MIX:
         mine = [r[1] * 1000 for r in results if r[0] == kind]
         if mine:
-            print(f"  {kind:<9} {len(mine):>7,} requests  {len(mine) / seconds:>8,.0f} req/s   "
-                  f"p50 {_percentile(mine, 50):6.1f} ms   p95 {_percentile(mine, 95):6.1f} ms   "
-                  f"p99 {_percentile(mine, 99):6.1f} ms   mean {statistics.fmean(mine):6.1f} ms")
+            print(
+                f"  {kind:<9} {len(mine):>7,} requests  {len(mine) / seconds:>8,.0f} req/s   "
+                f"p50 {_percentile(mine, 50):6.1f} ms   p95 {_percentile(mine, 95):6.1f} ms   "
+                f"p99 {_percentile(mine, 99):6.1f} ms   mean {statistics.fmean(mine):6.1f} ms"
+            )
     if errors:
         statuses: dict[int, int] = {}
         for r in errors:
@@ -167,16 +203,25 @@ def _insert_day_of_bars(url: str, symbols: list[str], day: date, seed: int = 11)
             rows.append((symbol, moment, open_, high, low, close, volume, volume * close, rng.randint(5, 200)))
             price, moment = close, moment + timedelta(minutes=1)
     with psycopg.connect(url) as conn, conn.cursor() as cur:
-        cur.executemany("INSERT INTO ohlcv_1m (symbol, bucket, open, high, low, close, volume, amount, trade_count) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
+        cur.executemany(
+            "INSERT INTO ohlcv_1m (symbol, bucket, open, high, low, close, volume, amount, trade_count) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+            rows,
+        )
 
 
 def _bench_day(today: date) -> date:
     return today if is_trading_day(today) else previous_trading_day(today)
 
 
-def bench_api(clients: int = 50, seconds: float = 20.0, warmup: float = 3.0, workers: int = 4,
-              seed: int = 7, rate: float | None = None) -> dict[str, float]:
+def bench_api(
+    clients: int = 50,
+    seconds: float = 20.0,
+    warmup: float = 3.0,
+    workers: int = 4,
+    seed: int = 7,
+    rate: float | None = None,
+) -> dict[str, float]:
     """Start the stack, load it, print and return the figures."""
     from kstock_local.cloud.runtime import LocalCloud, Ports
     from kstock_local.kis_sim.config import SimulatorConfig
@@ -211,10 +256,13 @@ def bench_api(clients: int = 50, seconds: float = 20.0, warmup: float = 3.0, wor
             migrate(urls["DATABASE_URL"])
             with db.connect(urls["DATABASE_URL"]) as conn:
                 seed_reference(conn)
-            print("api bench: stack ready (embedded PostgreSQL + Redis); refreshing market data from the simulator",
-                  flush=True)
-            with SimulatorThread(SimulatorConfig(rest_port=0, ws_port=0, trades_per_second=0,
-                                                 rest_rate_per_second=1000)) as sim:
+            print(
+                "api bench: stack ready (embedded PostgreSQL + Redis); refreshing market data from the simulator",
+                flush=True,
+            )
+            with SimulatorThread(
+                SimulatorConfig(rest_port=0, ws_port=0, trades_per_second=0, rest_rate_per_second=1000)
+            ) as sim:
                 os.environ.update(KIS_REST_URL=sim.rest_url, KIS_WS_URL=sim.ws_url, KIS_REST_RATE_PER_SECOND="500")
                 reload_settings()
                 from kstock.kis.rest import KisRestClient
@@ -223,8 +271,9 @@ def bench_api(clients: int = 50, seconds: float = 20.0, warmup: float = 3.0, wor
                 with KisRestClient.from_settings() as client:
                     refresh.refresh(client, batch_size=1000)
             with db.connect(urls["DATABASE_URL"]) as conn:
-                top = conn.execute("SELECT id, symbol FROM companies ORDER BY market_cap DESC NULLS LAST, id LIMIT %s",
-                                   (BAR_SYMBOLS,)).fetchall()
+                top = conn.execute(
+                    "SELECT id, symbol FROM companies ORDER BY market_cap DESC NULLS LAST, id LIMIT %s", (BAR_SYMBOLS,)
+                ).fetchall()
                 company_ids = [r["id"] for r in conn.execute("SELECT id FROM companies").fetchall()]
                 industry_ids = [r["id"] for r in conn.execute("SELECT id FROM industries").fetchall()]
             day = _bench_day(datetime.now(KST).date())
@@ -232,8 +281,11 @@ def bench_api(clients: int = 50, seconds: float = 20.0, warmup: float = 3.0, wor
             db.close_pool()
 
             moto_port = free_port()
-            moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            moto = subprocess.Popen(
+                [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             deadline = time.monotonic() + 30
             while not port_open("127.0.0.1", moto_port):
                 if time.monotonic() > deadline:
@@ -243,10 +295,18 @@ def bench_api(clients: int = 50, seconds: float = 20.0, warmup: float = 3.0, wor
             os.environ["RATE_LIMIT_REQUESTS"] = "1000000000"
             reload_settings()
             env = {**urls, "JWT_SECRET": signing_key(), "RATE_LIMIT_REQUESTS": "1000000000", "LOG_LEVEL": "WARNING"}
-            cloud = _ApiOnlyCloud(TEMPLATE_PATH, f"http://127.0.0.1:{moto_port}", env,
-                                  ports=Ports(http=free_port(), websocket=free_port()), concurrency=workers)
-            return run_event_loop(_measure(cloud, company_ids, industry_ids, [r["id"] for r in top], day, clients,
-                                           seconds, warmup, seed, rate))
+            cloud = _ApiOnlyCloud(
+                TEMPLATE_PATH,
+                f"http://127.0.0.1:{moto_port}",
+                env,
+                ports=Ports(http=free_port(), websocket=free_port()),
+                concurrency=workers,
+            )
+            return run_event_loop(
+                _measure(
+                    cloud, company_ids, industry_ids, [r["id"] for r in top], day, clients, seconds, warmup, seed, rate
+                )
+            )
         finally:
             if moto is not None:
                 moto.terminate()
@@ -257,8 +317,7 @@ def bench_api(clients: int = 50, seconds: float = 20.0, warmup: float = 3.0, wor
             postgres.stop()
 
 
-async def _measure(cloud, company_ids, industry_ids, bar_companies, day, clients, seconds, warmup, seed,
-                   rate) -> dict:
+async def _measure(cloud, company_ids, industry_ids, bar_companies, day, clients, seconds, warmup, seed, rate) -> dict:
     import aiohttp
 
     await cloud.start()
@@ -269,12 +328,16 @@ async def _measure(cloud, company_ids, industry_ids, bar_companies, day, clients
             async with session.get(f"{base}/openapi.json") as response:
                 ohlcv = OHLCV_ROUTE in (await response.json())["paths"]
         plan = Plan(base, company_ids, industry_ids, bar_companies, day, ohlcv)
-        print(f"api bench: local cloud on {base} ({cloud.concurrency} API worker processes); "
-              f"{len(bar_companies)} companies with 390 1-minute bars on {day}; {clients} clients for "
-              f"{warmup:g} s warm-up + {seconds:g} s", flush=True)
+        print(
+            f"api bench: local cloud on {base} ({cloud.concurrency} API worker processes); "
+            f"{len(bar_companies)} companies with 390 1-minute bars on {day}; {clients} clients for "
+            f"{warmup:g} s warm-up + {seconds:g} s",
+            flush=True,
+        )
         queue = multiprocessing.get_context("spawn").Queue()
         process = multiprocessing.get_context("spawn").Process(
-            target=_client_process, args=(plan, clients, seconds, warmup, seed, rate, queue))
+            target=_client_process, args=(plan, clients, seconds, warmup, seed, rate, queue)
+        )
         process.start()
         outcome = await asyncio.to_thread(queue.get, True, warmup + seconds + 120)
         await asyncio.to_thread(process.join, 10)
@@ -305,10 +368,13 @@ def _in_process(plan: Plan, seed: int, requests: int = 2000) -> dict[str, float]
         if n >= 200:  # the first ones warm pools and caches
             timings.setdefault(kind, []).append((time.perf_counter() - started) * 1000)
     every = [t for values in timings.values() for t in values]
-    print(f"  in-process handler (no gateway, one request at a time, {requests} requests): "
-          f"p50 {_percentile(every, 50):.2f} ms   p95 {_percentile(every, 95):.2f} ms   "
-          f"p99 {_percentile(every, 99):.2f} ms   ("
-          + ", ".join(f"{k} p50 {_percentile(v, 50):.2f}" for k, v in timings.items()) + ")")
+    print(
+        f"  in-process handler (no gateway, one request at a time, {requests} requests): "
+        f"p50 {_percentile(every, 50):.2f} ms   p95 {_percentile(every, 95):.2f} ms   "
+        f"p99 {_percentile(every, 99):.2f} ms   ("
+        + ", ".join(f"{k} p50 {_percentile(v, 50):.2f}" for k, v in timings.items())
+        + ")"
+    )
     return {"handler_p50": _percentile(every, 50), "handler_p95": _percentile(every, 95)}
 
 
@@ -316,8 +382,14 @@ def add_api_bench(bench_sub) -> None:
     """Register ``kstock bench api`` (called from kstock_local.cli.kis, next to the other benches)."""
 
     def run(args) -> int:
-        bench_api(clients=args.clients, seconds=args.seconds, warmup=args.warmup, workers=args.workers,
-                  seed=args.seed, rate=args.rate)
+        bench_api(
+            clients=args.clients,
+            seconds=args.seconds,
+            warmup=args.warmup,
+            workers=args.workers,
+            seed=args.seed,
+            rate=args.rate,
+        )
         return 0
 
     api = bench_sub.add_parser("api", help="REST API under load (search, detail, OHLCV, rankings): p50/p95/p99, req/s")
@@ -326,6 +398,10 @@ def add_api_bench(bench_sub) -> None:
     api.add_argument("--warmup", type=float, default=3.0, help="load before measuring")
     api.add_argument("--workers", type=int, default=4, help="ApiFunction worker processes (Lambda instances)")
     api.add_argument("--seed", type=int, default=7, help="request mix seed")
-    api.add_argument("--rate", type=float, default=None,
-                     help="total requests/s the clients pace themselves to (default: as fast as answers come)")
+    api.add_argument(
+        "--rate",
+        type=float,
+        default=None,
+        help="total requests/s the clients pace themselves to (default: as fast as answers come)",
+    )
     api.set_defaults(func=run)

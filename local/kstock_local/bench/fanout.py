@@ -117,8 +117,9 @@ class Observer:
 
         credentials = KisCredentials("bench-observer-app-key", "bench-observer-app-secret")
         auth = KisAuth(credentials, self.rest_url, store=MemoryTokenStore())
-        self.websocket = KisWebSocket(self.ws_url, auth, max_subscriptions=len(self.symbols), on_ticks=self._on_ticks,
-                                      idle_timeout=None)
+        self.websocket = KisWebSocket(
+            self.ws_url, auth, max_subscriptions=len(self.symbols), on_ticks=self._on_ticks, idle_timeout=None
+        )
         await self.websocket.start()
         for symbol in self.symbols:
             await self.websocket.subscribe("H0STCNT0", symbol)
@@ -138,8 +139,9 @@ class Observer:
 
 
 def _spawn(args: list[str], env: dict[str, str], stdin=None) -> subprocess.Popen:
-    return subprocess.Popen(args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                            stdin=stdin, text=True)
+    return subprocess.Popen(
+        args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=stdin, text=True
+    )
 
 
 def _ready_line(proc: subprocess.Popen, what: str, timeout: float = 180) -> str:
@@ -184,15 +186,17 @@ def _cpu(pid: int, children: bool = False) -> float:
         return 0.0
 
 
-def bench_fanout(scenario_name: str = "tick", seconds: float = 10.0, clients: int | None = None,
-                 seed: int = 6) -> dict[str, Any]:
+def bench_fanout(
+    scenario_name: str = "tick", seconds: float = 10.0, clients: int | None = None, seed: int = 6
+) -> dict[str, Any]:
     scenario = SCENARIOS[scenario_name]
     if clients:
-        scenario = Scenario(clients, scenario.symbols, scenario.per_client, scenario.rate, scenario.mode,
-                            scenario.window_ms)
+        scenario = Scenario(
+            clients, scenario.symbols, scenario.per_client, scenario.rate, scenario.mode, scenario.window_ms
+        )
     from kstock.companies.reference import load_companies
 
-    symbols = [c.symbol for c in load_companies()[:scenario.symbols]]
+    symbols = [c.symbol for c in load_companies()[: scenario.symbols]]
     procs: dict[str, subprocess.Popen] = {}
     observer: Observer | None = None
     with tempfile.TemporaryDirectory(prefix="kstock-bench-fanout-") as tmp:
@@ -206,14 +210,38 @@ def bench_fanout(scenario_name: str = "tick", seconds: float = 10.0, clients: in
             procs["moto"] = _spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], {})
             _wait(lambda: port_open("127.0.0.1", moto_port), 30, "moto")
             endpoint = f"http://127.0.0.1:{moto_port}"
-            quiet = {"LOG_LEVEL": "WARNING", "REDIS_URL": cache.url, "JWT_SECRET": JWT_SECRET,
-                     "DATABASE_URL": "postgresql://bench:unused@127.0.0.1:1/unused", "KSTOCK_ENV": "test"}
+            quiet = {
+                "LOG_LEVEL": "WARNING",
+                "REDIS_URL": cache.url,
+                "JWT_SECRET": JWT_SECRET,
+                "DATABASE_URL": "postgresql://bench:unused@127.0.0.1:1/unused",
+                "KSTOCK_ENV": "test",
+            }
             procs["simulator"] = _spawn(
-                [sys.executable, "-m", "kstock_local.cli.main", "sim-kis", "--rest-port", "0", "--ws-port", "0",
-                 "--rate", f"{_calibrated_rate(scenario.rate):.1f}", "--always-open",
-                 "--universe", str(scenario.symbols),
-                 "--max-subscriptions", str(scenario.symbols), "--ready-json", "--rest-rate", "1000",
-                 "--pingpong-interval", "3600"], quiet)
+                [
+                    sys.executable,
+                    "-m",
+                    "kstock_local.cli.main",
+                    "sim-kis",
+                    "--rest-port",
+                    "0",
+                    "--ws-port",
+                    "0",
+                    "--rate",
+                    f"{_calibrated_rate(scenario.rate):.1f}",
+                    "--always-open",
+                    "--universe",
+                    str(scenario.symbols),
+                    "--max-subscriptions",
+                    str(scenario.symbols),
+                    "--ready-json",
+                    "--rest-rate",
+                    "1000",
+                    "--pingpong-interval",
+                    "3600",
+                ],
+                quiet,
+            )
             urls = json.loads(_ready_line(procs["simulator"], "the simulator"))
             procs["cloud"] = _spawn(
                 [sys.executable, "-m", "kstock_local.bench.fanout", "cloud", "--endpoint", endpoint], quiet
@@ -226,16 +254,38 @@ def bench_fanout(scenario_name: str = "tick", seconds: float = 10.0, clients: in
             plan_path = Path(tmp) / "plan.json"
             plan_path.write_text(json.dumps(plan))
             out_path = Path(tmp) / "received.json"
-            procs["clients"] = _spawn([sys.executable, "-m", "kstock_local.bench.fanout", "clients", "--ws-url", ws_url,
-                                       "--plan", str(plan_path), "--out", str(out_path)], quiet, stdin=subprocess.PIPE)
+            procs["clients"] = _spawn(
+                [
+                    sys.executable,
+                    "-m",
+                    "kstock_local.bench.fanout",
+                    "clients",
+                    "--ws-url",
+                    ws_url,
+                    "--plan",
+                    str(plan_path),
+                    "--out",
+                    str(out_path),
+                ],
+                quiet,
+                stdin=subprocess.PIPE,
+            )
             setup_started = time.monotonic()
             _ready_line(procs["clients"], "the clients", timeout=900)
             setup_seconds = time.monotonic() - setup_started
-            streamer_env = {**quiet, "KIS_REST_URL": urls["rest_url"], "KIS_WS_URL": urls["ws_url"],
-                            "KIS_WS_MAX_SUBSCRIPTIONS": str(scenario.symbols), "KIS_REST_RATE_PER_SECOND": "100",
-                            "STREAMER_DEFAULT_SYMBOLS": ",".join(symbols), "STREAMER_HEALTH_PORT": str(free_port()),
-                            "AWS_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "local",
-                            "AWS_SECRET_ACCESS_KEY": "local", "STREAMER_FANOUT": "on"}
+            streamer_env = {
+                **quiet,
+                "KIS_REST_URL": urls["rest_url"],
+                "KIS_WS_URL": urls["ws_url"],
+                "KIS_WS_MAX_SUBSCRIPTIONS": str(scenario.symbols),
+                "KIS_REST_RATE_PER_SECOND": "100",
+                "STREAMER_DEFAULT_SYMBOLS": ",".join(symbols),
+                "STREAMER_HEALTH_PORT": str(free_port()),
+                "AWS_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "STREAMER_FANOUT": "on",
+            }
             for name in ("KIS_APP_KEY", "KIS_APP_SECRET"):
                 os.environ.pop(name, None)
             procs["streamer"] = _spawn([sys.executable, "-m", "kstock_streamer", "--no-writer"], streamer_env)
@@ -245,15 +295,25 @@ def bench_fanout(scenario_name: str = "tick", seconds: float = 10.0, clients: in
                 return json.loads(raw) if raw else {}
 
             wanted = scenario.clients * scenario.per_client
-            _wait(lambda: (status().get("fanout") or {}).get("ready") and status().get("slotsUsed") == len(symbols),
-                  90, "the streamer (50 KIS slots, fan-out ready)")
-            _wait(lambda: (status().get("fanout") or {}).get("subscriptions", 0) >= wanted, 30,
-                  "every subscription in the rebuilt fan-out index")
+            _wait(
+                lambda: (status().get("fanout") or {}).get("ready") and status().get("slotsUsed") == len(symbols),
+                90,
+                "the streamer (50 KIS slots, fan-out ready)",
+            )
+            _wait(
+                lambda: (status().get("fanout") or {}).get("subscriptions", 0) >= wanted,
+                30,
+                "every subscription in the rebuilt fan-out index",
+            )
             observer = Observer(urls["rest_url"], urls["ws_url"], symbols)
             observer.start()
             time.sleep(3.0)  # warm-up
-            _wait(lambda: (status().get("fanout") or {}).get("queued", 1) <= scenario.clients // 20, 120,
-                  "the fan-out to catch up after the set-up", interval=0.5)
+            _wait(
+                lambda: (status().get("fanout") or {}).get("queued", 1) <= scenario.clients // 20,
+                120,
+                "the fan-out to catch up after the set-up",
+                interval=0.5,
+            )
             cpu_before = {name: _cpu(proc.pid, name == "cloud") for name, proc in procs.items()}
             before, t0 = status()["fanout"], time.time()
             peaks: dict[str, float] = {}
@@ -263,8 +323,10 @@ def bench_fanout(scenario_name: str = "tick", seconds: float = 10.0, clients: in
                 peaks["driver"] = max(peaks.get("driver", 0.0), _rss(os.getpid()))
                 time.sleep(0.5)
             t1 = time.time()
-            cpu = {name: round(100 * (_cpu(proc.pid, name == "cloud") - cpu_before[name]) / (t1 - t0))
-                   for name, proc in procs.items()}
+            cpu = {
+                name: round(100 * (_cpu(proc.pid, name == "cloud") - cpu_before[name]) / (t1 - t0))
+                for name, proc in procs.items()
+            }
             _wait(lambda: status().get("uptimeSeconds") and time.time() - t1 > 1.1, 5, "a fresh status")
             after = status()["fanout"]
             time.sleep(2.0)  # deliveries in flight at t1 arrive
@@ -281,8 +343,12 @@ def bench_fanout(scenario_name: str = "tick", seconds: float = 10.0, clients: in
                 _stop(procs.get(name))
             cache.stop()
     result = _analyse(scenario, plan, received, records, t0, t1, before, after)
-    result.update(setup_seconds=round(setup_seconds, 1), rss_mb={k: round(v) for k, v in peaks.items()},
-                  queued_at_end=after.get("queued"), cpu_percent=cpu)
+    result.update(
+        setup_seconds=round(setup_seconds, 1),
+        rss_mb={k: round(v) for k, v in peaks.items()},
+        queued_at_end=after.get("queued"),
+        cpu_percent=cpu,
+    )
     _print(scenario_name, scenario, seconds, result)
     return result
 
@@ -310,8 +376,16 @@ def _plan(scenario: Scenario, symbols: list[str], seed: int) -> list[dict[str, A
 # -- analysis -------------------------------------------------------------------------------------------
 
 
-def _analyse(scenario: Scenario, plan: list[dict[str, Any]], received: list[list[list]], records, t0: float,
-             t1: float, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+def _analyse(
+    scenario: Scenario,
+    plan: list[dict[str, Any]],
+    received: list[list[list]],
+    records,
+    t0: float,
+    t1: float,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> dict[str, Any]:
     # the observer's records per symbol: (time, accVolume, occurrence) in feed order
     trades: dict[str, list[tuple[float, int, int]]] = {}
     seen: dict[tuple[str, int], int] = {}
@@ -382,18 +456,26 @@ def _analyse(scenario: Scenario, plan: list[dict[str, Any]], received: list[list
 def _print(name: str, scenario: Scenario, seconds: float, result: dict[str, Any]) -> None:
     what = "latency" if scenario.mode == "tick" else "staleness"
     window = f", window {scenario.window_ms} ms" if scenario.window_ms else ""
-    print(f"fan-out bench '{name}': {scenario.clients} clients x {scenario.per_client} of {scenario.symbols} symbols, "
-          f"{scenario.mode} mode{window}, simulator {scenario.rate:g} trades/s, {seconds:g}s measured "
-          f"(setup {result['setup_seconds']}s)")
+    print(
+        f"fan-out bench '{name}': {scenario.clients} clients x {scenario.per_client} of {scenario.symbols} symbols, "
+        f"{scenario.mode} mode{window}, simulator {scenario.rate:g} trades/s, {seconds:g}s measured "
+        f"(setup {result['setup_seconds']}s)"
+    )
     print(f"  trades observed          {result['trades_per_s']}/s")
     print(f"  delivered                {result['messages_per_s']} messages/s carrying {result['ticks_per_s']} ticks/s")
-    print(f"  {what:<24} p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms "
-          f"(trade -> client, {result['expected']} trade x subscriber pairs)")
+    print(
+        f"  {what:<24} p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms "
+        f"(trade -> client, {result['expected']} trade x subscriber pairs)"
+    )
     print(f"  lost                     {result['lost']}")
-    print(f"  @connections calls       {result['calls']} for {result['one_by_one']} one-by-one deliveries "
-          f"= {result['calls_per_tick_delivery']} per tick delivery")
-    print(f"  410 / throttled / failed {result['gone']} / {result['throttled']} / {result['failed']}, "
-          f"dropped {result['dropped']}, still queued at the end {result['queued_at_end']}")
+    print(
+        f"  @connections calls       {result['calls']} for {result['one_by_one']} one-by-one deliveries "
+        f"= {result['calls_per_tick_delivery']} per tick delivery"
+    )
+    print(
+        f"  410 / throttled / failed {result['gone']} / {result['throttled']} / {result['failed']}, "
+        f"dropped {result['dropped']}, still queued at the end {result['queued_at_end']}"
+    )
     rss = ", ".join(f"{k} {v} MB" for k, v in result["rss_mb"].items())
     print(f"  peak RSS                 {rss} (cloud includes its function workers)")
     cpu = ", ".join(f"{k} {v}%" for k, v in result["cpu_percent"].items())
@@ -407,10 +489,14 @@ async def _serve_cloud(endpoint: str, concurrency: int) -> None:
     from kstock_local.cloud.runtime import LocalCloud, Ports
     from kstock_local.paths import TEMPLATE_PATH
 
-    env = {k: os.environ[k] for k in ("REDIS_URL", "DATABASE_URL", "JWT_SECRET", "LOG_LEVEL", "KSTOCK_ENV")
-           if k in os.environ}
-    cloud = LocalCloud(TEMPLATE_PATH, endpoint, env, ports=Ports(http=free_port(), websocket=free_port()),
-                       concurrency=concurrency)
+    env = {
+        k: os.environ[k]
+        for k in ("REDIS_URL", "DATABASE_URL", "JWT_SECRET", "LOG_LEVEL", "KSTOCK_ENV")
+        if k in os.environ
+    }
+    cloud = LocalCloud(
+        TEMPLATE_PATH, endpoint, env, ports=Ports(http=free_port(), websocket=free_port()), concurrency=concurrency
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -505,11 +591,17 @@ def add_fanout_bench(bench_sub) -> None:
         bench_fanout(args.scenario, seconds=args.seconds, clients=args.clients)
         return 0
 
-    bench = bench_sub.add_parser("fanout", help="simulator -> streamer -> Redis -> fan-out -> @connections -> "
-                                                "1,000 WebSocket clients: messages/s, latency, lost, calls, RSS")
-    bench.add_argument("--scenario", choices=sorted(SCENARIOS), default="tick",
-                       help="tick: 1,000 x 1 of 50 symbols at 100 trades/s; batch: 1,000 x 5 of 50 at 2,000 "
-                            "trades/s, 250 ms window")
+    bench = bench_sub.add_parser(
+        "fanout",
+        help="simulator -> streamer -> Redis -> fan-out -> @connections -> "
+        "1,000 WebSocket clients: messages/s, latency, lost, calls, RSS",
+    )
+    bench.add_argument(
+        "--scenario",
+        choices=sorted(SCENARIOS),
+        default="tick",
+        help="tick: 1,000 x 1 of 50 symbols at 100 trades/s; batch: 1,000 x 5 of 50 at 2,000 trades/s, 250 ms window",
+    )
     bench.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     bench.add_argument("--clients", type=int, default=None, help="override the scenario's 1,000 clients")
     bench.set_defaults(func=run)

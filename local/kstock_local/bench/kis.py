@@ -44,8 +44,10 @@ def bench_parse(records: int = 400_000, batches: tuple[int, ...] = (1, 4, 10)) -
     results: dict[int, float] = {}
     print(f"kis-parse: H0STCNT0 frames (46 fields/record) -> Tick, {records:,} records per run, one core")
     for batch in batches:
-        frames = [f"0|H0STCNT0|{batch:03d}|" + "^".join(pool[(i + j) % len(pool)] for j in range(batch))
-                  for i in range(0, len(pool), 1)]
+        frames = [
+            f"0|H0STCNT0|{batch:03d}|" + "^".join(pool[(i + j) % len(pool)] for j in range(batch))
+            for i in range(0, len(pool), 1)
+        ]
         parser = FrameParser()
         parse = parser.parse
         needed = max(1, records // batch)
@@ -58,15 +60,31 @@ def bench_parse(records: int = 400_000, batches: tuple[int, ...] = (1, 4, 10)) -
         results[batch] = rate
         print(f"  {batch:>3} record(s)/frame: {rate:>12,.0f} records/s  ({parsed:,} records in {elapsed:.2f}s)")
     best = max(results.values())
-    print(f"  target >= 200,000 records/s: {'met' if min(results.values()) >= 200_000 else 'NOT met'}"
-          f" (min {min(results.values()):,.0f}, max {best:,.0f})")
+    print(
+        f"  target >= 200,000 records/s: {'met' if min(results.values()) >= 200_000 else 'NOT met'}"
+        f" (min {min(results.values()):,.0f}, max {best:,.0f})"
+    )
     return results
 
 
 def bench_sim(rate: float = 5_000, seconds: float = 10.0, sessions: int = 6, warmup: float = 2.0) -> float:
     """Start the simulator in a child process at ``rate`` trades/s and count what clients receive."""
-    command = [sys.executable, "-m", "kstock_local.cli.main", "sim-kis", "--rest-port", "0", "--ws-port", "0", "--rate",
-               str(rate), "--always-open", "--ready-json", "--rest-rate", "1000"]
+    command = [
+        sys.executable,
+        "-m",
+        "kstock_local.cli.main",
+        "sim-kis",
+        "--rest-port",
+        "0",
+        "--ws-port",
+        "0",
+        "--rate",
+        str(rate),
+        "--always-open",
+        "--ready-json",
+        "--rest-rate",
+        "1000",
+    ]
     env = {**os.environ, "LOG_LEVEL": "WARNING"}
     child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     try:
@@ -85,11 +103,15 @@ def bench_sim(rate: float = 5_000, seconds: float = 10.0, sessions: int = 6, war
     from kstock_local.kis_sim.market import Market
 
     shape = Market.profile(((datetime.now(KST).hour * 3600 + datetime.now(KST).minute * 60) % 23_400) / 23_400)
-    print(f"kis-sim: simulator asked for {rate:,.0f} trades/s across all symbols (x{shape:.2f} U-shaped intraday "
-          f"profile now = {rate * shape:,.0f}/s); {sessions} WebSocket sessions x 41 H0STCNT0 subscriptions, "
-          f"{seconds:g}s after {warmup:g}s warm-up")
-    print(f"  received {records / seconds:,.0f} records/s in {frames / seconds:,.0f} frames/s "
-          f"({records / max(frames, 1):.1f} records/frame)")
+    print(
+        f"kis-sim: simulator asked for {rate:,.0f} trades/s across all symbols (x{shape:.2f} U-shaped intraday "
+        f"profile now = {rate * shape:,.0f}/s); {sessions} WebSocket sessions x 41 H0STCNT0 subscriptions, "
+        f"{seconds:g}s after {warmup:g}s warm-up"
+    )
+    print(
+        f"  received {records / seconds:,.0f} records/s in {frames / seconds:,.0f} frames/s "
+        f"({records / max(frames, 1):.1f} records/frame)"
+    )
     return records / seconds
 
 
@@ -108,12 +130,13 @@ async def _consume(rest_url: str, ws_url: str, sessions: int, seconds: float, wa
 
     clients = []
     for i in range(sessions):
-        auth = KisAuth(KisCredentials(f"bench-app-key-{i:02d}".ljust(36, "0"), "s" * 180), rest_url,
-                       store=MemoryTokenStore())
+        auth = KisAuth(
+            KisCredentials(f"bench-app-key-{i:02d}".ljust(36, "0"), "s" * 180), rest_url, store=MemoryTokenStore()
+        )
         ws = KisWebSocket(ws_url + "/tryitout", auth, on_ticks=on_ticks, max_subscriptions=41)
         await ws.start()
         clients.append(ws)
-        for symbol in symbols[i * 41:(i + 1) * 41]:
+        for symbol in symbols[i * 41 : (i + 1) * 41]:
             await ws.subscribe("H0STCNT0", symbol, wait=False)
     for ws in clients:
         await ws.wait_until(lambda s: s.connected and s.subscriptions == s.wanted, 30)

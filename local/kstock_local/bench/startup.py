@@ -25,8 +25,17 @@ import websockets
 
 from kstock_local.embedded import free_port
 
-PORTS = ("KSTOCK_API_PORT", "KSTOCK_WS_PORT", "MOTO_PORT", "EMBEDDED_REDIS_PORT", "KIS_SIM_REST_PORT",
-         "KIS_SIM_WS_PORT", "STREAMER_HEALTH_PORT", "NAVER_SIM_PORT", "DART_SIM_PORT")
+PORTS = (
+    "KSTOCK_API_PORT",
+    "KSTOCK_WS_PORT",
+    "MOTO_PORT",
+    "EMBEDDED_REDIS_PORT",
+    "KIS_SIM_REST_PORT",
+    "KIS_SIM_WS_PORT",
+    "STREAMER_HEALTH_PORT",
+    "NAVER_SIM_PORT",
+    "DART_SIM_PORT",
+)
 PASSWORD = "Bench#Start1"
 
 
@@ -57,8 +66,16 @@ def _bars(api: str) -> int:
     found = requests.get(f"{api}/companies", params={"keyword": "005930"}, timeout=10).json().get("data") or []
     if not found:
         return 0
-    bars = requests.get(f"{api}/companies/{found[0]['companyId']}/ohlcv", timeout=10,
-                        params={"interval": "1d", "start": "2020-01-01T00:00:00Z"}).json().get("data") or []
+    bars = (
+        requests.get(
+            f"{api}/companies/{found[0]['companyId']}/ohlcv",
+            timeout=10,
+            params={"interval": "1d", "start": "2020-01-01T00:00:00Z"},
+        )
+        .json()
+        .get("data")
+        or []
+    )
     return len(bars)
 
 
@@ -71,14 +88,24 @@ async def _first_tick(ws_url: str, token: str) -> None:
 
 def _one_start(workdir: Path, home: Path, limit: float) -> dict[str, float | None]:
     ports = {name: free_port() for name in PORTS}
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8",
-           **{k: str(v) for k, v in ports.items()}}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(home),
+        "LANG": "C.UTF-8",
+        **{k: str(v) for k, v in ports.items()},
+    }
     api, ws = f"http://127.0.0.1:{ports['KSTOCK_API_PORT']}", f"ws://127.0.0.1:{ports['KSTOCK_WS_PORT']}/Prod"
     log = workdir / f"up-{uuid.uuid4().hex[:6]}.log"
     started = time.monotonic()
     with log.open("w") as sink:
-        process = subprocess.Popen([str(Path(sys.executable).with_name("kstock")), "up"], cwd=workdir, env=env,
-                                   stdout=sink, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("kstock")), "up"],
+            cwd=workdir,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
     figures: dict[str, float | None] = {}
     try:
         health = _until(lambda: _answers(api), limit)
@@ -88,10 +115,14 @@ def _one_start(workdir: Path, home: Path, limit: float) -> dict[str, float | Non
         history = _until(lambda: _bars(api) >= 400, limit, interval=0.5)
         figures["005930 400+ daily bars (after health)"] = history and health and history - health
         email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
-        requests.post(f"{api}/users/signup", json={"email": email, "username": "b" + uuid.uuid4().hex[:8],
-                                                   "password": PASSWORD}, timeout=60)
-        token = requests.post(f"{api}/users/login", json={"email": email, "password": PASSWORD},
-                              timeout=60).json()["accessToken"]
+        requests.post(
+            f"{api}/users/signup",
+            json={"email": email, "username": "b" + uuid.uuid4().hex[:8], "password": PASSWORD},
+            timeout=60,
+        )
+        token = requests.post(f"{api}/users/login", json={"email": email, "password": PASSWORD}, timeout=60).json()[
+            "accessToken"
+        ]
         subscribed = time.monotonic()
         asyncio.run(asyncio.wait_for(_first_tick(ws, token), limit))
         figures["first tick (after subscribe)"] = time.monotonic() - subscribed
@@ -110,8 +141,10 @@ def bench_startup(limit: float) -> None:
         workdir, home = Path(root) / "work", Path(root) / "home"
         workdir.mkdir()
         home.mkdir()
-        runs = {"first start (empty home)": _one_start(workdir, home, limit),
-                "second start (same home)": _one_start(workdir, home, limit)}
+        runs = {
+            "first start (empty home)": _one_start(workdir, home, limit),
+            "second start (same home)": _one_start(workdir, home, limit),
+        }
     print("kstock up under env -i (seconds from the process start unless said)")
     for name, figures in runs.items():
         shown = ", ".join(f"{k} {v:.1f}" if v is not None else f"{k} -" for k, v in figures.items())

@@ -57,9 +57,29 @@ def bench_ingest(rate: float = 30_000, seconds: float = 10.0, warmup: float = 3.
     with tempfile.TemporaryDirectory(prefix="kstock-bench-") as tmp:
         cache, database, url = _servers(Path(tmp))
         sim = subprocess.Popen(
-            [sys.executable, "-m", "kstock_local.cli.main", "sim-kis", "--rest-port", "0", "--ws-port", "0",
-             "--rate", str(rate), "--always-open", "--universe", "41", "--ready-json", "--rest-rate", "1000"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ, "LOG_LEVEL": "WARNING"})
+            [
+                sys.executable,
+                "-m",
+                "kstock_local.cli.main",
+                "sim-kis",
+                "--rest-port",
+                "0",
+                "--ws-port",
+                "0",
+                "--rate",
+                str(rate),
+                "--always-open",
+                "--universe",
+                "41",
+                "--ready-json",
+                "--rest-rate",
+                "1000",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env={**os.environ, "LOG_LEVEL": "WARNING"},
+        )
         streamer = None
         try:
             urls = json.loads(sim.stdout.readline())
@@ -67,12 +87,24 @@ def bench_ingest(rate: float = 30_000, seconds: float = 10.0, warmup: float = 3.
             from kstock.companies.reference import load_companies
 
             client.hset(keys.DEMAND, mapping={c.symbol: 1 for c in load_companies()[:41]})
-            env = {**os.environ, "REDIS_URL": cache.url, "DATABASE_URL": url, "KIS_REST_URL": urls["rest_url"],
-                   "KIS_WS_URL": urls["ws_url"], "STREAMER_DEFAULT_SYMBOLS": "",
-                   "STREAMER_HEALTH_PORT": str(free_port()), "LOG_LEVEL": "WARNING", "KIS_REST_RATE_PER_SECOND": "100"}
+            env = {
+                **os.environ,
+                "REDIS_URL": cache.url,
+                "DATABASE_URL": url,
+                "KIS_REST_URL": urls["rest_url"],
+                "KIS_WS_URL": urls["ws_url"],
+                "STREAMER_DEFAULT_SYMBOLS": "",
+                "STREAMER_HEALTH_PORT": str(free_port()),
+                "LOG_LEVEL": "WARNING",
+                "KIS_REST_RATE_PER_SECOND": "100",
+            }
             env.pop("KIS_APP_KEY", None)
-            streamer = subprocess.Popen([sys.executable, "-m", "kstock_streamer", "--no-writer"], env=env,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            streamer = subprocess.Popen(
+                [sys.executable, "-m", "kstock_streamer", "--no-writer"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             process = psutil.Process(streamer.pid)
             deadline = time.monotonic() + 60
             while _stream_ticks(client) == 0:
@@ -104,15 +136,25 @@ def bench_ingest(rate: float = 30_000, seconds: float = 10.0, warmup: float = 3.
             cache.stop()
             if database:
                 database.stop()
-    result = {"ticks_per_second": published / elapsed, "peak_rss_mb": peak_rss / 2**20, "streamer_cpu": cpu,
-              "simulator_cpu": sim_cpu}
-    print(f"ingest: KIS simulator asked for {rate:,.0f} trades/s on 41 subscribed symbols -> streamer -> Redis, "
-          f"{seconds:g}s after {warmup:g}s warm-up")
+    result = {
+        "ticks_per_second": published / elapsed,
+        "peak_rss_mb": peak_rss / 2**20,
+        "streamer_cpu": cpu,
+        "simulator_cpu": sim_cpu,
+    }
+    print(
+        f"ingest: KIS simulator asked for {rate:,.0f} trades/s on 41 subscribed symbols -> streamer -> Redis, "
+        f"{seconds:g}s after {warmup:g}s warm-up"
+    )
     print(f"  published {result['ticks_per_second']:,.0f} ticks/s (each: PUBLISH + price key + stream)")
-    print(f"  streamer peak RSS {result['peak_rss_mb']:.0f} MB; CPU: streamer {cpu:.0%} of a core, "
-          f"simulator {sim_cpu:.0%} (2 cores in all, Redis on them too)")
-    print(f"  targets: >= 20,000 ticks/s {'met' if result['ticks_per_second'] >= 20_000 else 'NOT met'}; "
-          f"RSS < 150 MB {'met' if result['peak_rss_mb'] < 150 else 'NOT met'}")
+    print(
+        f"  streamer peak RSS {result['peak_rss_mb']:.0f} MB; CPU: streamer {cpu:.0%} of a core, "
+        f"simulator {sim_cpu:.0%} (2 cores in all, Redis on them too)"
+    )
+    print(
+        f"  targets: >= 20,000 ticks/s {'met' if result['ticks_per_second'] >= 20_000 else 'NOT met'}; "
+        f"RSS < 150 MB {'met' if result['peak_rss_mb'] < 150 else 'NOT met'}"
+    )
     return result
 
 
@@ -124,10 +166,19 @@ def _fill(client: redis.Redis, rows: int, per_frame: int = 10) -> None:
         for i in range(per_frame):
             n = frame * per_frame + i
             moment = start + timedelta(microseconds=n * 20)
-            ticks.append({"type": "tick", "symbol": f"{n % 41:06d}", "price": 70_000 + n % 500, "volume": 1 + n % 50,
-                          "accVolume": n, "change": 100, "changePercent": 0.14,
-                          "timestamp": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-                          "source": "ws"})
+            ticks.append(
+                {
+                    "type": "tick",
+                    "symbol": f"{n % 41:06d}",
+                    "price": 70_000 + n % 500,
+                    "volume": 1 + n % 50,
+                    "accVolume": n,
+                    "change": 100,
+                    "changePercent": 0.14,
+                    "timestamp": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                    "source": "ws",
+                }
+            )
         pipe.xadd(keys.TICK_STREAM, {"t": json.dumps(ticks, separators=(",", ":"))})
         if frame % 1000 == 999:
             pipe.execute()
@@ -163,6 +214,8 @@ def bench_tick_writer(rows: int = 500_000, batch: int = 5000) -> dict[str, float
             database.stop()
     result = {"rows_per_second": written / elapsed, "rows": written}
     print(f"tick-writer: {rows:,} ticks in a Redis stream (10 per entry) -> COPY -> stock_ticks, batches of {batch}")
-    print(f"  wrote {written:,} rows in {elapsed:.2f}s: {result['rows_per_second']:,.0f} rows/s "
-          f"(target >= 50,000: {'met' if result['rows_per_second'] >= 50_000 else 'NOT met'})")
+    print(
+        f"  wrote {written:,} rows in {elapsed:.2f}s: {result['rows_per_second']:,.0f} rows/s "
+        f"(target >= 50,000: {'met' if result['rows_per_second'] >= 50_000 else 'NOT met'})"
+    )
     return result

@@ -39,13 +39,18 @@ def queue_backfill(sqs: Any, queue_url: str, progress: redis.Redis, codes: list[
     pieces = split_range(end - timedelta(days=days), end)
     job = uuid.uuid4().hex[:12]
     # newest year first: a chart is useful as soon as its recent bars are in
-    messages = [{"symbol": code, "start": start.isoformat(), "end": stop.isoformat(), "job": job}
-                for code in codes for start, stop in reversed(pieces)]
+    messages = [
+        {"symbol": code, "start": start.isoformat(), "end": stop.isoformat(), "job": job}
+        for code in codes
+        for start, stop in reversed(pieces)
+    ]
     progress.hset(keys.backfill_progress(job), mapping={"total": len(messages), "done": 0})
     progress.expire(keys.backfill_progress(job), 86_400)
     for i in range(0, len(messages), 10):
-        sqs.send_message_batch(QueueUrl=queue_url, Entries=[
-            {"Id": str(n), "MessageBody": json.dumps(m)} for n, m in enumerate(messages[i:i + 10])])
+        sqs.send_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(n), "MessageBody": json.dumps(m)} for n, m in enumerate(messages[i : i + 10])],
+        )
     return BackfillJob(job, len(messages), progress)
 
 
@@ -76,7 +81,9 @@ def run_backfill(symbols: list[str] | None, days: int, wait: float) -> int:
         if done != last_done:
             last_change, last_done = time.monotonic(), done
         if time.monotonic() - last_change > wait:
-            print(f"\nno progress for {wait:.0f}s: {job.total - done} request(s) still queued or retried "
-                  "(failures end in the BackfillDeadLetterQueue)")
+            print(
+                f"\nno progress for {wait:.0f}s: {job.total - done} request(s) still queued or retried "
+                "(failures end in the BackfillDeadLetterQueue)"
+            )
             return 2
         time.sleep(0.5)

@@ -13,10 +13,18 @@ def cmd_sim_kis(args: argparse.Namespace) -> int:
     from kstock_local.kis_sim import SimulatorConfig, serve_forever
 
     config = SimulatorConfig.from_settings(
-        host=args.host, rest_port=args.rest_port, ws_port=args.ws_port, seed=args.seed,
-        trades_per_second=args.rate, always_open=args.always_open, pingpong_interval=args.pingpong_interval,
-        max_subscriptions=args.max_subscriptions, extra_fields=args.extra_fields,
-        rest_rate_per_second=args.rest_rate, token_issue_interval=args.token_interval, universe=args.universe,
+        host=args.host,
+        rest_port=args.rest_port,
+        ws_port=args.ws_port,
+        seed=args.seed,
+        trades_per_second=args.rate,
+        always_open=args.always_open,
+        pingpong_interval=args.pingpong_interval,
+        max_subscriptions=args.max_subscriptions,
+        extra_fields=args.extra_fields,
+        rest_rate_per_second=args.rest_rate,
+        token_issue_interval=args.token_interval,
+        universe=args.universe,
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
@@ -25,8 +33,11 @@ def cmd_sim_kis(args: argparse.Namespace) -> int:
             print(json.dumps({"rest_url": sim.rest_url, "ws_url": sim.ws_url}), flush=True)
         else:
             mode = "always open" if config.always_open else "KRX hours"
-            print(f"KIS simulator ({mode}, {config.trades_per_second:g} trades/s, seed {config.seed})\n"
-                  f"  REST       {sim.rest_url}\n  WebSocket  {sim.ws_url}\n  Ctrl-C stops.", flush=True)
+            print(
+                f"KIS simulator ({mode}, {config.trades_per_second:g} trades/s, seed {config.seed})\n"
+                f"  REST       {sim.rest_url}\n  WebSocket  {sim.ws_url}\n  Ctrl-C stops.",
+                flush=True,
+            )
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -61,10 +72,16 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     sim.add_argument("--seed", type=int, default=None, help="market seed (reproducible prices and history)")
     sim.add_argument("--rate", type=float, default=None, help="trade records per second across all symbols")
     hours = sim.add_mutually_exclusive_group()
-    hours.add_argument("--always-open", dest="always_open", action="store_true", default=None,
-                       help="trade at any hour (demo mode, the default of `make up`)")
-    hours.add_argument("--market-hours", dest="always_open", action="store_false",
-                       help="trade only in KRX regular hours")
+    hours.add_argument(
+        "--always-open",
+        dest="always_open",
+        action="store_true",
+        default=None,
+        help="trade at any hour (demo mode, the default of `make up`)",
+    )
+    hours.add_argument(
+        "--market-hours", dest="always_open", action="store_false", help="trade only in KRX regular hours"
+    )
     sim.add_argument("--pingpong-interval", type=float, default=None, help="seconds between PINGPONGs")
     sim.add_argument("--max-subscriptions", type=int, default=None, help="registrations per session (41)")
     sim.add_argument("--extra-fields", type=int, default=None, help="append N unknown fields per record (drift)")

@@ -21,9 +21,9 @@ from kstock_local.cloud.template import LOCAL_ACCOUNT, QueueSpec, Template, read
 
 @dataclass
 class Provisioned:
-    queue_urls: dict[str, str] = field(default_factory=dict)    # logical id -> URL
+    queue_urls: dict[str, str] = field(default_factory=dict)  # logical id -> URL
     queue_arns: dict[str, str] = field(default_factory=dict)
-    tables: dict[str, str] = field(default_factory=dict)        # logical id -> table name
+    tables: dict[str, str] = field(default_factory=dict)  # logical id -> table name
 
 
 def local_clients(endpoint: str, region: str) -> tuple:
@@ -33,8 +33,10 @@ def local_clients(endpoint: str, region: str) -> tuple:
     where only boto3 and PyYAML exist. Its credentials are explicit, never the user's shell's."""
     config = Config(region_name=region, retries={"mode": "standard", "max_attempts": 5})
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name=region)
-    return (session.client("sqs", endpoint_url=endpoint, config=config),
-            session.client("dynamodb", endpoint_url=endpoint, config=config))
+    return (
+        session.client("sqs", endpoint_url=endpoint, config=config),
+        session.client("dynamodb", endpoint_url=endpoint, config=config),
+    )
 
 
 def _queue_order(queues: dict[str, QueueSpec]) -> list[QueueSpec]:
@@ -58,15 +60,19 @@ def _queue_order(queues: dict[str, QueueSpec]) -> list[QueueSpec]:
 def provision(template: Template, sqs, dynamodb) -> Provisioned:
     done = Provisioned()
     for spec in _queue_order(template.queues):
-        attributes = {"VisibilityTimeout": str(spec.visibility_timeout),
-                      "MessageRetentionPeriod": str(spec.message_retention)}
+        attributes = {
+            "VisibilityTimeout": str(spec.visibility_timeout),
+            "MessageRetentionPeriod": str(spec.message_retention),
+        }
         if spec.fifo:
             attributes["FifoQueue"] = "true"
         if spec.dead_letter_queue:
-            attributes["RedrivePolicy"] = json.dumps({
-                "deadLetterTargetArn": done.queue_arns[spec.dead_letter_queue],
-                "maxReceiveCount": spec.max_receive_count,
-            })
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": done.queue_arns[spec.dead_letter_queue],
+                    "maxReceiveCount": spec.max_receive_count,
+                }
+            )
         url = sqs.create_queue(QueueName=spec.name, Attributes=attributes)["QueueUrl"]
         done.queue_urls[spec.logical_id] = url
         done.queue_arns[spec.logical_id] = f"arn:aws:sqs:{template.region}:{LOCAL_ACCOUNT}:{spec.name}"
@@ -76,8 +82,8 @@ def provision(template: Template, sqs, dynamodb) -> Provisioned:
             dynamodb.create_table(TableName=spec.name, **spec.properties)
             if spec.ttl_attribute:
                 dynamodb.update_time_to_live(
-                    TableName=spec.name,
-                    TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute})
+                    TableName=spec.name, TimeToLiveSpecification={"Enabled": True, "AttributeName": spec.ttl_attribute}
+                )
         done.tables[spec.logical_id] = spec.name
     return done
 
@@ -89,8 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--region", default="ap-northeast-2")
     parser.add_argument("--stack-name", default="kstock")
     args = parser.parse_args(argv)
-    template = read_template(args.template, stack_name=args.stack_name, region=args.region,
-                             sqs_endpoint=args.endpoint)
+    template = read_template(args.template, stack_name=args.stack_name, region=args.region, sqs_endpoint=args.endpoint)
     result = provision(template, *local_clients(args.endpoint, args.region))
     for logical_id, url in result.queue_urls.items():
         print(f"queue {logical_id}: {url}")

@@ -36,8 +36,8 @@ class Ports:
 @dataclass
 class LocalCloud:
     template_path: Path
-    endpoint: str                                # AWS endpoint (moto / LocalStack)
-    environment: dict[str, str]                  # handed to every function (DATABASE_URL, ...)
+    endpoint: str  # AWS endpoint (moto / LocalStack)
+    environment: dict[str, str]  # handed to every function (DATABASE_URL, ...)
     ports: Ports = field(default_factory=Ports)
     region: str = "ap-northeast-2"
     clock_speed: float = 1.0
@@ -98,8 +98,11 @@ class LocalCloud:
         self._runners.append(runner)
 
     async def _start_http(self) -> None:
-        routes = [Route.of(event, self.functions.get(fn.logical_id))
-                  for fn in self.template.functions.values() for event in fn.api_events]
+        routes = [
+            Route.of(event, self.functions.get(fn.logical_id))
+            for fn in self.template.functions.values()
+            for event in fn.api_events
+        ]
         if routes:
             self.http_api = HttpApi(routes)
             await self._serve(self.http_api.app(), self.ports.http)
@@ -111,13 +114,19 @@ class LocalCloud:
             raise ValueError("the local gateway serves one WebSocket API per template")
         api = next(iter(self.template.websocket_apis.values()))
         routes = {key: self.functions.get(logical_id) for key, logical_id in api.routes.items()}
-        self.websocket = WebSocketGateway(api, routes, domain_name=f"{self.ports.host}:{self.ports.websocket}",
-                                          limits=self.ws_limits, http_api_url=self.http_url if self.http_api else None)
+        self.websocket = WebSocketGateway(
+            api,
+            routes,
+            domain_name=f"{self.ports.host}:{self.ports.websocket}",
+            limits=self.ws_limits,
+            http_api_url=self.http_url if self.http_api else None,
+        )
         # the fan-out's @connections calls skip aiohttp's request machinery; everything else is aiohttp's
         runner = web.AppRunner(self.websocket.app(), access_log=None)
         await runner.setup()
-        server, close_kept = await connections_fastpath.serve(self.websocket, runner.server, self.ports.host,
-                                                              self.ports.websocket)
+        server, close_kept = await connections_fastpath.serve(
+            self.websocket, runner.server, self.ports.host, self.ports.websocket
+        )
         self._runners.append(runner)
         self._listeners.append((server, close_kept))
 
@@ -138,9 +147,14 @@ class LocalCloud:
             for source in fn.sqs_events:
                 if not source.enabled:
                     continue
-                poller = SqsPoller(source, self.functions.get(fn.logical_id), sqs,
-                                   self.provisioned.queue_urls[source.queue],
-                                   self.provisioned.queue_arns[source.queue], self.region)
+                poller = SqsPoller(
+                    source,
+                    self.functions.get(fn.logical_id),
+                    sqs,
+                    self.provisioned.queue_urls[source.queue],
+                    self.provisioned.queue_arns[source.queue],
+                    self.region,
+                )
                 self.pollers.append(poller)
                 self._tasks.append(supervise_task(f"sqs {fn.logical_id}.{source.name}", poller.run))
 

@@ -28,6 +28,7 @@ class TemplateError(ValueError):
 
 # -- YAML with CloudFormation short-form tags ------------------------------------------------------
 
+
 class _CfnLoader(yaml.SafeLoader):
     pass
 
@@ -54,6 +55,7 @@ def load_yaml(path: Path) -> dict[str, Any]:
 
 # -- what the runtime needs ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class ApiEvent:
     name: str
@@ -73,7 +75,7 @@ class ScheduleEvent:
 @dataclass(frozen=True)
 class SqsEvent:
     name: str
-    queue: str                    # logical id of the queue
+    queue: str  # logical id of the queue
     batch_size: int
     batching_window: float
     report_batch_item_failures: bool
@@ -104,7 +106,7 @@ class QueueSpec:
     visibility_timeout: int
     message_retention: int
     fifo: bool
-    dead_letter_queue: str | None   # logical id
+    dead_letter_queue: str | None  # logical id
     max_receive_count: int | None
 
 
@@ -112,7 +114,7 @@ class QueueSpec:
 class TableSpec:
     logical_id: str
     name: str
-    properties: dict[str, Any]      # CreateTable-shaped (KeySchema, AttributeDefinitions, ...)
+    properties: dict[str, Any]  # CreateTable-shaped (KeySchema, AttributeDefinitions, ...)
     ttl_attribute: str | None
 
 
@@ -121,7 +123,7 @@ class WebSocketApiSpec:
     logical_id: str
     name: str
     route_selection_expression: str
-    routes: dict[str, str]          # route key -> function logical id
+    routes: dict[str, str]  # route key -> function logical id
     stage: str
 
 
@@ -142,14 +144,20 @@ class Template:
 
 # -- intrinsic functions ---------------------------------------------------------------------------
 
+
 class _Resolver:
-    def __init__(self, resources: dict[str, Any], parameters: dict[str, str], stack_name: str, region: str,
-                 endpoint: str) -> None:
+    def __init__(
+        self, resources: dict[str, Any], parameters: dict[str, str], stack_name: str, region: str, endpoint: str
+    ) -> None:
         self.resources = resources
         self.parameters = parameters
         self.pseudo = {
-            "AWS::Region": region, "AWS::AccountId": LOCAL_ACCOUNT, "AWS::StackName": stack_name,
-            "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NoValue": None,
+            "AWS::Region": region,
+            "AWS::AccountId": LOCAL_ACCOUNT,
+            "AWS::StackName": stack_name,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": None,
         }
         self.region = region
         self.endpoint = endpoint.rstrip("/")
@@ -158,8 +166,12 @@ class _Resolver:
         resource = self.resources[logical_id]
         props = resource.get("Properties") or {}
         kind = resource["Type"]
-        explicit = {"AWS::SQS::Queue": "QueueName", "AWS::DynamoDB::Table": "TableName",
-                    "AWS::Serverless::Function": "FunctionName", "AWS::ApiGatewayV2::Api": "Name"}.get(kind)
+        explicit = {
+            "AWS::SQS::Queue": "QueueName",
+            "AWS::DynamoDB::Table": "TableName",
+            "AWS::Serverless::Function": "FunctionName",
+            "AWS::ApiGatewayV2::Api": "Name",
+        }.get(kind)
         if explicit and props.get(explicit):
             return str(self.resolve(props[explicit]))
         if kind not in ("AWS::SQS::Queue", "AWS::DynamoDB::Table"):
@@ -219,7 +231,7 @@ class _Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, arg), = value.items()
+            ((key, arg),) = value.items()
             if key == "Ref":
                 return self.ref(arg)
             if key == "Fn::GetAtt":
@@ -238,6 +250,7 @@ class _Resolver:
 
 # -- reading -----------------------------------------------------------------------------------------
 
+
 def _merge_globals(globals_: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
     merged = {**globals_, **props}
     env_globals = (globals_.get("Environment") or {}).get("Variables") or {}
@@ -250,15 +263,23 @@ def _is_dynamic_reference(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("{{resolve:")
 
 
-def _function(logical_id: str, props: dict[str, Any], r: _Resolver,
-              metadata: dict[str, Any] | None = None) -> FunctionSpec:
-    env = {k: str(v) for k, v in r.resolve(props["Environment"]["Variables"]).items()
-           if v is not None and not _is_dynamic_reference(v)}
+def _function(
+    logical_id: str, props: dict[str, Any], r: _Resolver, metadata: dict[str, Any] | None = None
+) -> FunctionSpec:
+    env = {
+        k: str(v)
+        for k, v in r.resolve(props["Environment"]["Variables"]).items()
+        if v is not None and not _is_dynamic_reference(v)
+    }
     local = (metadata or {}).get("LocalCloud") or {}
     spec = FunctionSpec(
-        logical_id=logical_id, name=r.physical_name(logical_id), handler=props["Handler"],
-        code_uri=str(props.get("CodeUri", ".")), environment=env,
-        timeout=float(props.get("Timeout", 3)), memory=int(props.get("MemorySize", 128)),
+        logical_id=logical_id,
+        name=r.physical_name(logical_id),
+        handler=props["Handler"],
+        code_uri=str(props.get("CodeUri", ".")),
+        environment=env,
+        timeout=float(props.get("Timeout", 3)),
+        memory=int(props.get("MemorySize", 128)),
         always_open_schedule=local.get("AlwaysOpenMarketSchedule"),
     )
     for name, event in (props.get("Events") or {}).items():
@@ -267,16 +288,28 @@ def _function(logical_id: str, props: dict[str, Any], r: _Resolver,
             spec.api_events.append(ApiEvent(name, ev.get("Path", "/"), ev.get("Method", "ANY").upper()))
         elif kind in ("Schedule", "ScheduleV2"):
             state = ev.get("State", "ENABLED")
-            spec.schedule_events.append(ScheduleEvent(
-                name, ev["Schedule"] if kind == "Schedule" else ev["ScheduleExpression"],
-                ev.get("ScheduleExpressionTimezone"), ev.get("Input"),
-                bool(ev.get("Enabled", True)) and state != "DISABLED"))
+            spec.schedule_events.append(
+                ScheduleEvent(
+                    name,
+                    ev["Schedule"] if kind == "Schedule" else ev["ScheduleExpression"],
+                    ev.get("ScheduleExpressionTimezone"),
+                    ev.get("Input"),
+                    bool(ev.get("Enabled", True)) and state != "DISABLED",
+                )
+            )
         elif kind == "SQS":
             raw_queue = (event.get("Properties") or {})["Queue"]
             queue = _logical_id_of(raw_queue)
-            spec.sqs_events.append(SqsEvent(
-                name, queue, int(ev.get("BatchSize", 10)), float(ev.get("MaximumBatchingWindowInSeconds", 0)),
-                "ReportBatchItemFailures" in (ev.get("FunctionResponseTypes") or []), bool(ev.get("Enabled", True))))
+            spec.sqs_events.append(
+                SqsEvent(
+                    name,
+                    queue,
+                    int(ev.get("BatchSize", 10)),
+                    float(ev.get("MaximumBatchingWindowInSeconds", 0)),
+                    "ReportBatchItemFailures" in (ev.get("FunctionResponseTypes") or []),
+                    bool(ev.get("Enabled", True)),
+                )
+            )
     return spec
 
 
@@ -295,23 +328,36 @@ def _queue(logical_id: str, props: dict[str, Any], r: _Resolver) -> QueueSpec:
     redrive = props.get("RedrivePolicy") or {}
     dlq = _logical_id_of(redrive["deadLetterTargetArn"]) if redrive else None
     return QueueSpec(
-        logical_id=logical_id, name=r.physical_name(logical_id),
+        logical_id=logical_id,
+        name=r.physical_name(logical_id),
         visibility_timeout=int(r.resolve(props.get("VisibilityTimeout", 30))),
         message_retention=int(r.resolve(props.get("MessageRetentionPeriod", 345600))),
-        fifo=bool(props.get("FifoQueue", False)), dead_letter_queue=dlq,
+        fifo=bool(props.get("FifoQueue", False)),
+        dead_letter_queue=dlq,
         max_receive_count=int(redrive["maxReceiveCount"]) if redrive else None,
     )
 
 
 def _table(logical_id: str, props: dict[str, Any], r: _Resolver) -> TableSpec:
     props = r.resolve(props)
-    create = {k: v for k, v in props.items() if k in (
-        "KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes", "LocalSecondaryIndexes", "BillingMode",
-        "ProvisionedThroughput")}
+    create = {
+        k: v
+        for k, v in props.items()
+        if k
+        in (
+            "KeySchema",
+            "AttributeDefinitions",
+            "GlobalSecondaryIndexes",
+            "LocalSecondaryIndexes",
+            "BillingMode",
+            "ProvisionedThroughput",
+        )
+    }
     create.setdefault("BillingMode", "PAY_PER_REQUEST")
     ttl = props.get("TimeToLiveSpecification") or {}
-    return TableSpec(logical_id, r.physical_name(logical_id), create,
-                     ttl.get("AttributeName") if ttl.get("Enabled") else None)
+    return TableSpec(
+        logical_id, r.physical_name(logical_id), create, ttl.get("AttributeName") if ttl.get("Enabled") else None
+    )
 
 
 def _websocket_apis(resources: dict[str, Any], r: _Resolver) -> dict[str, WebSocketApiSpec]:
@@ -333,12 +379,22 @@ def _websocket_apis(resources: dict[str, Any], r: _Resolver) -> dict[str, WebSoc
             if not function:
                 raise TemplateError(f"integration of route {rp['RouteKey']} does not call a Lambda function")
             routes[rp["RouteKey"]] = _function_logical_id(resources, r, function.group(1))
-        stage = next(((s.get("Properties") or {}).get("StageName") for s in resources.values()
-                      if s["Type"] == "AWS::ApiGatewayV2::Stage"
-                      and _logical_id_of((s.get("Properties") or {}).get("ApiId")) == logical_id), "Prod")
+        stage = next(
+            (
+                (s.get("Properties") or {}).get("StageName")
+                for s in resources.values()
+                if s["Type"] == "AWS::ApiGatewayV2::Stage"
+                and _logical_id_of((s.get("Properties") or {}).get("ApiId")) == logical_id
+            ),
+            "Prod",
+        )
         apis[logical_id] = WebSocketApiSpec(
-            logical_id, r.physical_name(logical_id),
-            props.get("RouteSelectionExpression", "$request.body.action"), routes, stage)
+            logical_id,
+            r.physical_name(logical_id),
+            props.get("RouteSelectionExpression", "$request.body.action"),
+            routes,
+            stage,
+        )
     return apis
 
 
@@ -349,8 +405,14 @@ def _function_logical_id(resources: dict[str, Any], r: _Resolver, physical: str)
     raise TemplateError(f"no function named {physical}")
 
 
-def read_template(path: Path, *, parameters: dict[str, str] | None = None, stack_name: str = "kstock",
-                  region: str = "ap-northeast-2", sqs_endpoint: str = "http://127.0.0.1:4566") -> Template:
+def read_template(
+    path: Path,
+    *,
+    parameters: dict[str, str] | None = None,
+    stack_name: str = "kstock",
+    region: str = "ap-northeast-2",
+    sqs_endpoint: str = "http://127.0.0.1:4566",
+) -> Template:
     doc = load_yaml(path)
     resources: dict[str, Any] = doc.get("Resources") or {}
     params = {name: str(spec.get("Default", "")) for name, spec in (doc.get("Parameters") or {}).items()}
@@ -362,8 +424,9 @@ def read_template(path: Path, *, parameters: dict[str, str] | None = None, stack
     for logical_id, res in resources.items():
         props = res.get("Properties") or {}
         if res["Type"] == "AWS::Serverless::Function":
-            functions[logical_id] = _function(logical_id, _merge_globals(function_globals, props), r,
-                                              res.get("Metadata"))
+            functions[logical_id] = _function(
+                logical_id, _merge_globals(function_globals, props), r, res.get("Metadata")
+            )
         elif res["Type"] == "AWS::SQS::Queue":
             queues[logical_id] = _queue(logical_id, props, r)
         elif res["Type"] == "AWS::DynamoDB::Table":

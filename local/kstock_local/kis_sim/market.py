@@ -56,10 +56,10 @@ class Security:
 
     symbol: str
     name: str
-    market: str                      # KOSPI / KOSDAQ / ELW
+    market: str  # KOSPI / KOSDAQ / ELW
     industry: str
     listed_shares: int
-    base_volume: int                 # a typical day's volume
+    base_volume: int  # a typical day's volume
     prev_close: int
     prev_volume: int
     daily_vol: float
@@ -84,9 +84,9 @@ class Security:
     buy_qty: int = 0
     lower: int = 0
     upper: int = 0
-    target: float = 0.0              # where the walk is pulled to (anchor, surge peak, fade floor)
-    boost: float = 0.0               # extra move probability while surging / fading
-    heat: float = 1.0                # trade-rate multiplier
+    target: float = 0.0  # where the walk is pulled to (anchor, surge peak, fade floor)
+    boost: float = 0.0  # extra move probability while surging / fading
+    heat: float = 1.0  # trade-rate multiplier
     history: list[DayBar] | None = None
 
     @property
@@ -116,7 +116,7 @@ class Security:
 
 @dataclass(eq=False)
 class IndexState:
-    code: str                         # KIS code 0001 / 1001 / 2001
+    code: str  # KIS code 0001 / 1001 / 2001
     name: str
     members: list[Security]
     prev_close: float
@@ -154,18 +154,28 @@ class IndexState:
 class Trade:
     """One executed trade, as the WebSocket publisher needs it."""
 
-    tr_id: str                        # H0STCNT0 or H0EWCNT0
+    tr_id: str  # H0STCNT0 or H0EWCNT0
     security: Security
     qty: int
-    side: str                         # 1 buyer-initiated, 5 seller-initiated
-    clock: str                        # HHMMSS KST
+    side: str  # 1 buyer-initiated, 5 seller-initiated
+    clock: str  # HHMMSS KST
 
 
 class Market:
-    def __init__(self, seed: int = 20250714, *, always_open: bool = True, trades_per_second: float = 200.0,
-                 history_days: int = 800, surge_count: int = 3, regime_seconds: float = 90.0, elw_count: int = 6,
-                 elw_share: float = 0.03, clock: Callable[[], datetime] | None = None,
-                 universe: int | None = None) -> None:
+    def __init__(
+        self,
+        seed: int = 20250714,
+        *,
+        always_open: bool = True,
+        trades_per_second: float = 200.0,
+        history_days: int = 800,
+        surge_count: int = 3,
+        regime_seconds: float = 90.0,
+        elw_count: int = 6,
+        elw_share: float = 0.03,
+        clock: Callable[[], datetime] | None = None,
+        universe: int | None = None,
+    ) -> None:
         self.seed = seed
         self.universe = universe  # trade only the first N companies (benchmarks: every trade is subscribed)
         self.always_open = always_open
@@ -198,27 +208,45 @@ class Market:
         for company in companies:
             rng = random.Random(f"{self.seed}:{company.symbol}:profile")
             rank = next(ranks.setdefault(company.market, itertools.count(1)))
-            price = _KNOWN_PRICES.get(company.symbol) or round_to_tick(math.exp(rng.uniform(math.log(1_500),
-                                                                                             math.log(400_000))))
+            price = _KNOWN_PRICES.get(company.symbol) or round_to_tick(
+                math.exp(rng.uniform(math.log(1_500), math.log(400_000)))
+            )
             # The data file lists big names first: a power law by rank gives plausible caps.
-            cap = (450e12 if company.market == "KOSPI" else 25e12) * rank ** -1.15 * rng.uniform(0.7, 1.3)
+            cap = (450e12 if company.market == "KOSPI" else 25e12) * rank**-1.15 * rng.uniform(0.7, 1.3)
             shares = company.listed_shares or max(1_000_000, int(cap / price))
             turnover = rng.uniform(0.001, 0.006)
             base_volume = max(10_000, int(shares * turnover))
             self.stocks[company.symbol] = Security(
-                symbol=company.symbol, name=company.name, market=company.market, industry=company.industry or "",
-                listed_shares=shares, base_volume=base_volume, prev_close=price,
-                prev_volume=int(base_volume * rng.uniform(0.6, 1.4)), daily_vol=rng.uniform(0.012, 0.035),
+                symbol=company.symbol,
+                name=company.name,
+                market=company.market,
+                industry=company.industry or "",
+                listed_shares=shares,
+                base_volume=base_volume,
+                prev_close=price,
+                prev_volume=int(base_volume * rng.uniform(0.6, 1.4)),
+                daily_vol=rng.uniform(0.012, 0.035),
             )
         kospi = sorted((s for s in self.stocks.values() if s.market == "KOSPI"), key=lambda s: -s.market_cap)
         for i, code in enumerate(_ELW_CODES[:elw_count]):
             under = kospi[i % max(1, len(kospi))]
             call = i % 3 != 2
             strike = round_to_tick(under.prev_close * (1.05 if call else 0.95))
-            elw = Security(symbol=code, name=f"{under.name[:6]} {'콜' if call else '풋'} {i + 1:02d}", market="ELW",
-                           industry="ELW", listed_shares=10_000_000, base_volume=2_000_000, prev_close=0,
-                           prev_volume=2_000_000, daily_vol=0.12, is_elw=True, underlying=under, strike=strike,
-                           call=call)
+            elw = Security(
+                symbol=code,
+                name=f"{under.name[:6]} {'콜' if call else '풋'} {i + 1:02d}",
+                market="ELW",
+                industry="ELW",
+                listed_shares=10_000_000,
+                base_volume=2_000_000,
+                prev_close=0,
+                prev_volume=2_000_000,
+                daily_vol=0.12,
+                is_elw=True,
+                underlying=under,
+                strike=strike,
+                call=call,
+            )
             elw.prev_close = self._elw_fair(elw, under.prev_close)
             self.elws[code] = elw
         for row in load_indices():
@@ -227,8 +255,13 @@ class Market:
                 members = sorted(members, key=lambda s: -s.market_cap)[:200]
             rng = random.Random(f"{self.seed}:{row.kis_code}:index")
             base = _INDEX_BASES.get(row.kis_code, 1000.0) * rng.uniform(0.95, 1.05)
-            index = IndexState(code=row.kis_code, name=row.name, members=members, prev_close=round(base, 2),
-                               prev_volume=sum(m.prev_volume for m in members))
+            index = IndexState(
+                code=row.kis_code,
+                name=row.name,
+                members=members,
+                prev_close=round(base, 2),
+                prev_volume=sum(m.prev_volume for m in members),
+            )
             total = sum(m.prev_close * m.listed_shares for m in members) or 1
             index.weights = [m.prev_close * m.listed_shares / total for m in members]
             self.indices[row.kis_code] = index
@@ -276,8 +309,12 @@ class Market:
     def _start_session(self, moment: datetime, warm: bool) -> None:
         """Reset intraday state; ``warm`` fills in the part of the day already elapsed."""
         fraction = self.session_fraction(moment)
-        if not self.always_open and session_at(moment) in (Session.CLOSED, Session.OPENING_AUCTION) \
-                and moment.astimezone(KST).date() == self.session_day and fraction <= 0:
+        if (
+            not self.always_open
+            and session_at(moment) in (Session.CLOSED, Session.OPENING_AUCTION)
+            and moment.astimezone(KST).date() == self.session_day
+            and fraction <= 0
+        ):
             fraction = 0.0
         rng = random.Random(f"{self.seed}:{self.session_day.isoformat()}:warm")
         for sec in self.stocks.values():
@@ -334,13 +371,23 @@ class Market:
             return
         for sec in itertools.chain(self.stocks.values(), self.elws.values()):
             if sec.history is not None and sec.acc_volume:
-                sec.history.append(DayBar(self.session_day, sec.open, sec.high, sec.low, sec.price, sec.acc_volume,
-                                          sec.acc_value))
+                sec.history.append(
+                    DayBar(self.session_day, sec.open, sec.high, sec.low, sec.price, sec.acc_volume, sec.acc_value)
+                )
             sec.prev_close, sec.prev_volume = sec.price, max(sec.acc_volume, 1)
         for index in self.indices.values():
             if index.history is not None:
-                index.history.append(DayBar(self.session_day, index.open, index.high, index.low, index.value,
-                                            index.acc_volume, index.acc_value))
+                index.history.append(
+                    DayBar(
+                        self.session_day,
+                        index.open,
+                        index.high,
+                        index.low,
+                        index.value,
+                        index.acc_volume,
+                        index.acc_value,
+                    )
+                )
             index.prev_close, index.prev_volume = round(index.value, 2), max(index.acc_volume, 1)
         self.session_day = day
         self._start_session(moment, warm=False)
@@ -445,8 +492,9 @@ class Market:
         for sec in self._surging:
             sec.boost, sec.heat = 0.5, 6.0
             sec.target = sec.prev_close * (1 + rng.uniform(0.08, 0.3))
-        self._cum_weights = list(itertools.accumulate(
-            (1.0 + math.log10(max(10, s.base_volume)) / 2) * s.heat for s in self.stocks.values()))
+        self._cum_weights = list(
+            itertools.accumulate((1.0 + math.log10(max(10, s.base_volume)) / 2) * s.heat for s in self.stocks.values())
+        )
 
     def _theme_surgers(self, candidates: list[Security]) -> list[Security]:
         """The members of one named theme surge together (the news stand-in's headlines name the
@@ -480,8 +528,9 @@ class Market:
         sec = self.security(symbol)
         if sec is not None:
             if sec.history is None:
-                sec.history = self._make_history(symbol, sec.prev_close, sec.daily_vol, sec.base_volume,
-                                                 ticks=True, elw=sec.is_elw)
+                sec.history = self._make_history(
+                    symbol, sec.prev_close, sec.daily_vol, sec.base_volume, ticks=True, elw=sec.is_elw
+                )
             return sec.history
         index = self.indices[symbol]
         if index.history is None:
@@ -492,17 +541,26 @@ class Market:
         bars = list(self.history(symbol))
         sec = self.security(symbol)
         if sec is not None and sec.acc_volume:
-            bars.append(DayBar(self.session_day, sec.open, sec.high, sec.low, sec.price, sec.acc_volume,
-                               sec.acc_value))
+            bars.append(DayBar(self.session_day, sec.open, sec.high, sec.low, sec.price, sec.acc_volume, sec.acc_value))
         elif sec is None:
             index = self.indices[symbol]
             if index.acc_volume:
-                bars.append(DayBar(self.session_day, index.open, index.high, index.low, index.value,
-                                   index.acc_volume, index.acc_value))
+                bars.append(
+                    DayBar(
+                        self.session_day,
+                        index.open,
+                        index.high,
+                        index.low,
+                        index.value,
+                        index.acc_volume,
+                        index.acc_value,
+                    )
+                )
         return bars
 
-    def _make_history(self, symbol: str, last_close: float, vol: float, base_volume: int, *, ticks: bool,
-                      elw: bool = False) -> list[DayBar]:
+    def _make_history(
+        self, symbol: str, last_close: float, vol: float, base_volume: int, *, ticks: bool, elw: bool = False
+    ) -> list[DayBar]:
         rng = random.Random(f"{self.seed}:{symbol}:{self.session_day.isoformat()}:history")
         start = self.session_day - timedelta(days=self.history_days)
         days = trading_days(start, self.session_day - timedelta(days=1))
@@ -544,14 +602,23 @@ def aggregate(bars: list[DayBar], period: str) -> list[DayBar]:
     out: list[DayBar] = []
     for _, group in itertools.groupby(bars, key=lambda b: bucket(b.day)):
         g = list(group)
-        out.append(DayBar(g[-1].day, g[0].open, max(b.high for b in g), min(b.low for b in g), g[-1].close,
-                          sum(b.volume for b in g), sum(b.value for b in g)))
+        out.append(
+            DayBar(
+                g[-1].day,
+                g[0].open,
+                max(b.high for b in g),
+                min(b.low for b in g),
+                g[-1].close,
+                sum(b.volume for b in g),
+                sum(b.value for b in g),
+            )
+        )
     return out
 
 
 def bars_between(bars: list[DayBar], start: date, end: date) -> list[DayBar]:
     days = [b.day for b in bars]
-    return bars[bisect.bisect_left(days, start):bisect.bisect_right(days, end)]
+    return bars[bisect.bisect_left(days, start) : bisect.bisect_right(days, end)]
 
 
 __all__ = ["DayBar", "IndexState", "Market", "Security", "Trade", "aggregate", "bars_between", "time"]

@@ -33,14 +33,22 @@ class KisError(Exception):
         self.status, self.code, self.message, self.oauth = status, code, message, oauth
 
     def response(self) -> web.Response:
-        body = ({"error_code": self.code, "error_description": self.message} if self.oauth
-                else {"rt_cd": "1", "msg_cd": self.code, "msg1": self.message})
+        body = (
+            {"error_code": self.code, "error_description": self.message}
+            if self.oauth
+            else {"rt_cd": "1", "msg_cd": self.code, "msg1": self.message}
+        )
         return _json(body, status=self.status)
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(text=json.dumps(body, ensure_ascii=False), status=status,
-                        content_type="application/json", charset="utf-8", headers=headers)
+    return web.Response(
+        text=json.dumps(body, ensure_ascii=False),
+        status=status,
+        content_type="application/json",
+        charset="utf-8",
+        headers=headers,
+    )
 
 
 def _s(value: Any) -> str:
@@ -122,14 +130,24 @@ class RestApi:
                 raise KisError(403, "EGW00133", "접근토큰 발급 잠시 후 다시 시도하세요(1분당 1회)", oauth=True)
             self.state.last_issue[app_key] = now
             current = self.state.current.get(app_key)
-            if (current is None or current.expires_at <= now or current.app_secret != secret
-                    or now - current.issued_at > self.config.token_reuse_window):
+            if (
+                current is None
+                or current.expires_at <= now
+                or current.app_secret != secret
+                or now - current.issued_at > self.config.token_reuse_window
+            ):
                 current = self.state.issue_token(app_key, secret, self.config.token_lifetime)
         except KisError as exc:
             return exc.response()
         expires = datetime.fromtimestamp(current.expires_at, KST).strftime("%Y-%m-%d %H:%M:%S")
-        return _json({"access_token": current.token, "access_token_token_expired": expires, "token_type": "Bearer",
-                      "expires_in": max(0, int(current.expires_at - now))})
+        return _json(
+            {
+                "access_token": current.token,
+                "access_token_token_expired": expires,
+                "token_type": "Bearer",
+                "expires_in": max(0, int(current.expires_at - now)),
+            }
+        )
 
     async def approval(self, request: web.Request) -> web.Response:
         try:
@@ -205,8 +223,13 @@ class RestApi:
 
     @staticmethod
     def _price_fields(sec: Security) -> dict[str, str]:
-        return {"stck_prpr": _s(sec.price), "prdy_vrss": _s(sec.change), "prdy_vrss_sign": sec.sign(),
-                "prdy_ctrt": _s(round(sec.change_percent, 2)), "acml_vol": _s(sec.acc_volume)}
+        return {
+            "stck_prpr": _s(sec.price),
+            "prdy_vrss": _s(sec.change),
+            "prdy_vrss_sign": sec.sign(),
+            "prdy_ctrt": _s(round(sec.change_percent, 2)),
+            "acml_vol": _s(sec.acc_volume),
+        }
 
     def inquire_price(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
         sec = self._security(params)
@@ -215,18 +238,44 @@ class RestApi:
         w52_low = min([sec.low or sec.price] + [int(b.low) for b in hist])
         eps = max(1, sec.prev_close // 12)
         out = {
-            **self._price_fields(sec), "stck_shrn_iscd": sec.symbol, "acml_tr_pbmn": _s(sec.acc_value),
+            **self._price_fields(sec),
+            "stck_shrn_iscd": sec.symbol,
+            "acml_tr_pbmn": _s(sec.acc_value),
             "prdy_vrss_vol_rate": _s(round(sec.acc_volume * 100 / (sec.prev_volume or 1), 2)),
-            "stck_oprc": _s(sec.open), "stck_hgpr": _s(sec.high), "stck_lwpr": _s(sec.low),
-            "stck_mxpr": _s(sec.upper), "stck_llam": _s(sec.lower), "stck_sdpr": _s(sec.prev_close),
-            "wghn_avrg_stck_prc": _s(round(sec.vwap, 2)), "hts_frgn_ehrt": "25.31", "frgn_ntby_qty": "0",
-            "pgtr_ntby_qty": "0", "aspr_unit": _s(tick_size(sec.price)), "hts_avls": _s(sec.market_cap // 100_000_000),
-            "per": _s(round(sec.price / eps, 2)), "pbr": "1.20", "eps": _s(float(eps)), "bps": _s(float(eps * 10)),
-            "lstn_stcn": _s(sec.listed_shares), "stck_fcam": "100", "w52_hgpr": _s(w52_high), "w52_lwpr": _s(w52_low),
-            "iscd_stat_cls_code": "55", "marg_rate": "20.00", "rprs_mrkt_kor_name": sec.market,
-            "bstp_kor_isnm": sec.industry, "temp_stop_yn": "N", "crdt_able_yn": "Y", "elw_pblc_yn": "N",
-            "vi_cls_code": "N", "ovtm_vi_cls_code": "N", "invt_caful_yn": "N", "mrkt_warn_cls_code": "00",
-            "short_over_yn": "N", "sltr_yn": "N", "mang_issu_cls_code": "N",
+            "stck_oprc": _s(sec.open),
+            "stck_hgpr": _s(sec.high),
+            "stck_lwpr": _s(sec.low),
+            "stck_mxpr": _s(sec.upper),
+            "stck_llam": _s(sec.lower),
+            "stck_sdpr": _s(sec.prev_close),
+            "wghn_avrg_stck_prc": _s(round(sec.vwap, 2)),
+            "hts_frgn_ehrt": "25.31",
+            "frgn_ntby_qty": "0",
+            "pgtr_ntby_qty": "0",
+            "aspr_unit": _s(tick_size(sec.price)),
+            "hts_avls": _s(sec.market_cap // 100_000_000),
+            "per": _s(round(sec.price / eps, 2)),
+            "pbr": "1.20",
+            "eps": _s(float(eps)),
+            "bps": _s(float(eps * 10)),
+            "lstn_stcn": _s(sec.listed_shares),
+            "stck_fcam": "100",
+            "w52_hgpr": _s(w52_high),
+            "w52_lwpr": _s(w52_low),
+            "iscd_stat_cls_code": "55",
+            "marg_rate": "20.00",
+            "rprs_mrkt_kor_name": sec.market,
+            "bstp_kor_isnm": sec.industry,
+            "temp_stop_yn": "N",
+            "crdt_able_yn": "Y",
+            "elw_pblc_yn": "N",
+            "vi_cls_code": "N",
+            "ovtm_vi_cls_code": "N",
+            "invt_caful_yn": "N",
+            "mrkt_warn_cls_code": "00",
+            "short_over_yn": "N",
+            "sltr_yn": "N",
+            "mang_issu_cls_code": "N",
         }
         return {"output": out}, ""
 
@@ -239,13 +288,24 @@ class RestApi:
         rows = []
         for prev, bar in zip(bars, bars[1:], strict=False):
             diff = int(bar.close) - int(prev.close)
-            rows.append({
-                "stck_bsop_date": _d(bar.day), "stck_oprc": _s(int(bar.open)), "stck_hgpr": _s(int(bar.high)),
-                "stck_lwpr": _s(int(bar.low)), "stck_clpr": _s(int(bar.close)), "acml_vol": _s(bar.volume),
-                "prdy_vrss_vol_rate": _s(round(bar.volume * 100 / max(1, prev.volume), 2)), "prdy_vrss": _s(diff),
-                "prdy_vrss_sign": _sign(diff), "prdy_ctrt": _s(round(diff * 100 / prev.close, 2)),
-                "hts_frgn_ehrt": "25.31", "frgn_ntby_qty": "0", "flng_cls_code": "00", "acml_prtt_rate": "0.00",
-            })
+            rows.append(
+                {
+                    "stck_bsop_date": _d(bar.day),
+                    "stck_oprc": _s(int(bar.open)),
+                    "stck_hgpr": _s(int(bar.high)),
+                    "stck_lwpr": _s(int(bar.low)),
+                    "stck_clpr": _s(int(bar.close)),
+                    "acml_vol": _s(bar.volume),
+                    "prdy_vrss_vol_rate": _s(round(bar.volume * 100 / max(1, prev.volume), 2)),
+                    "prdy_vrss": _s(diff),
+                    "prdy_vrss_sign": _sign(diff),
+                    "prdy_ctrt": _s(round(diff * 100 / prev.close, 2)),
+                    "hts_frgn_ehrt": "25.31",
+                    "frgn_ntby_qty": "0",
+                    "flng_cls_code": "00",
+                    "acml_prtt_rate": "0.00",
+                }
+            )
         return {"output": rows[::-1]}, ""
 
     def investor(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
@@ -265,19 +325,43 @@ class RestApi:
         rows = []
         for bar in reversed(window):
             diff = int(bar.close) - int(prev_close.get(bar.day, bar.open))
-            rows.append({
-                "stck_bsop_date": _d(bar.day), "stck_clpr": _s(int(bar.close)), "stck_oprc": _s(int(bar.open)),
-                "stck_hgpr": _s(int(bar.high)), "stck_lwpr": _s(int(bar.low)), "acml_vol": _s(bar.volume),
-                "acml_tr_pbmn": _s(bar.value), "flng_cls_code": "00", "prtt_rate": "0.00", "mod_yn": "N",
-                "prdy_vrss_sign": _sign(diff), "prdy_vrss": _s(diff), "revl_issu_reas": "",
-            })
+            rows.append(
+                {
+                    "stck_bsop_date": _d(bar.day),
+                    "stck_clpr": _s(int(bar.close)),
+                    "stck_oprc": _s(int(bar.open)),
+                    "stck_hgpr": _s(int(bar.high)),
+                    "stck_lwpr": _s(int(bar.low)),
+                    "acml_vol": _s(bar.volume),
+                    "acml_tr_pbmn": _s(bar.value),
+                    "flng_cls_code": "00",
+                    "prtt_rate": "0.00",
+                    "mod_yn": "N",
+                    "prdy_vrss_sign": _sign(diff),
+                    "prdy_vrss": _s(diff),
+                    "revl_issu_reas": "",
+                }
+            )
         summary = {
-            **self._price_fields(sec), "stck_prdy_clpr": _s(sec.prev_close), "acml_tr_pbmn": _s(sec.acc_value),
-            "hts_kor_isnm": sec.name, "stck_shrn_iscd": sec.symbol, "prdy_vol": _s(sec.prev_volume),
-            "stck_mxpr": _s(sec.upper), "stck_llam": _s(sec.lower), "stck_oprc": _s(sec.open),
-            "stck_hgpr": _s(sec.high), "stck_lwpr": _s(sec.low), "askp": _s(sec.price + tick_size(sec.price)),
-            "bidp": _s(sec.price), "lstn_stcn": _s(sec.listed_shares), "hts_avls": _s(sec.market_cap // 100_000_000),
-            "stck_fcam": "100", "per": "12.00", "eps": "0", "pbr": "1.20",
+            **self._price_fields(sec),
+            "stck_prdy_clpr": _s(sec.prev_close),
+            "acml_tr_pbmn": _s(sec.acc_value),
+            "hts_kor_isnm": sec.name,
+            "stck_shrn_iscd": sec.symbol,
+            "prdy_vol": _s(sec.prev_volume),
+            "stck_mxpr": _s(sec.upper),
+            "stck_llam": _s(sec.lower),
+            "stck_oprc": _s(sec.open),
+            "stck_hgpr": _s(sec.high),
+            "stck_lwpr": _s(sec.low),
+            "askp": _s(sec.price + tick_size(sec.price)),
+            "bidp": _s(sec.price),
+            "lstn_stcn": _s(sec.listed_shares),
+            "hts_avls": _s(sec.market_cap // 100_000_000),
+            "stck_fcam": "100",
+            "per": "12.00",
+            "eps": "0",
+            "pbr": "1.20",
         }
         return {"output1": summary, "output2": rows}, "D"
 
@@ -291,55 +375,96 @@ class RestApi:
         ranked = sorted(self._ranked(params), key=lambda s: s.change_percent, reverse=not falling)[:RANK_ROWS]
         rows = []
         for rank, s in enumerate(ranked, 1):
-            rows.append({
-                "stck_shrn_iscd": s.symbol, "data_rank": _s(rank), "hts_kor_isnm": s.name, **self._price_fields(s),
-                "stck_hgpr": _s(s.high), "hgpr_hour": s.high_time, "acml_hgpr_date": _d(self.market.session_day),
-                "stck_lwpr": _s(s.low), "lwpr_hour": s.low_time, "acml_lwpr_date": _d(self.market.session_day),
-                "lwpr_vrss_prpr_rate": _s(round((s.price - s.low) * 100 / max(1, s.low), 2)),
-                "dsgt_date_clpr_vrss_prpr_rate": _s(round(s.change_percent, 2)), "cnnt_ascn_dynu": "1",
-                "hgpr_vrss_prpr_rate": _s(round((s.price - s.high) * 100 / max(1, s.high), 2)), "cnnt_down_dynu": "0",
-                "oprc_vrss_prpr_sign": _sign(s.price - s.open), "oprc_vrss_prpr": _s(s.price - s.open),
-                "oprc_vrss_prpr_rate": _s(round((s.price - s.open) * 100 / max(1, s.open), 2)),
-                "prd_rsfl": _s(s.change), "prd_rsfl_rate": _s(round(s.change_percent, 2)),
-            })
+            rows.append(
+                {
+                    "stck_shrn_iscd": s.symbol,
+                    "data_rank": _s(rank),
+                    "hts_kor_isnm": s.name,
+                    **self._price_fields(s),
+                    "stck_hgpr": _s(s.high),
+                    "hgpr_hour": s.high_time,
+                    "acml_hgpr_date": _d(self.market.session_day),
+                    "stck_lwpr": _s(s.low),
+                    "lwpr_hour": s.low_time,
+                    "acml_lwpr_date": _d(self.market.session_day),
+                    "lwpr_vrss_prpr_rate": _s(round((s.price - s.low) * 100 / max(1, s.low), 2)),
+                    "dsgt_date_clpr_vrss_prpr_rate": _s(round(s.change_percent, 2)),
+                    "cnnt_ascn_dynu": "1",
+                    "hgpr_vrss_prpr_rate": _s(round((s.price - s.high) * 100 / max(1, s.high), 2)),
+                    "cnnt_down_dynu": "0",
+                    "oprc_vrss_prpr_sign": _sign(s.price - s.open),
+                    "oprc_vrss_prpr": _s(s.price - s.open),
+                    "oprc_vrss_prpr_rate": _s(round((s.price - s.open) * 100 / max(1, s.open), 2)),
+                    "prd_rsfl": _s(s.change),
+                    "prd_rsfl_rate": _s(round(s.change_percent, 2)),
+                }
+            )
         return {"output": rows}, ""
 
     def volume_rank(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
         by_value = params.get("FID_BLNG_CLS_CODE", "0") == "3"
-        ranked = sorted(self._ranked(params), key=lambda s: s.acc_value if by_value else s.acc_volume,
-                        reverse=True)[:RANK_ROWS]
-        rows = [{
-            "hts_kor_isnm": s.name, "mksc_shrn_iscd": s.symbol, "data_rank": _s(rank), **self._price_fields(s),
-            "prdy_vol": _s(s.prev_volume), "lstn_stcn": _s(s.listed_shares), "avrg_vol": _s(s.base_volume),
-            "n_befr_clpr_vrss_prpr_rate": _s(round(s.change_percent, 2)),
-            "vol_inrt": _s(round(s.acc_volume * 100 / max(1, s.prev_volume), 2)),
-            "vol_tnrt": _s(round(s.acc_volume * 100 / s.listed_shares, 2)), "nday_vol_tnrt": "0.00",
-            "avrg_tr_pbmn": _s(s.base_volume * s.prev_close), "tr_pbmn_tnrt": "0.00", "nday_tr_pbmn_tnrt": "0.00",
-            "acml_tr_pbmn": _s(s.acc_value),
-        } for rank, s in enumerate(ranked, 1)]
+        ranked = sorted(self._ranked(params), key=lambda s: s.acc_value if by_value else s.acc_volume, reverse=True)[
+            :RANK_ROWS
+        ]
+        rows = [
+            {
+                "hts_kor_isnm": s.name,
+                "mksc_shrn_iscd": s.symbol,
+                "data_rank": _s(rank),
+                **self._price_fields(s),
+                "prdy_vol": _s(s.prev_volume),
+                "lstn_stcn": _s(s.listed_shares),
+                "avrg_vol": _s(s.base_volume),
+                "n_befr_clpr_vrss_prpr_rate": _s(round(s.change_percent, 2)),
+                "vol_inrt": _s(round(s.acc_volume * 100 / max(1, s.prev_volume), 2)),
+                "vol_tnrt": _s(round(s.acc_volume * 100 / s.listed_shares, 2)),
+                "nday_vol_tnrt": "0.00",
+                "avrg_tr_pbmn": _s(s.base_volume * s.prev_close),
+                "tr_pbmn_tnrt": "0.00",
+                "nday_tr_pbmn_tnrt": "0.00",
+                "acml_tr_pbmn": _s(s.acc_value),
+            }
+            for rank, s in enumerate(ranked, 1)
+        ]
         return {"output": rows}, ""
 
     def market_cap(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
         universe = self._ranked(params)
         total = sum(s.market_cap for s in universe) or 1
         ranked = sorted(universe, key=lambda s: s.market_cap, reverse=True)[:RANK_ROWS]
-        rows = [{
-            "mksc_shrn_iscd": s.symbol, "data_rank": _s(rank), "hts_kor_isnm": s.name, **self._price_fields(s),
-            "lstn_stcn": _s(s.listed_shares), "stck_avls": _s(s.market_cap // 100_000_000),
-            "mrkt_whol_avls_rlim": _s(round(s.market_cap * 100 / total, 2)),
-        } for rank, s in enumerate(ranked, 1)]
+        rows = [
+            {
+                "mksc_shrn_iscd": s.symbol,
+                "data_rank": _s(rank),
+                "hts_kor_isnm": s.name,
+                **self._price_fields(s),
+                "lstn_stcn": _s(s.listed_shares),
+                "stck_avls": _s(s.market_cap // 100_000_000),
+                "mrkt_whol_avls_rlim": _s(round(s.market_cap * 100 / total, 2)),
+            }
+            for rank, s in enumerate(ranked, 1)
+        ]
         return {"output": rows}, ""
 
     def _index_fields(self, index: IndexState) -> dict[str, str]:
         upper, up, flat, down, lower = index.counts()
         return {
-            "bstp_nmix_prpr": _s(index.value), "bstp_nmix_prdy_vrss": _s(index.change),
-            "prdy_vrss_sign": _sign(index.change), "bstp_nmix_prdy_ctrt": _s(round(index.change_percent, 2)),
-            "acml_vol": _s(index.acc_volume), "prdy_vol": _s(index.prev_volume),
-            "acml_tr_pbmn": _s(index.acc_value // 1_000_000), "prdy_tr_pbmn": "0",
-            "bstp_nmix_oprc": _s(index.open), "bstp_nmix_hgpr": _s(index.high), "bstp_nmix_lwpr": _s(index.low),
-            "ascn_issu_cnt": _s(up), "uplm_issu_cnt": _s(upper), "stnr_issu_cnt": _s(flat),
-            "down_issu_cnt": _s(down), "lslm_issu_cnt": _s(lower),
+            "bstp_nmix_prpr": _s(index.value),
+            "bstp_nmix_prdy_vrss": _s(index.change),
+            "prdy_vrss_sign": _sign(index.change),
+            "bstp_nmix_prdy_ctrt": _s(round(index.change_percent, 2)),
+            "acml_vol": _s(index.acc_volume),
+            "prdy_vol": _s(index.prev_volume),
+            "acml_tr_pbmn": _s(index.acc_value // 1_000_000),
+            "prdy_tr_pbmn": "0",
+            "bstp_nmix_oprc": _s(index.open),
+            "bstp_nmix_hgpr": _s(index.high),
+            "bstp_nmix_lwpr": _s(index.low),
+            "ascn_issu_cnt": _s(up),
+            "uplm_issu_cnt": _s(upper),
+            "stnr_issu_cnt": _s(flat),
+            "down_issu_cnt": _s(down),
+            "lslm_issu_cnt": _s(lower),
         }
 
     def index_price(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
@@ -347,11 +472,19 @@ class RestApi:
 
     @staticmethod
     def _index_rows(bars: list[DayBar]) -> list[dict[str, str]]:
-        return [{
-            "stck_bsop_date": _d(b.day), "bstp_nmix_prpr": _s(float(b.close)), "bstp_nmix_oprc": _s(float(b.open)),
-            "bstp_nmix_hgpr": _s(float(b.high)), "bstp_nmix_lwpr": _s(float(b.low)), "acml_vol": _s(b.volume),
-            "acml_tr_pbmn": _s(b.value // 1_000_000), "mod_yn": "N",
-        } for b in reversed(bars)]
+        return [
+            {
+                "stck_bsop_date": _d(b.day),
+                "bstp_nmix_prpr": _s(float(b.close)),
+                "bstp_nmix_oprc": _s(float(b.open)),
+                "bstp_nmix_hgpr": _s(float(b.high)),
+                "bstp_nmix_lwpr": _s(float(b.low)),
+                "acml_vol": _s(b.volume),
+                "acml_tr_pbmn": _s(b.value // 1_000_000),
+                "mod_yn": "N",
+            }
+            for b in reversed(bars)
+        ]
 
     def index_daily(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
         index = self._index(params)
@@ -374,17 +507,43 @@ class RestApi:
         under = elw.underlying
         assert under is not None
         out = {
-            "elw_shrn_iscd": elw.symbol, "hts_kor_isnm": elw.name, "elw_prpr": _s(elw.price),
-            "prdy_vrss": _s(elw.change), "prdy_vrss_sign": elw.sign(), "prdy_ctrt": _s(round(elw.change_percent, 2)),
-            "acml_vol": _s(elw.acc_volume), "prdy_vrss_vol_rate": "0.00", "unas_shrn_iscd": under.symbol,
-            "unas_isnm": under.name, "unas_prpr": _s(under.price), "unas_prdy_vrss": _s(under.change),
-            "unas_prdy_vrss_sign": under.sign(), "unas_prdy_ctrt": _s(round(under.change_percent, 2)),
-            "bidp": _s(elw.price), "askp": _s(elw.price + 5), "acml_tr_pbmn": _s(elw.acc_value), "vol_tnrt": "0.00",
-            "elw_oprc": _s(elw.open), "elw_hgpr": _s(elw.high), "elw_lwpr": _s(elw.low),
-            "stck_prdy_clpr": _s(elw.prev_close), "hts_thpr": _s(float(elw.price)), "dprt": "0.00",
-            "atm_cls_name": "ATM", "hts_ints_vltl": "25.00", "acpr": _s(elw.strike), "pvt_scnd_dmrs_prc": "0",
-            "pvt_frst_dmrs_prc": "0", "pvt_pont_val": "0", "pvt_frst_dmsp_prc": "0", "pvt_scnd_dmsp_prc": "0",
-            "dmsp_val": "0", "dmrs_val": "0", "elw_sdpr": _s(elw.prev_close), "apprch_rate": "0.00",
-            "tick_conv_prc": "0", "invt_epmd_cntt": "",
+            "elw_shrn_iscd": elw.symbol,
+            "hts_kor_isnm": elw.name,
+            "elw_prpr": _s(elw.price),
+            "prdy_vrss": _s(elw.change),
+            "prdy_vrss_sign": elw.sign(),
+            "prdy_ctrt": _s(round(elw.change_percent, 2)),
+            "acml_vol": _s(elw.acc_volume),
+            "prdy_vrss_vol_rate": "0.00",
+            "unas_shrn_iscd": under.symbol,
+            "unas_isnm": under.name,
+            "unas_prpr": _s(under.price),
+            "unas_prdy_vrss": _s(under.change),
+            "unas_prdy_vrss_sign": under.sign(),
+            "unas_prdy_ctrt": _s(round(under.change_percent, 2)),
+            "bidp": _s(elw.price),
+            "askp": _s(elw.price + 5),
+            "acml_tr_pbmn": _s(elw.acc_value),
+            "vol_tnrt": "0.00",
+            "elw_oprc": _s(elw.open),
+            "elw_hgpr": _s(elw.high),
+            "elw_lwpr": _s(elw.low),
+            "stck_prdy_clpr": _s(elw.prev_close),
+            "hts_thpr": _s(float(elw.price)),
+            "dprt": "0.00",
+            "atm_cls_name": "ATM",
+            "hts_ints_vltl": "25.00",
+            "acpr": _s(elw.strike),
+            "pvt_scnd_dmrs_prc": "0",
+            "pvt_frst_dmrs_prc": "0",
+            "pvt_pont_val": "0",
+            "pvt_frst_dmsp_prc": "0",
+            "pvt_scnd_dmsp_prc": "0",
+            "dmsp_val": "0",
+            "dmrs_val": "0",
+            "elw_sdpr": _s(elw.prev_close),
+            "apprch_rate": "0.00",
+            "tick_conv_prc": "0",
+            "invt_epmd_cntt": "",
         }
         return {"output": out}, ""

@@ -33,9 +33,17 @@ class KisSimulator:
     def __init__(self, config: SimulatorConfig | None = None) -> None:
         self.config = config or SimulatorConfig()
         c = self.config
-        self.market = Market(c.seed, always_open=c.always_open, trades_per_second=c.trades_per_second,
-                             history_days=c.history_days, surge_count=c.surge_count, regime_seconds=c.regime_seconds,
-                             elw_count=c.elw_count, clock=c.clock, universe=c.universe)
+        self.market = Market(
+            c.seed,
+            always_open=c.always_open,
+            trades_per_second=c.trades_per_second,
+            history_days=c.history_days,
+            surge_count=c.surge_count,
+            regime_seconds=c.regime_seconds,
+            elw_count=c.elw_count,
+            clock=c.clock,
+            universe=c.universe,
+        )
         self.state = SimState()
         self.rest = RestApi(c, self.market, self.state)
         self.ws = WsServer(c, self.market, self.state)
@@ -184,8 +192,9 @@ class SimulatorThread:
         self.stop()
 
 
-async def serve_forever(config: SimulatorConfig, stop: asyncio.Event | None = None,
-                        ready: Callable[[KisSimulator], None] | None = None) -> None:
+async def serve_forever(
+    config: SimulatorConfig, stop: asyncio.Event | None = None, ready: Callable[[KisSimulator], None] | None = None
+) -> None:
     """Run until ``stop`` is set (``kstock sim-kis``)."""
     stop = stop or asyncio.Event()
     async with KisSimulator(config) as sim:

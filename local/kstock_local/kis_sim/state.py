@@ -38,16 +38,21 @@ class SimStats:
 class SimState:
     def __init__(self) -> None:
         self.tokens: dict[str, IssuedToken] = {}
-        self.last_issue: dict[str, float] = {}       # app key -> wall time of the last tokenP answer
-        self.current: dict[str, IssuedToken] = {}    # app key -> its latest token
-        self.approvals: dict[str, str] = {}          # approval key -> app key
-        self.windows: dict[str, deque[float]] = {}   # app key -> request times in the last second
+        self.last_issue: dict[str, float] = {}  # app key -> wall time of the last tokenP answer
+        self.current: dict[str, IssuedToken] = {}  # app key -> its latest token
+        self.approvals: dict[str, str] = {}  # approval key -> app key
+        self.windows: dict[str, deque[float]] = {}  # app key -> request times in the last second
         self.stats = SimStats()
 
     def issue_token(self, app_key: str, app_secret: str, lifetime: float) -> IssuedToken:
         now = time.time()
-        token = IssuedToken("eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9." + secrets.token_urlsafe(48), app_key,
-                            app_secret, now, now + lifetime)
+        token = IssuedToken(
+            "eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9." + secrets.token_urlsafe(48),
+            app_key,
+            app_secret,
+            now,
+            now + lifetime,
+        )
         self.tokens[token.token] = self.current[app_key] = token
         self.stats.tokens_issued += 1
         return token

@@ -46,13 +46,22 @@ class Session:
     closed: bool = False
 
 
-def _control(tr_id: str, tr_key: str, rt_cd: str, msg_cd: str, msg1: str, *, encrypt: str = "N",
-             output: dict[str, str] | None = None) -> str:
+def _control(
+    tr_id: str,
+    tr_key: str,
+    rt_cd: str,
+    msg_cd: str,
+    msg1: str,
+    *,
+    encrypt: str = "N",
+    output: dict[str, str] | None = None,
+) -> str:
     body: dict[str, object] = {"rt_cd": rt_cd, "msg_cd": msg_cd, "msg1": msg1}
     if output is not None:
         body["output"] = output
-    return json.dumps({"header": {"tr_id": tr_id, "tr_key": tr_key, "encrypt": encrypt}, "body": body},
-                      separators=(",", ":"))
+    return json.dumps(
+        {"header": {"tr_id": tr_id, "tr_key": tr_key, "encrypt": encrypt}, "body": body}, separators=(",", ":")
+    )
 
 
 def _error(msg_cd: str, msg1: str, tr_id: str = "", tr_key: str = "") -> str:
@@ -111,8 +120,9 @@ class WsServer:
                 await asyncio.sleep(interval)
                 stamp = datetime.now(KST).strftime("%Y%m%d%H%M%S")
                 session.awaiting_pong = True
-                await session.ws.send_str(json.dumps({"header": {"tr_id": "PINGPONG", "datetime": stamp}},
-                                                     separators=(",", ":")))
+                await session.ws.send_str(
+                    json.dumps({"header": {"tr_id": "PINGPONG", "datetime": stamp}}, separators=(",", ":"))
+                )
                 await asyncio.sleep(timeout)
                 if session.awaiting_pong and not session.closed:
                     log.info("KIS sim: PINGPONG unanswered, dropping the session")
@@ -209,8 +219,9 @@ class WsServer:
         key = "".join(secrets.choice(_ALPHABET) for _ in range(32))
         iv = "".join(secrets.choice(_ALPHABET) for _ in range(16))
         session.subscriptions[slot] = (key, iv)
-        return _control(tr_id, tr_key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", encrypt=encrypt,
-                        output={"iv": iv, "key": key})
+        return _control(
+            tr_id, tr_key, "0", "OPSP0000", "SUBSCRIBE SUCCESS", encrypt=encrypt, output={"iv": iv, "key": key}
+        )
 
     def _known_key(self, tr_id: str, tr_key: str) -> bool:
         if tr_id == "H0UPCNT0":
@@ -244,14 +255,19 @@ class WsServer:
         if not wanted:
             return
         clock = self.market.now().strftime("%H%M%S")
-        grouped = {("H0UPCNT0", index.code): [index_record(index, clock, tick_volume, self.config.extra_fields)]
-                   for index in self.market.update_indices() if index.code in wanted}
+        grouped = {
+            ("H0UPCNT0", index.code): [index_record(index, clock, tick_volume, self.config.extra_fields)]
+            for index in self.market.update_indices()
+            if index.code in wanted
+        }
         await self._fan_out(grouped)
 
     async def _fan_out(self, grouped: dict[tuple[str, str], list[str]]) -> None:
         stats = self.state.stats
-        frames = {slot: [frame(slot[0], records[i:i + 999]) for i in range(0, len(records), 999)]
-                  for slot, records in grouped.items()}
+        frames = {
+            slot: [frame(slot[0], records[i : i + 999]) for i in range(0, len(records), 999)]
+            for slot, records in grouped.items()
+        }
         for session in list(self.sessions):
             for slot in session.subscriptions.keys() & frames.keys():
                 for text in frames[slot]:

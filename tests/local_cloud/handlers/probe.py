@@ -17,9 +17,17 @@ def _record(kind, event):
 
 def http(event, context):
     _record("http", event)
-    return {"statusCode": 200, "headers": {"Content-Type": "application/json"},
-            "body": json.dumps({"resource": event["resource"], "pathParameters": event["pathParameters"],
-                                "function": context.function_name})}
+    return {
+        "statusCode": 200,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(
+            {
+                "resource": event["resource"],
+                "pathParameters": event["pathParameters"],
+                "function": context.function_name,
+            }
+        ),
+    }
 
 
 def connect(event, context):

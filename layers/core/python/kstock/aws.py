@@ -44,11 +44,9 @@ def credentials(endpoint: str | None = None) -> dict[str, str]:
 
 @lru_cache(maxsize=64)
 def _client(service: str, endpoint: str | None, region: str, max_pool: int):
-    config = Config(region_name=region, retries={"mode": "standard", "max_attempts": 3},
-                    max_pool_connections=max_pool)
+    config = Config(region_name=region, retries={"mode": "standard", "max_attempts": 3}, max_pool_connections=max_pool)
     with _lock:  # boto3's default session is not thread-safe while creating clients
-        return boto3.session.Session().client(service, endpoint_url=endpoint, config=config,
-                                              **credentials(endpoint))
+        return boto3.session.Session().client(service, endpoint_url=endpoint, config=config, **credentials(endpoint))
 
 
 def client(service: str, *, endpoint_url: str | None = None, max_pool: int = 10, region: str | None = None):
@@ -69,5 +67,4 @@ def connections_endpoint(domain_name: str, stage: str) -> str:
 
 def connections_client(domain_name: str, stage: str, *, max_pool: int = 10):
     """``apigatewaymanagementapi`` client for the WebSocket API a handler was invoked by."""
-    return client("apigatewaymanagementapi", endpoint_url=connections_endpoint(domain_name, stage),
-                  max_pool=max_pool)
+    return client("apigatewaymanagementapi", endpoint_url=connections_endpoint(domain_name, stage), max_pool=max_pool)

@@ -28,7 +28,10 @@ def client() -> redis.Redis:
     with _lock:
         if _client is None or _client_url != url:
             _client = redis.Redis.from_url(
-                url, decode_responses=True, socket_connect_timeout=2, socket_timeout=5,
+                url,
+                decode_responses=True,
+                socket_connect_timeout=2,
+                socket_timeout=5,
                 health_check_interval=30,
             )
             _client_url = url

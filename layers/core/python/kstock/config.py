@@ -26,9 +26,7 @@ class Settings(BaseSettings):
     kstock_env: Literal["local", "test", "dev", "prod"] = Field(
         "local", description="Deployment environment name, reported by /health."
     )
-    kstock_home: Path = Field(
-        Path(".kstock"), description="Directory for embedded server data (git-ignored)."
-    )
+    kstock_home: Path = Field(Path(".kstock"), description="Directory for embedded server data (git-ignored).")
     log_level: str = Field("INFO", description="Log level of kstock's JSON logs.")
 
     # -- data stores -----------------------------------------------------------------------------
@@ -139,8 +137,9 @@ class Settings(BaseSettings):
     )
     fanout_timeout: float = Field(5.0, gt=0, description="Seconds before one @connections call is abandoned.")
     streamer_fanout: Literal["auto", "on", "off"] = Field(
-        "auto", description="Run the WebSocket fan-out in the streamer; auto: when a connection registry is "
-                            "reachable (AWS_ENDPOINT_URL set, or running in AWS)."
+        "auto",
+        description="Run the WebSocket fan-out in the streamer; auto: when a connection registry is "
+        "reachable (AWS_ENDPOINT_URL set, or running in AWS).",
     )
 
     # -- external content sources (offline fallbacks when unset) ---------------------------------

@@ -67,8 +67,9 @@ def _probe(kind: str, check) -> DependencyHealth:
     except Exception as exc:  # a health check reports every failure, it never raises
         log.warning("health check failed", extra={"dependency_kind": kind, "error": type(exc).__name__})
         return DependencyHealth(ok=False, kind=kind, error=f"{type(exc).__name__}: unavailable")
-    return DependencyHealth(ok=True, kind=kind, version=version,
-                            latency_ms=round((time.perf_counter() - started) * 1000, 2))
+    return DependencyHealth(
+        ok=True, kind=kind, version=version, latency_ms=round((time.perf_counter() - started) * 1000, 2)
+    )
 
 
 def _postgres_version() -> str:
@@ -88,10 +89,14 @@ def streamer_health(raw: str | None, now: float, max_age: float) -> StreamerHeal
         return StreamerHealth(ok=False, state="missing", problems=["streamer: no status in Redis (not running?)"])
     status: dict[str, Any] = json.loads(raw)
     age = max(0.0, now - float(status.get("reportedAt") or 0))
-    figures = dict(age_seconds=round(age, 1), kis_connected=status.get("kisConnected"),
-                   fanout_running=status.get("fanoutRunning"),
-                   publish_rate_per_second=status.get("publishRatePerSecond"),
-                   writer_lag_seconds=status.get("writerLagSeconds"), slots_used=status.get("slotsUsed"))
+    figures = dict(
+        age_seconds=round(age, 1),
+        kis_connected=status.get("kisConnected"),
+        fanout_running=status.get("fanoutRunning"),
+        publish_rate_per_second=status.get("publishRatePerSecond"),
+        writer_lag_seconds=status.get("writerLagSeconds"),
+        slots_used=status.get("slotsUsed"),
+    )
     if age > max_age:
         return StreamerHealth(ok=False, state="stale", problems=[f"streamer: status is {age:.0f}s old"], **figures)
     problems = [f"streamer: {p}" for p in status.get("problems") or []]
@@ -130,5 +135,13 @@ def check() -> Health:
     if problems:
         only_loading = all(p.startswith("market:") for p in problems)
         status = "starting" if only_loading else "degraded"
-    return Health(status=status, version=__version__, environment=settings.kstock_env, problems=problems,
-                  postgres=postgres, redis=redis, streamer=streamer, market=market)
+    return Health(
+        status=status,
+        version=__version__,
+        environment=settings.kstock_env,
+        problems=problems,
+        postgres=postgres,
+        redis=redis,
+        streamer=streamer,
+        market=market,
+    )

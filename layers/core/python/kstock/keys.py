@@ -40,12 +40,14 @@ def kis_token_issue_guard(app_id: str) -> str:
 
 # -- auth ----------------------------------------------------------------------------------------
 
+
 def revoked_token(token_id: str) -> str:
     """Present while a logged-out token would still be valid."""
     return f"auth:revoked:{token_id}"
 
 
 # -- backfill ------------------------------------------------------------------------------------
+
 
 def backfill_progress(job: str) -> str:
     """Hash of one `kstock backfill` run: total requests and how many are done."""
@@ -81,6 +83,7 @@ loaded, ``done`` / ``total`` requests. Only `kstock up` writes it; /health repor
 
 
 # -- REST API: rate limit and response caches (issue 7) -------------------------------------------
+
 
 def rate_limit(client: str) -> str:
     """Request counter of one client (``user:{id}`` or ``ip:{address}``) for the current window."""
@@ -143,6 +146,7 @@ indicator worker publishes; the fan-out sends each to the connections subscribed
 
 
 # -- reliability: login throttle (issue 17) ------------------------------------------------------------
+
 
 def login_failures(scope: str, subject: str) -> str:
     """Hash {failures, lockedUntil} of failed logins of one account (``account``, subject = a digest

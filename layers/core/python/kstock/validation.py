@@ -19,8 +19,8 @@ M = TypeVar("M", bound=BaseModel)
 
 MAX_PAGE_SIZE = 100
 MAX_PAGE = 10_000
-MAX_ID = 2**31 - 1          # serial ids; larger values cannot exist (and would overflow int4 parameters)
-MAX_BIG_ID = 2**63 - 1      # bigserial ids
+MAX_ID = 2**31 - 1  # serial ids; larger values cannot exist (and would overflow int4 parameters)
+MAX_BIG_ID = 2**63 - 1  # bigserial ids
 
 
 class BodyModel(CamelModel):

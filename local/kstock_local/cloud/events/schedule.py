@@ -63,8 +63,12 @@ __all__ = [
 MIN_YEAR = 1970
 MAX_YEAR = 2199
 
-_MONTHS = {name: number for number, name in enumerate(
-    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+    )
+}
 _WEEKDAYS = {name: number for number, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), start=1)}
 
 _RATE_RE = re.compile(r"rate\((?P<value>\d+) (?P<unit>[a-z]+)\)")
@@ -165,11 +169,13 @@ class CronSchedule(Schedule):
         if len(fields) != 6:
             raise ScheduleError(
                 f"{expression}: a cron expression needs 6 fields (Minutes Hours Day-of-month Month Day-of-week Year), "
-                f"got {len(fields)}")
+                f"got {len(fields)}"
+            )
         minutes, hours, dom, months, dow, years = fields
         if (dom == "?") == (dow == "?"):
             raise ScheduleError(
-                f"{expression}: exactly one of Day-of-month ({dom!r}) and Day-of-week ({dow!r}) must be '?'")
+                f"{expression}: exactly one of Day-of-month ({dom!r}) and Day-of-week ({dow!r}) must be '?'"
+            )
         self._minutes = _sorted(_parse_field(minutes, "Minutes", 0, 59, wrap=True))
         self._hours = _sorted(_parse_field(hours, "Hours", 0, 23, wrap=True))
         self._months = _sorted(_parse_field(months, "Month", 1, 12, names=_MONTHS, wrap=True))
@@ -302,16 +308,18 @@ def _zone(name: str) -> ZoneInfo:
         raise ScheduleError(f"unknown time zone {name!r}") from exc
 
 
-def _parse_field(text: str, label: str, low: int, high: int, *, names: dict[str, int] | None = None,
-                 wrap: bool = False) -> set[int]:
+def _parse_field(
+    text: str, label: str, low: int, high: int, *, names: dict[str, int] | None = None, wrap: bool = False
+) -> set[int]:
     values: set[int] = set()
     for item in text.split(","):
         values.update(_parse_item(item, label, low, high, names=names, wrap=wrap))
     return values
 
 
-def _parse_item(item: str, label: str, low: int, high: int, *, names: dict[str, int] | None = None,
-                wrap: bool = False) -> list[int]:
+def _parse_item(
+    item: str, label: str, low: int, high: int, *, names: dict[str, int] | None = None, wrap: bool = False
+) -> list[int]:
     """One list item of a plain field: ``*``, ``n``, ``a-b``, with an optional ``/step``."""
     base, slash, step_text = item.partition("/")
     step = 1

@@ -28,9 +28,16 @@ class PollerStats:
 
 
 def _lambda_message_attributes(attributes: dict[str, Any]) -> dict[str, Any]:
-    return {name: {"stringValue": value.get("StringValue"), "binaryValue": value.get("BinaryValue"),
-                   "stringListValues": [], "binaryListValues": [], "dataType": value.get("DataType")}
-            for name, value in attributes.items()}
+    return {
+        name: {
+            "stringValue": value.get("StringValue"),
+            "binaryValue": value.get("BinaryValue"),
+            "stringListValues": [],
+            "binaryListValues": [],
+            "dataType": value.get("DataType"),
+        }
+        for name, value in attributes.items()
+    }
 
 
 def to_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str, Any]:
@@ -49,8 +56,9 @@ def to_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str,
 
 
 class SqsPoller:
-    def __init__(self, source: SqsEvent, function: LocalFunction, sqs, queue_url: str, queue_arn: str,
-                 region: str) -> None:
+    def __init__(
+        self, source: SqsEvent, function: LocalFunction, sqs, queue_url: str, queue_arn: str, region: str
+    ) -> None:
         self.source = source
         self.function = function
         self.sqs = sqs
@@ -65,8 +73,12 @@ class SqsPoller:
 
     def _receive(self, max_messages: int, wait_seconds: int) -> list[dict[str, Any]]:
         response = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=max(1, min(10, max_messages)),
-            WaitTimeSeconds=wait_seconds, AttributeNames=["All"], MessageAttributeNames=["All"])
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=max(1, min(10, max_messages)),
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
         return response.get("Messages", [])
 
     async def _collect(self) -> list[dict[str, Any]]:
@@ -79,15 +91,18 @@ class SqsPoller:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            batch += await asyncio.to_thread(self._receive, self.source.batch_size - len(batch),
-                                             max(0, min(20, int(remaining))))
+            batch += await asyncio.to_thread(
+                self._receive, self.source.batch_size - len(batch), max(0, min(20, int(remaining)))
+            )
         return batch
 
     def _delete(self, messages: list[dict[str, Any]]) -> None:
         for start in range(0, len(messages), 10):
-            chunk = messages[start:start + 10]
-            self.sqs.delete_message_batch(QueueUrl=self.queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)])
+            chunk = messages[start : start + 10]
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
 
     async def poll_once(self) -> int:
         """Receive one batch and hand it to the function; returns how many messages it held."""

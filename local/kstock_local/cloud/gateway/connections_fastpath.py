@@ -27,12 +27,14 @@ _MARKER = b"/@connections/"
 _MAX_HEAD = 16 * 1024
 
 
-async def serve(gateway: WebSocketGateway, fallback: Callable[[], asyncio.Protocol], host: str,
-                port: int) -> tuple[asyncio.Server, Callable[[], None]]:
+async def serve(
+    gateway: WebSocketGateway, fallback: Callable[[], asyncio.Protocol], host: str, port: int
+) -> tuple[asyncio.Server, Callable[[], None]]:
     """Listen on ``host:port``; returns the server and a function closing the connections it kept."""
     kept: set[ConnectionsFastPath] = set()
     server = await asyncio.get_running_loop().create_server(
-        lambda: ConnectionsFastPath(gateway, fallback, kept), host, port)
+        lambda: ConnectionsFastPath(gateway, fallback, kept), host, port
+    )
 
     def close_kept() -> None:
         for protocol in list(kept):
@@ -43,11 +45,12 @@ async def serve(gateway: WebSocketGateway, fallback: Callable[[], asyncio.Protoc
 
 
 class ConnectionsFastPath(asyncio.Protocol):
-    def __init__(self, gateway: WebSocketGateway, fallback: Callable[[], asyncio.Protocol],
-                 kept: set[ConnectionsFastPath]) -> None:
+    def __init__(
+        self, gateway: WebSocketGateway, fallback: Callable[[], asyncio.Protocol], kept: set[ConnectionsFastPath]
+    ) -> None:
         self.gateway = gateway
-        self.fallback = fallback          # aiohttp's protocol factory (the runner's web.Server)
-        self.kept = kept                  # the connections this protocol still serves
+        self.fallback = fallback  # aiohttp's protocol factory (the runner's web.Server)
+        self.kept = kept  # the connections this protocol still serves
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.busy = False
@@ -83,8 +86,13 @@ class ConnectionsFastPath(asyncio.Protocol):
         for line in head[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        if (method != "POST" or marker < 0 or target[:marker] not in ("", f"/{self.gateway.stage}")
-                or "transfer-encoding" in headers or "expect" in headers):
+        if (
+            method != "POST"
+            or marker < 0
+            or target[:marker] not in ("", f"/{self.gateway.stage}")
+            or "transfer-encoding" in headers
+            or "expect" in headers
+        ):
             self._hand_over()  # aiohttp's routes answer it (404 for a path no route covers)
             return
         try:
@@ -95,9 +103,9 @@ class ConnectionsFastPath(asyncio.Protocol):
         start = end + 4
         if len(self.buffer) < start + length:
             return  # the rest of the body is on its way
-        body = bytes(self.buffer[start:start + length])
-        del self.buffer[:start + length]
-        connection_id = target[marker + len(_MARKER):].split("?", 1)[0]
+        body = bytes(self.buffer[start : start + length])
+        del self.buffer[: start + length]
+        connection_id = target[marker + len(_MARKER) :].split("?", 1)[0]
         connection_header = headers.get("connection", "").lower()
         keep_alive = connection_header == "keep-alive" if version == "HTTP/1.0" else connection_header != "close"
         self.busy = True

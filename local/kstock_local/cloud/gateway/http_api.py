@@ -39,9 +39,17 @@ def single_and_multi(items) -> tuple[dict[str, str] | None, dict[str, list[str]]
     return {k: v[-1] for k, v in multi.items()}, multi
 
 
-def build_proxy_event(method: str, path: str, query_items, header_items, body: bytes,
-                      source_ip: str, host: str, resource: str = "/{proxy+}",
-                      path_parameters: dict[str, str] | None = None) -> dict[str, Any]:
+def build_proxy_event(
+    method: str,
+    path: str,
+    query_items,
+    header_items,
+    body: bytes,
+    source_ip: str,
+    host: str,
+    resource: str = "/{proxy+}",
+    path_parameters: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """An API Gateway REST (payload 1.0) proxy event, as the function of ``resource`` receives it."""
     headers, multi_headers = single_and_multi(header_items)
     query, multi_query = single_and_multi(query_items)
@@ -131,9 +139,11 @@ class HttpApi:
         self.routes = sorted(routes, key=lambda r: r.specificity)
 
     def app(self) -> web.Application:
-        application = web.Application(client_max_size=10 * 1024 * 1024,
-                                      # API Gateway passes a body as sent, compressed or not
-                                      handler_args={"auto_decompress": False})
+        application = web.Application(
+            client_max_size=10 * 1024 * 1024,
+            # API Gateway passes a body as sent, compressed or not
+            handler_args={"auto_decompress": False},
+        )
         application.router.add_route("*", "/{tail:.*}", self._handle)
         return application
 
@@ -150,8 +160,15 @@ class HttpApi:
             return web.json_response({"message": "Missing Authentication Token"}, status=403)
         route, params = matched
         event = build_proxy_event(
-            request.method, request.path, request.query.items(), request.headers.items(),
-            await request.read(), request.remote or "127.0.0.1", request.host, route.resource, params,
+            request.method,
+            request.path,
+            request.query.items(),
+            request.headers.items(),
+            await request.read(),
+            request.remote or "127.0.0.1",
+            request.host,
+            route.resource,
+            params,
         )
         try:
             result = await route.function.invoke(event)

@@ -73,8 +73,11 @@ class Connection:
             return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
         # the wire names of GetConnection's answer (botocore maps them to ConnectedAt, Identity, ...)
-        return {"connectedAt": iso(self.connected_at), "lastActiveAt": iso(self.last_active),
-                "identity": {"sourceIp": self.source_ip, "userAgent": self.user_agent}}
+        return {
+            "connectedAt": iso(self.connected_at),
+            "lastActiveAt": iso(self.last_active),
+            "identity": {"sourceIp": self.source_ip, "userAgent": self.user_agent},
+        }
 
 
 def _connection_id() -> str:
@@ -89,7 +92,7 @@ def select_route(expression: str, body: str, routes: dict[str, Any]) -> str | No
     if expression.startswith(prefix):
         try:
             value: Any = json.loads(body)
-            for part in expression[len(prefix):].split("."):
+            for part in expression[len(prefix) :].split("."):
                 value = value.get(part) if isinstance(value, dict) else None  # `{}` has no action: $default
             key = value if isinstance(value, str) else None
         except (ValueError, TypeError, RecursionError):  # bad JSON, 5000-digit numbers, absurd nesting
@@ -108,12 +111,19 @@ def error_message(code: str, message: str, **extra: Any) -> str:
 
 
 class WebSocketGateway:
-    def __init__(self, api: WebSocketApiSpec, functions: dict[str, LocalFunction], *, domain_name: str,
-                 limits: Limits | None = None, http_api_url: str | None = None) -> None:
+    def __init__(
+        self,
+        api: WebSocketApiSpec,
+        functions: dict[str, LocalFunction],
+        *,
+        domain_name: str,
+        limits: Limits | None = None,
+        http_api_url: str | None = None,
+    ) -> None:
         self.api = api
-        self.http_api_url = http_api_url   # where the live page's login goes (the local HTTP API)
-        self.routes = functions            # route key -> function
-        self.domain_name = domain_name     # host:port clients and handlers use
+        self.http_api_url = http_api_url  # where the live page's login goes (the local HTTP API)
+        self.routes = functions  # route key -> function
+        self.domain_name = domain_name  # host:port clients and handlers use
         self.stage = api.stage
         self.limits = limits or Limits()
         self.connections: dict[str, Connection] = {}
@@ -151,17 +161,28 @@ class WebSocketGateway:
     async def _forward(self, method: str, path: str, body: bytes | None) -> web.Response:
         """The page's same-origin door to the HTTP API (no cross-origin request)."""
         if not self.http_api_url:
-            return web.json_response({"status": 503, "code": "STREAM_UNAVAILABLE",
-                                      "message": "no HTTP API behind this gateway"}, status=503)
-        async with aiohttp.ClientSession() as session, session.request(
-                method, f"{self.http_api_url}{path}", data=body,
-                headers={"Content-Type": "application/json"}) as answer:
+            return web.json_response(
+                {"status": 503, "code": "STREAM_UNAVAILABLE", "message": "no HTTP API behind this gateway"}, status=503
+            )
+        async with (
+            aiohttp.ClientSession() as session,
+            session.request(
+                method, f"{self.http_api_url}{path}", data=body, headers={"Content-Type": "application/json"}
+            ) as answer,
+        ):
             return web.Response(body=await answer.read(), status=answer.status, content_type="application/json")
 
     # -- events --------------------------------------------------------------------------------------
 
-    def _event(self, connection_id: str, route_key: str, event_type: str, request: web.Request | None,
-               connection: Connection | None, **extra: Any) -> dict[str, Any]:
+    def _event(
+        self,
+        connection_id: str,
+        route_key: str,
+        event_type: str,
+        request: web.Request | None,
+        connection: Connection | None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         now = time.time()
         connected_at = connection.connected_at if connection else now
         context = {
@@ -175,8 +196,9 @@ class WebSocketGateway:
             "connectedAt": int(connected_at * 1000),
             "identity": {
                 "sourceIp": connection.source_ip if connection else (request.remote if request else None),
-                "userAgent": connection.user_agent if connection else (
-                    request.headers.get("User-Agent") if request else None),
+                "userAgent": connection.user_agent
+                if connection
+                else (request.headers.get("User-Agent") if request else None),
             },
             "requestId": str(uuid.uuid4()),
             "domainName": self.domain_name,
@@ -209,8 +231,9 @@ class WebSocketGateway:
                 result = await self._run_route("$connect", event) or {}
             except FunctionError:
                 self.stats["refused"] += 1
-                return web.json_response({"status": 500, "code": "INTERNAL_ERROR", "message": "Internal server error"},
-                                         status=500)
+                return web.json_response(
+                    {"status": 500, "code": "INTERNAL_ERROR", "message": "Internal server error"}, status=500
+                )
             status = int(result.get("statusCode", 200))
             if not 200 <= status < 300:
                 self.stats["refused"] += 1
@@ -248,8 +271,14 @@ class WebSocketGateway:
             if ws.close_code is not None and close_code == 1000:
                 close_code = ws.close_code
             if "$disconnect" in self.routes:
-                event = self._event(connection_id, "$disconnect", "DISCONNECT", None, connection,
-                                    context={"disconnectStatusCode": close_code, "disconnectReason": reason})
+                event = self._event(
+                    connection_id,
+                    "$disconnect",
+                    "DISCONNECT",
+                    None,
+                    connection,
+                    context={"disconnectStatusCode": close_code, "disconnectReason": reason},
+                )
                 try:
                     await self._run_route("$disconnect", event)
                 except FunctionError:
@@ -262,15 +291,27 @@ class WebSocketGateway:
         if route_key is None:
             await connection.ws.send_str(error_message("INVALID_REQUEST", "Forbidden", connectionId=connection.id))
             return
-        event = self._event(connection.id, route_key, "MESSAGE", None, connection, body=data,
-                            context={"messageId": secrets.token_urlsafe(12)})
+        event = self._event(
+            connection.id,
+            route_key,
+            "MESSAGE",
+            None,
+            connection,
+            body=data,
+            context={"messageId": secrets.token_urlsafe(12)},
+        )
         try:
             await self._run_route(route_key, event)
         except Exception:  # a failed route answers the client; the socket stays open (never a silent drop)
             if not connection.ws.closed:
-                await connection.ws.send_str(error_message(
-                    "INTERNAL_ERROR", "Internal server error", connectionId=connection.id,
-                    requestId=event["requestContext"]["requestId"]))
+                await connection.ws.send_str(
+                    error_message(
+                        "INTERNAL_ERROR",
+                        "Internal server error",
+                        connectionId=connection.id,
+                        requestId=event["requestContext"]["requestId"],
+                    )
+                )
 
     async def _watch(self, connection: Connection) -> None:
         """Close idle sockets and sockets older than the connection limit."""

@@ -44,9 +44,19 @@ class _Environment:
         ours, theirs = socket.socketpair()
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "kstock_local.cloud.lambdas.worker", spec.handler, str(code_dir), spec.name,
-                 str(spec.timeout), str(theirs.fileno())],
-                env={**os.environ, **environment}, pass_fds=(theirs.fileno(),))
+                [
+                    sys.executable,
+                    "-m",
+                    "kstock_local.cloud.lambdas.worker",
+                    spec.handler,
+                    str(code_dir),
+                    spec.name,
+                    str(spec.timeout),
+                    str(theirs.fileno()),
+                ],
+                env={**os.environ, **environment},
+                pass_fds=(theirs.fileno(),),
+            )
         finally:
             theirs.close()
         ours.setblocking(False)
@@ -86,9 +96,12 @@ class LocalFunction:
         self.code_dir = code_dir
         # The template's variables, then what the local stack sets (its services, environment name):
         # locally the stack is the deployment's parameter set.
-        self.environment = {**spec.environment, **environment,
-                            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
-                            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory)}
+        self.environment = {
+            **spec.environment,
+            **environment,
+            "AWS_LAMBDA_FUNCTION_NAME": spec.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+        }
         self.concurrency = concurrency
         self.invocations = 0
         self.errors = 0
@@ -112,16 +125,28 @@ class LocalFunction:
         except TimeoutError:
             await asyncio.to_thread(environment.close, kill=True)
             self._release(None)
-            ok, result = False, {"errorType": "Sandbox.Timedout", "stackTrace": [],
-                                 "errorMessage": f"RequestId: {uuid.uuid4()} Error: Task timed out after "
-                                                 f"{self.spec.timeout:.2f} seconds"}
+            ok, result = (
+                False,
+                {
+                    "errorType": "Sandbox.Timedout",
+                    "stackTrace": [],
+                    "errorMessage": f"RequestId: {uuid.uuid4()} Error: Task timed out after "
+                    f"{self.spec.timeout:.2f} seconds",
+                },
+            )
         except (ConnectionError, OSError, pickle.UnpicklingError, asyncio.CancelledError) as exc:
             await asyncio.to_thread(environment.close, kill=True)
             self._release(None)
             if isinstance(exc, asyncio.CancelledError):  # a half-read answer leaves the socket unusable
                 raise
-            ok, result = False, {"errorType": "Runtime.ExitError", "stackTrace": [],
-                                 "errorMessage": f"the execution environment exited ({type(exc).__name__})"}
+            ok, result = (
+                False,
+                {
+                    "errorType": "Runtime.ExitError",
+                    "stackTrace": [],
+                    "errorMessage": f"the execution environment exited ({type(exc).__name__})",
+                },
+            )
         else:
             self._release(environment)
         if not ok:

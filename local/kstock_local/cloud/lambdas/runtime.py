@@ -42,14 +42,20 @@ def load_handler(handler: str, code_dir: Path = FUNCTIONS_DIR):
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def invoke(handler: str, event: dict[str, Any], function_name: str = "local", code_dir: Path = FUNCTIONS_DIR,
-           timeout: float = 30.0) -> Any:
+def invoke(
+    handler: str,
+    event: dict[str, Any],
+    function_name: str = "local",
+    code_dir: Path = FUNCTIONS_DIR,
+    timeout: float = 30.0,
+) -> Any:
     context = LambdaContext(function_name=function_name, timeout_seconds=timeout)
     return load_handler(handler, code_dir)(event, context)
 
 
-def invoke_reporting_errors(handler: str, event: dict[str, Any], function_name: str, code_dir: Path,
-                            timeout: float) -> tuple[bool, Any]:
+def invoke_reporting_errors(
+    handler: str, event: dict[str, Any], function_name: str, code_dir: Path, timeout: float
+) -> tuple[bool, Any]:
     """Invoke and return ``(True, result)`` or ``(False, error payload)`` as Lambda reports it."""
     try:
         return True, invoke(handler, event, function_name, code_dir, timeout)

@@ -56,8 +56,9 @@ def serve(channel: socket.socket, handler: str, code_dir: Path, function_name: s
         try:
             channel.sendall(frame(answer))
         except (pickle.PicklingError, TypeError) as exc:  # a result Lambda could not serialise either
-            channel.sendall(frame((False, {"errorType": "Runtime.MarshalError", "errorMessage": str(exc),
-                                           "stackTrace": []})))
+            channel.sendall(
+                frame((False, {"errorType": "Runtime.MarshalError", "errorMessage": str(exc), "stackTrace": []}))
+            )
 
 
 def main(argv: list[str]) -> int:

@@ -58,8 +58,13 @@ def decode(token: str | None) -> Claims:
     if not token:
         raise Unauthorized("a token is required")
     try:
-        payload = jwt.decode(token, signing_key(), algorithms=[ALGORITHM], issuer=ISSUER,
-                             options={"require": ["exp", "jti", "sub", "iss"]})
+        payload = jwt.decode(
+            token,
+            signing_key(),
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"require": ["exp", "jti", "sub", "iss"]},
+        )
         return Claims(int(payload["sub"]), str(payload["jti"]), int(payload["exp"]))
     except jwt.ExpiredSignatureError:
         raise Unauthorized("the token has expired") from None

@@ -63,19 +63,29 @@ def _load_info(company_id: int) -> CompanyInfo:
                    c.realtime_supported, i.id AS industry_id, i.name AS industry_name
             FROM companies c LEFT JOIN industries i ON i.id = c.industry_id
             WHERE c.id = %s
-            """, (company_id,)).fetchone()
+            """,
+            (company_id,),
+        ).fetchone()
     if row is None:
         raise NotFound(f"company {company_id} does not exist")
-    industry = (IndustryRef(industry_id=row["industry_id"], name=row["industry_name"])
-                if row["industry_id"] is not None else None)
+    industry = (
+        IndustryRef(industry_id=row["industry_id"], name=row["industry_name"])
+        if row["industry_id"] is not None
+        else None
+    )
     return CompanyInfo.model_validate({**row, "industry": industry})
 
 
 def info(company_id: int) -> tuple[CompanyInfo, bool]:
     """The company's cached info and whether it came from the cache."""
-    return cache.cached(keys.company_info(company_id), None, get_settings().cache_company_ttl_seconds,
-                        lambda: _load_info(company_id), lambda v: v.model_dump(mode="json"),
-                        CompanyInfo.model_validate)
+    return cache.cached(
+        keys.company_info(company_id),
+        None,
+        get_settings().cache_company_ttl_seconds,
+        lambda: _load_info(company_id),
+        lambda v: v.model_dump(mode="json"),
+        CompanyInfo.model_validate,
+    )
 
 
 def detail(company_id: int) -> CompanyDetail:

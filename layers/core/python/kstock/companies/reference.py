@@ -59,18 +59,20 @@ def load_companies() -> list[CompanyRow]:
     rows = []
     for raw in _read_csv("companies.csv"):
         symbol = classify(raw["symbol"]).code  # a bad code in the data file fails loudly
-        rows.append(CompanyRow(
-            symbol=symbol,
-            name=raw["name"].strip(),
-            market=raw["market"].strip().upper(),
-            kind=(raw.get("kind") or "STOCK").strip().upper(),
-            industry=(raw.get("industry") or "").strip() or None,
-            listed_shares=_int_or_none(raw.get("listed_shares")),
-            market_cap=_int_or_none(raw.get("market_cap")),
-            listed_on=date.fromisoformat(raw["listed_on"]) if (raw.get("listed_on") or "").strip() else None,
-            homepage=(raw.get("homepage") or "").strip() or None,
-            main_products=(raw.get("main_products") or "").strip() or None,
-        ))
+        rows.append(
+            CompanyRow(
+                symbol=symbol,
+                name=raw["name"].strip(),
+                market=raw["market"].strip().upper(),
+                kind=(raw.get("kind") or "STOCK").strip().upper(),
+                industry=(raw.get("industry") or "").strip() or None,
+                listed_shares=_int_or_none(raw.get("listed_shares")),
+                market_cap=_int_or_none(raw.get("market_cap")),
+                listed_on=date.fromisoformat(raw["listed_on"]) if (raw.get("listed_on") or "").strip() else None,
+                homepage=(raw.get("homepage") or "").strip() or None,
+                main_products=(raw.get("main_products") or "").strip() or None,
+            )
+        )
     return rows
 
 
@@ -114,8 +116,21 @@ def seed(conn: psycopg.Connection) -> SeedResult:
                                   IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.market, EXCLUDED.kind, EXCLUDED.industry_id)
                                   THEN now() ELSE companies.updated_at END
             """,
-            [(c.symbol, c.name, c.market, c.kind, industry_ids.get(c.industry), c.listed_shares, c.market_cap,
-              c.listed_on, c.homepage, c.description) for c in companies],
+            [
+                (
+                    c.symbol,
+                    c.name,
+                    c.market,
+                    c.kind,
+                    industry_ids.get(c.industry),
+                    c.listed_shares,
+                    c.market_cap,
+                    c.listed_on,
+                    c.homepage,
+                    c.description,
+                )
+                for c in companies
+            ],
         )
         cur.executemany(
             """

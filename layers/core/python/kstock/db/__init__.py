@@ -39,8 +39,13 @@ def pool() -> ConnectionPool:
             if _pool is not None:
                 _pool.close()
             _pool = ConnectionPool(
-                url, min_size=1, max_size=8, open=True, timeout=10,
-                kwargs={"row_factory": dict_row}, name="kstock",
+                url,
+                min_size=1,
+                max_size=8,
+                open=True,
+                timeout=10,
+                kwargs={"row_factory": dict_row},
+                name="kstock",
             )
             _pool_url = url
         return _pool

@@ -39,8 +39,9 @@ def _moment(text: str, *, end: bool) -> datetime:
 
 class IndexQuery(QueryModel):
     interval: Literal["1d", "1m"] = Field("1d", description="Bar interval: 1d (daily) or 1m (minute).")
-    start: str | None = Field(None, max_length=40, description=f"First moment: {DATE_OR_TIME}. "
-                              "Default: a year back (1d) or a day back (1m).")
+    start: str | None = Field(
+        None, max_length=40, description=f"First moment: {DATE_OR_TIME}. Default: a year back (1d) or a day back (1m)."
+    )
     end: str | None = Field(None, max_length=40, description=f"Last moment: {DATE_OR_TIME}. Default: now.")
 
     @field_validator("start", "end")
@@ -106,7 +107,9 @@ def series(code: Literal["KOSPI", "KOSDAQ"], query: IndexQuery) -> IndexSeries:
                 WHERE index_code = %s AND interval = %s AND time >= %s AND time < %s
                 ORDER BY time DESC LIMIT %s) newest
             ORDER BY time
-            """, (code, query.interval, start, end, MAX_BARS)).fetchall()
+            """,
+            (code, query.interval, start, end, MAX_BARS),
+        ).fetchall()
         # the newest of each interval is one primary-key probe; the newer wins, a minute on a tie
         latest = conn.execute(
             """
@@ -117,19 +120,27 @@ def series(code: Literal["KOSPI", "KOSDAQ"], query: IndexQuery) -> IndexSeries:
                 (SELECT time, close::float, 1 FROM index_data WHERE index_code = %(code)s AND interval = '1d'
                  ORDER BY time DESC LIMIT 1)) newest
             ORDER BY time DESC, tie LIMIT 1
-            """, {"code": code}).fetchone()
+            """,
+            {"code": code},
+        ).fetchone()
         previous = None
         if latest is not None:
             midnight = datetime.combine(latest["time"].astimezone(KST).date(), time(0), tzinfo=KST)
             previous = conn.execute(
                 "SELECT close::float FROM index_data WHERE index_code = %s AND interval = '1d' AND time < %s "
-                "ORDER BY time DESC LIMIT 1", (code, midnight)).fetchone()
+                "ORDER BY time DESC LIMIT 1",
+                (code, midnight),
+            ).fetchone()
     latest_out = None
     if latest is not None:
         prev_close = previous["close"] if previous else None
         change = round(latest["close"] - prev_close, 2) if prev_close else None
-        latest_out = Latest(value=latest["close"], time=_epoch(latest["time"]), previous_close=prev_close,
-                            change=change, change_percent=round(change / prev_close * 100, 2) if change is not None
-                            else None)
+        latest_out = Latest(
+            value=latest["close"],
+            time=_epoch(latest["time"]),
+            previous_close=prev_close,
+            change=change,
+            change_percent=round(change / prev_close * 100, 2) if change is not None else None,
+        )
     bars = [IndexBarOut(**{**r, "time": _epoch(r["time"])}) for r in rows]
     return IndexSeries(index=code, name=head["name"], interval=query.interval, latest=latest_out, bars=bars)

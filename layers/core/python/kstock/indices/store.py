@@ -21,7 +21,7 @@ from kstock.marketdata.refresh import SYSTEMIC
 
 log = get_logger("kstock.indices")
 
-RECENT_DAYS = 10      # daily rows re-read on a routine run (corrections, missed runs)
+RECENT_DAYS = 10  # daily rows re-read on a routine run (corrections, missed runs)
 SESSION_MINUTES = {Session.OPENING_AUCTION, Session.REGULAR, Session.CLOSING_AUCTION}
 
 
@@ -49,16 +49,36 @@ _UPSERT = """
 
 
 def _bar_row(code: str, bar: IndexBar) -> tuple:
-    return (code, "1d", day_bucket(bar.day), bar.open or None, bar.high or None, bar.low or None, bar.close,
-            bar.volume, bar.traded_value)
+    return (
+        code,
+        "1d",
+        day_bucket(bar.day),
+        bar.open or None,
+        bar.high or None,
+        bar.low or None,
+        bar.close,
+        bar.volume,
+        bar.traded_value,
+    )
 
 
 def _quote_rows(code: str, quote: IndexQuote, moment: datetime) -> list[tuple]:
     local = moment.astimezone(KST)
     rows = []
     if is_trading_day(local.date()) and session_at(moment) != Session.CLOSED:
-        rows.append((code, "1d", day_bucket(local.date()), quote.open or None, quote.high or None, quote.low or None,
-                     quote.value, quote.volume, quote.traded_value))
+        rows.append(
+            (
+                code,
+                "1d",
+                day_bucket(local.date()),
+                quote.open or None,
+                quote.high or None,
+                quote.low or None,
+                quote.value,
+                quote.volume,
+                quote.traded_value,
+            )
+        )
     if session_at(moment) in SESSION_MINUTES:
         minute = moment.astimezone(UTC).replace(second=0, microsecond=0)
         rows.append((code, "1m", minute, None, None, None, quote.value, quote.volume, quote.traded_value))
@@ -73,7 +93,8 @@ def load(client: KisRestClient, *, history_days: int, now: datetime | None = Non
     with db.transaction() as conn:
         indices = conn.execute(
             "SELECT m.code, m.kis_code, EXISTS (SELECT 1 FROM index_data d WHERE d.index_code = m.code "
-            "AND d.interval = '1d') AS has_history FROM market_indices m ORDER BY m.code").fetchall()
+            "AND d.interval = '1d') AS has_history FROM market_indices m ORDER BY m.code"
+        ).fetchall()
     for index in indices:
         code = index["code"]
         start = today - timedelta(days=RECENT_DAYS if index["has_history"] else history_days)

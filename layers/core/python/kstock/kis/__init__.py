@@ -30,7 +30,21 @@ from kstock.kis.protocol import FrameParser
 from kstock.kis.rest import KisRestClient
 
 __all__ = [
-    "ConnectionState", "FrameParser", "KisAppKeyInUse", "KisAuth", "KisAuthError", "KisCredentials", "KisError",
-    "KisMaxSubscriptions", "KisNotFound", "KisRateLimited", "KisRestClient", "KisTokenExpired",
-    "KisTokenIssueLimited", "KisUnavailable", "KisWebSocket", "KisWsError", "Tick",
+    "ConnectionState",
+    "FrameParser",
+    "KisAppKeyInUse",
+    "KisAuth",
+    "KisAuthError",
+    "KisCredentials",
+    "KisError",
+    "KisMaxSubscriptions",
+    "KisNotFound",
+    "KisRateLimited",
+    "KisRestClient",
+    "KisTokenExpired",
+    "KisTokenIssueLimited",
+    "KisUnavailable",
+    "KisWebSocket",
+    "KisWsError",
+    "Tick",
 ]

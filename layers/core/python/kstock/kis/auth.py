@@ -202,10 +202,19 @@ def _oauth_error(response: requests.Response) -> Exception:
 class KisAuth:
     """Access tokens and approval keys of one app key. Thread-safe."""
 
-    def __init__(self, credentials: KisCredentials, rest_url: str, *, session: requests.Session | None = None,
-                 store: TokenStore | None = None, min_issue_interval: float = 60.0,
-                 max_issue_wait: float | None = None, expiry_margin: float = 300.0, timeout: float = 10.0,
-                 approval_ttl: float = 12 * 3600) -> None:
+    def __init__(
+        self,
+        credentials: KisCredentials,
+        rest_url: str,
+        *,
+        session: requests.Session | None = None,
+        store: TokenStore | None = None,
+        min_issue_interval: float = 60.0,
+        max_issue_wait: float | None = None,
+        expiry_margin: float = 300.0,
+        timeout: float = 10.0,
+        approval_ttl: float = 12 * 3600,
+    ) -> None:
         self.credentials = credentials
         self.rest_url = rest_url.rstrip("/")
         self.session = session or requests.Session()
@@ -255,8 +264,8 @@ class KisAuth:
                 now = time.monotonic()
                 if now >= issue_deadline:
                     raise KisTokenIssueLimited(
-                        "no KIS access token: one was issued less than a minute ago and none is cached",
-                        code="EGW00133")
+                        "no KIS access token: one was issued less than a minute ago and none is cached", code="EGW00133"
+                    )
                 time.sleep(min(wait, 0.25, issue_deadline - now))  # poll: the issuer stores its token meanwhile
 
     def invalidate(self, token: str) -> None:
@@ -267,8 +276,11 @@ class KisAuth:
             self.store.discard(token)
 
     def _issue(self) -> AccessToken:
-        body = {"grant_type": "client_credentials", "appkey": self.credentials.app_key,
-                "appsecret": self.credentials.app_secret}
+        body = {
+            "grant_type": "client_credentials",
+            "appkey": self.credentials.app_key,
+            "appsecret": self.credentials.app_secret,
+        }
         data = self._post(endpoints.TOKEN_PATH, body)
         try:
             token = str(data["access_token"])
@@ -276,8 +288,11 @@ class KisAuth:
             if expires_in > 0:
                 expires_at = datetime.now(UTC) + timedelta(seconds=expires_in)
             else:
-                expires_at = datetime.strptime(data["access_token_token_expired"], "%Y-%m-%d %H:%M:%S").replace(
-                    tzinfo=KST).astimezone(UTC)
+                expires_at = (
+                    datetime.strptime(data["access_token_token_expired"], "%Y-%m-%d %H:%M:%S")
+                    .replace(tzinfo=KST)
+                    .astimezone(UTC)
+                )
         except (KeyError, ValueError, TypeError) as exc:
             raise KisProtocolError(f"unexpected tokenP answer: {type(exc).__name__}") from exc
         self.tokens_issued += 1
@@ -292,8 +307,11 @@ class KisAuth:
             cached = self._approval
             if not fresh and cached is not None and time.monotonic() - cached[1] < self.approval_ttl:
                 return cached[0]
-            body = {"grant_type": "client_credentials", "appkey": self.credentials.app_key,
-                    "secretkey": self.credentials.app_secret}  # `secretkey`, not `appsecret`
+            body = {
+                "grant_type": "client_credentials",
+                "appkey": self.credentials.app_key,
+                "secretkey": self.credentials.app_secret,
+            }  # `secretkey`, not `appsecret`
             data = self._post(endpoints.APPROVAL_PATH, body)
             key = data.get("approval_key")
             if not key:
@@ -303,8 +321,12 @@ class KisAuth:
 
     def _post(self, path: str, body: dict[str, str]) -> dict:
         try:
-            response = self.session.post(self.rest_url + path, json=body, timeout=deadline.timeout(self.timeout, path),
-                                         headers={"content-type": "application/json; charset=utf-8"})
+            response = self.session.post(
+                self.rest_url + path,
+                json=body,
+                timeout=deadline.timeout(self.timeout, path),
+                headers={"content-type": "application/json; charset=utf-8"},
+            )
         except requests.RequestException as exc:
             raise KisUnavailable(f"KIS {path} unreachable: {type(exc).__name__}") from exc
         if response.status_code != 200:

@@ -53,7 +53,7 @@ class ConnectionState:
     url: str
     connected: bool = False
     wanted: frozenset[Subscription] = frozenset()
-    subscriptions: frozenset[Subscription] = frozenset()   # acknowledged on the current session
+    subscriptions: frozenset[Subscription] = frozenset()  # acknowledged on the current session
     connects: int = 0
     disconnects: int = 0
     pingpongs: int = 0
@@ -74,12 +74,24 @@ def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Rand
 
 
 class KisWebSocket:
-    def __init__(self, url: str, approval: ApprovalSource, *, custtype: str = "P", max_subscriptions: int | None = 41,
-                 pingpong_reply: Literal["echo", "pong"] = "echo", reconnect_initial: float = 0.5,
-                 reconnect_max: float = 30.0, ack_timeout: float = 10.0, open_timeout: float = 10.0,
-                 idle_timeout: float | None = 180.0, send_interval: float = 0.0,
-                 on_ticks: Callable[[list[Tick]], None] | None = None, queue_size: int = 10_000,
-                 parser: FrameParser | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        approval: ApprovalSource,
+        *,
+        custtype: str = "P",
+        max_subscriptions: int | None = 41,
+        pingpong_reply: Literal["echo", "pong"] = "echo",
+        reconnect_initial: float = 0.5,
+        reconnect_max: float = 30.0,
+        ack_timeout: float = 10.0,
+        open_timeout: float = 10.0,
+        idle_timeout: float | None = 180.0,
+        send_interval: float = 0.0,
+        on_ticks: Callable[[list[Tick]], None] | None = None,
+        queue_size: int = 10_000,
+        parser: FrameParser | None = None,
+    ) -> None:
         self.url = url
         self._approval = approval
         self.custtype = custtype
@@ -106,10 +118,13 @@ class KisWebSocket:
     @classmethod
     def from_settings(cls, approval: ApprovalSource, settings: Settings | None = None, **kwargs) -> KisWebSocket:
         settings = settings or get_settings()
-        options = dict(custtype=settings.kis_custtype, max_subscriptions=settings.kis_ws_max_subscriptions,
-                       pingpong_reply=settings.kis_ws_pingpong_reply,
-                       reconnect_initial=settings.kis_ws_reconnect_initial,
-                       reconnect_max=settings.kis_ws_reconnect_max)
+        options = dict(
+            custtype=settings.kis_custtype,
+            max_subscriptions=settings.kis_ws_max_subscriptions,
+            pingpong_reply=settings.kis_ws_pingpong_reply,
+            reconnect_initial=settings.kis_ws_reconnect_initial,
+            reconnect_max=settings.kis_ws_reconnect_max,
+        )
         options.update(kwargs)
         return cls(endpoints.ws_url(settings), approval, **options)
 
@@ -144,9 +159,15 @@ class KisWebSocket:
 
     def snapshot(self) -> ConnectionState:
         stats = self.parser.stats
-        return replace(self._state, wanted=frozenset(self._wanted), subscriptions=frozenset(self._acked),
-                       frames=stats.frames, records=stats.records,
-                       malformed_frames=stats.malformed_frames, drift=dict(stats.drift))
+        return replace(
+            self._state,
+            wanted=frozenset(self._wanted),
+            subscriptions=frozenset(self._acked),
+            frames=stats.frames,
+            records=stats.records,
+            malformed_frames=stats.malformed_frames,
+            drift=dict(stats.drift),
+        )
 
     @property
     def connected(self) -> bool:
@@ -183,8 +204,12 @@ class KisWebSocket:
         key = (tr_id, tr_key)
         if key not in self._wanted:
             if self.max_subscriptions is not None and len(self._wanted) >= self.max_subscriptions:
-                raise KisMaxSubscriptions(f"{self.max_subscriptions} subscriptions already wanted", code="OPSP0008",
-                                          tr_id=tr_id, tr_key=tr_key)
+                raise KisMaxSubscriptions(
+                    f"{self.max_subscriptions} subscriptions already wanted",
+                    code="OPSP0008",
+                    tr_id=tr_id,
+                    tr_key=tr_key,
+                )
             self._wanted[key] = None
             self._touch()
         ws = self._ws
@@ -196,8 +221,9 @@ class KisWebSocket:
             # Not connected (yet): the (re)connect restores it; wait a while for that to happen.
             self._refused.pop(key, None)
             try:
-                await self.wait_until(lambda s: key in s.subscriptions or key not in s.wanted,
-                                      self.open_timeout + self.ack_timeout)
+                await self.wait_until(
+                    lambda s: key in s.subscriptions or key not in s.wanted, self.open_timeout + self.ack_timeout
+                )
             except TimeoutError:
                 return  # still wanted: restored whenever the connection comes up
             if key in self._refused:
@@ -241,8 +267,9 @@ class KisWebSocket:
         future = self._pending.get(slot)
         if future is None or future.done():
             future = self._pending[slot] = asyncio.get_running_loop().create_future()
-            message = subscription_message(self._approval_key or "", key[0], key[1], subscribe=subscribe,
-                                           custtype=self.custtype)
+            message = subscription_message(
+                self._approval_key or "", key[0], key[1], subscribe=subscribe, custtype=self.custtype
+            )
             try:
                 await ws.send(message)
             except ConnectionClosed:
@@ -298,8 +325,14 @@ class KisWebSocket:
             try:
                 self._approval_key = await asyncio.to_thread(self._approval.approval_key, fresh_approval)
                 fresh_approval = False
-                async with connect(self.url, ping_interval=None, open_timeout=self.open_timeout, max_size=None,
-                                   close_timeout=2, compression=None) as ws:
+                async with connect(
+                    self.url,
+                    ping_interval=None,
+                    open_timeout=self.open_timeout,
+                    max_size=None,
+                    close_timeout=2,
+                    compression=None,
+                ) as ws:
                     await self._session(ws)
             except asyncio.CancelledError:
                 raise

@@ -29,15 +29,15 @@ class Tick:
     tr_id: str
     symbol: str
     price: int | Decimal
-    change: int | Decimal           # signed, vs the previous close
-    change_sign: str                # KIS sign code 1..5
-    change_percent: float           # signed
-    volume: int                     # this trade (or, for an index, this update)
-    acc_volume: int                 # cumulative for the day
+    change: int | Decimal  # signed, vs the previous close
+    change_sign: str  # KIS sign code 1..5
+    change_percent: float  # signed
+    volume: int  # this trade (or, for an index, this update)
+    acc_volume: int  # cumulative for the day
     open: int | Decimal
     high: int | Decimal
     low: int | Decimal
-    timestamp: datetime             # aware UTC
+    timestamp: datetime  # aware UTC
 
     def to_message(self, source: str = "ws") -> dict[str, object]:
         """The tick of the kstock contract (ARCHITECTURE.md, "Contracts")."""
@@ -58,12 +58,20 @@ class Tick:
         """``to_message`` as compact JSON. Hot path (every tick): formatted directly, which is
         byte-for-byte what json.dumps gives for these values; anything unusual takes json.dumps."""
         price, change, percent = self.price, self.change, self.change_percent
-        if not (self.symbol.isalnum() and source.isalnum() and type(price) is int and type(change) is int
-                and type(percent) is float and math.isfinite(percent)):
+        if not (
+            self.symbol.isalnum()
+            and source.isalnum()
+            and type(price) is int
+            and type(change) is int
+            and type(percent) is float
+            and math.isfinite(percent)
+        ):
             return json.dumps(self.to_message(source), separators=(",", ":"))
-        return (f'{{"type":"tick","symbol":"{self.symbol}","price":{price},"volume":{self.volume},'
-                f'"accVolume":{self.acc_volume},"change":{change},"changePercent":{percent!r},'
-                f'"timestamp":"{iso_utc(self.timestamp)}","source":"{source}"}}')
+        return (
+            f'{{"type":"tick","symbol":"{self.symbol}","price":{price},"volume":{self.volume},'
+            f'"accVolume":{self.acc_volume},"change":{change},"changePercent":{percent!r},'
+            f'"timestamp":"{iso_utc(self.timestamp)}","source":"{source}"}}'
+        )
 
 
 # -- REST ----------------------------------------------------------------------------------------
@@ -88,7 +96,7 @@ class StockQuote:
     traded_value: int
     vwap: Decimal | None
     tick_size: int | None
-    market_cap_100m: int | None      # hts_avls, in 억원 (100 million KRW)
+    market_cap_100m: int | None  # hts_avls, in 억원 (100 million KRW)
     listed_shares: int | None
     per: Decimal | None
     pbr: Decimal | None
@@ -134,7 +142,7 @@ class ChartSummary:
 @dataclass(frozen=True, slots=True)
 class PeriodChart:
     summary: ChartSummary | None
-    bars: list[DailyBar]             # oldest first, unique days
+    bars: list[DailyBar]  # oldest first, unique days
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,4 +224,4 @@ class ElwQuote:
 class AccessToken:
     token: str
     token_type: str
-    expires_at: datetime             # aware UTC
+    expires_at: datetime  # aware UTC

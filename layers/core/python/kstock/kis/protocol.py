@@ -43,29 +43,115 @@ PINGPONG = "PINGPONG"
 # -- layouts -------------------------------------------------------------------------------------
 
 H0STCNT0_FIELDS = (
-    "MKSC_SHRN_ISCD", "STCK_CNTG_HOUR", "STCK_PRPR", "PRDY_VRSS_SIGN", "PRDY_VRSS", "PRDY_CTRT",
-    "WGHN_AVRG_STCK_PRC", "STCK_OPRC", "STCK_HGPR", "STCK_LWPR", "ASKP1", "BIDP1", "CNTG_VOL", "ACML_VOL",
-    "ACML_TR_PBMN", "SELN_CNTG_CSNU", "SHNU_CNTG_CSNU", "NTBY_CNTG_CSNU", "CTTR", "SELN_CNTG_SMTN",
-    "SHNU_CNTG_SMTN", "CCLD_DVSN", "SHNU_RATE", "PRDY_VOL_VRSS_ACML_VOL_RATE", "OPRC_HOUR",
-    "OPRC_VRSS_PRPR_SIGN", "OPRC_VRSS_PRPR", "HGPR_HOUR", "HGPR_VRSS_PRPR_SIGN", "HGPR_VRSS_PRPR", "LWPR_HOUR",
-    "LWPR_VRSS_PRPR_SIGN", "LWPR_VRSS_PRPR", "BSOP_DATE", "NEW_MKOP_CLS_CODE", "TRHT_YN", "ASKP_RSQN1",
-    "BIDP_RSQN1", "TOTAL_ASKP_RSQN", "TOTAL_BIDP_RSQN", "VOL_TNRT", "PRDY_SMNS_HOUR_ACML_VOL",
-    "PRDY_SMNS_HOUR_ACML_VOL_RATE", "HOUR_CLS_CODE", "MRKT_TRTM_CLS_CODE", "VI_STND_PRC",
+    "MKSC_SHRN_ISCD",
+    "STCK_CNTG_HOUR",
+    "STCK_PRPR",
+    "PRDY_VRSS_SIGN",
+    "PRDY_VRSS",
+    "PRDY_CTRT",
+    "WGHN_AVRG_STCK_PRC",
+    "STCK_OPRC",
+    "STCK_HGPR",
+    "STCK_LWPR",
+    "ASKP1",
+    "BIDP1",
+    "CNTG_VOL",
+    "ACML_VOL",
+    "ACML_TR_PBMN",
+    "SELN_CNTG_CSNU",
+    "SHNU_CNTG_CSNU",
+    "NTBY_CNTG_CSNU",
+    "CTTR",
+    "SELN_CNTG_SMTN",
+    "SHNU_CNTG_SMTN",
+    "CCLD_DVSN",
+    "SHNU_RATE",
+    "PRDY_VOL_VRSS_ACML_VOL_RATE",
+    "OPRC_HOUR",
+    "OPRC_VRSS_PRPR_SIGN",
+    "OPRC_VRSS_PRPR",
+    "HGPR_HOUR",
+    "HGPR_VRSS_PRPR_SIGN",
+    "HGPR_VRSS_PRPR",
+    "LWPR_HOUR",
+    "LWPR_VRSS_PRPR_SIGN",
+    "LWPR_VRSS_PRPR",
+    "BSOP_DATE",
+    "NEW_MKOP_CLS_CODE",
+    "TRHT_YN",
+    "ASKP_RSQN1",
+    "BIDP_RSQN1",
+    "TOTAL_ASKP_RSQN",
+    "TOTAL_BIDP_RSQN",
+    "VOL_TNRT",
+    "PRDY_SMNS_HOUR_ACML_VOL",
+    "PRDY_SMNS_HOUR_ACML_VOL_RATE",
+    "HOUR_CLS_CODE",
+    "MRKT_TRTM_CLS_CODE",
+    "VI_STND_PRC",
 )
 # ELW trades share the first 40 stock fields (21 is named CNTG_CLS_CODE there), then ELW measures.
-H0EWCNT0_FIELDS = H0STCNT0_FIELDS[:21] + ("CNTG_CLS_CODE",) + H0STCNT0_FIELDS[22:40] + (
-    "TMVL_VAL", "PRIT", "PRMM_VAL", "GEAR", "PRLS_QRYR_RATE", "INVL_VAL", "PRMM_RATE", "CFP", "LVRG_VAL",
-    "DELTA", "GAMA", "VEGA", "THETA", "RHO", "HTS_INTS_VLTL", "HTS_THPR", "VOL_TNRT",
-    "PRDY_SMNS_HOUR_ACML_VOL", "PRDY_SMNS_HOUR_ACML_VOL_RATE", "APPRCH_RATE", "LP_HVOL", "LP_HLDN_RATE",
-    "LP_NTBY_QTY",
+H0EWCNT0_FIELDS = (
+    H0STCNT0_FIELDS[:21]
+    + ("CNTG_CLS_CODE",)
+    + H0STCNT0_FIELDS[22:40]
+    + (
+        "TMVL_VAL",
+        "PRIT",
+        "PRMM_VAL",
+        "GEAR",
+        "PRLS_QRYR_RATE",
+        "INVL_VAL",
+        "PRMM_RATE",
+        "CFP",
+        "LVRG_VAL",
+        "DELTA",
+        "GAMA",
+        "VEGA",
+        "THETA",
+        "RHO",
+        "HTS_INTS_VLTL",
+        "HTS_THPR",
+        "VOL_TNRT",
+        "PRDY_SMNS_HOUR_ACML_VOL",
+        "PRDY_SMNS_HOUR_ACML_VOL_RATE",
+        "APPRCH_RATE",
+        "LP_HVOL",
+        "LP_HLDN_RATE",
+        "LP_NTBY_QTY",
+    )
 )
 H0UPCNT0_FIELDS = (
-    "BSTP_CLS_CODE", "BSOP_HOUR", "PRPR_NMIX", "PRDY_VRSS_SIGN", "BSTP_NMIX_PRDY_VRSS", "ACML_VOL",
-    "ACML_TR_PBMN", "PCAS_VOL", "PCAS_TR_PBMN", "PRDY_CTRT", "OPRC_NMIX", "NMIX_HGPR", "NMIX_LWPR",
-    "OPRC_VRSS_NMIX_PRPR", "OPRC_VRSS_NMIX_SIGN", "HGPR_VRSS_NMIX_PRPR", "HGPR_VRSS_NMIX_SIGN",
-    "LWPR_VRSS_NMIX_PRPR", "LWPR_VRSS_NMIX_SIGN", "PRDY_CLPR_VRSS_OPRC_RATE", "PRDY_CLPR_VRSS_HGPR_RATE",
-    "PRDY_CLPR_VRSS_LWPR_RATE", "UPLM_ISSU_CNT", "ASCN_ISSU_CNT", "STNR_ISSU_CNT", "DOWN_ISSU_CNT",
-    "LSLM_ISSU_CNT", "QTQT_ASCN_ISSU_CNT", "QTQT_DOWN_ISSU_CNT", "TICK_VRSS",
+    "BSTP_CLS_CODE",
+    "BSOP_HOUR",
+    "PRPR_NMIX",
+    "PRDY_VRSS_SIGN",
+    "BSTP_NMIX_PRDY_VRSS",
+    "ACML_VOL",
+    "ACML_TR_PBMN",
+    "PCAS_VOL",
+    "PCAS_TR_PBMN",
+    "PRDY_CTRT",
+    "OPRC_NMIX",
+    "NMIX_HGPR",
+    "NMIX_LWPR",
+    "OPRC_VRSS_NMIX_PRPR",
+    "OPRC_VRSS_NMIX_SIGN",
+    "HGPR_VRSS_NMIX_PRPR",
+    "HGPR_VRSS_NMIX_SIGN",
+    "LWPR_VRSS_NMIX_PRPR",
+    "LWPR_VRSS_NMIX_SIGN",
+    "PRDY_CLPR_VRSS_OPRC_RATE",
+    "PRDY_CLPR_VRSS_HGPR_RATE",
+    "PRDY_CLPR_VRSS_LWPR_RATE",
+    "UPLM_ISSU_CNT",
+    "ASCN_ISSU_CNT",
+    "STNR_ISSU_CNT",
+    "DOWN_ISSU_CNT",
+    "LSLM_ISSU_CNT",
+    "QTQT_ASCN_ISSU_CNT",
+    "QTQT_DOWN_ISSU_CNT",
+    "TICK_VRSS",
 )
 assert len(H0STCNT0_FIELDS) == 46 and len(H0EWCNT0_FIELDS) == 63 and len(H0UPCNT0_FIELDS) == 30
 
@@ -78,12 +164,39 @@ LAYOUTS: dict[str, tuple[str, ...]] = {
 }
 
 # Positions read for trades (stock and ELW share them).
-_T = {name: H0STCNT0_FIELDS.index(name) for name in (
-    "MKSC_SHRN_ISCD", "STCK_CNTG_HOUR", "STCK_PRPR", "PRDY_VRSS_SIGN", "PRDY_VRSS", "PRDY_CTRT", "STCK_OPRC",
-    "STCK_HGPR", "STCK_LWPR", "CNTG_VOL", "ACML_VOL", "BSOP_DATE")}
-_I = {name: H0UPCNT0_FIELDS.index(name) for name in (
-    "BSTP_CLS_CODE", "BSOP_HOUR", "PRPR_NMIX", "PRDY_VRSS_SIGN", "BSTP_NMIX_PRDY_VRSS", "ACML_VOL", "PCAS_VOL",
-    "PRDY_CTRT", "OPRC_NMIX", "NMIX_HGPR", "NMIX_LWPR")}
+_T = {
+    name: H0STCNT0_FIELDS.index(name)
+    for name in (
+        "MKSC_SHRN_ISCD",
+        "STCK_CNTG_HOUR",
+        "STCK_PRPR",
+        "PRDY_VRSS_SIGN",
+        "PRDY_VRSS",
+        "PRDY_CTRT",
+        "STCK_OPRC",
+        "STCK_HGPR",
+        "STCK_LWPR",
+        "CNTG_VOL",
+        "ACML_VOL",
+        "BSOP_DATE",
+    )
+}
+_I = {
+    name: H0UPCNT0_FIELDS.index(name)
+    for name in (
+        "BSTP_CLS_CODE",
+        "BSOP_HOUR",
+        "PRPR_NMIX",
+        "PRDY_VRSS_SIGN",
+        "BSTP_NMIX_PRDY_VRSS",
+        "ACML_VOL",
+        "PCAS_VOL",
+        "PRDY_CTRT",
+        "OPRC_NMIX",
+        "NMIX_HGPR",
+        "NMIX_LWPR",
+    )
+}
 _TRADE_MIN_WIDTH = max(_T.values()) + 1
 _INDEX_MIN_WIDTH = max(_I.values()) + 1
 
@@ -91,14 +204,22 @@ _INDEX_MIN_WIDTH = max(_I.values()) + 1
 # -- client -> server ----------------------------------------------------------------------------
 
 
-def subscription_message(approval_key: str, tr_id: str, tr_key: str, *, subscribe: bool = True,
-                         custtype: str = "P") -> str:
+def subscription_message(
+    approval_key: str, tr_id: str, tr_key: str, *, subscribe: bool = True, custtype: str = "P"
+) -> str:
     """The register (tr_type 1) or release (tr_type 2) request."""
-    return json.dumps({
-        "header": {"approval_key": approval_key, "custtype": custtype,
-                   "tr_type": SUBSCRIBE if subscribe else UNSUBSCRIBE, "content-type": "utf-8"},
-        "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}},
-    }, separators=(",", ":"))
+    return json.dumps(
+        {
+            "header": {
+                "approval_key": approval_key,
+                "custtype": custtype,
+                "tr_type": SUBSCRIBE if subscribe else UNSUBSCRIBE,
+                "content-type": "utf-8",
+            },
+            "body": {"input": {"tr_id": tr_id, "tr_key": tr_key}},
+        },
+        separators=(",", ":"),
+    )
 
 
 # -- control JSON --------------------------------------------------------------------------------
@@ -142,9 +263,15 @@ def parse_control(raw: str) -> ControlMessage:
     if not isinstance(header, dict) or not isinstance(body, dict) or not isinstance(output, dict):
         raise MalformedFrame("bad control message: unexpected JSON shape")
     return ControlMessage(
-        tr_id=str(header.get("tr_id", "")), tr_key=str(header.get("tr_key", "")),
-        encrypt=header.get("encrypt") == "Y", rt_cd=str(body.get("rt_cd", "")), msg_cd=str(body.get("msg_cd", "")),
-        msg1=str(body.get("msg1", "")), iv=output.get("iv"), key=output.get("key"), raw=raw,
+        tr_id=str(header.get("tr_id", "")),
+        tr_key=str(header.get("tr_key", "")),
+        encrypt=header.get("encrypt") == "Y",
+        rt_cd=str(body.get("rt_cd", "")),
+        msg_cd=str(body.get("msg_cd", "")),
+        msg1=str(body.get("msg1", "")),
+        iv=output.get("iv"),
+        key=output.get("key"),
+        raw=raw,
     )
 
 
@@ -198,8 +325,12 @@ def _timestamp(day: str, clock: str) -> datetime:
     if moment is None:
         if len(day) != 8 or len(clock) != 6 or not key.isdigit():
             raise ValueError(f"bad KIS date/time {day!r} {clock!r}")
-        moment = datetime(int(day[:4]), int(day[4:6]), int(day[6:]), int(clock[:2]), int(clock[2:4]),
-                          int(clock[4:]), tzinfo=UTC) - _KST_OFFSET
+        moment = (
+            datetime(
+                int(day[:4]), int(day[4:6]), int(day[6:]), int(clock[:2]), int(clock[2:4]), int(clock[4:]), tzinfo=UTC
+            )
+            - _KST_OFFSET
+        )
         if len(_ts_cache) > 50_000:
             _ts_cache.clear()
         _ts_cache[key] = moment
@@ -291,8 +422,12 @@ class FrameParser:
     def _note_drift(self, tr_id: str, width: int, known: int) -> None:
         if self.stats.drift.get(tr_id) != width:
             self.stats.drift[tr_id] = width
-            log.warning("KIS %s layout drift: %d fields per record, %d known; reading known fields by position",
-                        tr_id, width, known)
+            log.warning(
+                "KIS %s layout drift: %d fields per record, %d known; reading known fields by position",
+                tr_id,
+                width,
+                known,
+            )
 
     def _trade_records(self, tr_id: str, v: list[str], count: int, width: int) -> list[Tick]:
         out: list[Tick] = []
@@ -304,8 +439,22 @@ class FrameParser:
                 pct = float(v[b + 5])
                 if sign in FALLING_SIGNS and change > 0:  # normalise to signed values
                     change, pct = -change, -pct
-                append(Tick(tr_id, v[b], int(v[b + 2]), change, sign, pct, int(v[b + 12]), int(v[b + 13]),
-                            int(v[b + 7]), int(v[b + 8]), int(v[b + 9]), _timestamp(v[b + 33], v[b + 1])))
+                append(
+                    Tick(
+                        tr_id,
+                        v[b],
+                        int(v[b + 2]),
+                        change,
+                        sign,
+                        pct,
+                        int(v[b + 12]),
+                        int(v[b + 13]),
+                        int(v[b + 7]),
+                        int(v[b + 8]),
+                        int(v[b + 9]),
+                        _timestamp(v[b + 33], v[b + 1]),
+                    )
+                )
             except ValueError as exc:
                 self.stats.skipped_records += 1
                 log.warning("skipping bad %s record: %s", tr_id, exc)
@@ -321,9 +470,22 @@ class FrameParser:
                 pct = float(v[b + 9])
                 if sign in FALLING_SIGNS and change > 0:
                     change, pct = -change, -pct
-                out.append(Tick("H0UPCNT0", v[b], Decimal(v[b + 2]), change, sign, pct, int(v[b + 7]),
-                                int(v[b + 5]), Decimal(v[b + 10]), Decimal(v[b + 11]), Decimal(v[b + 12]),
-                                _timestamp(today, v[b + 1])))
+                out.append(
+                    Tick(
+                        "H0UPCNT0",
+                        v[b],
+                        Decimal(v[b + 2]),
+                        change,
+                        sign,
+                        pct,
+                        int(v[b + 7]),
+                        int(v[b + 5]),
+                        Decimal(v[b + 10]),
+                        Decimal(v[b + 11]),
+                        Decimal(v[b + 12]),
+                        _timestamp(today, v[b + 1]),
+                    )
+                )
             except (ValueError, InvalidOperation) as exc:
                 self.stats.skipped_records += 1
                 log.warning("skipping bad H0UPCNT0 record: %s", exc)

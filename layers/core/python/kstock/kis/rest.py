@@ -149,11 +149,23 @@ def _budget_spent(_state: RetryCallState) -> bool:
 class KisRestClient:
     """The KIS REST quotations kstock uses. Thread-safe; share one per process."""
 
-    def __init__(self, base_url: str, credentials: KisCredentials, *, rate_per_second: float = 20.0,
-                 burst: float = 1.0, custtype: str = "P", timeout: float = 10.0, max_attempts: int = 5,
-                 backoff: float = 0.1, backoff_max: float = 2.0, auth: KisAuth | None = None,
-                 store: TokenStore | None = None, token_min_interval: float = 60.0,
-                 session: requests.Session | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        credentials: KisCredentials,
+        *,
+        rate_per_second: float = 20.0,
+        burst: float = 1.0,
+        custtype: str = "P",
+        timeout: float = 10.0,
+        max_attempts: int = 5,
+        backoff: float = 0.1,
+        backoff_max: float = 2.0,
+        auth: KisAuth | None = None,
+        store: TokenStore | None = None,
+        token_min_interval: float = 60.0,
+        session: requests.Session | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.credentials = credentials
         self.custtype = custtype
@@ -165,8 +177,14 @@ class KisRestClient:
             session.mount("http://", HTTPAdapter(pool_maxsize=32))
             session.mount("https://", HTTPAdapter(pool_maxsize=32))
         self.session = session
-        self.auth = auth or KisAuth(credentials, self.base_url, session=session, store=store,
-                                    min_issue_interval=token_min_interval, timeout=timeout)
+        self.auth = auth or KisAuth(
+            credentials,
+            self.base_url,
+            session=session,
+            store=store,
+            min_issue_interval=token_min_interval,
+            timeout=timeout,
+        )
         self.bucket: TokenBucket = bucket_for(credentials.app_id, rate_per_second, burst)
         self.rate_limited_retries = 0  # EGW00201 answers absorbed by retries (health, tests)
 
@@ -174,9 +192,15 @@ class KisRestClient:
     def from_settings(cls, settings: Settings | None = None) -> KisRestClient:
         settings = settings or get_settings()
         rate = settings.kis_rest_rate_per_second or (20.0 if settings.kis_env == "real" else 2.0)
-        return cls(endpoints.rest_base_url(settings), KisCredentials.from_settings(settings), rate_per_second=rate,
-                   custtype=settings.kis_custtype, timeout=settings.kis_rest_timeout,
-                   max_attempts=settings.kis_rest_max_attempts, token_min_interval=settings.kis_token_min_interval)
+        return cls(
+            endpoints.rest_base_url(settings),
+            KisCredentials.from_settings(settings),
+            rate_per_second=rate,
+            custtype=settings.kis_custtype,
+            timeout=settings.kis_rest_timeout,
+            max_attempts=settings.kis_rest_max_attempts,
+            token_min_interval=settings.kis_token_min_interval,
+        )
 
     def close(self) -> None:
         self.session.close()
@@ -202,7 +226,9 @@ class KisRestClient:
             retry=retry_if_exception_type((KisRateLimited, KisUnavailable)),
             wait=wait_random_exponential(multiplier=self.backoff, max=self.backoff_max),
             # a request's KIS budget (kstock.kis.deadline) ends the retries too
-            stop=stop_after_attempt(self.max_attempts) | _budget_spent, reraise=True, before_sleep=before_sleep,
+            stop=stop_after_attempt(self.max_attempts) | _budget_spent,
+            reraise=True,
+            before_sleep=before_sleep,
         )
         return retrying(self._get_once, endpoint, params, tr_cont)
 
@@ -231,18 +257,24 @@ class KisRestClient:
             "custtype": self.custtype,
         }
         try:
-            response = self.session.get(self.base_url + endpoint.path, params=params, headers=headers,
-                                        timeout=deadline.timeout(self.timeout, f"KIS {endpoint.tr_id}"))
+            response = self.session.get(
+                self.base_url + endpoint.path,
+                params=params,
+                headers=headers,
+                timeout=deadline.timeout(self.timeout, f"KIS {endpoint.tr_id}"),
+            )
         except requests.RequestException as exc:
             raise KisUnavailable(f"KIS {endpoint.tr_id} unreachable: {type(exc).__name__}") from exc
         try:
             body = response.json()
         except ValueError:
             if response.status_code >= 500:
-                raise KisUnavailable(f"KIS {endpoint.tr_id}: HTTP {response.status_code}",
-                                     status=response.status_code) from None
-            raise KisProtocolError(f"KIS {endpoint.tr_id} answered non-JSON (HTTP {response.status_code})",
-                                   status=response.status_code) from None
+                raise KisUnavailable(
+                    f"KIS {endpoint.tr_id}: HTTP {response.status_code}", status=response.status_code
+                ) from None
+            raise KisProtocolError(
+                f"KIS {endpoint.tr_id} answered non-JSON (HTTP {response.status_code})", status=response.status_code
+            ) from None
         if not isinstance(body, dict):
             raise KisProtocolError(f"KIS {endpoint.tr_id} answered unexpected JSON")
         if response.status_code != 200 or str(body.get("rt_cd")) != "0":
@@ -259,45 +291,77 @@ class KisRestClient:
             raise KisNotFound(f"no price for {symbol}")  # KIS answers unknown codes with zeros
         sign = str(o.get("prdy_vrss_sign", "3"))
         return StockQuote(
-            symbol=str(o.get("stck_shrn_iscd") or symbol), price=_int(o["stck_prpr"]),
-            change=_signed(_int(o.get("prdy_vrss", 0)), sign), change_sign=sign,
+            symbol=str(o.get("stck_shrn_iscd") or symbol),
+            price=_int(o["stck_prpr"]),
+            change=_signed(_int(o.get("prdy_vrss", 0)), sign),
+            change_sign=sign,
             change_percent=_signed(_dec(o.get("prdy_ctrt", 0)), sign),
-            open=_int(o.get("stck_oprc", 0)), high=_int(o.get("stck_hgpr", 0)), low=_int(o.get("stck_lwpr", 0)),
-            prev_close=_int(o.get("stck_sdpr", 0)), upper_limit=_int(o.get("stck_mxpr", 0)),
-            lower_limit=_int(o.get("stck_llam", 0)), volume=_int(o.get("acml_vol", 0)),
-            traded_value=_int(o.get("acml_tr_pbmn", 0)), vwap=_opt_dec(o.get("wghn_avrg_stck_prc")),
-            tick_size=_opt_int(o.get("aspr_unit")), market_cap_100m=_opt_int(o.get("hts_avls")),
-            listed_shares=_opt_int(o.get("lstn_stcn")), per=_opt_dec(o.get("per")), pbr=_opt_dec(o.get("pbr")),
-            eps=_opt_dec(o.get("eps")), bps=_opt_dec(o.get("bps")), w52_high=_opt_int(o.get("w52_hgpr")),
-            w52_low=_opt_int(o.get("w52_lwpr")), industry=(str(o.get("bstp_kor_isnm") or "").strip() or None),
+            open=_int(o.get("stck_oprc", 0)),
+            high=_int(o.get("stck_hgpr", 0)),
+            low=_int(o.get("stck_lwpr", 0)),
+            prev_close=_int(o.get("stck_sdpr", 0)),
+            upper_limit=_int(o.get("stck_mxpr", 0)),
+            lower_limit=_int(o.get("stck_llam", 0)),
+            volume=_int(o.get("acml_vol", 0)),
+            traded_value=_int(o.get("acml_tr_pbmn", 0)),
+            vwap=_opt_dec(o.get("wghn_avrg_stck_prc")),
+            tick_size=_opt_int(o.get("aspr_unit")),
+            market_cap_100m=_opt_int(o.get("hts_avls")),
+            listed_shares=_opt_int(o.get("lstn_stcn")),
+            per=_opt_dec(o.get("per")),
+            pbr=_opt_dec(o.get("pbr")),
+            eps=_opt_dec(o.get("eps")),
+            bps=_opt_dec(o.get("bps")),
+            w52_high=_opt_int(o.get("w52_hgpr")),
+            w52_low=_opt_int(o.get("w52_lwpr")),
+            industry=(str(o.get("bstp_kor_isnm") or "").strip() or None),
             halted=str(o.get("temp_stop_yn", "N")).upper() == "Y",
         )
 
     def daily_prices(self, symbol: str, period: str = "D", adjusted: bool = True, market: str = "J") -> list[DailyBar]:
         """The last 30 days / weeks / months (FHKST01010400), oldest first."""
-        body, _ = self.get(endpoints.INQUIRE_DAILY_PRICE, {
-            "FID_COND_MRKT_DIV_CODE": market, "FID_INPUT_ISCD": symbol, "FID_PERIOD_DIV_CODE": period,
-            "FID_ORG_ADJ_PRC": "1" if adjusted else "0",  # this endpoint: 1 adjusted, 0 raw
-        })
+        body, _ = self.get(
+            endpoints.INQUIRE_DAILY_PRICE,
+            {
+                "FID_COND_MRKT_DIV_CODE": market,
+                "FID_INPUT_ISCD": symbol,
+                "FID_PERIOD_DIV_CODE": period,
+                "FID_ORG_ADJ_PRC": "1" if adjusted else "0",  # this endpoint: 1 adjusted, 0 raw
+            },
+        )
         bars = []
         for r in _dated_rows(body, "output"):
             sign = str(r.get("prdy_vrss_sign", "3"))
-            bars.append(DailyBar(
-                day=_day(r["stck_bsop_date"]), open=_int(r.get("stck_oprc", 0)), high=_int(r.get("stck_hgpr", 0)),
-                low=_int(r.get("stck_lwpr", 0)), close=_int(r.get("stck_clpr", 0)), volume=_int(r.get("acml_vol", 0)),
-                change=_signed(_int(r.get("prdy_vrss", 0)), sign), change_sign=sign,
-                change_percent=_signed(_dec(r.get("prdy_ctrt", 0)), sign),
-            ))
+            bars.append(
+                DailyBar(
+                    day=_day(r["stck_bsop_date"]),
+                    open=_int(r.get("stck_oprc", 0)),
+                    high=_int(r.get("stck_hgpr", 0)),
+                    low=_int(r.get("stck_lwpr", 0)),
+                    close=_int(r.get("stck_clpr", 0)),
+                    volume=_int(r.get("acml_vol", 0)),
+                    change=_signed(_int(r.get("prdy_vrss", 0)), sign),
+                    change_sign=sign,
+                    change_percent=_signed(_dec(r.get("prdy_ctrt", 0)), sign),
+                )
+            )
         return sorted(bars, key=lambda b: b.day)
 
-    def _chart_pages(self, endpoint: Endpoint, params: dict[str, str], start: date, end: date,
-                     max_pages: int) -> Iterator[dict[str, Any]]:
+    def _chart_pages(
+        self, endpoint: Endpoint, params: dict[str, str], start: date, end: date, max_pages: int
+    ) -> Iterator[dict[str, Any]]:
         """Response bodies of a date-windowed chart, newest window first, each window ending the day
         before the oldest row of the previous one (KIS answers at most 100 rows a call)."""
         window_end = end
         for _ in range(max_pages):
-            body, _ = self.get(endpoint, {**params, "FID_INPUT_DATE_1": start.strftime("%Y%m%d"),
-                                          "FID_INPUT_DATE_2": window_end.strftime("%Y%m%d")})
+            body, _ = self.get(
+                endpoint,
+                {
+                    **params,
+                    "FID_INPUT_DATE_1": start.strftime("%Y%m%d"),
+                    "FID_INPUT_DATE_2": window_end.strftime("%Y%m%d"),
+                },
+            )
             yield body
             rows = _dated_rows(body)
             if len(rows) < CHART_PAGE_ROWS:
@@ -307,13 +371,25 @@ class KisRestClient:
                 return
             window_end = oldest - timedelta(days=1)
 
-    def period_chart(self, symbol: str, start: date, end: date, period: str = "D", adjusted: bool = True,
-                     market: str = "J", max_pages: int = 100) -> PeriodChart:
+    def period_chart(
+        self,
+        symbol: str,
+        start: date,
+        end: date,
+        period: str = "D",
+        adjusted: bool = True,
+        market: str = "J",
+        max_pages: int = 100,
+    ) -> PeriodChart:
         """Bars of ``[start, end]`` (FHKST03010100), paging backwards over 100-row date windows."""
         summary: ChartSummary | None = None
         by_day: dict[date, DailyBar] = {}
-        params = {"FID_COND_MRKT_DIV_CODE": market, "FID_INPUT_ISCD": symbol, "FID_PERIOD_DIV_CODE": period,
-                  "FID_ORG_ADJ_PRC": "0" if adjusted else "1"}  # on this endpoint 0 = adjusted
+        params = {
+            "FID_COND_MRKT_DIV_CODE": market,
+            "FID_INPUT_ISCD": symbol,
+            "FID_PERIOD_DIV_CODE": period,
+            "FID_ORG_ADJ_PRC": "0" if adjusted else "1",
+        }  # on this endpoint 0 = adjusted
         for body in self._chart_pages(endpoints.DAILY_ITEM_CHART, params, start, end, max_pages):
             if summary is None:
                 summary = self._chart_summary(symbol, body.get("output1"))
@@ -328,11 +404,14 @@ class KisRestClient:
             return None
         sign = str(o.get("prdy_vrss_sign", "3"))
         return ChartSummary(
-            symbol=str(o.get("stck_shrn_iscd") or symbol), name=str(o.get("hts_kor_isnm", "")).strip(),
-            price=_int(o["stck_prpr"]), prev_close=_int(o.get("stck_prdy_clpr", 0)),
+            symbol=str(o.get("stck_shrn_iscd") or symbol),
+            name=str(o.get("hts_kor_isnm", "")).strip(),
+            price=_int(o["stck_prpr"]),
+            prev_close=_int(o.get("stck_prdy_clpr", 0)),
             change=_signed(_int(o.get("prdy_vrss", 0)), sign),
             change_percent=_signed(_dec(o.get("prdy_ctrt", 0)), sign),
-            volume=_int(o.get("acml_vol", 0)), listed_shares=_opt_int(o.get("lstn_stcn")),
+            volume=_int(o.get("acml_vol", 0)),
+            listed_shares=_opt_int(o.get("lstn_stcn")),
             market_cap_100m=_opt_int(o.get("hts_avls")),
         )
 
@@ -340,9 +419,14 @@ class KisRestClient:
     def _chart_bar(r: dict[str, Any]) -> DailyBar:
         sign = str(r.get("prdy_vrss_sign", "3"))
         return DailyBar(
-            day=_day(r["stck_bsop_date"]), open=_int(r.get("stck_oprc", 0)), high=_int(r.get("stck_hgpr", 0)),
-            low=_int(r.get("stck_lwpr", 0)), close=_int(r.get("stck_clpr", 0)), volume=_int(r.get("acml_vol", 0)),
-            traded_value=_opt_int(r.get("acml_tr_pbmn")), change=_signed(_int(r.get("prdy_vrss", 0)), sign),
+            day=_day(r["stck_bsop_date"]),
+            open=_int(r.get("stck_oprc", 0)),
+            high=_int(r.get("stck_hgpr", 0)),
+            low=_int(r.get("stck_lwpr", 0)),
+            close=_int(r.get("stck_clpr", 0)),
+            volume=_int(r.get("acml_vol", 0)),
+            traded_value=_opt_int(r.get("acml_tr_pbmn")),
+            change=_signed(_int(r.get("prdy_vrss", 0)), sign),
             change_sign=sign,
         )
 
@@ -350,36 +434,87 @@ class KisRestClient:
 
     def fluctuation_rank(self, market: str = "0000", falling: bool = False) -> list[RankEntry]:
         """Top movers by change % (FHPST01700000); ``market`` 0000 all, 0001 KOSPI, 1001 KOSDAQ."""
-        body, _ = self.get(endpoints.FLUCTUATION_RANK, {
-            "fid_cond_mrkt_div_code": "J", "fid_cond_scr_div_code": "20170", "fid_input_iscd": market,
-            "fid_rank_sort_cls_code": "1" if falling else "0", "fid_input_cnt_1": "0", "fid_prc_cls_code": "0",
-            "fid_input_price_1": "", "fid_input_price_2": "", "fid_vol_cnt": "", "fid_trgt_cls_code": "0",
-            "fid_trgt_exls_cls_code": "0", "fid_div_cls_code": "0", "fid_rsfl_rate1": "", "fid_rsfl_rate2": "",
-        })
-        return [self._rank(r, i, code_field="stck_shrn_iscd", high=_opt_int(r.get("stck_hgpr")),
-                           low=_opt_int(r.get("stck_lwpr"))) for i, r in enumerate(_rows(body), 1)]
+        body, _ = self.get(
+            endpoints.FLUCTUATION_RANK,
+            {
+                "fid_cond_mrkt_div_code": "J",
+                "fid_cond_scr_div_code": "20170",
+                "fid_input_iscd": market,
+                "fid_rank_sort_cls_code": "1" if falling else "0",
+                "fid_input_cnt_1": "0",
+                "fid_prc_cls_code": "0",
+                "fid_input_price_1": "",
+                "fid_input_price_2": "",
+                "fid_vol_cnt": "",
+                "fid_trgt_cls_code": "0",
+                "fid_trgt_exls_cls_code": "0",
+                "fid_div_cls_code": "0",
+                "fid_rsfl_rate1": "",
+                "fid_rsfl_rate2": "",
+            },
+        )
+        return [
+            self._rank(
+                r, i, code_field="stck_shrn_iscd", high=_opt_int(r.get("stck_hgpr")), low=_opt_int(r.get("stck_lwpr"))
+            )
+            for i, r in enumerate(_rows(body), 1)
+        ]
 
     def volume_rank(self, market: str = "0000", sort: str = "0") -> list[RankEntry]:
         """Top by volume (FHPST01710000); ``sort`` 0 volume, 1 volume growth, 2 turnover, 3 value."""
-        body, _ = self.get(endpoints.VOLUME_RANK, {
-            "FID_COND_MRKT_DIV_CODE": "J", "FID_COND_SCR_DIV_CODE": "20171", "FID_INPUT_ISCD": market,
-            "FID_DIV_CLS_CODE": "0", "FID_BLNG_CLS_CODE": sort, "FID_TRGT_CLS_CODE": "111111111",
-            "FID_TRGT_EXLS_CLS_CODE": "0000000000", "FID_INPUT_PRICE_1": "", "FID_INPUT_PRICE_2": "",
-            "FID_VOL_CNT": "", "FID_INPUT_DATE_1": "",
-        })
-        return [self._rank(r, i, code_field="mksc_shrn_iscd", traded_value=_opt_int(r.get("acml_tr_pbmn")),
-                           prev_volume=_opt_int(r.get("prdy_vol"))) for i, r in enumerate(_rows(body), 1)]
+        body, _ = self.get(
+            endpoints.VOLUME_RANK,
+            {
+                "FID_COND_MRKT_DIV_CODE": "J",
+                "FID_COND_SCR_DIV_CODE": "20171",
+                "FID_INPUT_ISCD": market,
+                "FID_DIV_CLS_CODE": "0",
+                "FID_BLNG_CLS_CODE": sort,
+                "FID_TRGT_CLS_CODE": "111111111",
+                "FID_TRGT_EXLS_CLS_CODE": "0000000000",
+                "FID_INPUT_PRICE_1": "",
+                "FID_INPUT_PRICE_2": "",
+                "FID_VOL_CNT": "",
+                "FID_INPUT_DATE_1": "",
+            },
+        )
+        return [
+            self._rank(
+                r,
+                i,
+                code_field="mksc_shrn_iscd",
+                traded_value=_opt_int(r.get("acml_tr_pbmn")),
+                prev_volume=_opt_int(r.get("prdy_vol")),
+            )
+            for i, r in enumerate(_rows(body), 1)
+        ]
 
     def market_cap_rank(self, market: str = "0000") -> list[RankEntry]:
         """Top by market capitalisation (FHPST01740000)."""
-        body, _ = self.get(endpoints.MARKET_CAP_RANK, {
-            "fid_cond_mrkt_div_code": "J", "fid_cond_scr_div_code": "20174", "fid_div_cls_code": "0",
-            "fid_input_iscd": market, "fid_trgt_cls_code": "0", "fid_trgt_exls_cls_code": "0",
-            "fid_input_price_1": "", "fid_input_price_2": "", "fid_vol_cnt": "",
-        })
-        return [self._rank(r, i, code_field="mksc_shrn_iscd", market_cap_100m=_opt_int(r.get("stck_avls")),
-                           market_share_percent=_opt_dec(r.get("mrkt_whol_avls_rlim")))
-                for i, r in enumerate(_rows(body), 1)]
+        body, _ = self.get(
+            endpoints.MARKET_CAP_RANK,
+            {
+                "fid_cond_mrkt_div_code": "J",
+                "fid_cond_scr_div_code": "20174",
+                "fid_div_cls_code": "0",
+                "fid_input_iscd": market,
+                "fid_trgt_cls_code": "0",
+                "fid_trgt_exls_cls_code": "0",
+                "fid_input_price_1": "",
+                "fid_input_price_2": "",
+                "fid_vol_cnt": "",
+            },
+        )
+        return [
+            self._rank(
+                r,
+                i,
+                code_field="mksc_shrn_iscd",
+                market_cap_100m=_opt_int(r.get("stck_avls")),
+                market_share_percent=_opt_dec(r.get("mrkt_whol_avls_rlim")),
+            )
+            for i, r in enumerate(_rows(body), 1)
+        ]
 
     @staticmethod
     def _rank(r: dict[str, Any], position: int, *, code_field: str, **extra: Any) -> RankEntry:
@@ -388,9 +523,15 @@ class KisRestClient:
         if not code:
             raise KisProtocolError("ranking row without a code")
         return RankEntry(
-            rank=_opt_int(r.get("data_rank")) or position, symbol=code, name=str(r.get("hts_kor_isnm", "")).strip(),
-            price=_int(r.get("stck_prpr", 0)), change=_signed(_int(r.get("prdy_vrss", 0)), sign), change_sign=sign,
-            change_percent=_signed(_dec(r.get("prdy_ctrt", 0)), sign), volume=_int(r.get("acml_vol", 0)), **extra,
+            rank=_opt_int(r.get("data_rank")) or position,
+            symbol=code,
+            name=str(r.get("hts_kor_isnm", "")).strip(),
+            price=_int(r.get("stck_prpr", 0)),
+            change=_signed(_int(r.get("prdy_vrss", 0)), sign),
+            change_sign=sign,
+            change_percent=_signed(_dec(r.get("prdy_ctrt", 0)), sign),
+            volume=_int(r.get("acml_vol", 0)),
+            **extra,
         )
 
     # -- indices -------------------------------------------------------------------------------
@@ -403,21 +544,34 @@ class KisRestClient:
             raise KisNotFound(f"no value for index {code}")
         sign = str(o.get("prdy_vrss_sign", "3"))
         return IndexQuote(
-            code=code, value=_dec(o["bstp_nmix_prpr"]), change=_signed(_dec(o.get("bstp_nmix_prdy_vrss", 0)), sign),
-            change_sign=sign, change_percent=_signed(_dec(o.get("bstp_nmix_prdy_ctrt", 0)), sign),
-            open=_dec(o.get("bstp_nmix_oprc", 0)), high=_dec(o.get("bstp_nmix_hgpr", 0)),
-            low=_dec(o.get("bstp_nmix_lwpr", 0)), volume=_int(o.get("acml_vol", 0)),
-            traded_value=_int(o.get("acml_tr_pbmn", 0)), advancing=_int(o.get("ascn_issu_cnt", 0)),
-            upper_limit=_int(o.get("uplm_issu_cnt", 0)), unchanged=_int(o.get("stnr_issu_cnt", 0)),
-            declining=_int(o.get("down_issu_cnt", 0)), lower_limit=_int(o.get("lslm_issu_cnt", 0)),
+            code=code,
+            value=_dec(o["bstp_nmix_prpr"]),
+            change=_signed(_dec(o.get("bstp_nmix_prdy_vrss", 0)), sign),
+            change_sign=sign,
+            change_percent=_signed(_dec(o.get("bstp_nmix_prdy_ctrt", 0)), sign),
+            open=_dec(o.get("bstp_nmix_oprc", 0)),
+            high=_dec(o.get("bstp_nmix_hgpr", 0)),
+            low=_dec(o.get("bstp_nmix_lwpr", 0)),
+            volume=_int(o.get("acml_vol", 0)),
+            traded_value=_int(o.get("acml_tr_pbmn", 0)),
+            advancing=_int(o.get("ascn_issu_cnt", 0)),
+            upper_limit=_int(o.get("uplm_issu_cnt", 0)),
+            unchanged=_int(o.get("stnr_issu_cnt", 0)),
+            declining=_int(o.get("down_issu_cnt", 0)),
+            lower_limit=_int(o.get("lslm_issu_cnt", 0)),
         )
 
     def index_daily_prices(self, code: str, end: date | None = None, period: str = "D") -> list[IndexBar]:
         """Recent daily bars of an index up to ``end`` (FHPUP02120000), oldest first."""
-        body, _ = self.get(endpoints.INDEX_DAILY_PRICE, {
-            "FID_COND_MRKT_DIV_CODE": "U", "FID_INPUT_ISCD": code, "FID_PERIOD_DIV_CODE": period,
-            "FID_INPUT_DATE_1": (end or date.today()).strftime("%Y%m%d"),
-        })
+        body, _ = self.get(
+            endpoints.INDEX_DAILY_PRICE,
+            {
+                "FID_COND_MRKT_DIV_CODE": "U",
+                "FID_INPUT_ISCD": code,
+                "FID_PERIOD_DIV_CODE": period,
+                "FID_INPUT_DATE_1": (end or date.today()).strftime("%Y%m%d"),
+            },
+        )
         bars = [self._index_bar(r) for r in _dated_rows(body)]
         return sorted(bars, key=lambda b: b.day)
 
@@ -434,9 +588,13 @@ class KisRestClient:
     @staticmethod
     def _index_bar(r: dict[str, Any]) -> IndexBar:
         return IndexBar(
-            day=_day(r["stck_bsop_date"]), open=_dec(r.get("bstp_nmix_oprc", 0)), high=_dec(r.get("bstp_nmix_hgpr", 0)),
-            low=_dec(r.get("bstp_nmix_lwpr", 0)), close=_dec(r.get("bstp_nmix_prpr", 0)),
-            volume=_int(r.get("acml_vol", 0)), traded_value=_opt_int(r.get("acml_tr_pbmn")),
+            day=_day(r["stck_bsop_date"]),
+            open=_dec(r.get("bstp_nmix_oprc", 0)),
+            high=_dec(r.get("bstp_nmix_hgpr", 0)),
+            low=_dec(r.get("bstp_nmix_lwpr", 0)),
+            close=_dec(r.get("bstp_nmix_prpr", 0)),
+            volume=_int(r.get("acml_vol", 0)),
+            traded_value=_opt_int(r.get("acml_tr_pbmn")),
         )
 
     # -- ELW -----------------------------------------------------------------------------------
@@ -449,13 +607,22 @@ class KisRestClient:
             raise KisNotFound(f"no price for ELW {code}")
         sign = str(o.get("prdy_vrss_sign", "3"))
         return ElwQuote(
-            symbol=str(o.get("elw_shrn_iscd") or code), name=str(o.get("hts_kor_isnm", "")).strip(),
-            price=_int(o["elw_prpr"]), change=_signed(_int(o.get("prdy_vrss", 0)), sign), change_sign=sign,
-            change_percent=_signed(_dec(o.get("prdy_ctrt", 0)), sign), volume=_int(o.get("acml_vol", 0)),
-            open=_int(o.get("elw_oprc", 0)), high=_int(o.get("elw_hgpr", 0)), low=_int(o.get("elw_lwpr", 0)),
-            prev_close=_int(o.get("stck_prdy_clpr", 0)), underlying_symbol=str(o.get("unas_shrn_iscd", "")).strip(),
-            underlying_name=str(o.get("unas_isnm", "")).strip(), underlying_price=_int(o.get("unas_prpr", 0)),
-            strike=_opt_dec(o.get("acpr")), theoretical_price=_opt_dec(o.get("hts_thpr")),
+            symbol=str(o.get("elw_shrn_iscd") or code),
+            name=str(o.get("hts_kor_isnm", "")).strip(),
+            price=_int(o["elw_prpr"]),
+            change=_signed(_int(o.get("prdy_vrss", 0)), sign),
+            change_sign=sign,
+            change_percent=_signed(_dec(o.get("prdy_ctrt", 0)), sign),
+            volume=_int(o.get("acml_vol", 0)),
+            open=_int(o.get("elw_oprc", 0)),
+            high=_int(o.get("elw_hgpr", 0)),
+            low=_int(o.get("elw_lwpr", 0)),
+            prev_close=_int(o.get("stck_prdy_clpr", 0)),
+            underlying_symbol=str(o.get("unas_shrn_iscd", "")).strip(),
+            underlying_name=str(o.get("unas_isnm", "")).strip(),
+            underlying_price=_int(o.get("unas_prpr", 0)),
+            strike=_opt_dec(o.get("acpr")),
+            theoretical_price=_opt_dec(o.get("hts_thpr")),
             implied_volatility=_opt_dec(o.get("hts_ints_vltl")),
         )
 
@@ -470,8 +637,11 @@ def shared_client() -> KisRestClient:
     global _shared
     settings = get_settings()
     with _shared_lock:
-        if _shared is None or _shared.base_url != endpoints.rest_base_url(settings) or \
-                _shared.credentials != KisCredentials.from_settings(settings):
+        if (
+            _shared is None
+            or _shared.base_url != endpoints.rest_base_url(settings)
+            or _shared.credentials != KisCredentials.from_settings(settings)
+        ):
             if _shared is not None:
                 _shared.close()
             _shared = KisRestClient.from_settings(settings)

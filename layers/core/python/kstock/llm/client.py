@@ -97,6 +97,8 @@ def _transport_classes(name: str) -> tuple[type[BaseException], ...]:
 def _transport_errors() -> tuple[tuple[type[BaseException], ...], tuple[type[BaseException], ...]]:
     """(timeouts, transport failures) of the SDK's HTTP library, looked up on the first call."""
     return _transport_classes("TimeoutException"), _transport_classes("TransportError")
+
+
 _DELAY = re.compile(r"^(\d+(?:\.\d+)?)s$")
 
 

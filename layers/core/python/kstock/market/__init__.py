@@ -5,6 +5,12 @@ from kstock.market.codes import Instrument, InstrumentKind, InvalidCode, classif
 from kstock.market.kistime import kis_to_utc
 
 __all__ = [
-    "KST", "Instrument", "InstrumentKind", "InvalidCode", "classify", "is_trading_day", "kis_to_utc",
+    "KST",
+    "Instrument",
+    "InstrumentKind",
+    "InvalidCode",
+    "classify",
+    "is_trading_day",
+    "kis_to_utc",
     "session_at",
 ]

@@ -83,11 +83,11 @@ EXAM_DAYS = {date(2025, 11, 13), date(2026, 11, 19)}
 
 class Session(StrEnum):
     CLOSED = "closed"
-    OPENING_AUCTION = "opening_auction"      # orders collected, matched at the open
-    REGULAR = "regular"                      # continuous trading
-    CLOSING_AUCTION = "closing_auction"      # last ten minutes, single price at the close
-    BREAK = "break"                          # between the close and after-hours trading
-    AFTER_HOURS = "after_hours"              # closing-price and single-price after-hours
+    OPENING_AUCTION = "opening_auction"  # orders collected, matched at the open
+    REGULAR = "regular"  # continuous trading
+    CLOSING_AUCTION = "closing_auction"  # last ten minutes, single price at the close
+    BREAK = "break"  # between the close and after-hours trading
+    AFTER_HOURS = "after_hours"  # closing-price and single-price after-hours
 
 
 @dataclass(frozen=True, slots=True)

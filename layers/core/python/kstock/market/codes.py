@@ -20,7 +20,7 @@ from enum import StrEnum
 
 
 class InstrumentKind(StrEnum):
-    STOCK = "STOCK"   # shares and ETFs: one code shape, the listing tells them apart
+    STOCK = "STOCK"  # shares and ETFs: one code shape, the listing tells them apart
     ETN = "ETN"
     ELW = "ELW"
 
@@ -44,7 +44,7 @@ _ALLOWED = re.compile(r"[0-9A-Z]+")
 
 @dataclass(frozen=True, slots=True)
 class Instrument:
-    code: str                 # canonical code as kstock stores it (no A prefix; ETN keeps Q)
+    code: str  # canonical code as kstock stores it (no A prefix; ETN keeps Q)
     kind: InstrumentKind
 
     @property

@@ -33,8 +33,10 @@ end
 return 1
 """
 
-def cached(key: str, field: str | None, ttl: int, produce: Callable[[], T],
-           dump: Callable[[T], Any], load: Callable[[Any], T]) -> tuple[T, bool]:
+
+def cached(
+    key: str, field: str | None, ttl: int, produce: Callable[[], T], dump: Callable[[T], Any], load: Callable[[Any], T]
+) -> tuple[T, bool]:
     """The cached value of ``key`` (``field`` of a hash, or the plain key), else ``produce()``
     stored for ``ttl`` seconds. Returns ``(value, hit)``."""
     try:
@@ -50,8 +52,10 @@ def cached(key: str, field: str | None, ttl: int, produce: Callable[[], T],
         return load(json.loads(raw)), True
     value = produce()
     try:
-        client.register_script(_STORE)(keys=[keys.MARKET_DATA_GENERATION, key],
-                              args=[generation or "0", field or "", json.dumps(dump(value), ensure_ascii=False), ttl])
+        client.register_script(_STORE)(
+            keys=[keys.MARKET_DATA_GENERATION, key],
+            args=[generation or "0", field or "", json.dumps(dump(value), ensure_ascii=False), ttl],
+        )
     except RedisError as exc:
         log.warning("cache not stored", extra={"key": key, "error": type(exc).__name__})
     return value, False
@@ -64,7 +68,7 @@ def invalidate(plain_keys: Iterable[str] = (), hashes: Iterable[str] = ()) -> No
         pipe = cache.client().pipeline(transaction=True)
         pipe.incr(keys.MARKET_DATA_GENERATION)
         for start in range(0, len(doomed), 500):
-            pipe.delete(*doomed[start:start + 500])
+            pipe.delete(*doomed[start : start + 500])
         pipe.execute()
     except RedisError as exc:  # entries then expire with their TTL; the new figures are stored already
         log.warning("cache not invalidated", extra={"keys": len(doomed), "error": type(exc).__name__})

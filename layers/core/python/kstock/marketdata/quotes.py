@@ -57,8 +57,13 @@ def _parse_live(raw: str | None) -> LastPrice | None:
         stamp = tick.get("timestamp")
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00")) if isinstance(stamp, str) else None
         # the key also holds quotes the polling endpoint fetched from KIS REST: live only from the stream
-        return LastPrice(price=price, change=_num(tick.get("change")), change_percent=_num(tick.get("changePercent")),
-                         time=moment, source="live" if tick.get("source") == "ws" else "quote")
+        return LastPrice(
+            price=price,
+            change=_num(tick.get("change")),
+            change_percent=_num(tick.get("changePercent")),
+            time=moment,
+            source="live" if tick.get("source") == "ws" else "quote",
+        )
     except (ValueError, TypeError, AttributeError):
         log.warning("unreadable live price", extra={"value": raw[:100]})
         return None
@@ -107,8 +112,9 @@ def _bar_price(close: Decimal, previous: Decimal | None, as_of: datetime) -> Las
     if previous:
         change = float(close - previous)
         change_percent = round(change / float(previous) * 100, 2)
-    return LastPrice(price=float(close), change=change, change_percent=change_percent,
-                     time=as_of.astimezone(UTC), source="bar")
+    return LastPrice(
+        price=float(close), change=change, change_percent=change_percent, time=as_of.astimezone(UTC), source="bar"
+    )
 
 
 def _candidates(row: dict) -> list[tuple[datetime, LastPrice]]:
@@ -120,9 +126,18 @@ def _candidates(row: dict) -> list[tuple[datetime, LastPrice]]:
         as_of = datetime.combine(row["d_bucket"].astimezone(KST).date(), DAILY_CLOSE, tzinfo=KST)
         found.append((as_of, _bar_price(row["d_close"], row["d_prev"], as_of)))
     if row["quoted_at"] is not None:
-        found.append((row["quoted_at"], LastPrice(
-            price=float(row["q_price"]), change=_num(row["q_change"]),
-            change_percent=_num(row["q_change_percent"]), time=row["quoted_at"], source="quote")))
+        found.append(
+            (
+                row["quoted_at"],
+                LastPrice(
+                    price=float(row["q_price"]),
+                    change=_num(row["q_change"]),
+                    change_percent=_num(row["q_change_percent"]),
+                    time=row["quoted_at"],
+                    source="quote",
+                ),
+            )
+        )
     return found
 
 

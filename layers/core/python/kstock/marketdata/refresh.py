@@ -35,7 +35,7 @@ class CompanyUpdate:
     change: int | None = None
     change_percent: Decimal | None = None
     volume: int | None = None
-    market_cap: int | None = None          # KRW
+    market_cap: int | None = None  # KRW
     listed_shares: int | None = None
     per: Decimal | None = None
     pbr: Decimal | None = None
@@ -51,8 +51,13 @@ class RefreshResult:
     updated_ids: list[int] = field(default_factory=list)
 
     def summary(self) -> dict[str, int]:
-        return {"ranked": self.ranked, "quoted": self.quoted, "unknown": len(self.unknown), "failed": self.failed,
-                "updated": len(self.updated_ids)}
+        return {
+            "ranked": self.ranked,
+            "quoted": self.quoted,
+            "unknown": len(self.unknown),
+            "failed": self.failed,
+            "updated": len(self.updated_ids),
+        }
 
 
 def _won(cap_100m: int | None) -> int | None:
@@ -73,8 +78,12 @@ def _from_rankings(client: KisRestClient, known: set[str], result: RefreshResult
         for entry in entries:
             if entry.symbol in known and entry.price > 0:
                 updates[entry.symbol] = CompanyUpdate(
-                    price=entry.price, change=entry.change, change_percent=entry.change_percent,
-                    volume=entry.volume, market_cap=_won(entry.market_cap_100m))
+                    price=entry.price,
+                    change=entry.change,
+                    change_percent=entry.change_percent,
+                    volume=entry.volume,
+                    market_cap=_won(entry.market_cap_100m),
+                )
                 result.ranked += 1
     return updates
 
@@ -85,7 +94,9 @@ def _stalest(conn, batch_size: int) -> list[str]:
         """
         SELECT symbol FROM companies WHERE kind IN ('STOCK', 'ETF', 'ETN')
         ORDER BY listed_shares IS NOT NULL, market_data_at NULLS FIRST, id LIMIT %s
-        """, (batch_size,)).fetchall()
+        """,
+        (batch_size,),
+    ).fetchall()
     return [r["symbol"] for r in rows]
 
 
@@ -99,7 +110,9 @@ def _write(conn, updates: dict[str, CompanyUpdate], moment: datetime) -> list[in
                        listed_shares = COALESCE(%s, listed_shares), is_halted = COALESCE(%s, is_halted),
                        market_data_at = %s, updated_at = now()
                 WHERE symbol = %s RETURNING id
-                """, (u.market_cap, u.listed_shares, u.halted, moment, symbol))
+                """,
+                (u.market_cap, u.listed_shares, u.halted, moment, symbol),
+            )
             row = cur.fetchone()
             if row is None:
                 continue
@@ -113,12 +126,15 @@ def _write(conn, updates: dict[str, CompanyUpdate], moment: datetime) -> list[in
                     price = EXCLUDED.price, change = EXCLUDED.change, change_percent = EXCLUDED.change_percent,
                     volume = EXCLUDED.volume, per = COALESCE(EXCLUDED.per, company_quotes.per),
                     pbr = COALESCE(EXCLUDED.pbr, company_quotes.pbr), quoted_at = EXCLUDED.quoted_at
-                """, (company_id, u.price, u.change, u.change_percent, u.volume, u.per, u.pbr, moment))
+                """,
+                (company_id, u.price, u.change, u.change_percent, u.volume, u.per, u.pbr, moment),
+            )
     return ids
 
 
-def refresh(client: KisRestClient, *, batch_size: int, deadline: Callable[[], bool] | None = None,
-            now: datetime | None = None) -> RefreshResult:
+def refresh(
+    client: KisRestClient, *, batch_size: int, deadline: Callable[[], bool] | None = None, now: datetime | None = None
+) -> RefreshResult:
     """Refresh from KIS and drop the caches built on the old figures. ``deadline()`` true stops
     asking KIS (what was fetched is still written)."""
     from kstock.companies.detail import forget_companies
@@ -152,9 +168,16 @@ def refresh(client: KisRestClient, *, batch_size: int, deadline: Callable[[], bo
             result.failed += 1
             continue
         updates[symbol] = CompanyUpdate(
-            price=q.price, change=q.change, change_percent=q.change_percent, volume=q.volume,
-            market_cap=_won(q.market_cap_100m), listed_shares=q.listed_shares or None, per=q.per, pbr=q.pbr,
-            halted=q.halted)
+            price=q.price,
+            change=q.change,
+            change_percent=q.change_percent,
+            volume=q.volume,
+            market_cap=_won(q.market_cap_100m),
+            listed_shares=q.listed_shares or None,
+            per=q.per,
+            pbr=q.pbr,
+            halted=q.halted,
+        )
         result.quoted += 1
     if updates:
         with db.transaction() as conn:

@@ -80,8 +80,14 @@ def _holding(row: dict, price: LastPrice | None) -> Holding:
     cost = row["quantity"] * average
     value = row["quantity"] * price.price if price else None
     profit = value - cost if value is not None else None
-    return Holding(**{**row, "average_price": average}, cost=cost, price=price, value=value, profit_loss=profit,
-                   profit_loss_percent=_percent(profit, cost) if profit is not None else None)
+    return Holding(
+        **{**row, "average_price": average},
+        cost=cost,
+        price=price,
+        value=value,
+        profit_loss=profit,
+        profit_loss_percent=_percent(profit, cost) if profit is not None else None,
+    )
 
 
 def _totals(holdings: list[Holding]) -> Totals:
@@ -90,8 +96,14 @@ def _totals(holdings: list[Holding]) -> Totals:
     priced_cost = sum(h.cost for h in priced)
     value = sum(h.value for h in priced) if priced else None
     profit = value - priced_cost if value is not None else None
-    return Totals(holdings=len(holdings), priced=len(priced), cost=cost, value=value, profit_loss=profit,
-                  profit_loss_percent=_percent(profit, priced_cost) if profit is not None else None)
+    return Totals(
+        holdings=len(holdings),
+        priced=len(priced),
+        cost=cost,
+        value=value,
+        profit_loss=profit,
+        profit_loss_percent=_percent(profit, priced_cost) if profit is not None else None,
+    )
 
 
 def portfolio(user_id: int, page: PageQuery) -> Portfolio:
@@ -99,7 +111,7 @@ def portfolio(user_id: int, page: PageQuery) -> Portfolio:
         rows = conn.execute(_SELECT + " WHERE h.user_id = %s ORDER BY h.created_at, h.id", (user_id,)).fetchall()
     prices = last_prices(r["symbol"] for r in rows)
     holdings = [_holding(r, prices.get(r["symbol"])) for r in rows]
-    return Portfolio(holdings=holdings[page.offset:page.offset + page.limit], totals=_totals(holdings))
+    return Portfolio(holdings=holdings[page.offset : page.offset + page.limit], totals=_totals(holdings))
 
 
 def upsert(user_id: int, request: HoldingRequest) -> tuple[Holding, bool]:
@@ -115,7 +127,9 @@ def upsert(user_id: int, request: HoldingRequest) -> tuple[Holding, bool]:
                 ON CONFLICT (user_id, company_id) DO UPDATE SET
                     quantity = EXCLUDED.quantity, average_price = EXCLUDED.average_price, updated_at = now()
                 RETURNING id, (xmax = 0) AS created
-                """, (user_id, request.company_id, request.quantity, average)).fetchone()
+                """,
+                (user_id, request.company_id, request.quantity, average),
+            ).fetchone()
             found = conn.execute(_SELECT + " WHERE h.id = %s", (row["id"],)).fetchone()
     except pg_errors.ForeignKeyViolation:
         raise NotFound("the user no longer exists") from None
@@ -127,15 +141,17 @@ def remove(user_id: int, holding_id: int) -> None:
     if holding_id > MAX_BIG_ID:
         raise NotFound(f"holding {holding_id} does not exist")
     with db.transaction() as conn:
-        deleted = conn.execute("DELETE FROM portfolio_holdings WHERE id = %s AND user_id = %s RETURNING id",
-                               (holding_id, user_id)).fetchone()
+        deleted = conn.execute(
+            "DELETE FROM portfolio_holdings WHERE id = %s AND user_id = %s RETURNING id", (holding_id, user_id)
+        ).fetchone()
     if deleted is None:
         raise NotFound(f"holding {holding_id} does not exist")
 
 
 def remove_company(user_id: int, company_id: int) -> None:
     with db.transaction() as conn:
-        deleted = conn.execute("DELETE FROM portfolio_holdings WHERE company_id = %s AND user_id = %s RETURNING id",
-                               (company_id, user_id)).fetchone()
+        deleted = conn.execute(
+            "DELETE FROM portfolio_holdings WHERE company_id = %s AND user_id = %s RETURNING id", (company_id, user_id)
+        ).fetchone()
     if deleted is None:
         raise NotFound(f"no holding of company {company_id}")

@@ -75,8 +75,9 @@ def _companies(market: str, industry_id: int | None, page: PageQuery) -> list[Ra
     with db.read() as conn:
         if industry_id is not None:
             require_industry(conn, industry_id)
-        rows = conn.execute(_COMPANIES_SQL, {"market": market, "industry": industry_id, "limit": page.limit,
-                                             "offset": page.offset}).fetchall()
+        rows = conn.execute(
+            _COMPANIES_SQL, {"market": market, "industry": industry_id, "limit": page.limit, "offset": page.offset}
+        ).fetchall()
     return _ranked(rows, page.offset)
 
 
@@ -87,17 +88,27 @@ def _dump(items: list[CamelModel]) -> list[dict]:
 def companies(query: RankingQuery) -> tuple[list[RankedCompany], bool]:
     """A page of companies by market cap (and whether it came from the cache)."""
     ttl = get_settings().cache_rankings_ttl_seconds
-    return cache.cached(keys.RANKINGS_COMPANIES, f"{query.market}:{query.page}:{query.size}", ttl,
-                        lambda: _companies(query.market, None, query), _dump,
-                        lambda raw: [RankedCompany.model_validate(r) for r in raw])
+    return cache.cached(
+        keys.RANKINGS_COMPANIES,
+        f"{query.market}:{query.page}:{query.size}",
+        ttl,
+        lambda: _companies(query.market, None, query),
+        _dump,
+        lambda raw: [RankedCompany.model_validate(r) for r in raw],
+    )
 
 
 def industry_companies(industry_id: int, page: PageQuery) -> tuple[list[RankedCompany], bool]:
     """A page of one industry's companies by market cap; ``NOT_FOUND`` for an unknown industry."""
     ttl = get_settings().cache_rankings_ttl_seconds
-    return cache.cached(keys.RANKINGS_INDUSTRY_COMPANIES, f"{industry_id}:{page.page}:{page.size}", ttl,
-                        lambda: _companies("ALL", industry_id, page), _dump,
-                        lambda raw: [RankedCompany.model_validate(r) for r in raw])
+    return cache.cached(
+        keys.RANKINGS_INDUSTRY_COMPANIES,
+        f"{industry_id}:{page.page}:{page.size}",
+        ttl,
+        lambda: _companies("ALL", industry_id, page),
+        _dump,
+        lambda raw: [RankedCompany.model_validate(r) for r in raw],
+    )
 
 
 _INDUSTRIES_SQL = """
@@ -122,8 +133,14 @@ def _industries(page: PageQuery) -> list[RankedIndustry]:
 def industries(page: PageQuery) -> tuple[list[RankedIndustry], bool]:
     """A page of industries by total market cap, with their companies' average change."""
     ttl = get_settings().cache_rankings_ttl_seconds
-    return cache.cached(keys.RANKINGS_INDUSTRIES, f"{page.page}:{page.size}", ttl, lambda: _industries(page), _dump,
-                        lambda raw: [RankedIndustry.model_validate(r) for r in raw])
+    return cache.cached(
+        keys.RANKINGS_INDUSTRIES,
+        f"{page.page}:{page.size}",
+        ttl,
+        lambda: _industries(page),
+        _dump,
+        lambda raw: [RankedIndustry.model_validate(r) for r in raw],
+    )
 
 
 def invalidate() -> None:

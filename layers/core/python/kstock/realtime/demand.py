@@ -37,15 +37,32 @@ def _client(client: redis.Redis | None) -> redis.Redis:
     return client if client is not None else cache.client()
 
 
-def announce(event: str, connection_id: str, *, symbols: Iterable[str] = (), topics: Iterable[str] = (),
-             added: Iterable[str] = (), removed: Iterable[str] = (), domain_name: str | None = None,
-             stage: str | None = None, mode: str | None = None, window_ms: int | None = None,
-             client: redis.Redis | None = None) -> None:
+def announce(
+    event: str,
+    connection_id: str,
+    *,
+    symbols: Iterable[str] = (),
+    topics: Iterable[str] = (),
+    added: Iterable[str] = (),
+    removed: Iterable[str] = (),
+    domain_name: str | None = None,
+    stage: str | None = None,
+    mode: str | None = None,
+    window_ms: int | None = None,
+    client: redis.Redis | None = None,
+) -> None:
     """Count the really added / removed symbols and publish the announcement, in one round trip."""
     r = _client(client)
-    message: dict[str, Any] = {"event": event, "connectionId": connection_id, "domainName": domain_name,
-                               "stage": stage, "mode": mode, "windowMs": window_ms, "symbols": list(symbols),
-                               "topics": list(topics)}
+    message: dict[str, Any] = {
+        "event": event,
+        "connectionId": connection_id,
+        "domainName": domain_name,
+        "stage": stage,
+        "mode": mode,
+        "windowMs": window_ms,
+        "symbols": list(symbols),
+        "topics": list(topics),
+    }
     pipe = r.pipeline(transaction=False)
     for symbol in added:
         pipe.hincrby(keys.DEMAND, symbol, 1)
@@ -96,8 +113,11 @@ def reconcile(client: redis.Redis | None = None) -> dict[str, tuple[int, int]]:
     r = _client(client)
     truth = registered()
     counted = counts(r)
-    drift = {symbol: (counted.get(symbol, 0), truth.get(symbol, 0))
-             for symbol in set(counted) | set(truth) if counted.get(symbol, 0) != truth.get(symbol, 0)}
+    drift = {
+        symbol: (counted.get(symbol, 0), truth.get(symbol, 0))
+        for symbol in set(counted) | set(truth)
+        if counted.get(symbol, 0) != truth.get(symbol, 0)
+    }
     if drift:
         pipe = r.pipeline(transaction=True)
         for symbol, (_, should) in drift.items():

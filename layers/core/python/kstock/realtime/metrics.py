@@ -40,21 +40,21 @@ class WsMetrics(CamelModel):
     subscriptions: int
     subscriptions_per_symbol: dict[str, int]
     topic_subscribers: dict[str, int]
-    messages: PerMode            # ticks delivered to clients, per delivery mode
-    calls: PerMode               # @connections calls made, per delivery mode
-    one_by_one: PerMode          # calls one message per tick would have made (what `batch` saves)
+    messages: PerMode  # ticks delivered to clients, per delivery mode
+    calls: PerMode  # @connections calls made, per delivery mode
+    one_by_one: PerMode  # calls one message per tick would have made (what `batch` saves)
     theme_updates: int
-    gone: int                    # 410 answers: clients that left without $disconnect reaching us
-    throttled: int               # 429 / LimitExceededException answers
+    gone: int  # 410 answers: clients that left without $disconnect reaching us
+    throttled: int  # 429 / LimitExceededException answers
     failed: int
-    dropped: int                 # tick messages dropped from the queue of a slow or throttled client
+    dropped: int  # tick messages dropped from the queue of a slow or throttled client
     last_broadcast_time: str | None
     kis_slots_used: int | None
     kis_slots_limit: int | None
     streamed_symbols: list[str]
     polled_symbols: list[str]
     watchlist: list[WatchlistEntry] = []
-    signals: int = 0             # live buy signals delivered to the `signals` topic
+    signals: int = 0  # live buy signals delivered to the `signals` topic
 
 
 def _iso(ts: float | None) -> str | None:

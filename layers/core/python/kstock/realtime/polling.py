@@ -41,8 +41,8 @@ class PollingAnswer(CamelModel):
     cached: int
     fetched: int
     total: int
-    skipped: list[str]        # ELW codes left out with include_elw=false
-    unavailable: list[str]    # codes neither the cache nor KIS could price right now
+    skipped: list[str]  # ELW codes left out with include_elw=false
+    unavailable: list[str]  # codes neither the cache nor KIS could price right now
 
 
 def _tickers(raw: str | None) -> list[str]:
@@ -68,10 +68,17 @@ def _tickers(raw: str | None) -> list[str]:
 
 
 def _price(message: dict[str, Any]) -> PolledPrice:
-    return PolledPrice(symbol=message["symbol"], price=message["price"], change=message["change"],
-                       change_percent=message["changePercent"], volume=message["volume"],
-                       acc_volume=message.get("accVolume"), timestamp=message["timestamp"],
-                       source=message["source"], is_realtime=message["source"] == "ws")
+    return PolledPrice(
+        symbol=message["symbol"],
+        price=message["price"],
+        change=message["change"],
+        change_percent=message["changePercent"],
+        volume=message["volume"],
+        acc_volume=message.get("accVolume"),
+        timestamp=message["timestamp"],
+        source=message["source"],
+        is_realtime=message["source"] == "ws",
+    )
 
 
 def poll(tickers: str | None, include_elw: bool = True, cache_ttl: int = 10) -> PollingAnswer:
@@ -104,6 +111,11 @@ def poll(tickers: str | None, include_elw: bool = True, cache_ttl: int = 10) -> 
                 redis_ok = False
     if wanted and not prices and kis_failed:
         raise StreamUnavailable("no live price source is answering (cache and KIS both unavailable)")
-    return PollingAnswer(prices={c: prices[c] for c in wanted if c in prices}, cached=cached_count,
-                         fetched=len(misses) - len(kis_failed), total=len(codes), skipped=skipped,
-                         unavailable=kis_failed)
+    return PollingAnswer(
+        prices={c: prices[c] for c in wanted if c in prices},
+        cached=cached_count,
+        fetched=len(misses) - len(kis_failed),
+        total=len(codes),
+        skipped=skipped,
+        unavailable=kis_failed,
+    )

@@ -68,8 +68,7 @@ def _model() -> type[_ConnectionItem]:
     key = (settings.connections_table, settings.aws_endpoint_url, settings.aws_region)
     if key not in _models:
         # credentials from the one AWS module: PynamoDB would otherwise look in the shell and ~/.aws
-        meta = type("Meta", (), {"table_name": key[0], "host": key[1], "region": key[2],
-                                 **aws.credentials(key[1])})
+        meta = type("Meta", (), {"table_name": key[0], "host": key[1], "region": key[2], **aws.credentials(key[1])})
         _models[key] = type("ConnectionItem", (_ConnectionItem,), {"Meta": meta})
     return _models[key]
 
@@ -107,9 +106,14 @@ class Removed:
 
 
 def _info(item: _ConnectionItem, connection_id: str) -> ConnectionInfo:
-    return ConnectionInfo(connection_id, int(item.user_id) if item.user_id is not None else None,
-                          item.domain_name, item.stage, item.mode or "tick",
-                          int(item.window_ms) if item.window_ms is not None else None)
+    return ConnectionInfo(
+        connection_id,
+        int(item.user_id) if item.user_id is not None else None,
+        item.domain_name,
+        item.stage,
+        item.mode or "tick",
+        int(item.window_ms) if item.window_ms is not None else None,
+    )
 
 
 # -- connections --------------------------------------------------------------------------------
@@ -122,8 +126,16 @@ class ConnectionGone(Exception):
 def register(connection_id: str, *, user_id: int | None, domain_name: str, stage: str) -> None:
     model = _model()
     expiry = _expiry()
-    model(f"{CONN}{connection_id}", META, user_id=user_id, domain_name=domain_name, stage=stage, mode="tick",
-          connected_at=int(time.time() * 1000), expires_at=expiry).save()
+    model(
+        f"{CONN}{connection_id}",
+        META,
+        user_id=user_id,
+        domain_name=domain_name,
+        stage=stage,
+        mode="tick",
+        connected_at=int(time.time() * 1000),
+        expires_at=expiry,
+    ).save()
     if user_id is not None:
         model(f"{USER}{user_id}", f"{CONN}{connection_id}", expires_at=expiry).save()
 
@@ -132,8 +144,11 @@ def user_connections(user_id: int) -> list[str]:
     """The user's live connections (a consistent Query of its partition; a mirror left by a
     connection whose META is gone, e.g. a remover that crashed half-way, is dropped on the way)."""
     model = _model()
-    listed = [item.sk.removeprefix(CONN) for item in model.query(f"{USER}{user_id}", consistent_read=True)
-              if not _expired(item)]
+    listed = [
+        item.sk.removeprefix(CONN)
+        for item in model.query(f"{USER}{user_id}", consistent_read=True)
+        if not _expired(item)
+    ]
     live = get_many(listed, consistent=True) if listed else {}  # a connection registered a moment ago counts
     for stale in (cid for cid in listed if cid not in live):
         model(f"{USER}{user_id}", f"{CONN}{stale}").delete()
@@ -182,9 +197,14 @@ def set_mode(connection_id: str, mode: str, window_ms: int | None) -> None:
     model = _model()
     item = model(f"{CONN}{connection_id}", META)
     try:  # an update would create a removed connection's META again: only a live one
-        item.update(actions=[model.mode.set(mode), model.window_ms.set(window_ms) if window_ms is not None
-                             else model.window_ms.remove(), model.expires_at.set(_expiry())],
-                    condition=model.pk.exists())
+        item.update(
+            actions=[
+                model.mode.set(mode),
+                model.window_ms.set(window_ms) if window_ms is not None else model.window_ms.remove(),
+                model.expires_at.set(_expiry()),
+            ],
+            condition=model.pk.exists(),
+        )
     except UpdateError as exc:
         if _conditional_failure(exc):
             raise ConnectionGone(connection_id) from None
@@ -233,8 +253,9 @@ def _add_one(model: type[_ConnectionItem], connection_id: str, sk: str, expiry: 
     try:
         with TransactWrite(connection=_connection()) as transaction:
             transaction.condition_check(model, f"{CONN}{connection_id}", META, condition=model.pk.exists())
-            transaction.save(model(f"{CONN}{connection_id}", sk, expires_at=expiry),
-                             condition=model.pk.does_not_exist())
+            transaction.save(
+                model(f"{CONN}{connection_id}", sk, expires_at=expiry), condition=model.pk.does_not_exist()
+            )
     except TransactWriteError as exc:
         reasons = [getattr(reason, "code", None) if reason else None for reason in exc.cancellation_reasons or []]
         if reasons and reasons[0] == "ConditionalCheckFailed":

@@ -75,13 +75,15 @@ def open_connection(connection_id: str, token: str | None, *, domain_name: str, 
     limit = get_settings().ws_max_connections_per_user
     if len(registry.user_connections(claims.user_id)) > limit:
         registry.remove(connection_id)
-        raise TooManyRequests(f"at most {limit} open WebSocket connections per user: close one first",
-                              retry_after=CONNECTION_RETRY_AFTER)
+        raise TooManyRequests(
+            f"at most {limit} open WebSocket connections per user: close one first", retry_after=CONNECTION_RETRY_AFTER
+        )
     return claims.user_id
 
 
-def handle_message(connection_id: str, body: str | None, *, domain_name: str | None = None,
-                   stage: str | None = None) -> list[dict[str, Any]]:
+def handle_message(
+    connection_id: str, body: str | None, *, domain_name: str | None = None, stage: str | None = None
+) -> list[dict[str, Any]]:
     """The replies to one client message. Bad input is answered, never raised."""
     try:
         message = json.loads(body or "")
@@ -112,9 +114,15 @@ def close_connection(connection_id: str) -> registry.Removed:
     """Forget a connection (``$disconnect``, or the fan-out after a 410) and release its demand once."""
     removed = registry.remove(connection_id)
     info = removed.info
-    demand.announce("disconnect", connection_id, symbols=removed.symbols, topics=removed.topics,
-                    removed=removed.symbols, domain_name=info.domain_name if info else None,
-                    stage=info.stage if info else None)
+    demand.announce(
+        "disconnect",
+        connection_id,
+        symbols=removed.symbols,
+        topics=removed.topics,
+        removed=removed.symbols,
+        domain_name=info.domain_name if info else None,
+        stage=info.stage if info else None,
+    )
     return removed
 
 
@@ -148,7 +156,7 @@ def _parse(message: dict[str, Any]) -> SubscriptionRequest:
         where = ".".join(str(p) for p in first["loc"]) or "message"
         raise _Refused(ERROR_INVALID, f"{where}: {first['msg']}") from None
     if not request.symbols and not request.topics:
-        raise _Refused(ERROR_MISSING, f"{request.action} needs symbols (e.g. [\"005930\"]) or topics ([\"themes\"])")
+        raise _Refused(ERROR_MISSING, f'{request.action} needs symbols (e.g. ["005930"]) or topics (["themes"])')
     invalid = []
     canonical = []
     for raw in request.symbols:
@@ -176,20 +184,26 @@ def _user_symbols_check(connection_id: str, wanted: list[str]) -> int | None:
     limit = get_settings().ws_max_symbols_per_user
     held = registry.user_symbols(info.user_id)
     if len(held | set(wanted)) > limit:
-        raise _Refused(ERROR_LIMIT, f"at most {limit} symbols per user across connections: you have {len(held)} "
-                                    f"and asked for {len(set(wanted) - held)} more")
+        raise _Refused(
+            ERROR_LIMIT,
+            f"at most {limit} symbols per user across connections: you have {len(held)} "
+            f"and asked for {len(set(wanted) - held)} more",
+        )
     return info.user_id
 
 
-def _subscribe(connection_id: str, request: SubscriptionRequest, domain_name: str | None,
-               stage: str | None) -> dict[str, Any]:
+def _subscribe(
+    connection_id: str, request: SubscriptionRequest, domain_name: str | None, stage: str | None
+) -> dict[str, Any]:
     limit = get_settings().ws_max_symbols
     symbols, topics = registry.subscriptions(connection_id)
     total = set(symbols) | set(request.symbols)
     if len(total) > limit:
         new = len(total) - len(symbols)
-        raise _Refused(ERROR_INVALID, f"at most {limit} symbols per connection: this one has {len(symbols)} "
-                                      f"and asked for {new} more")
+        raise _Refused(
+            ERROR_INVALID,
+            f"at most {limit} symbols per connection: this one has {len(symbols)} and asked for {new} more",
+        )
     unlisted = listing.unknown(request.symbols)
     if unlisted:  # a well-formed code of nothing listed must not count as demand for a KIS slot
         raise _Refused(ERROR_INVALID, "unknown symbols (not listed): " + ", ".join(unlisted))
@@ -207,9 +221,17 @@ def _subscribe(connection_id: str, request: SubscriptionRequest, domain_name: st
         raise _Refused(ERROR_LIMIT, "too many symbols for this user right now; unsubscribe some first")
     added_topics = registry.add_topics(connection_id, request.topics, topics)
     try:
-        demand.announce("subscribe", connection_id, symbols=request.symbols, topics=request.topics, added=added,
-                        domain_name=domain_name, stage=stage, mode=request.mode,
-                        window_ms=window if request.mode == "batch" else None)
+        demand.announce(
+            "subscribe",
+            connection_id,
+            symbols=request.symbols,
+            topics=request.topics,
+            added=added,
+            domain_name=domain_name,
+            stage=stage,
+            mode=request.mode,
+            window_ms=window if request.mode == "batch" else None,
+        )
     except RedisError:
         # nobody would send these prices: undo, so a retry counts them (once) when Redis is back
         registry.remove_symbols(connection_id, added)
@@ -223,13 +245,21 @@ def _subscribe(connection_id: str, request: SubscriptionRequest, domain_name: st
     return reply
 
 
-def _unsubscribe(connection_id: str, request: SubscriptionRequest, domain_name: str | None,
-                 stage: str | None) -> dict[str, Any]:
+def _unsubscribe(
+    connection_id: str, request: SubscriptionRequest, domain_name: str | None, stage: str | None
+) -> dict[str, Any]:
     removed = registry.remove_symbols(connection_id, request.symbols)
     removed_topics = registry.remove_topics(connection_id, request.topics)
     try:
-        demand.announce("unsubscribe", connection_id, symbols=request.symbols, topics=request.topics,
-                        removed=removed, domain_name=domain_name, stage=stage)
+        demand.announce(
+            "unsubscribe",
+            connection_id,
+            symbols=request.symbols,
+            topics=request.topics,
+            removed=removed,
+            domain_name=domain_name,
+            stage=stage,
+        )
     except RedisError:
         registry.add_symbols(connection_id, removed)
         registry.add_topics(connection_id, removed_topics)

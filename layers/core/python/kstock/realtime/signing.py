@@ -60,9 +60,12 @@ def _canonical_target(url: str) -> tuple[str, str, str]:
     parts = urlsplit(url)
     # like botocore for every service but S3: the (already encoded) path is encoded once more
     path = quote(parts.path or "/", safe="/~")
-    query = "&".join(sorted(f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}" for k, v in
-                            (pair.split("=", 1) if "=" in pair else (pair, "") for pair in parts.query.split("&")
-                             if pair)))
+    query = "&".join(
+        sorted(
+            f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+            for k, v in (pair.split("=", 1) if "=" in pair else (pair, "") for pair in parts.query.split("&") if pair)
+        )
+    )
     return parts.netloc, path, query
 
 
@@ -76,13 +79,13 @@ class SigV4Signer:
     def _signing_key(self, secret: str, day: str) -> bytes:
         key = self._keys.get((secret, day))
         if key is None:
-            key = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), self.region), self.service),
-                        "aws4_request")
+            key = _hmac(_hmac(_hmac(_hmac(("AWS4" + secret).encode(), day), self.region), self.service), "aws4_request")
             self._keys = {(secret, day): key}  # one day's key is all that is ever needed
         return key
 
-    def headers(self, method: str, url: str, body: bytes, now: float | None = None,
-                amz_date: str | None = None) -> dict[str, str]:
+    def headers(
+        self, method: str, url: str, body: bytes, now: float | None = None, amz_date: str | None = None
+    ) -> dict[str, str]:
         """The headers that sign ``method url`` with ``body`` (add them to the request as they are)."""
         creds = self.credentials()
         stamp = amz_date or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
@@ -94,15 +97,18 @@ class SigV4Signer:
         names = sorted(signed)
         canonical_headers = "".join(f"{name}:{signed[name]}\n" for name in names)
         signed_names = ";".join(names)
-        canonical = "\n".join((method.upper(), path, query, canonical_headers, signed_names,
-                               hashlib.sha256(body).hexdigest()))
+        canonical = "\n".join(
+            (method.upper(), path, query, canonical_headers, signed_names, hashlib.sha256(body).hexdigest())
+        )
         scope = f"{day}/{self.region}/{self.service}/aws4_request"
         to_sign = f"{ALGORITHM}\n{stamp}\n{scope}\n{hashlib.sha256(canonical.encode()).hexdigest()}"
         # hmac.digest: OpenSSL's one-shot HMAC, several times cheaper than an hmac.HMAC object
         signature = hmac.digest(self._signing_key(creds.secret_key, day), to_sign.encode(), "sha256").hex()
-        out = {"X-Amz-Date": stamp,
-               "Authorization": f"{ALGORITHM} Credential={creds.access_key}/{scope}, SignedHeaders={signed_names}, "
-                                f"Signature={signature}"}
+        out = {
+            "X-Amz-Date": stamp,
+            "Authorization": f"{ALGORITHM} Credential={creds.access_key}/{scope}, SignedHeaders={signed_names}, "
+            f"Signature={signature}",
+        }
         if creds.token:
             out["X-Amz-Security-Token"] = creds.token
         return out

@@ -23,7 +23,7 @@ class BackfillRequest(BaseModel):
     symbol: str
     start: date
     end: date
-    job: str | None = None          # groups the requests of one `kstock backfill` run (progress)
+    job: str | None = None  # groups the requests of one `kstock backfill` run (progress)
 
     @field_validator("symbol")
     @classmethod
@@ -47,8 +47,11 @@ def day_bucket(day: date) -> datetime:
 def backfill_daily(conn: psycopg.Connection, client: KisRestClient, request: BackfillRequest) -> int:
     """Load the request's daily bars; returns how many bars were written."""
     chart = client.period_chart(request.symbol, request.start, request.end)
-    rows = [(request.symbol, day_bucket(b.day), b.open, b.high, b.low, b.close, b.volume, b.traded_value)
-            for b in chart.bars if b.open and b.high and b.low and b.close]
+    rows = [
+        (request.symbol, day_bucket(b.day), b.open, b.high, b.low, b.close, b.volume, b.traded_value)
+        for b in chart.bars
+        if b.open and b.high and b.low and b.close
+    ]
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             """
@@ -68,8 +71,11 @@ def backfill_daily(conn: psycopg.Connection, client: KisRestClient, request: Bac
                        market_cap = COALESCE(%s, market_cap), market_data_at = now()
                 WHERE symbol = %s
                 """,
-                (summary.listed_shares,
-                 summary.market_cap_100m * 100_000_000 if summary.market_cap_100m else None, request.symbol),
+                (
+                    summary.listed_shares,
+                    summary.market_cap_100m * 100_000_000 if summary.market_cap_100m else None,
+                    request.symbol,
+                ),
             )
     return len(rows)
 

@@ -18,11 +18,15 @@ from decimal import Decimal
 import psycopg
 from psycopg.rows import dict_row, tuple_row
 
-INTERVALS = {"1m": timedelta(minutes=1), "15m": timedelta(minutes=15), "1h": timedelta(hours=1),
-             "1d": timedelta(days=1)}
+INTERVALS = {
+    "1m": timedelta(minutes=1),
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "1d": timedelta(days=1),
+}
 TABLES = {"1m": "ohlcv_1m", "15m": "ohlcv_15m", "1h": "ohlcv_1h", "1d": "ohlcv_1d"}
 ORIGIN_UTC = datetime(2000, 1, 1, tzinfo=UTC)
-ORIGIN_KST = datetime(1999, 12, 31, 15, tzinfo=UTC)   # 2000-01-01 00:00 KST
+ORIGIN_KST = datetime(1999, 12, 31, 15, tzinfo=UTC)  # 2000-01-01 00:00 KST
 
 
 def origin(interval: str) -> datetime:
@@ -41,7 +45,8 @@ _UPSERT = """
         volume = EXCLUDED.volume, amount = EXCLUDED.amount, trade_count = EXCLUDED.trade_count
 """
 
-_MINUTES_FROM_TICKS = """
+_MINUTES_FROM_TICKS = (
+    """
     INSERT INTO ohlcv_1m (symbol, bucket, open, high, low, close, volume, amount, trade_count)
     SELECT symbol, date_bin('1 minute', time, %(origin)s) AS bucket,
            (array_agg(price ORDER BY time, stream_id))[1], max(price), min(price),
@@ -49,16 +54,21 @@ _MINUTES_FROM_TICKS = """
            sum(volume), sum(price * volume), count(*)
     FROM stock_ticks WHERE time >= %(since)s AND time < %(until)s
     GROUP BY 1, 2
-""" + _UPSERT
+"""
+    + _UPSERT
+)
 
-_BARS_FROM_MINUTES = """
+_BARS_FROM_MINUTES = (
+    """
     INSERT INTO {table} (symbol, bucket, open, high, low, close, volume, amount, trade_count)
     SELECT symbol, date_bin(%(step)s, bucket, %(origin)s) AS b,
            (array_agg(open ORDER BY bucket))[1], max(high), min(low), (array_agg(close ORDER BY bucket DESC))[1],
            sum(volume), sum(amount), sum(trade_count)
     FROM ohlcv_1m WHERE bucket >= %(since)s AND bucket < %(until)s
     GROUP BY 1, 2
-""" + _UPSERT
+"""
+    + _UPSERT
+)
 
 
 @dataclass(frozen=True)
@@ -80,8 +90,9 @@ def rollup(conn: psycopg.Connection, now: datetime | None = None, lookback_minut
             start = bucket_start(since, interval)
             end = bucket_start(now, interval) + INTERVALS[interval]
             sql = _BARS_FROM_MINUTES.format(table=TABLES[interval])
-            rows[interval] = conn.execute(sql, {"step": INTERVALS[interval], "origin": origin(interval),
-                                                "since": start, "until": end}).rowcount
+            rows[interval] = conn.execute(
+                sql, {"step": INTERVALS[interval], "origin": origin(interval), "since": start, "until": end}
+            ).rowcount
     return RollupResult(since, rows)
 
 
@@ -97,9 +108,15 @@ class Bar:
 
     def merge(self, other: Bar) -> Bar:
         """``self`` followed by ``other`` (later) as one bar."""
-        return Bar(self.time, self.open, max(self.high, other.high), min(self.low, other.low), other.close,
-                   self.volume + other.volume,
-                   None if self.amount is None or other.amount is None else self.amount + other.amount)
+        return Bar(
+            self.time,
+            self.open,
+            max(self.high, other.high),
+            min(self.low, other.low),
+            other.close,
+            self.volume + other.volume,
+            None if self.amount is None or other.amount is None else self.amount + other.amount,
+        )
 
 
 def _bar(row: dict) -> Bar:
@@ -113,7 +130,9 @@ def _live_bar(cur: psycopg.Cursor, symbol: str, interval: str, start: datetime, 
     if interval != "1m":
         minutes = cur.execute(
             "SELECT bucket, open, high, low, close, volume, amount FROM ohlcv_1m "
-            "WHERE symbol = %s AND bucket >= %s AND bucket < %s ORDER BY bucket", (symbol, start, now)).fetchall()
+            "WHERE symbol = %s AND bucket >= %s AND bucket < %s ORDER BY bucket",
+            (symbol, start, now),
+        ).fetchall()
         if minutes:
             # the newest stored minute may be partial: take it (and everything after) from ticks
             cut = minutes[-1]["bucket"]
@@ -124,7 +143,9 @@ def _live_bar(cur: psycopg.Cursor, symbol: str, interval: str, start: datetime, 
                min(price) AS low, (array_agg(price ORDER BY time DESC, stream_id DESC))[1] AS close,
                sum(volume) AS volume, sum(price * volume) AS amount
         FROM stock_ticks WHERE symbol = %s AND time >= %s AND time <= %s
-        """, (symbol, cut, now)).fetchone()
+        """,
+        (symbol, cut, now),
+    ).fetchone()
     if row["open"] is not None:
         parts.append(_bar(row))
     if not parts:
@@ -139,13 +160,22 @@ def _live_bar(cur: psycopg.Cursor, symbol: str, interval: str, start: datetime, 
 _BAR_COLUMNS = "bucket, open, high, low, close, volume, amount"
 # the same bars as chart points: Postgres turns them into epoch seconds and floats far faster than
 # Python builds Decimals and datetimes and converts those again (a chart has hundreds of bars)
-_POINT_COLUMNS = ("extract(epoch FROM bucket)::bigint, open::float8, high::float8, low::float8, close::float8, "
-                  "volume, amount::float8")
+_POINT_COLUMNS = (
+    "extract(epoch FROM bucket)::bigint, open::float8, high::float8, low::float8, close::float8, volume, amount::float8"
+)
 POINT_KEYS = ("time", "open", "high", "low", "close", "volume", "amount")
 
 
-def _read(conn: psycopg.Connection, symbol: str, interval: str, start: datetime, end: datetime,
-          now: datetime | None, columns: str, row_factory) -> tuple[list, Bar | None]:
+def _read(
+    conn: psycopg.Connection,
+    symbol: str,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    now: datetime | None,
+    columns: str,
+    row_factory,
+) -> tuple[list, Bar | None]:
     """Stored bars of ``[start, end]`` (rows of ``columns``) and the open bucket when it is in range."""
     now = now or datetime.now(UTC)
     open_start = bucket_start(now, interval)
@@ -153,7 +183,8 @@ def _read(conn: psycopg.Connection, symbol: str, interval: str, start: datetime,
         stored = cur.execute(
             f"SELECT {columns} FROM {TABLES[interval]} "
             "WHERE symbol = %s AND bucket >= %s AND bucket <= %s AND bucket < %s ORDER BY bucket",
-            (symbol, bucket_start(start, interval), end, open_start)).fetchall()
+            (symbol, bucket_start(start, interval), end, open_start),
+        ).fetchall()
     live = None
     if start <= now and open_start <= end:
         with conn.cursor(row_factory=dict_row) as cur:
@@ -161,20 +192,30 @@ def _read(conn: psycopg.Connection, symbol: str, interval: str, start: datetime,
     return stored, live
 
 
-def bars(conn: psycopg.Connection, symbol: str, interval: str, start: datetime, end: datetime,
-         now: datetime | None = None) -> list[Bar]:
+def bars(
+    conn: psycopg.Connection, symbol: str, interval: str, start: datetime, end: datetime, now: datetime | None = None
+) -> list[Bar]:
     """Bars of ``[start, end]`` in time order, the open bucket computed live so a chart is never behind."""
     stored, live = _read(conn, symbol, interval, start, end, now, _BAR_COLUMNS, dict_row)
     return [_bar(r) for r in stored] + ([live] if live is not None else [])
 
 
-def chart_points(conn: psycopg.Connection, symbol: str, interval: str, start: datetime, end: datetime,
-                 now: datetime | None = None) -> list[dict[str, float | int | None]]:
+def chart_points(
+    conn: psycopg.Connection, symbol: str, interval: str, start: datetime, end: datetime, now: datetime | None = None
+) -> list[dict[str, float | int | None]]:
     """:func:`bars` as chart points: ``time`` in unix seconds, prices and amount as floats."""
     stored, live = _read(conn, symbol, interval, start, end, now, _POINT_COLUMNS, tuple_row)
     points = [dict(zip(POINT_KEYS, row, strict=True)) for row in stored]
     if live is not None:
-        points.append({"time": int(live.time.timestamp()), "open": float(live.open), "high": float(live.high),
-                       "low": float(live.low), "close": float(live.close), "volume": live.volume,
-                       "amount": None if live.amount is None else float(live.amount)})
+        points.append(
+            {
+                "time": int(live.time.timestamp()),
+                "open": float(live.open),
+                "high": float(live.high),
+                "low": float(live.low),
+                "close": float(live.close),
+                "volume": live.volume,
+                "amount": None if live.amount is None else float(live.amount),
+            }
+        )
     return points

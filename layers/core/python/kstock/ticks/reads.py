@@ -14,20 +14,23 @@ from kstock.ticks.ohlcv import chart_points
 Interval = Literal["1m", "15m", "1h", "1d"]
 
 # Without start: how far back a chart of each interval reaches by default, and at most.
-DEFAULT_SPAN = {"1m": timedelta(days=1), "15m": timedelta(days=7), "1h": timedelta(days=30),
-                "1d": timedelta(days=365)}
-MAX_SPAN = {"1m": timedelta(days=7), "15m": timedelta(days=90), "1h": timedelta(days=366),
-            "1d": timedelta(days=366 * 30)}
+DEFAULT_SPAN = {"1m": timedelta(days=1), "15m": timedelta(days=7), "1h": timedelta(days=30), "1d": timedelta(days=365)}
+MAX_SPAN = {
+    "1m": timedelta(days=7),
+    "15m": timedelta(days=90),
+    "1h": timedelta(days=366),
+    "1d": timedelta(days=366 * 30),
+}
 
 
 class OhlcvBar(CamelModel):
-    time: int                      # bucket start, unix seconds
+    time: int  # bucket start, unix seconds
     open: float
     high: float
     low: float
     close: float
     volume: int
-    amount: float | None           # traded value (KRW); null where the source does not say
+    amount: float | None  # traded value (KRW); null where the source does not say
 
 
 # Times a chart can ask about. Outside them the span arithmetic (end - 30 years, bucket origins)
@@ -55,8 +58,9 @@ def parse_time(raw: str | None, name: str) -> datetime | None:
     return moment
 
 
-def company_bars(company_id: int, interval: Interval, start: datetime | None, end: datetime | None,
-                 now: datetime | None = None) -> list[dict[str, float | int | None]]:
+def company_bars(
+    company_id: int, interval: Interval, start: datetime | None, end: datetime | None, now: datetime | None = None
+) -> list[dict[str, float | int | None]]:
     """The bars as :class:`OhlcvBar`-shaped dicts (a model per bar would cost more than the query)."""
     now = now or datetime.now(UTC)
     end = end or now

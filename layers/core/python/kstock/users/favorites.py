@@ -36,8 +36,10 @@ _SELECT = """
 
 def list_favorites(user_id: int, page: PageQuery) -> list[Favorite]:
     with db.read() as conn:
-        rows = conn.execute(_SELECT + " WHERE f.user_id = %s ORDER BY f.created_at DESC, f.id DESC LIMIT %s OFFSET %s",
-                            (user_id, page.limit, page.offset)).fetchall()
+        rows = conn.execute(
+            _SELECT + " WHERE f.user_id = %s ORDER BY f.created_at DESC, f.id DESC LIMIT %s OFFSET %s",
+            (user_id, page.limit, page.offset),
+        ).fetchall()
     return [Favorite.model_validate(r) for r in rows]
 
 
@@ -60,7 +62,8 @@ def add(user_id: int, request: FavoriteRequest) -> Favorite:
 
 def remove(user_id: int, favorite_id: int) -> None:
     with db.transaction() as conn:
-        deleted = conn.execute("DELETE FROM favorites WHERE id = %s AND user_id = %s RETURNING id",
-                               (favorite_id, user_id)).fetchone()
+        deleted = conn.execute(
+            "DELETE FROM favorites WHERE id = %s AND user_id = %s RETURNING id", (favorite_id, user_id)
+        ).fetchone()
     if deleted is None:
         raise NotFound(f"favorite {favorite_id} does not exist")

@@ -25,7 +25,8 @@ class SignupRequest(BodyModel):
     email: str = Field(max_length=254, pattern=EMAIL_PATTERN, description="Login email (case-insensitive, unique).")
     username: str = Field(min_length=1, max_length=30, description="Display name.")
     password: str = Field(
-        min_length=1, max_length=72,
+        min_length=1,
+        max_length=72,
         description="At least 8 characters with a letter, a digit and a special character (INVALID_PASSWORD).",
     )
 
@@ -77,8 +78,9 @@ def login(request: LoginRequest, source_ip: str | None = None) -> LoginResult:
     row = None
     if _EMAIL.match(email):
         with db.read() as conn:
-            row = conn.execute("SELECT id, password_hash FROM users WHERE lower(email) = lower(%s)",
-                               (email,)).fetchone()
+            row = conn.execute(
+                "SELECT id, password_hash FROM users WHERE lower(email) = lower(%s)", (email,)
+            ).fetchone()
     if not passwords.verify(request.password, row["password_hash"] if row else None) or row is None:
         throttle.record_failure(subjects)
         raise Unauthorized(LOGIN_FAILED)
