@@ -8,7 +8,7 @@ import yaml
 
 from kstock_local.cloud.lambdas.runtime import load_handler
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class _CfnLoader(yaml.SafeLoader):

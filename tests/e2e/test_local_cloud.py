@@ -19,7 +19,7 @@ from cloud_fixtures import Limits, moto_endpoint, start_cloud, wait_for  # noqa:
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-TEMPLATE = Path(__file__).parent / "local_cloud" / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[1] / "support" / "local_cloud" / "template.yaml"
 
 
 @pytest.fixture(scope="module")

