@@ -124,6 +124,9 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     from kstock_local.bench.analysis import add_analysis_bench  # issue 16
 
     add_analysis_bench(bench_sub)
+    from kstock_local.bench.cold_start import add_cold_start_bench  # issue 12
+
+    add_cold_start_bench(bench_sub)
 
 
 def add_streamer_benches(bench_sub) -> None:
