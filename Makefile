@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: up test lint install clean browser
+.PHONY: up test lint typecheck install clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,11 @@ up: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# mypy over every root in one run, configured in pyproject.toml: strict for the core layer (kstock),
+# check_untyped_defs for the streamer, the local cloud and the Lambda code.
+typecheck: $(STAMP)
+	$(BIN)/mypy layers/core/python/kstock streamer/kstock_streamer local/kstock_local functions/app.py functions/chalicelib
 
 # The live-page tests drive headless Chromium: install Debian's package (and a Korean font, so
 # screenshots show Hangul) when it is missing and we may (root with apt-get, as in CI); otherwise
