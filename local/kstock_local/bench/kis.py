@@ -12,7 +12,7 @@ import time
 
 from kstock.kis.protocol import FrameParser
 
-# The single-record frame of shared/specs/kis.md section 4.1.
+# The single-record frame of docs/kis-protocol.md section 4.1.
 SPEC_RECORD = (
     "005930^093015^71500^2^500^0.70^71342.17^71200^71600^71000^71500^71400^12^2154873^153732184100^4512^5123^611^"
     "104.31^1032145^1076643^1^51.07^18.42^090000^2^300^092811^5^-100^090107^2^500^20250714^20^N^48211^102934^"

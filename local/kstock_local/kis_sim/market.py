@@ -34,7 +34,7 @@ SESSION_SECONDS = 6.5 * 3600  # 09:00-15:30
 # Real reference prices for a few names so the demo looks familiar; the rest are seeded.
 _KNOWN_PRICES = {"005930": 71_500, "000660": 174_900, "035420": 190_000, "005380": 210_000, "035720": 41_000}
 _INDEX_BASES = {"0001": 2_650.0, "1001": 850.0, "2001": 350.0}
-# ELW codes from KIS samples (spec section 10), attached to the largest KOSPI names.
+# ELW codes from KIS samples (docs/kis-protocol.md section 10), attached to the largest KOSPI names.
 THEME_SURGE_MAX = 6  # members of the hot theme that surge at once (all of a small theme)
 _ELW_CODES = ("57LA24", "57L739", "52L181", "58J297", "57K281", "57H714", "57L650", "57L966")
 

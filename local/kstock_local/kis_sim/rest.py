@@ -1,4 +1,4 @@
-"""The simulator's REST side: KIS paths, headers, envelopes and errors (spec sections 2 and 8)."""
+"""The simulator's REST side: KIS paths, headers, envelopes and errors (docs/kis-protocol.md sections 2 and 8)."""
 
 from __future__ import annotations
 

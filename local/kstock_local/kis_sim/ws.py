@@ -1,4 +1,4 @@
-"""The simulator's WebSocket side: the realtime rules of the real KIS (spec section 3).
+"""The simulator's WebSocket side: the realtime rules of the real KIS (docs/kis-protocol.md section 3).
 
 * paths: the bare base URL, ``/tryitout`` and ``/tryitout/<TR>`` (the JSON body decides the TR);
 * register / release with OPSP0000 (+ AES iv/key) / OPSP0001 / OPSP0002 duplicates /

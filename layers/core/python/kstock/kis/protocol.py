@@ -1,4 +1,4 @@
-"""The KIS realtime WebSocket protocol (shared/specs/kis.md sections 3, 4, 7).
+"""The KIS realtime WebSocket protocol (docs/kis-protocol.md sections 3, 4, 7).
 
 * client -> server: subscribe / unsubscribe JSON (``tr_type`` 1 / 2);
 * server -> client: control JSON (acks with AES iv/key, OPSP errors, PINGPONG) and data frames

@@ -55,7 +55,7 @@ _AUTH_CODES = {"EGW00103", "EGW00105", "EGW00205", "EGW00206", "EGW00207", "EGW0
 # by an earlier KIS session or simulator run): drop it and re-issue once.
 _STALE_TOKEN_CODES = {"EGW00121", "EGW00122", "EGW00123"}
 _UNAVAILABLE_CODES = {"EGW00001", "EGW00002", "EGW00202", "EGW00203"}
-# Guess (spec section 13): KIS answers "no data" with these codes / messages.
+# Guess (docs/kis-protocol.md section 13): KIS answers "no data" with these codes / messages.
 _NOT_FOUND_CODES = {"KIOK0560", "OPSQ0002", "MCA01009"}
 
 

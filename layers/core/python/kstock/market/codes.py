@@ -1,6 +1,6 @@
 """Instrument codes of the Korean market: classification and validation.
 
-Shapes accepted (see shared/specs/kis.md section 10):
+Shapes accepted (see docs/kis-protocol.md section 10):
 
 * stock / ETF: six digits (``005930``), or the newer alphanumeric listing codes of four digits,
   a letter and a digit (``0015N0``, ``0030R0``); an ``A`` prefix as some masters write it
