@@ -1,4 +1,4 @@
-"""The KIS simulator, driven by plain HTTP/WebSocket clients written to the KIS spec (no kstock client)."""
+"""The KIS simulator, driven by plain HTTP/WebSocket clients written to docs/kis-protocol.md (no kstock client)."""
 
 from __future__ import annotations
 

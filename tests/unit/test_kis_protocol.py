@@ -1,4 +1,4 @@
-"""KIS realtime protocol: messages, control JSON and data frames laid out as shared/specs/kis.md 4.1."""
+"""KIS realtime protocol: messages, control JSON and data frames laid out as docs/kis-protocol.md section 4.1."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from kstock.kis.protocol import (
 )
 from kstock.kis.ratelimit import TokenBucket
 
-# shared/specs/kis.md section 4.1, verbatim.
+# docs/kis-protocol.md section 4.1, verbatim.
 SINGLE = (
     "0|H0STCNT0|001|005930^093015^71500^2^500^0.70^71342.17^71200^71600^71000^71500^71400^12^2154873^153732184100^"
     "4512^5123^611^104.31^1032145^1076643^1^51.07^18.42^090000^2^300^092811^5^-100^090107^2^500^20250714^20^N^48211^"

@@ -1,4 +1,4 @@
-"""The errors a client can be told about, with the codes of the API contract (api.md appendix A).
+"""The errors a client can be told about, with the API contract's codes (docs/architecture.md, "The REST envelope").
 
 Services raise these; the HTTP layer turns them into the error envelope
 ``{"status": <http>, "code": "<CODE>", "message": "..."}``.

@@ -1,6 +1,6 @@
 """Every Redis key and channel name kstock uses. Nothing else spells a key.
 
-The first three are contracts other parts depend on (ARCHITECTURE.md, "Contracts").
+The first three are contracts other parts depend on (docs/architecture.md, "Redis keys and channels").
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class Tick:
     timestamp: datetime  # aware UTC
 
     def to_message(self, source: str = "ws") -> dict[str, object]:
-        """The tick of the kstock contract (ARCHITECTURE.md, "Contracts")."""
+        """The tick of the kstock contract (docs/architecture.md, "The tick")."""
         price, change = self.price, self.change
         return {
             "type": "tick",

@@ -3,7 +3,7 @@
 The handlers in ``functions/chalicelib/websocket.py`` only translate API Gateway events to these calls.
 Replies are returned, not sent, so the handler decides how to deliver them.
 
-Client actions (ARCHITECTURE.md, "WebSocket API")::
+Client actions (docs/architecture.md, "The WebSocket API")::
 
     {"action":"subscribe","symbols":["005930","0015N0"],"mode":"batch","windowMs":250}
     {"action":"subscribe","topics":["themes"]}
