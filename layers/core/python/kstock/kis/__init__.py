@@ -11,23 +11,65 @@ Typical use::
             publish(tick.to_json())
 """
 
-from kstock.kis.auth import KisAuth, KisCredentials
-from kstock.kis.connection import ConnectionState, KisWebSocket
-from kstock.kis.errors import (
-    KisAppKeyInUse,
-    KisAuthError,
-    KisError,
-    KisMaxSubscriptions,
-    KisNotFound,
-    KisRateLimited,
-    KisTokenExpired,
-    KisTokenIssueLimited,
-    KisUnavailable,
-    KisWsError,
-)
-from kstock.kis.models import Tick
-from kstock.kis.protocol import FrameParser
-from kstock.kis.rest import KisRestClient
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kstock.kis.auth import KisAuth, KisCredentials
+    from kstock.kis.connection import ConnectionState, KisWebSocket
+    from kstock.kis.errors import (
+        KisAppKeyInUse,
+        KisAuthError,
+        KisError,
+        KisMaxSubscriptions,
+        KisNotFound,
+        KisRateLimited,
+        KisTokenExpired,
+        KisTokenIssueLimited,
+        KisUnavailable,
+        KisWsError,
+    )
+    from kstock.kis.models import Tick
+    from kstock.kis.protocol import FrameParser
+    from kstock.kis.rest import KisRestClient
+
+# The names above load on first use (PEP 562), not with the package: importing a light submodule
+# (errors, deadline, models) must not load the REST client, requests and the WebSocket stack into
+# every Lambda function that only names a KIS error (issue 12, cold start per function).
+_HOMES = {
+    "KisAuth": "auth",
+    "KisCredentials": "auth",
+    "ConnectionState": "connection",
+    "KisWebSocket": "connection",
+    "Tick": "models",
+    "FrameParser": "protocol",
+    "KisRestClient": "rest",
+    **dict.fromkeys(
+        (
+            "KisAppKeyInUse",
+            "KisAuthError",
+            "KisError",
+            "KisMaxSubscriptions",
+            "KisNotFound",
+            "KisRateLimited",
+            "KisTokenExpired",
+            "KisTokenIssueLimited",
+            "KisUnavailable",
+            "KisWsError",
+        ),
+        "errors",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{home}"), name)
+
 
 __all__ = [
     "ConnectionState",
