@@ -1,106 +1,44 @@
-"""Shared fixtures: every test session gets its own PostgreSQL and Redis (never ./.kstock)."""
+"""The test rooms and what they share.
+
+- ``tests/unit``: no servers, no sockets; the whole room runs in seconds (``make test-fast``).
+- ``tests/integration``: embedded PostgreSQL and Redis, the simulators and stand-ins over real sockets,
+  moto, local Lambda processes.
+- ``tests/e2e``: the local cloud (LocalCloud, ``kstock up``) and the browser.
+
+Each test gets its room's marker (``unit``, ``integration``, ``e2e``) from its directory, so none can forget
+it: ``pytest -m unit`` selects the fast room. Fixtures reach every room through ``pytest_plugins``
+(tests/fixtures); plain helpers are imported from ``support`` (tests/support).
+"""
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from envs import environment
-from serverdirs import server_dir
 
-from kstock import db
-from kstock_local.cloud.gateway.http_api import build_proxy_event
-from kstock_local.cloud.lambdas.runtime import LambdaContext, load_handler
-from kstock_local.embedded import EmbeddedPostgres, EmbeddedRedis
+pytest_plugins = [
+    "fixtures.environment",
+    "fixtures.services",
+    "fixtures.api",
+    "fixtures.aws",
+    "fixtures.live",
+]
 
-# A fresh machine has no AWS settings: neither do the tests, whatever the developer's shell or ~/.aws
-# holds. kstock must find its local credentials itself (kstock.aws), as it does for a newcomer.
-AMBIENT_AWS = (
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_PROFILE",
-    "AWS_DEFAULT_PROFILE",
-    "AWS_ENDPOINT_URL",
-)
+ROOMS = ("unit", "integration", "e2e")
+TESTS = Path(__file__).resolve().parent
 
 
-@pytest.fixture(scope="session", autouse=True)
-def no_ambient_aws(tmp_path_factory) -> Iterator[None]:
-    empty = tmp_path_factory.mktemp("no-aws") / "none"
-    empty.write_text("")
-    with environment(**dict.fromkeys(AMBIENT_AWS), AWS_SHARED_CREDENTIALS_FILE=str(empty), AWS_CONFIG_FILE=str(empty)):
-        yield
+def room_of(path: Path) -> str | None:
+    """The room a test file sits in: the first directory under tests/."""
+    parts = path.resolve().relative_to(TESTS).parts
+    return parts[0] if len(parts) > 1 and parts[0] in ROOMS else None
 
 
-@pytest.fixture(scope="session")
-def services() -> Iterator[dict[str, str]]:
-    with server_dir("test-home") as home:
-        postgres = EmbeddedPostgres(home / "pg", delete_on_stop=True)
-        redis = EmbeddedRedis(home / "redis", persist=False)
-        urls = {"DATABASE_URL": postgres.start(), "REDIS_URL": redis.start()}
-        try:
-            with environment(**urls, KSTOCK_HOME=str(home), KSTOCK_ENV="test", KSTOCK_EMBEDDED="postgres,redis"):
-                yield urls
-        finally:
-            db.close_pool()
-            redis.stop()
-            postgres.stop()
-
-
-@pytest.fixture(scope="session")
-def database(services) -> str:
-    """The session database, migrated and seeded."""
-    from kstock.companies.reference import seed
-    from kstock.db.migrate import migrate
-
-    url = services["DATABASE_URL"]
-    migrate(url)
-    with db.connect(url) as conn:
-        seed(conn)
-    return url
-
-
-@pytest.fixture
-def empty_database(services) -> Iterator[str]:
-    """A brand-new empty database on the session server, dropped afterwards."""
-    name = f"t_{os.urandom(4).hex()}"
-    admin_url = services["DATABASE_URL"]
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = admin_url.replace("/postgres?", f"/{name}?")
-    assert url != admin_url
-    yield url
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-
-
-@pytest.fixture(scope="session")
-def api(database):
-    """Call the REST handler with real API Gateway proxy events."""
-    handler = load_handler("app.app")
-
-    def call(
-        method: str,
-        path: str,
-        *,
-        query: dict[str, str] | None = None,
-        body: bytes | str | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, dict, dict]:
-        raw = body.encode() if isinstance(body, str) else (body or b"")
-        event = build_proxy_event(
-            method, path, list((query or {}).items()), list((headers or {}).items()), raw, "127.0.0.1", "localhost:3000"
-        )
-        result = handler(event, LambdaContext(function_name="ApiFunction"))
-        payload = json.loads(result["body"]) if result.get("body") else {}
-        return result["statusCode"], payload, result.get("headers") or {}
-
-    return call
-
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        room = room_of(item.path)
+        if room is None:
+            raise pytest.UsageError(
+                f"{item.nodeid}: a test module belongs in tests/unit, tests/integration or tests/e2e"
+            )
+        item.add_marker(getattr(pytest.mark, room))

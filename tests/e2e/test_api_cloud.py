@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from cloud_fixtures import moto_endpoint, start_cloud  # noqa: F401 (fixture)
-from conftest import PROJECT_ROOT
-from kis_fixtures import forget_kis_tokens
+from support.cloud import start_cloud
+from support.kis import forget_kis_tokens
+from support.paths import PROJECT_ROOT
 
 from kstock import aws, cache, keys
 from kstock.auth import tokens
@@ -60,7 +60,7 @@ def restored(database):
 
 
 @pytest.fixture(scope="module")
-def cloud(services, database, moto_endpoint, simulator, restored):  # noqa: F811
+def cloud(services, database, moto_endpoint, simulator, restored):
     env = {
         **services,
         "KIS_REST_URL": simulator.rest_url,

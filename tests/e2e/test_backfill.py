@@ -10,9 +10,10 @@ from datetime import date
 import boto3
 import psycopg
 import pytest
-from cloud_fixtures import moto_endpoint, start_cloud, wait_for  # noqa: F401 (fixture)
-from conftest import PROJECT_ROOT
-from kis_fixtures import forget_kis_tokens
+from support.cloud import start_cloud
+from support.kis import forget_kis_tokens
+from support.paths import PROJECT_ROOT
+from support.waiting import wait_for
 
 from kstock_local.kis_sim.config import SimulatorConfig
 from kstock_local.kis_sim.server import SimulatorThread
@@ -27,7 +28,7 @@ def simulator(services):
 
 
 @pytest.fixture(scope="module")
-def cloud(services, database, moto_endpoint, simulator):  # noqa: F811
+def cloud(services, database, moto_endpoint, simulator):
     env = {**services, "KIS_REST_URL": simulator.rest_url, "KIS_WS_URL": simulator.ws_url}
     with start_cloud(PROJECT_ROOT / "template.yaml", moto_endpoint, env) as running:
         yield running

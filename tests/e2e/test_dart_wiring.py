@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 import requests
-from api_fixtures import PASSWORD, new_email
-from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for  # noqa: F401 (fixture)
-from content_fixtures import company, forget_content, quiet_template
-from envs import environment
+from support.cloud import parked, sqs_of, start_cloud
+from support.content import company, forget_content, quiet_template
+from support.envs import environment
+from support.users import PASSWORD, new_email
+from support.waiting import wait_for
 
 from kstock import db
 from kstock.dart import sync
@@ -41,7 +42,7 @@ def companies(database) -> Iterator[list[dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-def cloud(services, database, moto_endpoint, dart, tmp_path_factory):  # noqa: F811
+def cloud(services, database, moto_endpoint, dart, tmp_path_factory):
     template = quiet_template(tmp_path_factory.mktemp("dart-wiring"), "dart-wiring")
     env = {**services, "DART_API_URL": dart.url, "DART_API_KEY": DART_STAND_IN_KEY, "BCRYPT_ROUNDS": "4"}
     with start_cloud(template, moto_endpoint, env) as running:

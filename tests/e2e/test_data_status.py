@@ -11,11 +11,12 @@ from typing import Any
 
 import pytest
 import requests
-from api_fixtures import PASSWORD, new_email
-from cloud_fixtures import moto_endpoint, start_cloud, wait_for  # noqa: F401 (fixture)
-from content_fixtures import company, forget_content, quiet_template
-from envs import environment
-from kis_fixtures import forget_kis_tokens
+from support.cloud import start_cloud
+from support.content import company, forget_content, quiet_template
+from support.envs import environment
+from support.kis import forget_kis_tokens
+from support.users import PASSWORD, new_email
+from support.waiting import wait_for
 
 from kstock import db, loads
 from kstock_local.cli.content import DART_STAND_IN_KEY
@@ -59,7 +60,7 @@ def companies(database) -> Iterator[dict[str, dict[str, Any]]]:
 
 
 @pytest.fixture(scope="module")
-def cloud(services, database, moto_endpoint, providers, tmp_path_factory):  # noqa: F811
+def cloud(services, database, moto_endpoint, providers, tmp_path_factory):
     template = quiet_template(tmp_path_factory.mktemp("data-status"), "data-status")
     with start_cloud(template, moto_endpoint, {**services, **providers, "BCRYPT_ROUNDS": "4"}) as running:
         # what the first `kstock up` does before DART loads: this stand-in's corp codes

@@ -26,8 +26,8 @@ import psutil
 import pytest
 import requests
 import websockets
-from cloud_fixtures import wait_for
-from serverdirs import server_dir
+from support.serverdirs import server_dir
+from support.waiting import wait_for
 
 from kstock_local.embedded import free_port, port_open
 

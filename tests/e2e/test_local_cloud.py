@@ -15,7 +15,8 @@ import pytest
 import redis
 import requests
 from botocore.config import Config
-from cloud_fixtures import Limits, moto_endpoint, start_cloud, wait_for  # noqa: F401 (fixture)
+from support.cloud import Limits, start_cloud
+from support.waiting import wait_for
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -23,7 +24,7 @@ TEMPLATE = Path(__file__).resolve().parents[1] / "support" / "local_cloud" / "te
 
 
 @pytest.fixture(scope="module")
-def cloud(services, moto_endpoint):  # noqa: F811
+def cloud(services, moto_endpoint):
     r = redis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
     r.delete(
         "probe:events",
@@ -196,7 +197,7 @@ def test_delete_closes_the_client(cloud):
             ws.recv(timeout=10)
 
 
-def test_idle_connections_are_closed(services, moto_endpoint):  # noqa: F811
+def test_idle_connections_are_closed(services, moto_endpoint):
     limits = Limits(idle_timeout=0.5, max_duration=60)
     with start_cloud(TEMPLATE, moto_endpoint, dict(services), ws_limits=limits) as quick:
         with connect(f"{quick.ws_url}?token=let-me-in", open_timeout=10) as ws:

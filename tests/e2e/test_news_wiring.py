@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 import requests
-from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for  # noqa: F401 (fixture)
-from content_fixtures import content_of, quiet_template
+from support.cloud import parked, sqs_of, start_cloud
+from support.content import content_of, quiet_template
+from support.waiting import wait_for
 
 from kstock import db
 from kstock.news.naver import STAND_IN_CLIENT_ID
@@ -36,7 +37,7 @@ def lg(database) -> Iterator[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def cloud(services, database, moto_endpoint, naver, tmp_path_factory):  # noqa: F811
+def cloud(services, database, moto_endpoint, naver, tmp_path_factory):
     template = quiet_template(tmp_path_factory.mktemp("news-wiring"), "news-wiring")
     with start_cloud(template, moto_endpoint, {**services, "NAVER_API_URL": naver.url}) as running:
         yield running

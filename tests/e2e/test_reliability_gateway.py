@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from cloud_fixtures import Limits, moto_endpoint, start_cloud  # noqa: F401 (fixture)
+from support.cloud import Limits, start_cloud
 from websockets.sync.client import connect
 
 from kstock_local.cloud.gateway.websocket import select_route
@@ -19,7 +19,7 @@ ROUTES = {"$connect": 1, "$disconnect": 2, "$default": 3, "echo": 4}
 
 
 @pytest.fixture(scope="module")
-def cloud(services, moto_endpoint):  # noqa: F811
+def cloud(services, moto_endpoint):
     with start_cloud(
         TEMPLATE,
         moto_endpoint,

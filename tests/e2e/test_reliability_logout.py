@@ -8,9 +8,10 @@ import uuid
 
 import pytest
 import requests
-from cloud_fixtures import moto_endpoint, start_cloud, wait_for  # noqa: F401 (fixture)
-from conftest import PROJECT_ROOT
-from envs import environment
+from support.cloud import start_cloud
+from support.envs import environment
+from support.paths import PROJECT_ROOT
+from support.waiting import wait_for
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -21,7 +22,7 @@ SECRET = "test-only-signing-key-not-a-real-secret"
 
 
 @pytest.fixture(scope="module")
-def cloud(services, database, moto_endpoint):  # noqa: F811
+def cloud(services, database, moto_endpoint):
     with start_cloud(PROJECT_ROOT / "template.yaml", moto_endpoint, {**services, "JWT_SECRET": SECRET}) as running:
         yield running
 

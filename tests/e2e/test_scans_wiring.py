@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 import requests
-from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for  # noqa: F401 (fixture)
-from content_fixtures import quiet_template
-from scan_fixtures import an_elw, daily_bars, forget_scans, no_kis, symbols_of
+from support.cloud import parked, sqs_of, start_cloud
+from support.content import quiet_template
+from support.scans import an_elw, daily_bars, forget_scans, no_kis, symbols_of
+from support.waiting import wait_for
 
 from kstock import db
 
@@ -25,7 +26,7 @@ def kosdaq(database):
 
 
 @pytest.fixture(scope="module")
-def cloud(services, database, moto_endpoint, tmp_path_factory):  # noqa: F811
+def cloud(services, database, moto_endpoint, tmp_path_factory):
     template = quiet_template(tmp_path_factory.mktemp("scans-wiring"), "scans-wiring")
     with start_cloud(template, moto_endpoint, {**services, **no_kis()}) as running:
         yield running

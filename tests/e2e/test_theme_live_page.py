@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_fixtures import fast_bcrypt, make_user  # noqa: F401 (fixture)
-from cloud_fixtures import moto_endpoint, wait_for  # noqa: F401 (fixture)
-from test_live_page import CHROMIUM, Page
-from test_ws_live import cloud, emit, env, r, sim, streamer  # noqa: F401 (fixtures)
+from support.browser import CHROMIUM, Page
+from support.live import emit
+from support.users import make_user
+from support.waiting import wait_for
 
 from kstock import keys
 
@@ -67,7 +67,7 @@ BLOCKS = (
 )
 
 
-def test_a_theme_update_becomes_heat_map_blocks(cloud, streamer, sim, r, api, fast_bcrypt, tmp_path):  # noqa: F811
+def test_a_theme_update_becomes_heat_map_blocks(cloud, streamer, sim, r, api, fast_bcrypt, tmp_path):
     user = make_user(api)
     page = Page(f"http://127.0.0.1:{cloud.ports.websocket}/live")
     try:
@@ -134,7 +134,7 @@ def test_a_theme_update_becomes_heat_map_blocks(cloud, streamer, sim, r, api, fa
         page.close()
 
 
-def test_the_page_gets_its_first_map_through_the_gateway(cloud, api):  # noqa: F811
+def test_the_page_gets_its_first_map_through_the_gateway(cloud, api):
     import urllib.request
 
     with urllib.request.urlopen(f"http://127.0.0.1:{cloud.ports.websocket}/live/themes", timeout=30) as answer:

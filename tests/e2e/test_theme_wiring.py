@@ -13,11 +13,12 @@ from typing import Any
 
 import pytest
 import requests
-from cloud_fixtures import moto_endpoint, parked, sqs_of, start_cloud, wait_for  # noqa: F401 (fixture)
-from content_fixtures import content_of, quiet_template
-from envs import environment
-from streamer_fixtures import StreamerThread
-from test_ws_live import open_client, recv_until, sim, subscribe  # noqa: F401 (fixture)
+from support.cloud import parked, sqs_of, start_cloud
+from support.content import content_of, quiet_template
+from support.envs import environment
+from support.live import open_client, recv_until, subscribe
+from support.streamer import StreamerThread
+from support.waiting import wait_for
 
 from kstock import cache, db, keys
 from kstock.market.calendar import KST
@@ -43,7 +44,7 @@ def naver(services) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def env(services, moto_endpoint, sim, naver):  # noqa: F811
+def env(services, moto_endpoint, sim, naver):
     values = {
         "JWT_SECRET": SECRET,
         "AWS_ENDPOINT_URL": moto_endpoint,
@@ -56,7 +57,7 @@ def env(services, moto_endpoint, sim, naver):  # noqa: F811
 
 
 @pytest.fixture(scope="module")
-def cloud(env, services, database, moto_endpoint, tmp_path_factory):  # noqa: F811
+def cloud(env, services, database, moto_endpoint, tmp_path_factory):
     forget_themes()
     template = quiet_template(tmp_path_factory.mktemp("theme-wiring"), "theme-wiring")
     with start_cloud(template, moto_endpoint, {**services, **env}) as running:
@@ -65,7 +66,7 @@ def cloud(env, services, database, moto_endpoint, tmp_path_factory):  # noqa: F8
 
 
 @pytest.fixture(scope="module")
-def streamer(sim, cloud, services, database):  # noqa: F811
+def streamer(sim, cloud, services, database):
     options = StreamerOptions(
         default_symbols=[SYMBOL],
         stable_seconds=0.5,
@@ -101,7 +102,7 @@ def today() -> str:
     return datetime.now(KST).date().isoformat()
 
 
-def test_rank_watch_records_the_simulators_top_30(cloud, sim):  # noqa: F811
+def test_rank_watch_records_the_simulators_top_30(cloud, sim):
     result = asyncio.run(cloud.functions.get("RankWatchFunction").invoke({}))
     top = cache.client().smembers(keys.THEME_TOP_30)
     assert result["top"] == len(top) and 0 < len(top) <= 30, result

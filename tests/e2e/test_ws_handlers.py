@@ -7,8 +7,9 @@ import json
 
 import psycopg
 import pytest
-from cloud_fixtures import moto_endpoint, start_cloud, wait_for  # noqa: F401 (fixture)
-from conftest import PROJECT_ROOT
+from support.cloud import start_cloud
+from support.paths import PROJECT_ROOT
+from support.waiting import wait_for
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
@@ -18,7 +19,7 @@ SECRET = "test-only-signing-key-not-a-real-secret"
 
 
 @pytest.fixture(scope="module")
-def cloud(services, database, moto_endpoint):  # noqa: F811
+def cloud(services, database, moto_endpoint):
     env = {**services, "JWT_SECRET": SECRET}
     with start_cloud(PROJECT_ROOT / "template.yaml", moto_endpoint, env) as running:
         yield running

@@ -9,142 +9,14 @@ import random
 import time
 
 import pytest
-import redis
 import websockets
-from cloud_fixtures import moto_endpoint, patient, start_cloud, wait_for  # noqa: F401 (fixture)
-from conftest import PROJECT_ROOT
-from envs import environment
-from kis_fixtures import forget_kis_tokens
-from streamer_fixtures import StreamerThread, simulator
+from support.live import SYMBOLS, TICK_KEYS, emit, open_client, recv_json, recv_until, state, subscribe, token
+from support.waiting import patient, wait_for, wait_for_async
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from kstock import keys
 from kstock_streamer.fanout import Fanout, FanoutOptions
-from kstock_streamer.service import StreamerOptions
-
-SECRET = "test-only-signing-key-not-a-real-secret"
-SYMBOLS = ["005930", "000660", "035420", "005380", "051910", "006400"]
-TICK_KEYS = {"type", "symbol", "price", "volume", "accVolume", "change", "changePercent", "timestamp", "source"}
-
-
-@pytest.fixture(scope="module")
-def env(services, moto_endpoint):  # noqa: F811
-    """This process (the streamer runs in it) and the functions share moto, Redis and the signing key."""
-    # one user opens many sockets here: the per-user limits have tests of their own
-    values = {
-        "JWT_SECRET": SECRET,
-        "AWS_ENDPOINT_URL": moto_endpoint,
-        "WS_MAX_SYMBOLS": "8",
-        "WS_MAX_CONNECTIONS_PER_USER": "10000",
-        "WS_MAX_SYMBOLS_PER_USER": "100000",
-    }
-    with environment(**values):
-        yield values
-
-
-@pytest.fixture(scope="module")
-def r(services):
-    client = redis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
-    client.delete(keys.DEMAND, keys.WATCHLIST)
-    yield client
-    client.delete(keys.DEMAND)
-
-
-@pytest.fixture(scope="module")
-def cloud(env, services, database, moto_endpoint):  # noqa: F811
-    with start_cloud(PROJECT_ROOT / "template.yaml", moto_endpoint, {**services, **env}, concurrency=3) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def sim():
-    forget_kis_tokens()
-    thread = simulator(rate=5, pingpong_interval=3600.0)
-    thread.start()
-    yield thread
-    thread.stop()
-    forget_kis_tokens()
-
-
-@pytest.fixture(scope="module")
-def streamer(sim, cloud, services, database, r):
-    options = StreamerOptions(
-        default_symbols=SYMBOLS,
-        stable_seconds=0.5,
-        plan_interval=0.2,
-        poll_rate=5,
-        run_writer=False,
-        fanout=True,
-        fanout_options=FanoutOptions(concurrency=64),
-    )
-    thread = StreamerThread(sim.sim.rest_url, sim.sim.ws_url, services["REDIS_URL"], database, options)
-    with thread as running:
-        wait_for(lambda: running.fanout.ready.is_set(), 20, "fan-out index built")
-        wait_for(lambda: len(running.websocket.snapshot().subscriptions) == len(SYMBOLS), 20, "KIS slots")
-        running.thread = thread
-        yield running
-
-
-def token(user_id: int = 7) -> str:
-    from kstock.auth import tokens
-
-    return tokens.issue(user_id)
-
-
-def emit(sim, symbol: str, count: int = 1) -> None:
-    sim.call(lambda s: s.emit_trades(symbol, count))
-
-
-def state(sim, symbol: str) -> tuple[int, int]:
-    """The simulator's (accumulated volume, price) of a symbol: what its last trade record said."""
-    return sim.call(lambda s: (s.market.security(symbol).acc_volume, s.market.security(symbol).price))
-
-
-def recv_json(ws, timeout: float = 10.0) -> dict:
-    return json.loads(ws.recv(timeout=timeout))
-
-
-def recv_until(ws, predicate, timeout: float = 10.0, what: str = "message") -> tuple[dict, list[dict]]:
-    """Read until a message matches; return it and everything read before it."""
-    timeout = patient(timeout)
-    deadline = time.monotonic() + timeout
-    seen = []
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no {what} within {timeout}s; got {seen[-5:]}")
-        try:
-            message = recv_json(ws, left)
-        except TimeoutError:
-            continue
-        if predicate(message):
-            return message, seen
-        seen.append(message)
-
-
-def connection_of(cloud, before: set[str]) -> str:
-    return wait_for(lambda: next(iter(set(cloud.websocket.connections) - before), None), 10, "the gateway's id")
-
-
-def open_client(cloud, user_id: int = 7):
-    before = set(cloud.websocket.connections)
-    ws = connect(f"{cloud.ws_url}?token={token(user_id)}", open_timeout=15)
-    return ws, connection_of(cloud, before)
-
-
-def subscribe(ws, symbols=None, topics=None, **extra) -> dict:
-    message = {
-        "action": "subscribe",
-        **({"symbols": symbols} if symbols else {}),
-        **({"topics": topics} if topics else {}),
-        **extra,
-    }
-    ws.send(json.dumps(message))
-    reply, _ = recv_until(ws, lambda m: m["type"] in ("subscribed", "error"), 15, "subscribe ack")
-    assert reply["type"] == "subscribed", reply
-    return reply
-
 
 # -- the path -----------------------------------------------------------------------------------------
 
@@ -381,15 +253,6 @@ def test_ws_metrics_report_the_fanout(streamer, cloud, api, sim):
 # -- many clients ---------------------------------------------------------------------------------------
 
 
-async def until(predicate, timeout: float, what: str) -> None:
-    timeout = patient(timeout)
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 def test_200_clients_each_receive_exactly_their_symbols_in_order(sim, streamer, cloud, r):
     rng = random.Random(6)
     wanted = [sorted(rng.sample(SYMBOLS, rng.randint(1, 3))) for _ in range(200)]
@@ -424,7 +287,7 @@ def test_200_clients_each_receive_exactly_their_symbols_in_order(sim, streamer, 
         tasks = [asyncio.create_task(client(i, gate, readies[i], done)) for i in range(len(wanted))]
         try:
             await asyncio.wait_for(asyncio.gather(*(e.wait() for e in readies)), patient(60))
-            await until(
+            await wait_for_async(
                 lambda: sum(len(streamer.fanout.subscribers(s)) for s in SYMBOLS) >= sum(map(len, wanted)),
                 15,
                 "all subscriptions indexed",
@@ -433,7 +296,7 @@ def test_200_clients_each_receive_exactly_their_symbols_in_order(sim, streamer, 
                 for symbol in SYMBOLS:
                     await asyncio.to_thread(emit, sim, symbol, 2)
             last = {s: await asyncio.to_thread(state, sim, s) for s in SYMBOLS}
-            await until(
+            await wait_for_async(
                 lambda: all(
                     got.get(s) and got[s][-1]["accVolume"] >= last[s][0]
                     for got, symbols in zip(received, wanted, strict=True)

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from envs import environment
-from gemini_standin import MODEL_VERSION, GeminiStandIn, gemini_env, make_client
+from support.envs import environment
+from support.gemini_standin import MODEL_VERSION, GeminiStandIn, gemini_env, make_client
 
 from kstock import db
 from kstock.analysis import rules, service

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
-from api_fixtures import company_id, market_snapshot  # noqa: F401
+from support.users import company_id
 
 from kstock import cache, keys
 
@@ -87,7 +87,7 @@ def test_unknown_or_bad_ids(api, path, status, code):
     assert (answer, body["code"]) == (status, code)
 
 
-def test_price_prefers_live_then_the_newest_bar_then_the_quote(api, database, samsung, market_snapshot):  # noqa: F811
+def test_price_prefers_live_then_the_newest_bar_then_the_quote(api, database, samsung, market_snapshot):
     cache.client().delete(keys.latest_price("005930"))  # whatever an earlier test left: this one starts from nothing
     assert api("GET", f"/companies/{samsung}")[1]["data"]["price"] is None  # nothing known: nothing invented
     with psycopg.connect(database) as conn:
@@ -134,7 +134,7 @@ def test_price_prefers_live_then_the_newest_bar_then_the_quote(api, database, sa
             conn.execute("DELETE FROM ohlcv_1m WHERE symbol = '005930'")
 
 
-def test_company_info_is_cached_for_an_hour_and_dropped_on_refresh(api, database, samsung, market_snapshot):  # noqa: F811
+def test_company_info_is_cached_for_an_hour_and_dropped_on_refresh(api, database, samsung, market_snapshot):
     from kstock.companies.detail import forget_companies
 
     cache.client().delete(keys.company_info(samsung))

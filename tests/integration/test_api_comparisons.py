@@ -6,7 +6,7 @@ import json
 
 import psycopg
 import pytest
-from api_fixtures import company_id, fast_bcrypt, market_snapshot, other_user, user  # noqa: F401
+from support.users import company_id
 
 
 @pytest.fixture
@@ -18,7 +18,7 @@ def post(api, path, payload, who):
     return api("POST", path, body=json.dumps(payload), headers=who.headers)
 
 
-def test_create_list_and_detail(api, user, ids, database, market_snapshot):  # noqa: F811
+def test_create_list_and_detail(api, user, ids, database, market_snapshot):
     status, body, _ = post(api, "/comparisons", {"name": " 반도체 기업 비교 ", "companies": ids[:2]}, user)
     assert status == 201
     created = body["data"]
@@ -78,12 +78,12 @@ def test_create_list_and_detail(api, user, ids, database, market_snapshot):  # n
         ({"name": "x"}, "MISSING_FIELD"),
     ],
 )
-def test_create_errors(api, user, payload, code):  # noqa: F811
+def test_create_errors(api, user, payload, code):
     status, body, _ = post(api, "/comparisons", payload, user)
     assert (status, body["code"]) == (400, code), body
 
 
-def test_another_users_comparison_is_not_found(api, user, other_user, ids):  # noqa: F811
+def test_another_users_comparison_is_not_found(api, user, other_user, ids):
     _, body, _ = post(api, "/comparisons", {"name": "mine", "companies": ids[:2]}, user)
     comparison = body["data"]["comparisonId"]
     status, body, _ = api("GET", f"/comparisons/{comparison}", headers=other_user.headers)
@@ -92,7 +92,7 @@ def test_another_users_comparison_is_not_found(api, user, other_user, ids):  # n
     assert api("GET", "/comparisons/999999999", headers=user.headers)[0] == 404
 
 
-def test_comparison_pagination(api, user, ids):  # noqa: F811
+def test_comparison_pagination(api, user, ids):
     for n in range(3):
         post(api, "/comparisons", {"name": f"c{n}", "companies": ids[:2]}, user)
     page = api("GET", "/comparisons", query={"size": "2", "page": "2"}, headers=user.headers)[1]["data"]
@@ -103,7 +103,7 @@ def test_comparison_pagination(api, user, ids):  # noqa: F811
 # -- portfolio ---------------------------------------------------------------------------------------
 
 
-def test_portfolio_values_holdings_at_the_last_price(api, user, ids, database, market_snapshot):  # noqa: F811
+def test_portfolio_values_holdings_at_the_last_price(api, user, ids, database, market_snapshot):
     status, body, _ = post(api, "/users/portfolio", {"companyId": ids[0], "quantity": 10, "averagePrice": 60000}, user)
     assert status == 201 and body["data"]["cost"] == 600000 and body["data"]["value"] is None
     post(api, "/users/portfolio", {"companyId": ids[1], "quantity": 2, "averagePrice": 100000.5}, user)
@@ -139,7 +139,7 @@ def test_portfolio_values_holdings_at_the_last_price(api, user, ids, database, m
     assert (status, body["code"]) == (400, "MISSING_FIELD")
 
 
-def test_another_users_holding_is_invisible(api, user, other_user, ids):  # noqa: F811
+def test_another_users_holding_is_invisible(api, user, other_user, ids):
     _, body, _ = post(api, "/users/portfolio", {"companyId": ids[0], "quantity": 1, "averagePrice": 1}, user)
     holding = body["data"]["holdingId"]
     assert api("GET", "/users/portfolio", headers=other_user.headers)[1]["data"]["holdings"] == []
@@ -157,6 +157,6 @@ def test_another_users_holding_is_invisible(api, user, other_user, ids):  # noqa
         ({"companyId": 1, "quantity": 1}, 400, "MISSING_FIELD"),
     ],
 )
-def test_portfolio_errors(api, user, payload, status, code):  # noqa: F811
+def test_portfolio_errors(api, user, payload, status, code):
     answer, body, _ = post(api, "/users/portfolio", payload, user)
     assert (answer, body["code"]) == (status, code), body

@@ -9,9 +9,9 @@ import re
 import time
 
 import pytest
-from api_fixtures import fast_bcrypt, make_user  # noqa: F401
-from cloud_fixtures import wait_for
-from envs import environment
+from support.envs import environment
+from support.users import make_user
+from support.waiting import wait_for
 
 from kstock import cache, keys
 from kstock_local.cloud.gateway.http_api import build_proxy_event
@@ -208,7 +208,7 @@ def test_retry_after_is_when_requests_are_accepted_again(limit):
     assert time.monotonic() - refused_at >= retry_after - 1
 
 
-def test_a_user_is_limited_as_a_user_not_by_ip(api, fast_bcrypt, limit):  # noqa: F811
+def test_a_user_is_limited_as_a_user_not_by_ip(api, fast_bcrypt, limit):
     user = make_user(api)
     limit(2)
     auth = {"Authorization": f"Bearer {user.token}"}

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 import redis
-from api_fixtures import company_id, market_snapshot  # noqa: F401 (fixture)
-from envs import environment
-from kis_fixtures import forget_kis_tokens
-from streamer_fixtures import simulator
+from support.envs import environment
+from support.kis import forget_kis_tokens
+from support.streamer import simulator
+from support.users import company_id
 
 from kstock import keys
 from kstock.ticks.ohlcv import rollup
@@ -90,7 +90,7 @@ def kis(services):
     forget_kis_tokens()
 
 
-def test_polling_serves_cache_first_then_kis(api, services, kis, market_snapshot):  # noqa: F811
+def test_polling_serves_cache_first_then_kis(api, services, kis, market_snapshot):
     r = redis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
     r.delete(keys.latest_price("000660"), keys.latest_price("035420"))
     cached = {

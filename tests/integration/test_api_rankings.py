@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
-from api_fixtures import company_id, market_snapshot  # noqa: F401
-from envs import environment
+from support.envs import environment
+from support.users import company_id
 
 from kstock import cache, keys
 from kstock.rankings.service import RANKING_HASHES, invalidate
@@ -21,7 +21,7 @@ CAPS = {
 
 
 @pytest.fixture
-def caps(database, market_snapshot):  # noqa: F811
+def caps(database, market_snapshot):
     with psycopg.connect(database) as conn:
         conn.execute("UPDATE companies SET market_cap = NULL")
         for symbol, cap in CAPS.items():
@@ -178,7 +178,7 @@ def test_index_query_errors(api, query):
 # -- market-data refresh without KIS ------------------------------------------------------------------
 
 
-def test_a_refresh_with_kis_down_stops_at_once_and_changes_nothing(database, market_snapshot):  # noqa: F811
+def test_a_refresh_with_kis_down_stops_at_once_and_changes_nothing(database, market_snapshot):
     from kstock.kis.auth import KisCredentials
     from kstock.kis.rest import KisRestClient
     from kstock.marketdata import refresh

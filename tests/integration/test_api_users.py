@@ -7,8 +7,8 @@ import statistics
 import time
 
 import pytest
-from api_fixtures import PASSWORD, fast_bcrypt, make_user, new_email, other_user, user  # noqa: F401
-from envs import environment
+from support.envs import environment
+from support.users import PASSWORD, new_email
 
 JSON = {"Content-Type": "application/json"}
 
@@ -17,7 +17,7 @@ def post(api, path, payload, headers=None):
     return api("POST", path, body=json.dumps(payload), headers={**JSON, **(headers or {})})
 
 
-def test_signup_answers_201_with_the_user_id_on_top_and_in_data(api, fast_bcrypt):  # noqa: F811
+def test_signup_answers_201_with_the_user_id_on_top_and_in_data(api, fast_bcrypt):
     status, body, _ = post(api, "/users/signup", {"email": new_email(), "username": "kim", "password": PASSWORD})
     assert status == 201
     assert body["status"] == 201 and body["message"]
@@ -27,12 +27,12 @@ def test_signup_answers_201_with_the_user_id_on_top_and_in_data(api, fast_bcrypt
 @pytest.mark.parametrize(
     "password", ["short1!", "noDigitsHere!", "12345678!", "NoSpecial123", "한글비밀번호1234", "a1!" + "가" * 30]
 )
-def test_passwords_breaking_the_rule_are_invalid_password(api, fast_bcrypt, password):  # noqa: F811
+def test_passwords_breaking_the_rule_are_invalid_password(api, fast_bcrypt, password):
     status, body, _ = post(api, "/users/signup", {"email": new_email(), "username": "kim", "password": password})
     assert (status, body["code"]) == (400, "INVALID_PASSWORD"), body
 
 
-def test_a_korean_password_with_letter_digit_and_special_is_accepted(api, fast_bcrypt):  # noqa: F811
+def test_a_korean_password_with_letter_digit_and_special_is_accepted(api, fast_bcrypt):
     email = new_email()
     assert post(api, "/users/signup", {"email": email, "username": "kim", "password": "비밀번호1234!"})[0] == 201
     assert post(api, "/users/login", {"email": email, "password": "비밀번호1234!"})[0] == 200
@@ -50,26 +50,26 @@ def test_a_korean_password_with_letter_digit_and_special_is_accepted(api, fast_b
         ({"email": "x\u0000@example.com", "username": "kim", "password": PASSWORD}, "INVALID_REQUEST"),
     ],
 )
-def test_signup_field_errors(api, fast_bcrypt, payload, code):  # noqa: F811
+def test_signup_field_errors(api, fast_bcrypt, payload, code):
     status, body, _ = post(api, "/users/signup", payload)
     assert (status, body["code"]) == (400, code), body
     assert set(body) == {"status", "code", "message"}
 
 
-def test_lone_surrogates_are_refused_not_a_500(api, fast_bcrypt):  # noqa: F811
+def test_lone_surrogates_are_refused_not_a_500(api, fast_bcrypt):
     raw = '{"email": "a\\ud800@example.com", "username": "kim", "password": "Passw0rd!"}'
     status, body, _ = api("POST", "/users/signup", body=raw, headers=JSON)
     assert (status, body["code"]) == (400, "INVALID_REQUEST")
 
 
-def test_duplicate_email_is_already_exists_case_insensitively(api, fast_bcrypt):  # noqa: F811
+def test_duplicate_email_is_already_exists_case_insensitively(api, fast_bcrypt):
     email = new_email()
     assert post(api, "/users/signup", {"email": email, "username": "a", "password": PASSWORD})[0] == 201
     status, body, _ = post(api, "/users/signup", {"email": email.upper(), "username": "b", "password": PASSWORD})
     assert (status, body["code"]) == (409, "ALREADY_EXISTS")
 
 
-def test_login_gives_a_working_token_on_top_and_in_data(api, fast_bcrypt):  # noqa: F811
+def test_login_gives_a_working_token_on_top_and_in_data(api, fast_bcrypt):
     email = new_email()
     post(api, "/users/signup", {"email": email, "username": "kim", "password": PASSWORD})
     status, body, _ = post(api, "/users/login", {"email": email.upper(), "password": PASSWORD})
@@ -80,7 +80,7 @@ def test_login_gives_a_working_token_on_top_and_in_data(api, fast_bcrypt):  # no
     assert status == 200
 
 
-def test_a_72_byte_password_is_not_matched_by_a_longer_one(api, fast_bcrypt):  # noqa: F811
+def test_a_72_byte_password_is_not_matched_by_a_longer_one(api, fast_bcrypt):
     """bcrypt reads 72 bytes: the 73rd byte and on must not be ignored at login."""
     email, password = new_email(), "Aa1!" + "x" * 68
     assert post(api, "/users/signup", {"email": email, "username": "long", "password": password})[0] == 201
@@ -89,7 +89,7 @@ def test_a_72_byte_password_is_not_matched_by_a_longer_one(api, fast_bcrypt):  #
     assert (status, body["code"]) == (401, "UNAUTHORIZED")
 
 
-def test_unknown_email_and_wrong_password_get_the_same_answer(api, fast_bcrypt):  # noqa: F811
+def test_unknown_email_and_wrong_password_get_the_same_answer(api, fast_bcrypt):
     email = new_email()
     post(api, "/users/signup", {"email": email, "username": "kim", "password": PASSWORD})
     unknown = post(api, "/users/login", {"email": new_email(), "password": PASSWORD})
@@ -118,7 +118,7 @@ def test_unknown_email_and_wrong_password_take_the_same_time(api):
     assert abs(unknown - wrong) < 0.5 * max(unknown, wrong), (unknown, wrong)
 
 
-def test_logout_revokes_the_token(api, user):  # noqa: F811
+def test_logout_revokes_the_token(api, user):
     assert api("POST", "/users/logout", headers=user.headers)[0] == 200
     status, body, _ = api("GET", "/users/favorites", headers=user.headers)
     assert (status, body["code"]) == (401, "UNAUTHORIZED")
@@ -148,7 +148,7 @@ def test_routes_needing_a_user_refuse_without_a_valid_token(api, method, path, a
     assert (status, body["code"]) == (401, "UNAUTHORIZED")
 
 
-def test_favorites_add_list_delete(api, user, database):  # noqa: F811
+def test_favorites_add_list_delete(api, user, database):
     from api_fixtures import company_id
 
     samsung, hynix = company_id(database, "005930"), company_id(database, "000660")
@@ -178,12 +178,12 @@ def test_favorites_add_list_delete(api, user, database):  # noqa: F811
         ({}, 400, "MISSING_FIELD"),
     ],
 )
-def test_favorite_errors(api, user, payload, status, code):  # noqa: F811
+def test_favorite_errors(api, user, payload, status, code):
     answer, body, _ = post(api, "/users/favorites", payload, user.headers)
     assert (answer, body["code"]) == (status, code), body
 
 
-def test_another_users_favorites_are_invisible_and_undeletable(api, user, other_user, database):  # noqa: F811
+def test_another_users_favorites_are_invisible_and_undeletable(api, user, other_user, database):
     from api_fixtures import company_id
 
     _, body, _ = post(api, "/users/favorites", {"companyId": company_id(database, "005930")}, user.headers)
@@ -195,12 +195,12 @@ def test_another_users_favorites_are_invisible_and_undeletable(api, user, other_
 
 
 @pytest.mark.parametrize("favorite", ["abc", "-1", "0", "1.5", "99999999999999999999"])
-def test_bad_favorite_ids_are_invalid_request(api, user, favorite):  # noqa: F811
+def test_bad_favorite_ids_are_invalid_request(api, user, favorite):
     status, body, _ = api("DELETE", f"/users/favorites/{favorite}", headers=user.headers)
     assert (status, body["code"]) == (400, "INVALID_REQUEST")
 
 
-def test_favorites_pagination(api, user, database):  # noqa: F811
+def test_favorites_pagination(api, user, database):
     from api_fixtures import company_id
 
     for symbol in ("005930", "000660", "035420"):
@@ -217,6 +217,6 @@ def test_favorites_pagination(api, user, database):  # noqa: F811
     "raw",
     ["[" * 50_000 + "]" * 50_000, '{"companyId": ' + "9" * 5000 + "}", '{"companyId": 1e400}', '{"companyId": NaN}'],
 )
-def test_pathological_json_is_invalid_request(api, user, raw):  # noqa: F811
+def test_pathological_json_is_invalid_request(api, user, raw):
     status, body, _ = api("POST", "/users/favorites", body=raw, headers=user.headers)
     assert (status, body["code"]) == (400, "INVALID_REQUEST")

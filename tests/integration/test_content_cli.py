@@ -8,8 +8,8 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
-from content_fixtures import content_of
-from envs import environment
+from support.content import content_of
+from support.envs import environment
 
 from kstock import db
 from kstock.llm.calls import CallRecord, TokenUsage, record

@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 
 import pytest
 import requests
-from dart_fixtures import TODAY, Clock
+from support.dart import TODAY, Clock
 
 from kstock.companies.reference import load_companies
 from kstock.dart.client import DartClient

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 
 import psycopg
 import pytest
-from dart_fixtures import TODAY, Clock
 from psycopg.rows import dict_row
+from support.dart import TODAY, Clock
 
 from kstock import db
 from kstock.dart import queries, store, sync

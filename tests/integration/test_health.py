@@ -13,9 +13,9 @@ import sys
 import time
 
 import pytest
-from cloud_fixtures import wait_for
-from envs import environment
-from streamer_fixtures import StreamerThread, simulator
+from support.envs import environment
+from support.streamer import StreamerThread, simulator
+from support.waiting import wait_for
 
 from kstock import cache, keys
 from kstock.health import streamer_health

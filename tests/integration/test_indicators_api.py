@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import psycopg
 import pytest
-from api_fixtures import company_id
+from support.users import company_id
 
 from kstock.indicators import rsi, signal, sma
 

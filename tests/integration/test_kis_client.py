@@ -8,12 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from support.kis import auth, credentials, on_sim, overridden, rest_client, run, running_simulator
 
 from kstock import keys
 from kstock.kis.auth import KisAuth, RedisTokenStore
 from kstock.kis.connection import KisWebSocket
 from kstock.kis.errors import KisAppKeyInUse, KisMaxSubscriptions, KisNotFound, KisTokenIssueLimited
-from tests.kis_fixtures import auth, credentials, on_sim, overridden, rest_client, run, running_simulator
 
 
 @pytest.fixture(scope="module")

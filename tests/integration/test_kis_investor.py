@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from kis_fixtures import rest_client, running_simulator
+from support.kis import rest_client, running_simulator
 
 from kstock.kis.errors import KisError, KisProtocolError
 from kstock.kis.investor import INVESTOR_TREND, investor_trend, parse

@@ -9,11 +9,11 @@ from datetime import date, datetime, timedelta
 import pytest
 import requests
 import websockets
+from support.kis import credentials, on_sim, overridden, run, running_simulator
 
 from kstock.market.calendar import KST
 from kstock_local.kis_sim.market import Market
 from kstock_local.kis_sim.ticksize import price_limits, round_to_tick, tick_size
-from tests.kis_fixtures import credentials, on_sim, overridden, run, running_simulator
 
 
 @pytest.fixture(scope="module")

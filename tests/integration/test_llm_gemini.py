@@ -13,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from envs import environment
-from gemini_standin import DEFAULT_KEY, MODEL_VERSION, GeminiStandIn, Reply, gemini_env, make_client
 from pydantic import BaseModel, Field
+from support.envs import environment
+from support.gemini_standin import DEFAULT_KEY, MODEL_VERSION, GeminiStandIn, Reply, gemini_env, make_client
 
 from kstock import db, llm
 from kstock.config import get_settings

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from envs import environment
+from support.envs import environment
 
 from kstock.news.errors import (
     NaverAuthError,

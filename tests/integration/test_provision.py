@@ -7,11 +7,10 @@ from pathlib import Path
 
 import boto3
 import yaml
-from cloud_fixtures import moto_endpoint  # noqa: F401 (fixture)
-from conftest import PROJECT_ROOT
+from support.paths import PROJECT_ROOT
 
 
-def test_provision_module_creates_queues_with_redrive_and_tables(moto_endpoint):  # noqa: F811
+def test_provision_module_creates_queues_with_redrive_and_tables(moto_endpoint):
     template = PROJECT_ROOT / "tests" / "support" / "local_cloud" / "template.yaml"
     # run exactly as the LocalStack hook does: a bare interpreter with the repo on PYTHONPATH
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}

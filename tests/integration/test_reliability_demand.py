@@ -9,8 +9,7 @@ import json
 import uuid
 
 import pytest
-from cloud_fixtures import moto_endpoint  # noqa: F401 (fixture)
-from envs import environment
+from support.envs import environment
 
 from kstock import cache, keys
 from kstock.auth import tokens
@@ -25,7 +24,7 @@ LISTED = ["005930", "000660", "035420", "051910", "005380", "035720"]
 
 
 @pytest.fixture(scope="module")
-def connections_table(database, moto_endpoint):  # noqa: F811
+def connections_table(database, moto_endpoint):
     template = read_template(TEMPLATE_PATH)
     sqs, dynamodb = local_clients(moto_endpoint, template.region)
     tables = provision(template, sqs, dynamodb).tables

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from api_fixtures import company_id
+from support.users import company_id
 
 from kstock.ticks.reads import parse_time
 

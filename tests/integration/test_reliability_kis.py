@@ -9,8 +9,8 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from envs import environment
-from kis_fixtures import forget_kis_tokens
+from support.envs import environment
+from support.kis import forget_kis_tokens
 
 from kstock import cache, keys
 from kstock.kis import deadline

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_fixtures import PASSWORD, fast_bcrypt, make_user, new_email  # noqa: F401 (fixtures)
-from envs import environment
+from support.envs import environment
+from support.users import PASSWORD, make_user, new_email
 
 from kstock.errors import TooManyRequests
 from kstock.users import throttle
@@ -34,7 +34,7 @@ def login_from(database):
 
 
 @pytest.fixture
-def strict_throttle(fast_bcrypt):  # noqa: F811
+def strict_throttle(fast_bcrypt):
     with environment(
         LOGIN_FREE_FAILURES="3",
         LOGIN_IP_FREE_FAILURES="6",

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from api_fixtures import fast_bcrypt, make_user  # noqa: F401 (fixtures)
-from envs import environment
+from support.envs import environment
+from support.users import make_user
 
 from kstock import cache, keys
 from kstock_local.cloud.gateway.http_api import build_proxy_event
@@ -52,7 +52,7 @@ def test_requests_older_than_the_window_no_longer_count(limit_3_per_minute):
     assert [call_from("192.0.2.11")[0] for _ in range(3)] == [200, 200, 429]
 
 
-def test_a_token_does_not_skip_the_ip_limit(api, fast_bcrypt):  # noqa: F811
+def test_a_token_does_not_skip_the_ip_limit(api, fast_bcrypt):
     """Finding 10: a request with a token was counted only against its user: N accounts, N x the limit."""
     first, second = make_user(api), make_user(api)
     with environment(RATE_LIMIT_REQUESTS="3", RATE_LIMIT_WINDOW_SECONDS="60"):

@@ -10,10 +10,9 @@ import signal
 
 import pytest
 import redis
-from api_fixtures import fast_bcrypt, make_user, user  # noqa: F401 (fixtures)
 from chalice import Response
-from cloud_fixtures import wait_for
-from envs import environment
+from support.envs import environment
+from support.waiting import wait_for
 
 from kstock import cache, keys
 from kstock.auth import tokens
@@ -84,7 +83,7 @@ def test_kstock_up_restarts_a_killed_embedded_redis(persistent_redis):
     assert asyncio.run(scenario()) == "pong"
 
 
-def test_a_revoked_token_stays_revoked_when_redis_forgets(api, user):  # noqa: F811
+def test_a_revoked_token_stays_revoked_when_redis_forgets(api, user):
     """Finding 2: the revocation lived only in Redis; a restart without persistence revived it."""
     claims = tokens.decode(user.token)
     assert api("POST", "/users/logout", headers=user.headers)[0] == 200
@@ -94,7 +93,7 @@ def test_a_revoked_token_stays_revoked_when_redis_forgets(api, user):  # noqa: F
     assert cache.client().exists(keys.revoked_token(claims.token_id))  # the cache learnt it again
 
 
-def test_token_routes_and_logout_work_while_redis_is_down(api, user):  # noqa: F811
+def test_token_routes_and_logout_work_while_redis_is_down(api, user):
     """Finding 3: every route needing a token answered 500 while Redis was down."""
     down = f"redis://127.0.0.1:{free_port()}/0"
     with environment(REDIS_URL=down):

@@ -4,8 +4,8 @@ results sorted and limited as asked, RS ranked against the whole universe."""
 from __future__ import annotations
 
 import pytest
-from envs import environment
-from scan_fixtures import an_elw, daily_bars, forget_scans, no_kis, symbols_of
+from support.envs import environment
+from support.scans import an_elw, daily_bars, forget_scans, no_kis, symbols_of
 
 from kstock import db
 from kstock.config import reload_settings

@@ -8,9 +8,9 @@ import time
 import psycopg
 import pytest
 import redis
-from cloud_fixtures import wait_for
-from serverdirs import server_dir
-from streamer_fixtures import StreamerThread, simulator
+from support.serverdirs import server_dir
+from support.streamer import StreamerThread, simulator
+from support.waiting import wait_for
 
 from kstock import keys
 from kstock_streamer.service import StreamerOptions

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from gemini_standin import GeminiStandIn, gemini_env, make_client
+from support.gemini_standin import GeminiStandIn, gemini_env, make_client
 
 from kstock import db
 from kstock.llm import GeminiClient

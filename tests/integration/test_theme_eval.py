@@ -7,8 +7,8 @@ import argparse
 import re
 
 import pytest
-from envs import environment
-from gemini_standin import DEFAULT_KEY, GeminiStandIn
+from support.envs import environment
+from support.gemini_standin import DEFAULT_KEY, GeminiStandIn
 
 from kstock.themes.evaluate import (
     GoldenCase,

@@ -11,9 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from cloud_fixtures import wait_for
-from envs import environment
-from gemini_standin import GeminiStandIn, gemini_env, make_client
+from support.envs import environment
+from support.gemini_standin import GeminiStandIn, gemini_env, make_client
+from support.waiting import wait_for
 
 from kstock import cache, db, keys
 from kstock.market.calendar import KST

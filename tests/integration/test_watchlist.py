@@ -7,11 +7,11 @@ import json
 
 import pytest
 import redis
-from cloud_fixtures import wait_for
-from envs import environment
-from kis_fixtures import rest_client, running_simulator
-from scan_fixtures import daily_bars, forget_scans, no_kis, symbols_of
-from streamer_fixtures import StreamerThread, simulator
+from support.envs import environment
+from support.kis import rest_client, running_simulator
+from support.scans import daily_bars, forget_scans, no_kis, symbols_of
+from support.streamer import StreamerThread, simulator
+from support.waiting import wait_for
 
 from kstock import db, keys
 from kstock.config import reload_settings

@@ -9,7 +9,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials as BotoCredentials
-from cloud_fixtures import patient
+from support.waiting import wait_for_async
 
 from kstock.realtime.signing import Credentials, SigV4Signer, connection_url
 from kstock_streamer.fanout import FRAME_LIMIT, GONE, OK, THROTTLED, Fanout, FanoutOptions
@@ -75,21 +75,14 @@ def _tick(symbol: str, n: int) -> str:
     )
 
 
-async def _until(condition, what: str, timeout: float = 5.0) -> None:
-    timeout = patient(timeout)
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"fan-out: {what} within {timeout}s")
-        await asyncio.sleep(0.005)
-
-
 async def _settle(fanout: Fanout) -> None:
     """Until no call is out and no window is waiting."""
     await asyncio.sleep(0)
-    await _until(
+    await wait_for_async(
         lambda: not fanout._tasks and not any(c.timer for c in fanout.connections.values()),
-        "nothing in flight and no window pending",
+        5,
+        "fan-out: nothing in flight and no window pending",
+        interval=0.005,
     )
 
 
@@ -146,7 +139,7 @@ def test_batch_connection_sleeps_until_its_symbols_trade_and_keeps_the_newest_th
         asleep = sorted(fanout.asleep)
         fanout._tick("005930", _tick("005930", 2))  # wakes c1; its call is throttled
         fanout._tick("000660", _tick("000660", 3))
-        await _until(lambda: fanout.stats.throttled == 1, "the throttled call")
+        await wait_for_async(lambda: fanout.stats.throttled == 1, 5, "fan-out: the throttled call", interval=0.005)
         fanout._tick("005930", _tick("005930", 4))  # supersedes 2 before the retry (0.24-0.36 s later)
         await _settle(fanout)
         return fanout, quiet, asleep

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from envs import environment
+from support.envs import environment
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "layers/core/python/kstock"

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 import redis.asyncio as aioredis
-from cloud_fixtures import patient
+from support.waiting import patient
 
 from kstock import keys
 from kstock.indicators import ema, rsi

@@ -7,7 +7,7 @@ import json
 import stat
 
 import pytest
-from envs import environment
+from support.envs import environment
 
 from kstock_local.cli import main as cli
 from kstock_local.cli.content import DART_STAND_IN_KEY

@@ -1,0 +1,90 @@
+"""Headless Chromium driven over the DevTools protocol, for the live pages' tests (tests/e2e)."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+import urllib.request
+
+from websockets.sync.client import connect
+
+from support.waiting import Deadline, wait_for
+
+# None when Chromium is not installed: the page tests skip (`make test` installs it as root).
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+class Page:
+    """One tab of a headless Chromium, spoken to over the DevTools protocol."""
+
+    def __init__(self, url: str) -> None:
+        self.profile = tempfile.TemporaryDirectory(prefix="kstock-chromium-")
+        self.process = subprocess.Popen(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+                f"--user-data-dir={self.profile.name}",
+                "--remote-debugging-address=127.0.0.1",
+                "--remote-debugging-port=0",
+                "--window-size=1000,600",
+                url,
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        port = None
+        deadline = Deadline(30, "chromium's DevTools port")
+        while port is None and not deadline.expired():
+            line = self.process.stderr.readline()
+            if not line and self.process.poll() is not None:
+                break
+            found = re.search(r"DevTools listening on ws://127\.0\.0\.1:(\d+)/", line)
+            port = found and int(found.group(1))
+        assert port, "chromium did not open its DevTools port"
+
+        def page_target():
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as answer:
+                return next((t for t in json.load(answer) if t["type"] == "page"), None)
+
+        target = wait_for(page_target, 15, "chromium's page")
+        self.ws = connect(target["webSocketDebuggerUrl"], open_timeout=15, max_size=None).__enter__()
+        self.ids = itertools.count(1)
+
+    def call(self, method: str, **params) -> dict:
+        request_id = next(self.ids)
+        self.ws.send(json.dumps({"id": request_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.ws.recv(timeout=15))
+            if message.get("id") == request_id:
+                assert "error" not in message, message
+                return message["result"]
+
+    def evaluate(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+    def screenshot(self) -> bytes:
+        return base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
+
+    def close(self) -> None:
+        self.ws.close()
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.profile.cleanup()
