@@ -39,5 +39,10 @@ test: $(STAMP) browser
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The unit room alone (tests/unit: no servers, no sockets), in seconds: the edit-test loop.
+.PHONY: test-fast
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m unit tests/unit $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
