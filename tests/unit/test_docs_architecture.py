@@ -53,7 +53,8 @@ _TemplateLoader.add_multi_constructor("!", _short_tag)
 
 def template_resources() -> dict[str, dict[str, Any]]:
     text = (ROOT / "template.yaml").read_text(encoding="utf-8")
-    return yaml.load(text, Loader=_TemplateLoader)["Resources"]  # a SafeLoader: no arbitrary objects
+    resources: dict[str, dict[str, Any]] = yaml.load(text, Loader=_TemplateLoader)["Resources"]  # a SafeLoader
+    return resources
 
 
 def logical_ids(kind: str) -> set[str]:
@@ -89,15 +90,15 @@ def table_after(header_start: str) -> list[list[str]]:
 
 def code_name(cell: str) -> str:
     """The first `backticked` name of a table cell."""
-    found = re.findall(r"`([^`]+)`", cell)
+    found = re.search(r"`([^`]+)`", cell)
     assert found, f"no `name` in table cell {cell!r}"
-    return found[0]
+    return found.group(1)
 
 
 # -- the tests -------------------------------------------------------------------------------------
 
 
-def test_the_redis_table_lists_every_key_and_channel_of_keys_py_with_its_name():
+def test_the_redis_table_lists_every_key_and_channel_of_keys_py_with_its_name() -> None:
     documented = {code_name(row[0]): code_name(row[1]) for row in table_after("| constant in `keys.py`")}
     actual = redis_names()
     assert actual, "kstock.keys defines no names: the test reads the wrong module"
@@ -109,14 +110,14 @@ def test_the_redis_table_lists_every_key_and_channel_of_keys_py_with_its_name():
     assert not wrong, f"documented key differs from keys.py (doc, code): {wrong}"
 
 
-def test_every_group_of_keys_in_keys_py_is_named_in_the_doc():
+def test_every_group_of_keys_in_keys_py_is_named_in_the_doc() -> None:
     groups = [n for n, v in vars(keys).items() if n.isupper() and isinstance(v, tuple | frozenset | list)]
     assert all(isinstance(k, str) for n in groups for k in getattr(keys, n)), "a group of keys.py holds a non-key"
     unnamed = [n for n in groups if f"`{n}`" not in ARCHITECTURE]
     assert not unnamed, f"docs/architecture.md section 3.1 does not name these groups of keys.py: {unnamed}"
 
 
-def test_every_function_of_the_template_is_in_the_functions_table_and_nothing_else():
+def test_every_function_of_the_template_is_in_the_functions_table_and_nothing_else() -> None:
     functions = logical_ids("AWS::Serverless::Function")
     assert len(functions) > 10, "template.yaml read wrongly: too few functions"
     documented = [code_name(row[0]) for row in table_after("| function (logical id)")]
@@ -127,7 +128,7 @@ def test_every_function_of_the_template_is_in_the_functions_table_and_nothing_el
     )
 
 
-def test_every_queue_of_the_template_is_in_the_queue_table_with_its_dead_letter_queue():
+def test_every_queue_of_the_template_is_in_the_queue_table_with_its_dead_letter_queue() -> None:
     queues = logical_ids("AWS::SQS::Queue")
     documented = {code_name(row[0]): code_name(row[1]) for row in table_after("| queue | dead-letter queue")}
     assert documented == dead_letter_queues(), "the queue table's (queue, DLQ) pairs differ from the redrive policies"
@@ -136,7 +137,7 @@ def test_every_queue_of_the_template_is_in_the_queue_table_with_its_dead_letter_
     )
 
 
-def test_every_function_and_queue_named_in_the_doc_prose_exists():
+def test_every_function_and_queue_named_in_the_doc_prose_exists() -> None:
     """Logical ids mentioned anywhere (``SomethingFunction``, ``SomethingQueue``) are the template's."""
     known = logical_ids("AWS::Serverless::Function") | logical_ids("AWS::SQS::Queue")
     mentioned = set(re.findall(r"\b[A-Z][A-Za-z]+(?:Function|Queue)\b", ARCHITECTURE))
@@ -154,7 +155,7 @@ def kis_citations() -> list[tuple[str, str]]:
     return found
 
 
-def test_the_code_cites_the_kis_protocol_notes_in_docs_and_the_sections_exist():
+def test_the_code_cites_the_kis_protocol_notes_in_docs_and_the_sections_exist() -> None:
     citations = kis_citations()
     assert citations, "no citation of the KIS notes found: the pattern no longer matches the code"
     outside = [(f, c) for f, c in citations if not c.startswith("docs/kis-protocol.md")]
@@ -165,7 +166,7 @@ def test_the_code_cites_the_kis_protocol_notes_in_docs_and_the_sections_exist():
             assert section in headings, f"{path} cites section {section}, which docs/kis-protocol.md lacks"
 
 
-def test_nothing_points_at_the_notes_outside_the_repository():
+def test_nothing_points_at_the_notes_outside_the_repository() -> None:
     """The shared design folder is not shipped with kstock: the code and docs/ cite docs/."""
     outside = re.compile(r"shared/specs|ARCHITECTURE\.md|\bapi\.md\b")
     offenders = [
@@ -179,7 +180,7 @@ def test_nothing_points_at_the_notes_outside_the_repository():
     assert not offenders, f"cite docs/ (kis-protocol.md, architecture.md) instead of the shared notes: {offenders}"
 
 
-def test_the_kis_pages_link_each_other():
+def test_the_kis_pages_link_each_other() -> None:
     assert "(kis-protocol.md)" in (DOCS / "kis.md").read_text(encoding="utf-8")
     assert "(kis.md)" in KIS_PROTOCOL
     assert "(kis.md)" in ARCHITECTURE and "(kis-protocol.md)" in ARCHITECTURE
