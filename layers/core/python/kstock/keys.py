@@ -104,6 +104,9 @@ RANKINGS_INDUSTRIES = "cache:rankings:industries"
 RANKINGS_INDUSTRY_COMPANIES = "cache:rankings:industry-companies"
 """Hash industry+page-key -> cached ranking of the companies of one industry."""
 
+RANKING_HASHES = (RANKINGS_COMPANIES, RANKINGS_INDUSTRIES, RANKINGS_INDUSTRY_COMPANIES)
+"""Every cached ranking: dropped together when the figures under them change."""
+
 MARKET_DATA_GENERATION = "cache:marketdata:generation"
 """Counter bumped by every market-data refresh: a cache entry computed before a bump is never stored."""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from psycopg.rows import DictRow
+
 from kstock import db, keys
 from kstock.config import get_settings
 from kstock.errors import NotFound
@@ -40,7 +42,7 @@ class CompanyDetail(CompanyInfo):
     price: LastPrice | None = None
 
 
-def company_row(conn, company_id: int) -> dict:
+def company_row(conn: db.Connection, company_id: int) -> DictRow:
     """The company's id and symbol, or ``NOT_FOUND``."""
     row = conn.execute("SELECT id, symbol FROM companies WHERE id = %s", (company_id,)).fetchone()
     if row is None:
@@ -48,7 +50,7 @@ def company_row(conn, company_id: int) -> dict:
     return row
 
 
-def require_industry(conn, industry_id: int) -> None:
+def require_industry(conn: db.Connection, industry_id: int) -> None:
     """``NOT_FOUND`` unless the industry exists."""
     if conn.execute("SELECT 1 FROM industries WHERE id = %s", (industry_id,)).fetchone() is None:
         raise NotFound(f"industry {industry_id} does not exist")
@@ -96,6 +98,4 @@ def detail(company_id: int) -> CompanyDetail:
 
 def forget_companies(company_ids: list[int]) -> None:
     """Drop the cached info of these companies (their market data changed)."""
-    from kstock.rankings.service import RANKING_HASHES
-
-    cache.invalidate([keys.company_info(i) for i in company_ids], RANKING_HASHES)
+    cache.invalidate([keys.company_info(i) for i in company_ids], keys.RANKING_HASHES)

@@ -8,19 +8,21 @@ order, with ``marketCap`` null: they are listed, not given a made-up figure.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
+from psycopg.rows import DictRow
 from pydantic import Field
 
 from kstock import db, keys
 from kstock.companies.detail import require_industry
 from kstock.config import get_settings
+from kstock.keys import RANKING_HASHES
 from kstock.marketdata import cache
 from kstock.schemas import CamelModel
 from kstock.validation import PageQuery
 
-RANKING_HASHES = (keys.RANKINGS_COMPANIES, keys.RANKINGS_INDUSTRIES, keys.RANKINGS_INDUSTRY_COMPANIES)
 Market = Literal["ALL", "KOSPI", "KOSDAQ"]
 
 
@@ -67,7 +69,7 @@ _COMPANIES_SQL = """
 """
 
 
-def _ranked(rows: list[dict], offset: int) -> list[RankedCompany]:
+def _ranked(rows: list[DictRow], offset: int) -> list[RankedCompany]:
     return [RankedCompany(rank=offset + n, **row) for n, row in enumerate(rows, 1)]
 
 
@@ -81,7 +83,7 @@ def _companies(market: str, industry_id: int | None, page: PageQuery) -> list[Ra
     return _ranked(rows, page.offset)
 
 
-def _dump(items: list[CamelModel]) -> list[dict]:
+def _dump(items: Sequence[CamelModel]) -> list[dict[str, Any]]:
     return [i.model_dump(mode="json") for i in items]
 
 
