@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Literal
+from collections.abc import Callable
+from typing import Any, Literal, cast
 
 from kstock import __version__, cache, db, keys
 from kstock.config import get_settings
@@ -60,7 +61,7 @@ class Health(CamelModel):
     market: MarketLoad | None = None
 
 
-def _probe(kind: str, check) -> DependencyHealth:
+def _probe(kind: Literal["embedded", "external"], check: Callable[[], str]) -> DependencyHealth:
     started = time.perf_counter()
     try:
         version = check()
@@ -74,13 +75,15 @@ def _probe(kind: str, check) -> DependencyHealth:
 
 def _postgres_version() -> str:
     with db.transaction() as conn:
-        return conn.execute("SHOW server_version").fetchone()["server_version"]
+        return str(db.one_row(conn.execute("SHOW server_version"))["server_version"])
 
 
 def _redis_version() -> str:
     client = cache.client()
     client.ping()
-    return client.info("server")["redis_version"]
+    # redis-py types every command as ``Awaitable | Any`` (one signature for the sync and async
+    # clients); this sync client answers the dict itself.
+    return str(cast(dict[str, Any], client.info("server"))["redis_version"])
 
 
 def streamer_health(raw: str | None, now: float, max_age: float) -> StreamerHealth:
@@ -107,7 +110,7 @@ def _read_redis_state(redis_ok: bool) -> tuple[str | None, str | None]:
     if not redis_ok:
         return None, None
     client = cache.client()
-    streamer, market = client.mget([keys.STREAMER_STATUS, keys.MARKET_LOAD])
+    streamer, market = cast(list[str | None], client.mget([keys.STREAMER_STATUS, keys.MARKET_LOAD]))
     return streamer, market
 
 

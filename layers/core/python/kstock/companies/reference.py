@@ -11,6 +11,7 @@ import csv
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
@@ -87,7 +88,7 @@ class SeedResult:
     indices: int
 
 
-def seed(conn: psycopg.Connection) -> SeedResult:
+def seed(conn: psycopg.Connection[Any]) -> SeedResult:
     """Upsert the reference data in one transaction; running it again changes nothing."""
     companies = load_companies()
     indices = load_indices()

@@ -77,7 +77,7 @@ class ComparisonDetail(CamelModel):
     companies: list[MemberFigures]
 
 
-def _members(conn, comparison_ids: list[int]) -> dict[int, list[Member]]:
+def _members(conn: db.Connection, comparison_ids: list[int]) -> dict[int, list[Member]]:
     rows = conn.execute(
         """
         SELECT m.comparison_id, c.id AS company_id, c.name AS company_name, c.symbol
@@ -102,9 +102,12 @@ def create(user_id: int, request: ComparisonRequest) -> Comparison:
         unknown = [i for i in request.companies if i not in known]
         if unknown:
             raise InvalidRequest(f"companies: no company with id {', '.join(map(str, unknown))}")
-        row = conn.execute(
-            "INSERT INTO comparisons (user_id, name) VALUES (%s, %s) RETURNING id, created_at", (user_id, request.name)
-        ).fetchone()
+        row = db.one_row(
+            conn.execute(
+                "INSERT INTO comparisons (user_id, name) VALUES (%s, %s) RETURNING id, created_at",
+                (user_id, request.name),
+            )
+        )
         with conn.cursor() as cur:
             cur.executemany(
                 "INSERT INTO comparison_members (comparison_id, company_id, position) VALUES (%s, %s, %s)",

@@ -5,14 +5,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
 from kstock.config import MissingSetting, get_settings
 
-_pool: ConnectionPool | None = None
+# Every connection kstock opens returns rows as dicts; the alias says so to the type checker.
+Connection = psycopg.Connection[DictRow]
+
+_pool: ConnectionPool[Connection] | None = None
 _pool_url: str | None = None
 _lock = threading.Lock()
 
@@ -25,12 +29,20 @@ def database_url() -> str:
     return settings.database_url.get_secret_value()
 
 
-def connect(url: str | None = None, **kwargs) -> psycopg.Connection:
+def connect(url: str | None = None, **kwargs: Any) -> Connection:
     """A new connection with dict rows (for scripts, migrations and long-lived workers)."""
     return psycopg.connect(url or database_url(), row_factory=dict_row, **kwargs)
 
 
-def pool() -> ConnectionPool:
+def one_row(cursor: psycopg.Cursor[DictRow]) -> DictRow:
+    """The row of a statement that always answers one (``INSERT ... RETURNING``, ``SHOW``, an aggregate)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise LookupError("the statement answered no row")
+    return row
+
+
+def pool() -> ConnectionPool[Connection]:
     """The process-wide pool; recreated if DATABASE_URL changed (tests switch servers)."""
     global _pool, _pool_url
     url = database_url()
@@ -40,6 +52,7 @@ def pool() -> ConnectionPool:
                 _pool.close()
             _pool = ConnectionPool(
                 url,
+                connection_class=Connection,
                 min_size=1,
                 max_size=8,
                 open=True,
@@ -52,14 +65,14 @@ def pool() -> ConnectionPool:
 
 
 @contextmanager
-def transaction() -> Iterator[psycopg.Connection]:
+def transaction() -> Iterator[Connection]:
     """A pooled connection inside one transaction: committed on success, rolled back on error."""
     with pool().connection() as conn:
         yield conn
 
 
 @contextmanager
-def read() -> Iterator[psycopg.Connection]:
+def read() -> Iterator[Connection]:
     """A pooled connection in autocommit, for reads: each statement sees its own snapshot, and
     no BEGIN and COMMIT round trips double the cost of a one-query answer. Use
     :func:`transaction` when statements must agree with each other or anything is written."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from kstock import db
 from kstock.errors import NotFound
@@ -46,7 +46,7 @@ class IndexQuery(QueryModel):
 
     @field_validator("start", "end")
     @classmethod
-    def _parse(cls, value: str | None, info) -> str | None:
+    def _parse(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None:
             _moment(value, end=info.field_name == "end")
         return value

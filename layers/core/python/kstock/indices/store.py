@@ -48,7 +48,7 @@ _UPSERT = """
 """
 
 
-def _bar_row(code: str, bar: IndexBar) -> tuple:
+def _bar_row(code: str, bar: IndexBar) -> tuple[object, ...]:
     return (
         code,
         "1d",
@@ -62,9 +62,9 @@ def _bar_row(code: str, bar: IndexBar) -> tuple:
     )
 
 
-def _quote_rows(code: str, quote: IndexQuote, moment: datetime) -> list[tuple]:
+def _quote_rows(code: str, quote: IndexQuote, moment: datetime) -> list[tuple[object, ...]]:
     local = moment.astimezone(KST)
-    rows = []
+    rows: list[tuple[object, ...]] = []
     if is_trading_day(local.date()) and session_at(moment) != Session.CLOSED:
         rows.append(
             (

@@ -14,8 +14,9 @@ import json
 from collections.abc import Iterable
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal, cast
 
+from psycopg.rows import DictRow
 from redis.exceptions import RedisError
 
 from kstock import cache, db, keys
@@ -37,7 +38,7 @@ class LastPrice(CamelModel):
     source: Source
 
 
-def _num(value) -> float | None:
+def _num(value: Any) -> float | None:
     if value is None or value == "":
         return None
     try:
@@ -74,7 +75,8 @@ def live_prices(symbols: list[str]) -> dict[str, LastPrice]:
     if not symbols:
         return {}
     try:
-        raws = cache.client().mget([keys.latest_price(s) for s in symbols])
+        # redis-py types commands as ``Awaitable | Any`` (sync and async share signatures)
+        raws = cast(list[str | None], cache.client().mget([keys.latest_price(s) for s in symbols]))
     except RedisError as exc:
         log.warning("live prices unavailable", extra={"error": type(exc).__name__})
         return {}
@@ -117,7 +119,7 @@ def _bar_price(close: Decimal, previous: Decimal | None, as_of: datetime) -> Las
     )
 
 
-def _candidates(row: dict) -> list[tuple[datetime, LastPrice]]:
+def _candidates(row: DictRow) -> list[tuple[datetime, LastPrice]]:
     found: list[tuple[datetime, LastPrice]] = []
     if row["m_bucket"] is not None:  # a 1-minute bar is as recent as its end
         as_of = row["m_bucket"] + timedelta(minutes=1)

@@ -88,7 +88,7 @@ def _from_rankings(client: KisRestClient, known: set[str], result: RefreshResult
     return updates
 
 
-def _stalest(conn, batch_size: int) -> list[str]:
+def _stalest(conn: db.Connection, batch_size: int) -> list[str]:
     # Unknown listed shares first (the ranking does not give them), then the oldest refresh.
     rows = conn.execute(
         """
@@ -100,7 +100,7 @@ def _stalest(conn, batch_size: int) -> list[str]:
     return [r["symbol"] for r in rows]
 
 
-def _write(conn, updates: dict[str, CompanyUpdate], moment: datetime) -> list[int]:
+def _write(conn: db.Connection, updates: dict[str, CompanyUpdate], moment: datetime) -> list[int]:
     ids: list[int] = []
     with conn.transaction(), conn.cursor() as cur:
         for symbol, u in updates.items():
@@ -186,7 +186,7 @@ def refresh(
     return result
 
 
-def deadline_of(context, margin_seconds: float = 5.0) -> Callable[[], bool]:
+def deadline_of(context: object, margin_seconds: float = 5.0) -> Callable[[], bool]:
     """A deadline from a Lambda context (or none without one)."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if remaining is None:

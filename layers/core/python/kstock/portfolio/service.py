@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from psycopg import errors as pg_errors
+from psycopg.rows import DictRow
 from pydantic import Field
 
 from kstock import db
@@ -75,7 +76,7 @@ def _percent(part: float, whole: float) -> float | None:
     return round(part / whole * 100, 2) if whole else None
 
 
-def _holding(row: dict, price: LastPrice | None) -> Holding:
+def _holding(row: DictRow, price: LastPrice | None) -> Holding:
     average = float(row["average_price"])
     cost = row["quantity"] * average
     value = row["quantity"] * price.price if price else None
@@ -94,7 +95,7 @@ def _totals(holdings: list[Holding]) -> Totals:
     priced = [h for h in holdings if h.value is not None]
     cost = sum(h.cost for h in holdings)
     priced_cost = sum(h.cost for h in priced)
-    value = sum(h.value for h in priced) if priced else None
+    value = sum(h.value for h in priced if h.value is not None) if priced else None
     profit = value - priced_cost if value is not None else None
     return Totals(
         holdings=len(holdings),
@@ -121,16 +122,19 @@ def upsert(user_id: int, request: HoldingRequest) -> tuple[Holding, bool]:
     try:
         with db.transaction() as conn:
             company_row(conn, request.company_id)
-            row = conn.execute(
-                """
-                INSERT INTO portfolio_holdings (user_id, company_id, quantity, average_price) VALUES (%s, %s, %s, %s)
-                ON CONFLICT (user_id, company_id) DO UPDATE SET
-                    quantity = EXCLUDED.quantity, average_price = EXCLUDED.average_price, updated_at = now()
-                RETURNING id, (xmax = 0) AS created
-                """,
-                (user_id, request.company_id, request.quantity, average),
-            ).fetchone()
-            found = conn.execute(_SELECT + " WHERE h.id = %s", (row["id"],)).fetchone()
+            row = db.one_row(
+                conn.execute(
+                    """
+                    INSERT INTO portfolio_holdings (user_id, company_id, quantity, average_price)
+                    VALUES (%s, %s, %s, %s)
+                    ON CONFLICT (user_id, company_id) DO UPDATE SET
+                        quantity = EXCLUDED.quantity, average_price = EXCLUDED.average_price, updated_at = now()
+                    RETURNING id, (xmax = 0) AS created
+                    """,
+                    (user_id, request.company_id, request.quantity, average),
+                )
+            )
+            found = db.one_row(conn.execute(_SELECT + " WHERE h.id = %s", (row["id"],)))
     except pg_errors.ForeignKeyViolation:
         raise NotFound("the user no longer exists") from None
     price = last_prices([found["symbol"]]).get(found["symbol"])

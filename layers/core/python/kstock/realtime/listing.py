@@ -9,7 +9,6 @@ listing keeps, and KIS itself answers for them.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, cast
 
 from kstock import db
 from kstock.market.codes import InstrumentKind, classify
@@ -22,9 +21,6 @@ def unknown(codes: Iterable[str]) -> list[str]:
     if not checked:
         return []
     with db.read() as conn:
-        rows = cast(
-            list[dict[str, Any]],  # the pool's connections make dict rows
-            conn.execute("SELECT symbol FROM companies WHERE symbol = ANY(%s)", (checked,)).fetchall(),
-        )
+        rows = conn.execute("SELECT symbol FROM companies WHERE symbol = ANY(%s)", (checked,)).fetchall()
     listed = {str(row["symbol"]) for row in rows}
     return [code for code in checked if code not in listed]

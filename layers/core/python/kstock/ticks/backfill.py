@@ -8,6 +8,7 @@ shares and market cap (KIS reports the cap in units of 100 million won).
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import psycopg
 from pydantic import BaseModel, field_validator, model_validator
@@ -44,7 +45,7 @@ def day_bucket(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=KST)
 
 
-def backfill_daily(conn: psycopg.Connection, client: KisRestClient, request: BackfillRequest) -> int:
+def backfill_daily(conn: psycopg.Connection[Any], client: KisRestClient, request: BackfillRequest) -> int:
     """Load the request's daily bars; returns how many bars were written."""
     chart = client.period_chart(request.symbol, request.start, request.end)
     rows = [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import psycopg
 
@@ -13,11 +14,20 @@ BAR_RETENTION = {"ohlcv_1m": timedelta(days=30), "ohlcv_15m": timedelta(days=90)
 PARTITIONS_AHEAD = 3
 
 
-def ensure_partitions(conn: psycopg.Connection, today: date | None = None, days_ahead: int = PARTITIONS_AHEAD) -> int:
+def _single_int(row: Any, column: str) -> int:
+    """The integer of a one-column row, whether ``conn`` gives dict rows (the pool) or tuples."""
+    if row is None:  # a SELECT of one function call always answers one row
+        raise RuntimeError(f"no row for {column}")
+    return int(row[column] if isinstance(row, dict) else row[0])
+
+
+def ensure_partitions(
+    conn: psycopg.Connection[Any], today: date | None = None, days_ahead: int = PARTITIONS_AHEAD
+) -> int:
     """Create the day partitions of stock_ticks from today (UTC) on; returns how many were new."""
     today = today or datetime.now(UTC).date()
     row = conn.execute("SELECT ensure_tick_partitions(%s, %s) AS created", (today, days_ahead + 1)).fetchone()
-    return int(row["created"] if isinstance(row, dict) else row[0])
+    return _single_int(row, "created")
 
 
 @dataclass(frozen=True)
@@ -26,13 +36,13 @@ class RetentionResult:
     bars_deleted: dict[str, int]
 
 
-def apply_retention(conn: psycopg.Connection, now: datetime | None = None) -> RetentionResult:
+def apply_retention(conn: psycopg.Connection[Any], now: datetime | None = None) -> RetentionResult:
     """Drop tick partitions and delete bars older than their retention, in one transaction."""
     now = now or datetime.now(UTC)
     with conn.transaction():
         cutoff_day = (now - timedelta(days=TICK_RETENTION_DAYS)).astimezone(UTC).date()
         row = conn.execute("SELECT drop_tick_partitions_before(%s) AS dropped", (cutoff_day,)).fetchone()
-        dropped = int(row["dropped"] if isinstance(row, dict) else row[0])
+        dropped = _single_int(row, "dropped")
         deleted = {}
         for table, keep in BAR_RETENTION.items():
             # table names come from the constant above, never from input

@@ -14,9 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row, tuple_row
+from psycopg.rows import DictRow, RowFactory, dict_row, tuple_row
 
 INTERVALS = {
     "1m": timedelta(minutes=1),
@@ -77,7 +78,7 @@ class RollupResult:
     rows: dict[str, int]
 
 
-def rollup(conn: psycopg.Connection, now: datetime | None = None, lookback_minutes: int = 10) -> RollupResult:
+def rollup(conn: psycopg.Connection[Any], now: datetime | None = None, lookback_minutes: int = 10) -> RollupResult:
     """Recompute the buckets touched by the last ``lookback_minutes`` of ticks, in one transaction."""
     now = now or datetime.now(UTC)
     since = bucket_start(now - timedelta(minutes=lookback_minutes), "1m")
@@ -119,11 +120,11 @@ class Bar:
         )
 
 
-def _bar(row: dict) -> Bar:
+def _bar(row: DictRow) -> Bar:
     return Bar(row["bucket"], row["open"], row["high"], row["low"], row["close"], int(row["volume"]), row["amount"])
 
 
-def _live_bar(cur: psycopg.Cursor, symbol: str, interval: str, start: datetime, now: datetime) -> Bar | None:
+def _live_bar(cur: psycopg.Cursor[DictRow], symbol: str, interval: str, start: datetime, now: datetime) -> Bar | None:
     """The still-open bucket: stored 1m bars of its completed part, raw ticks for the rest."""
     cut = start
     parts: list[Bar] = []
@@ -146,7 +147,7 @@ def _live_bar(cur: psycopg.Cursor, symbol: str, interval: str, start: datetime, 
         """,
         (symbol, cut, now),
     ).fetchone()
-    if row["open"] is not None:
+    if row is not None and row["open"] is not None:  # aggregates answer one row, of NULLs when no tick
         parts.append(_bar(row))
     if not parts:
         return None
@@ -167,15 +168,15 @@ POINT_KEYS = ("time", "open", "high", "low", "close", "volume", "amount")
 
 
 def _read(
-    conn: psycopg.Connection,
+    conn: psycopg.Connection[Any],
     symbol: str,
     interval: str,
     start: datetime,
     end: datetime,
     now: datetime | None,
     columns: str,
-    row_factory,
-) -> tuple[list, Bar | None]:
+    row_factory: RowFactory[Any],
+) -> tuple[list[Any], Bar | None]:
     """Stored bars of ``[start, end]`` (rows of ``columns``) and the open bucket when it is in range."""
     now = now or datetime.now(UTC)
     open_start = bucket_start(now, interval)
@@ -193,7 +194,12 @@ def _read(
 
 
 def bars(
-    conn: psycopg.Connection, symbol: str, interval: str, start: datetime, end: datetime, now: datetime | None = None
+    conn: psycopg.Connection[Any],
+    symbol: str,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
 ) -> list[Bar]:
     """Bars of ``[start, end]`` in time order, the open bucket computed live so a chart is never behind."""
     stored, live = _read(conn, symbol, interval, start, end, now, _BAR_COLUMNS, dict_row)
@@ -201,7 +207,12 @@ def bars(
 
 
 def chart_points(
-    conn: psycopg.Connection, symbol: str, interval: str, start: datetime, end: datetime, now: datetime | None = None
+    conn: psycopg.Connection[Any],
+    symbol: str,
+    interval: str,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
 ) -> list[dict[str, float | int | None]]:
     """:func:`bars` as chart points: ``time`` in unix seconds, prices and amount as floats."""
     stored, live = _read(conn, symbol, interval, start, end, now, _POINT_COLUMNS, tuple_row)

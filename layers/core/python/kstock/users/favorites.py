@@ -48,10 +48,12 @@ def add(user_id: int, request: FavoriteRequest) -> Favorite:
     try:
         with db.transaction() as conn:
             company_row(conn, request.company_id)
-            row = conn.execute(
-                "INSERT INTO favorites (user_id, company_id) VALUES (%s, %s) RETURNING id",
-                (user_id, request.company_id),
-            ).fetchone()
+            row = db.one_row(
+                conn.execute(
+                    "INSERT INTO favorites (user_id, company_id) VALUES (%s, %s) RETURNING id",
+                    (user_id, request.company_id),
+                )
+            )
             found = conn.execute(_SELECT + " WHERE f.id = %s", (row["id"],)).fetchone()
     except pg_errors.UniqueViolation:
         raise AlreadyExists("this company is already a favorite") from None

@@ -59,10 +59,12 @@ def signup(request: SignupRequest) -> SignupResult:
     password_hash = passwords.hash_password(request.password)
     try:
         with db.transaction() as conn:
-            row = conn.execute(
-                "INSERT INTO users (email, username, password_hash) VALUES (%s, %s, %s) RETURNING id",
-                (request.email.strip(), request.username, password_hash),
-            ).fetchone()
+            row = db.one_row(
+                conn.execute(
+                    "INSERT INTO users (email, username, password_hash) VALUES (%s, %s, %s) RETURNING id",
+                    (request.email.strip(), request.username, password_hash),
+                )
+            )
     except pg_errors.UniqueViolation:
         raise AlreadyExists("an account with this email already exists") from None
     return SignupResult(user_id=row["id"])
