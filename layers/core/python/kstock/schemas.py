@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -9,6 +11,6 @@ from pydantic.alias_generators import to_camel
 class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, frozen=True)
 
-    def wire(self) -> dict:
+    def wire(self) -> dict[str, Any]:
         """The JSON-ready dict clients see (camelCase keys)."""
         return self.model_dump(mode="json", by_alias=True)

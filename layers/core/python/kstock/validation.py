@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from kstock.errors import InvalidRequest, MissingField
 from kstock.schemas import CamelModel
@@ -74,11 +75,11 @@ def _check_text(data: Any, where: str) -> None:
             _check_text(item, where)
 
 
-def _location(error: dict[str, Any]) -> str:
+def _location(error: ErrorDetails) -> str:
     return ".".join(str(part) for part in error.get("loc", ())) or "body"
 
 
-def _message(error: dict[str, Any]) -> str:
+def _message(error: ErrorDetails) -> str:
     message = str(error.get("msg", "is invalid"))
     return message.removeprefix("Value error, ")
 

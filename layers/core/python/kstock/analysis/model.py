@@ -8,10 +8,8 @@ from typing import Literal
 from pydantic import Field
 
 from kstock.analysis.inputs import Citable
-from kstock.analysis.rules import Component
+from kstock.analysis.rules import Component, Outlook
 from kstock.schemas import CamelModel
-
-Outlook = Literal["positive", "neutral", "negative"]
 
 
 class Point(CamelModel):

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 from kstock.analysis.inputs import AnalysisInput, Metric
 from kstock.schemas import CamelModel
@@ -30,6 +31,7 @@ from kstock.schemas import CamelModel
 RULES_MODEL = "rules"
 BASE_SCORE = 50.0
 POSITIVE_AT, NEGATIVE_AT = 60, 40
+Outlook = Literal["positive", "neutral", "negative"]
 NEWS_FULL = 10.0  # news items for the full news contribution
 
 
@@ -103,7 +105,7 @@ def score_of(parts: list[Component]) -> int:
     return int(round(_clamp(BASE_SCORE + sum(p.contribution for p in parts), 0.0, 100.0)))
 
 
-def outlook_of(score: int) -> str:
+def outlook_of(score: int) -> Outlook:
     if score >= POSITIVE_AT:
         return "positive"
     if score <= NEGATIVE_AT:

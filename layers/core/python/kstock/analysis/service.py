@@ -78,7 +78,7 @@ def rules_analysis(data: AnalysisInput, now: datetime, *, reason: str | None, pe
         subject_id=data.subject_id,
         name=data.name,
         summary=rules.summary_of(data, parts, score),
-        outlook=rules.outlook_of(score),  # type: ignore[arg-type]
+        outlook=rules.outlook_of(score),
         growth_score=score,
         drivers=[point(p) for p in parts if p.value is not None and p.contribution > 0],
         risks=[point(p) for p in parts if p.value is not None and p.contribution < 0],

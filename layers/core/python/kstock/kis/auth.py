@@ -15,9 +15,10 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import redis
 import requests
@@ -129,8 +130,13 @@ class RedisTokenStore:
             self._client = cache.client()
         return self._client
 
+    def _text(self, key: str) -> str | None:
+        # redis-py types every command as ``Awaitable | Any`` (one signature for the sync and async
+        # clients); this sync client answers the decoded string itself.
+        return cast(str | None, self.client.get(key))
+
     def load(self) -> AccessToken | None:
-        text = self.client.get(self._key)
+        text = self._text(self._key)
         return _token_from_json(text) if text else None
 
     def save(self, token: AccessToken) -> None:
@@ -139,15 +145,18 @@ class RedisTokenStore:
             self.client.set(self._key, _token_to_json(token), ex=ttl)
 
     def discard(self, token: str) -> None:
-        text = self.client.get(self._key)
+        text = self._text(self._key)
         if text and _token_from_json(text).token == token:  # never drop a newer token another process stored
             self.client.delete(self._key)
 
     def claim_issue(self, interval: float) -> float:
         if self.client.set(self._guard, "1", nx=True, px=max(1, int(interval * 1000))):
             return 0.0
-        remaining = self.client.pttl(self._guard)
+        remaining = cast(int, self.client.pttl(self._guard))  # a sync answer (see _text)
         return max(remaining, 1) / 1000 if remaining and remaining > 0 else 0.05
+
+
+_T = TypeVar("_T")
 
 
 class FallbackTokenStore:
@@ -156,26 +165,26 @@ class FallbackTokenStore:
     def __init__(self, primary: TokenStore, fallback: TokenStore) -> None:
         self._primary, self._fallback = primary, fallback
 
-    def _call(self, name: str, *args):
+    def _call(self, use: Callable[[TokenStore], _T]) -> _T:
         try:
-            return getattr(self._primary, name)(*args)
+            return use(self._primary)
         except (redis.RedisError, OSError) as exc:
             log.warning("KIS token store: Redis unavailable (%s), using process memory", type(exc).__name__)
-            return getattr(self._fallback, name)(*args)
+            return use(self._fallback)
 
     def load(self) -> AccessToken | None:
-        return self._call("load")
+        return self._call(lambda store: store.load())
 
     def save(self, token: AccessToken) -> None:
-        self._call("save", token)
+        self._call(lambda store: store.save(token))
         self._fallback.save(token)
 
     def discard(self, token: str) -> None:
-        self._call("discard", token)
+        self._call(lambda store: store.discard(token))
         self._fallback.discard(token)
 
     def claim_issue(self, interval: float) -> float:
-        return self._call("claim_issue", interval)
+        return self._call(lambda store: store.claim_issue(interval))
 
 
 def default_store(app_id: str) -> TokenStore:
@@ -319,7 +328,7 @@ class KisAuth:
             self._approval = (str(key), time.monotonic())
             return str(key)
 
-    def _post(self, path: str, body: dict[str, str]) -> dict:
+    def _post(self, path: str, body: dict[str, str]) -> dict[str, Any]:
         try:
             response = self.session.post(
                 self.rest_url + path,

@@ -13,11 +13,12 @@ import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+from tenacity.stop import stop_base
 
 from kstock.config import Settings, get_settings
 from kstock.kis import deadline, endpoints
@@ -106,7 +107,10 @@ def _opt_dec(value: Any) -> Decimal | None:
     return _dec(text) if text else None
 
 
-def _signed(value, sign: str):
+_Number = TypeVar("_Number", int, Decimal)
+
+
+def _signed(value: _Number, sign: str) -> _Number:
     """KIS change values are signed, but normalise in case a feed sends magnitudes."""
     return -value if sign in FALLING_SIGNS and value > 0 else value
 
@@ -142,8 +146,11 @@ def _obj(body: dict[str, Any], key: str = "output") -> dict[str, Any]:
     return value
 
 
-def _budget_spent(_state: RetryCallState) -> bool:
-    return deadline.expired()
+class _BudgetSpent(stop_base):
+    """Stops the retries when the request's KIS budget (:mod:`kstock.kis.deadline`) is spent."""
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return deadline.expired()
 
 
 class KisRestClient:
@@ -208,12 +215,12 @@ class KisRestClient:
     def __enter__(self) -> KisRestClient:
         return self
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
     # -- transport -----------------------------------------------------------------------------
 
-    def get(self, endpoint: Endpoint, params: dict[str, str], *, tr_cont: str = "") -> tuple[dict, str]:
+    def get(self, endpoint: Endpoint, params: dict[str, str], *, tr_cont: str = "") -> tuple[dict[str, Any], str]:
         """One quotation call: the JSON body (rt_cd "0") and the response ``tr_cont`` header."""
 
         def before_sleep(state: RetryCallState) -> None:
@@ -226,13 +233,13 @@ class KisRestClient:
             retry=retry_if_exception_type((KisRateLimited, KisUnavailable)),
             wait=wait_random_exponential(multiplier=self.backoff, max=self.backoff_max),
             # a request's KIS budget (kstock.kis.deadline) ends the retries too
-            stop=stop_after_attempt(self.max_attempts) | _budget_spent,
+            stop=stop_after_attempt(self.max_attempts) | _BudgetSpent(),
             reraise=True,
             before_sleep=before_sleep,
         )
         return retrying(self._get_once, endpoint, params, tr_cont)
 
-    def _get_once(self, endpoint: Endpoint, params: dict[str, str], tr_cont: str) -> tuple[dict, str]:
+    def _get_once(self, endpoint: Endpoint, params: dict[str, str], tr_cont: str) -> tuple[dict[str, Any], str]:
         reissued = False
         while True:
             self.bucket.acquire()
@@ -246,7 +253,7 @@ class KisRestClient:
                 self.auth.invalidate(token)
                 reissued = True
 
-    def _send(self, endpoint: Endpoint, params: dict[str, str], tr_cont: str, token: str) -> tuple[dict, str]:
+    def _send(self, endpoint: Endpoint, params: dict[str, str], tr_cont: str, token: str) -> tuple[dict[str, Any], str]:
         headers = {
             "content-type": "application/json; charset=utf-8",
             "authorization": f"Bearer {token}",

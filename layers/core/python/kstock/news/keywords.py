@@ -111,7 +111,7 @@ _lock = threading.Lock()
 @lru_cache(maxsize=1)
 def kiwi() -> Any:  # a kiwipiepy.Kiwi (the package ships no type information)
     """The process's analyser (loading takes about a second: once)."""
-    from kiwipiepy import Kiwi  # type: ignore[import-untyped]  # imported by its users only (Lambda start)
+    from kiwipiepy import Kiwi  # imported by its users only (Lambda start)
 
     analyser = Kiwi()
     for word in (*MARKET_TERMS, *(c.name for c in load_companies())):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from redis.exceptions import RedisError
 
@@ -70,8 +70,9 @@ def _mode(value: Any) -> PerMode:
 def collect() -> WsMetrics:
     try:
         client = cache.client()
-        raw = client.get(keys.STREAMER_STATUS)
-        demand = {s: int(n) for s, n in client.hgetall(keys.DEMAND).items()}
+        # redis-py types commands as ``Awaitable | Any`` (sync and async share signatures)
+        raw = cast(str | None, client.get(keys.STREAMER_STATUS))
+        demand = {s: int(n) for s, n in cast(dict[str, str], client.hgetall(keys.DEMAND)).items()}
     except RedisError as exc:
         raise StreamUnavailable("metrics are unavailable: Redis is not answering") from exc
     status: dict[str, Any] = json.loads(raw) if raw else {}

@@ -8,7 +8,7 @@ When neither Redis nor KIS can answer, the caller gets 503 STREAM_UNAVAILABLE.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from redis.exceptions import RedisError
 
@@ -88,7 +88,8 @@ def poll(tickers: str | None, include_elw: bool = True, cache_ttl: int = 10) -> 
     prices: dict[str, PolledPrice] = {}
     redis_ok = True
     try:
-        cached = cache.client().mget([keys.latest_price(c) for c in wanted]) if wanted else []
+        # redis-py types commands as ``Awaitable | Any`` (sync and async share signatures)
+        cached = cast(list[str | None], cache.client().mget([keys.latest_price(c) for c in wanted]) if wanted else [])
         for code, raw in zip(wanted, cached, strict=True):
             if raw:
                 prices[code] = _price(json.loads(raw))

@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
@@ -40,7 +40,7 @@ from pynamodb.transactions import TransactWrite
 from kstock import aws
 from kstock.config import get_settings
 
-_models: dict[tuple[str, str | None, str], type[Model]] = {}
+_models: dict[tuple[str, str | None, str], type[_ConnectionItem]] = {}
 
 SYMBOL = "SYM#"
 TOPIC = "TOPIC#"
@@ -201,7 +201,7 @@ def set_mode(connection_id: str, mode: str, window_ms: int | None) -> None:
             actions=[
                 model.mode.set(mode),
                 model.window_ms.set(window_ms) if window_ms is not None else model.window_ms.remove(),
-                model.expires_at.set(_expiry()),
+                model.expires_at.set(datetime.now(UTC) + _expiry()),  # the attribute's typing takes a moment
             ],
             condition=model.pk.exists(),
         )
