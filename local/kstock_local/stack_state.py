@@ -10,7 +10,7 @@ from pathlib import Path
 
 import psutil
 
-from kstock.config import get_settings
+from kstock_local.settings import get_local_settings
 
 
 @dataclass
@@ -20,7 +20,7 @@ class StackState:
 
 
 def state_path() -> Path:
-    return get_settings().kstock_home / "stack.json"
+    return get_local_settings().kstock_home / "stack.json"
 
 
 # Variables never written to stack.json (issue 17, finding 9: the JWT key sat there, mode 0644).

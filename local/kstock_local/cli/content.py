@@ -182,10 +182,10 @@ def _serve(main: Any) -> int:
 
 
 def cmd_sim_naver(args: argparse.Namespace) -> int:
-    from kstock.config import get_settings
     from kstock_local.naver_sim import NaverStandIn, serve_forever
+    from kstock_local.settings import get_local_settings
 
-    settings = get_settings()
+    settings = get_local_settings()
     standin = NaverStandIn(
         host=args.host,
         port=settings.naver_sim_port if args.port is None else args.port,
@@ -199,13 +199,13 @@ def cmd_sim_naver(args: argparse.Namespace) -> int:
 
 
 def cmd_sim_dart(args: argparse.Namespace) -> int:
-    from kstock.config import get_settings
     from kstock_local.dart_sim import DartStandIn, DartStandInConfig
+    from kstock_local.settings import get_local_settings
     from kstock_local.standin import serve_forever
 
     overrides: dict[str, Any] = {
         "host": args.host,
-        "port": get_settings().dart_sim_port if args.port is None else args.port,
+        "port": get_local_settings().dart_sim_port if args.port is None else args.port,
     }
     if args.seed is not None:
         overrides["seed"] = args.seed

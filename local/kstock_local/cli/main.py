@@ -9,6 +9,7 @@ from pathlib import Path
 
 from kstock.config import get_settings
 from kstock_local.paths import TEMPLATE_PATH
+from kstock_local.settings import get_local_settings
 
 
 def _services():
@@ -38,7 +39,7 @@ def cmd_seed(_args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from kstock_local.stack import StackOptions, run_stack
 
-    return run_stack(StackOptions(template=args.template, fast_clock=args.fast_clock))
+    return run_stack(StackOptions(template=args.template, fast_clock=args.fast_clock, localstack=args.localstack))
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -50,10 +51,13 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 def cmd_provision(args: argparse.Namespace) -> int:
     from kstock_local.cloud.provision import main as provision_main
 
-    endpoint = args.endpoint or get_settings().aws_endpoint_url or "http://127.0.0.1:4566"
-    return provision_main(
-        ["--endpoint", endpoint, "--template", str(args.template), "--region", get_settings().aws_region]
-    )
+    settings = get_settings()
+    endpoint = args.endpoint or settings.aws_endpoint_url
+    if endpoint is None and not args.localstack:
+        endpoint = "http://127.0.0.1:4566"
+    argv = ["--template", str(args.template), "--region", settings.aws_region]
+    argv += ["--endpoint", endpoint] if endpoint else []
+    return provision_main(argv + (["--localstack"] if args.localstack else []))
 
 
 def cmd_env(args: argparse.Namespace) -> int:
@@ -80,7 +84,7 @@ def cmd_reset(args: argparse.Namespace) -> int:
     from kstock_local.embedded import remove_home
 
     if not args.yes:
-        print(f"this deletes {get_settings().kstock_home} (embedded database and Redis data); pass --yes")
+        print(f"this deletes {get_local_settings().kstock_home} (embedded database and Redis data); pass --yes")
         return 2
     remove_home()
     print("removed")
@@ -96,6 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--fast-clock", type=float, default=1.0, metavar="N", help="run schedules N times faster than real time (demos)"
     )
+    up.add_argument(
+        "--localstack",
+        action="store_true",
+        help="use a running LocalStack (LOCALSTACK_HOST, default localhost:4566) as AWS instead of a moto child",
+    )
     up.set_defaults(func=cmd_up)
 
     invoke = sub.add_parser("invoke", help="run one function of the template with an event")
@@ -106,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     provision = sub.add_parser("provision", help="create the template's queues and tables on an AWS endpoint")
     provision.add_argument("--endpoint", help="default: AWS_ENDPOINT_URL, else http://127.0.0.1:4566")
+    provision.add_argument(
+        "--localstack", action="store_true", help="the endpoint is LocalStack: use localstack-client"
+    )
     provision.add_argument("--template", type=Path, default=TEMPLATE_PATH)
     provision.set_defaults(func=cmd_provision)
 

@@ -12,10 +12,10 @@ import sys
 
 from moto.server import main
 
-from kstock.config import get_settings
+from kstock_local.settings import get_local_settings
 
 if __name__ == "__main__":
-    if not get_settings().kstock_log_aws:
+    if not get_local_settings().kstock_log_aws:
         # werkzeug configures its logger only while it is unset: a level set first is kept
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     sys.exit(main(sys.argv[1:]))

@@ -12,6 +12,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -21,7 +22,7 @@ from kstock_local.cloud.gateway import connections_fastpath
 from kstock_local.cloud.gateway.http_api import HttpApi, Route
 from kstock_local.cloud.gateway.websocket import Limits, WebSocketGateway
 from kstock_local.cloud.lambdas.pool import FunctionRegistry
-from kstock_local.cloud.provision import Provisioned, local_clients, provision
+from kstock_local.cloud.provision import Provisioned, clients_for, provision
 from kstock_local.cloud.template import ScheduleEvent, Template, read_template
 from kstock_local.supervisor import supervise_task
 
@@ -45,6 +46,7 @@ class LocalCloud:
     concurrency: int = 2
     # the simulated market trades at any hour: market-hours jobs run on their always-open schedule
     market_always_open: bool = False
+    localstack: bool = False  # the endpoint is LocalStack: provision through localstack-client
 
     template: Template | None = None
     functions: FunctionRegistry | None = None
@@ -55,7 +57,7 @@ class LocalCloud:
     pollers: list[SqsPoller] = field(default_factory=list)
     _runners: list[web.AppRunner] = field(default_factory=list)
     _listeners: list[tuple[asyncio.Server, Callable[[], None]]] = field(default_factory=list)
-    _tasks: list[asyncio.Task] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @property
     def http_url(self) -> str:
@@ -82,14 +84,14 @@ class LocalCloud:
         }
 
     async def start(self) -> None:
-        self.template = read_template(self.template_path, region=self.region, sqs_endpoint=self.endpoint)
-        sqs, dynamodb = local_clients(self.endpoint, self.region)
-        self.provisioned = await asyncio.to_thread(provision, self.template, sqs, dynamodb)
-        self.functions = FunctionRegistry(self.template, self.function_environment(), self.concurrency)
-        await self._start_http()
-        await self._start_websocket()
-        self._start_schedules()
-        self._start_pollers(sqs)
+        template = self.template = read_template(self.template_path, region=self.region, sqs_endpoint=self.endpoint)
+        sqs, dynamodb = clients_for(self.endpoint, self.region, localstack=self.localstack)
+        provisioned = self.provisioned = await asyncio.to_thread(provision, template, sqs, dynamodb)
+        functions = self.functions = FunctionRegistry(template, self.function_environment(), self.concurrency)
+        await self._start_http(template, functions)
+        await self._start_websocket(template, functions)
+        self._start_schedules(template, functions)
+        self._start_pollers(template, functions, provisioned, sqs)
 
     async def _serve(self, app: web.Application, port: int) -> None:
         runner = web.AppRunner(app, access_log=None)
@@ -97,24 +99,24 @@ class LocalCloud:
         await web.TCPSite(runner, self.ports.host, port).start()
         self._runners.append(runner)
 
-    async def _start_http(self) -> None:
+    async def _start_http(self, template: Template, functions: FunctionRegistry) -> None:
         routes = [
-            Route.of(event, self.functions.get(fn.logical_id))
-            for fn in self.template.functions.values()
+            Route.of(event, functions.get(fn.logical_id))
+            for fn in template.functions.values()
             for event in fn.api_events
         ]
         if routes:
             self.http_api = HttpApi(routes)
             await self._serve(self.http_api.app(), self.ports.http)
 
-    async def _start_websocket(self) -> None:
-        if not self.template.websocket_apis:
+    async def _start_websocket(self, template: Template, functions: FunctionRegistry) -> None:
+        if not template.websocket_apis:
             return
-        if len(self.template.websocket_apis) > 1:
+        if len(template.websocket_apis) > 1:
             raise ValueError("the local gateway serves one WebSocket API per template")
-        api = next(iter(self.template.websocket_apis.values()))
-        routes = {key: self.functions.get(logical_id) for key, logical_id in api.routes.items()}
-        self.websocket = WebSocketGateway(
+        api = next(iter(template.websocket_apis.values()))
+        routes = {key: functions.get(logical_id) for key, logical_id in api.routes.items()}
+        gateway = self.websocket = WebSocketGateway(
             api,
             routes,
             domain_name=f"{self.ports.host}:{self.ports.websocket}",
@@ -122,37 +124,40 @@ class LocalCloud:
             http_api_url=self.http_url if self.http_api else None,
         )
         # the fan-out's @connections calls skip aiohttp's request machinery; everything else is aiohttp's
-        runner = web.AppRunner(self.websocket.app(), access_log=None)
+        runner = web.AppRunner(gateway.app(), access_log=None)
         await runner.setup()
+        assert runner.server is not None  # set by setup()
         server, close_kept = await connections_fastpath.serve(
-            self.websocket, runner.server, self.ports.host, self.ports.websocket
+            gateway, runner.server, self.ports.host, self.ports.websocket
         )
         self._runners.append(runner)
         self._listeners.append((server, close_kept))
 
-    def _start_schedules(self) -> None:
+    def _start_schedules(self, template: Template, functions: FunctionRegistry) -> None:
         clock = Clock(self.clock_speed)
-        for fn in self.template.functions.values():
+        for fn in template.functions.values():
             sources = list(fn.schedule_events)
             if self.market_always_open and fn.always_open_schedule:
                 sources.append(ScheduleEvent("AlwaysOpenMarket", fn.always_open_schedule, None, None, True))
             for source in sources:
                 if source.enabled:
-                    scheduled = ScheduledFunction(source, self.functions.get(fn.logical_id), clock, self.region)
+                    scheduled = ScheduledFunction(source, functions.get(fn.logical_id), clock, self.region)
                     self.schedules.append(scheduled)
                     self._tasks.append(supervise_task(f"schedule {fn.logical_id}.{source.name}", scheduled.run))
 
-    def _start_pollers(self, sqs) -> None:
-        for fn in self.template.functions.values():
+    def _start_pollers(
+        self, template: Template, functions: FunctionRegistry, provisioned: Provisioned, sqs: Any
+    ) -> None:
+        for fn in template.functions.values():
             for source in fn.sqs_events:
                 if not source.enabled:
                     continue
                 poller = SqsPoller(
                     source,
-                    self.functions.get(fn.logical_id),
+                    functions.get(fn.logical_id),
                     sqs,
-                    self.provisioned.queue_urls[source.queue],
-                    self.provisioned.queue_arns[source.queue],
+                    provisioned.queue_urls[source.queue],
+                    provisioned.queue_arns[source.queue],
                     self.region,
                 )
                 self.pollers.append(poller)

@@ -48,9 +48,9 @@ class DartStandInConfig:
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> DartStandInConfig:
-        from kstock.config import get_settings
+        from kstock_local.settings import get_local_settings
 
-        return cls(**{"seed": get_settings().kis_sim_seed, **overrides})
+        return cls(**{"seed": get_local_settings().kis_sim_seed, **overrides})
 
 
 @dataclass

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any
 
-from kstock.config import Settings, get_settings
+from kstock_local.settings import LocalSettings, get_local_settings
 
 
 def accept_any_non_empty(app_key: str, app_secret: str) -> bool:
@@ -41,9 +42,9 @@ class SimulatorConfig:
     universe: int | None = None  # trade only the first N companies of the data file (benchmarks)
 
     @classmethod
-    def from_settings(cls, settings: Settings | None = None, **overrides) -> SimulatorConfig:
-        settings = settings or get_settings()
-        values = dict(
+    def from_settings(cls, settings: LocalSettings | None = None, **overrides: Any) -> SimulatorConfig:
+        settings = settings or get_local_settings()
+        values: dict[str, Any] = dict(
             host=settings.kis_sim_host,
             rest_port=settings.kis_sim_rest_port,
             ws_port=settings.kis_sim_ws_port,

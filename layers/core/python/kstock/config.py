@@ -7,6 +7,9 @@ shell or ``kstock env`` does). Secrets are read here and nowhere else, and are n
 ``DATABASE_URL`` and ``REDIS_URL`` are required wherever kstock runs: a process that needs one
 without it fails with :class:`MissingSetting` naming it. On a laptop, ``kstock up`` starts embedded
 servers and sets both (``kstock_local.embedded``).
+
+Only what Lambda or the streamer read lives here. The laptop's own settings (the local cloud's and
+the simulators' ports, moto, the embedded servers) are ``kstock_local.settings.LocalSettings``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ class Settings(BaseSettings):
     kstock_env: Literal["local", "test", "dev", "prod"] = Field(
         "local", description="Deployment environment name, reported by /health."
     )
+    # Transitional (issue 12): read by kstock.auth.tokens (the local JWT key file) and kstock.kis.endpoints
+    # (the simulator's address when no KIS key is set) until they stop; LocalSettings owns them.
     kstock_home: Path = Field(Path(".kstock"), description="Directory for embedded server data (git-ignored).")
     log_level: str = Field("INFO", description="Log level of kstock's JSON logs.")
 
@@ -39,16 +44,6 @@ class Settings(BaseSettings):
     kstock_embedded: str = Field(
         "", description="Set by `kstock up` for its children: which of postgres,redis it runs embedded."
     )
-    embedded_redis_port: int = Field(
-        6390, description="Loopback TCP port of the embedded Redis (0 = pick a free port)."
-    )
-
-    # -- local gateway ports ---------------------------------------------------------------------
-    kstock_api_host: str = Field("127.0.0.1", description="Bind address of the local HTTP API.")
-    kstock_api_port: int = Field(3000, description="Port of the local HTTP API.")
-    kstock_ws_port: int = Field(3001, description="Port of the local WebSocket gateway.")
-    moto_port: int = Field(4566, description="Port of the local moto server.")
-    kstock_log_aws: bool = Field(False, description="Show the local AWS endpoint's (moto's) per-request access log.")
 
     # -- AWS -------------------------------------------------------------------------------------
     aws_endpoint_url: str | None = Field(
@@ -89,13 +84,10 @@ class Settings(BaseSettings):
     )
     kis_ws_reconnect_initial: float = Field(0.5, description="First reconnect delay (s); doubles, with jitter.")
     kis_ws_reconnect_max: float = Field(30.0, description="Largest reconnect delay (s).")
+    # Transitional (issue 12): see kstock_home.
     kis_sim_host: str = Field("127.0.0.1", description="Bind address of the local KIS simulator.")
     kis_sim_rest_port: int = Field(9443, description="KIS simulator REST port (plain HTTP).")
     kis_sim_ws_port: int = Field(21000, description="KIS simulator WebSocket port (plain WS).")
-    kis_sim_seed: int = Field(20250714, description="Seed of the simulator's market.")
-    kis_sim_trades_per_second: float = Field(200.0, description="Simulator trade records/s across all symbols.")
-    kis_sim_always_open: bool = Field(True, description="Simulator trades at any hour (demo mode of `make up`).")
-    kis_sim_pingpong_interval: float = Field(30.0, description="Seconds between the simulator's PINGPONGs.")
 
     # -- streamer (KIS WebSocket -> Redis -> Postgres) ---------------------------------------------
     streamer_default_symbols: str = Field(
@@ -178,8 +170,6 @@ class Settings(BaseSettings):
     )
 
     # -- news, filings and data loads (issue 13) ---------------------------------------------------
-    naver_sim_port: int = Field(9080, description="Port of the local Naver news stand-in (`kstock up`, no Naver key).")
-    dart_sim_port: int = Field(9081, description="Port of the local OpenDART stand-in (`kstock up`, no DART key).")
     backfill_queue_url: str | None = Field(
         None, description="BackfillQueue URL (the template sets it); unset -> daily-history loads are not queued."
     )
