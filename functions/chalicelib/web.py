@@ -6,10 +6,15 @@ event's ``resourcePath`` is the proxy, not a Chalice route; :class:`KstockChalic
 real path against the app's routes first. Every failure leaves as the contract's error envelope:
 services raise :class:`kstock.errors.ApiError`, anything unexpected is logged with its stack
 and answered 500 without one.
+
+Only Chalice's public hooks carry this (issue 12): ``Chalice.__call__``, an ``http`` middleware for
+the refusals Chalice answers itself, and a wrapper around each route's ``view_function`` for what
+the views raise. No private Chalice method is overridden or called.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable
@@ -19,12 +24,7 @@ from typing import Any, TypeVar
 import orjson
 import psycopg
 from chalice import Chalice, Response
-from chalice.app import (
-    BadRequestError,
-    ChaliceViewError,
-    NotFoundError,
-    RestAPIEventHandler,
-)
+from chalice.app import BadRequestError, ChaliceViewError, NotFoundError, Request
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from redis import exceptions as redis_errors
@@ -131,33 +131,39 @@ def _compile(template: str) -> _RoutePattern:
     return _RoutePattern(template, re.compile(regex), params)
 
 
-class _EnvelopeHandler(RestAPIEventHandler):
-    """Chalice's REST handler, with every error turned into kstock's envelope."""
+def envelope_chalice_errors(request: Request, get_response: Callable[[Request], Response]) -> Response:
+    """Chalice's ``http`` middleware (a public hook): refusals Chalice answers itself (unsupported
+    media type, method, Accept) leave in kstock's envelope instead of its ``{"Code", "Message"}``."""
+    response = get_response(request)
+    if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
+        message = str(response.body.get("Message") or response.body["Code"])
+        status = 400 if response.status_code in (400, 415) else response.status_code
+        error = (
+            InvalidRequest(message)
+            if status == 400
+            else MethodNotAllowed(message)
+            if status == 405
+            else InternalError("an internal error occurred")
+        )
+        return error_response(error)
+    return response
 
-    def _main_rest_api_handler(self, event, context):
-        response = super()._main_rest_api_handler(event, context)
-        # Chalice answers a few refusals itself (unsupported media type, method, Accept) in its
-        # own {"Code", "Message"} shape: clients only ever see kstock's envelope.
-        if response.status_code >= 400 and isinstance(response.body, dict) and "Code" in response.body:
-            message = str(response.body.get("Message") or response.body["Code"])
-            status = 400 if response.status_code in (400, 415) else response.status_code
-            error = (
-                InvalidRequest(message)
-                if status == 400
-                else MethodNotAllowed(message)
-                if status == 405
-                else InternalError("an internal error occurred")
-            )
-            return error_response(error)
-        return response
 
-    def _get_view_function_response(self, view_function, function_args):
+ENVELOPED = "kstock_enveloped"  # marks a view already wrapped by :func:`enveloped_view`
+
+
+def enveloped_view(app: Chalice, view: Callable[..., Any]) -> Callable[..., Any]:
+    """``view`` with every exception it raises answered in kstock's envelope.
+
+    Chalice turns a view's exception into its own 500 before any middleware sees it, so the
+    mapping sits around the view itself. ``functools.wraps`` keeps the name, docstring and the
+    OpenAPI operation attached to the view.
+    """
+
+    @functools.wraps(view)
+    def call(**path_params: Any) -> Any:
         try:
-            response = view_function(**function_args)
-            if not isinstance(response, Response):
-                response = Response(body=response)
-            self._validate_response(response)
-            return response
+            return view(**path_params)
         except ApiError as exc:
             return error_response(exc)
         except BadRequestError as exc:
@@ -175,9 +181,12 @@ class _EnvelopeHandler(RestAPIEventHandler):
             log.error("configuration error: %s", exc, extra={"setting": exc.name})
             return error_response(InternalError("an internal error occurred"))
         except Exception:
-            path = getattr(self.current_request, "path", "unknown")
+            path = getattr(app.current_request, "path", "unknown")
             log.exception("unhandled error", extra={"path": path})
             return error_response(InternalError("an internal error occurred"))
+
+    setattr(call, ENVELOPED, True)
+    return call
 
 
 class KstockChalice(Chalice):
@@ -189,12 +198,26 @@ class KstockChalice(Chalice):
         # Checks run on every routed request before its view, e.g. the rate limit (app.py):
         # guard(app, event) raises an ApiError to refuse it.
         self.guards: list[Callable[[KstockChalice, dict[str, Any]], None]] = []
+        self._views_enveloped = 0  # route entries seen by _envelope_views
+        self.register_middleware(envelope_chalice_errors, "http")
 
     def _route_patterns(self) -> list[_RoutePattern]:
         if self._patterns is None or len(self._patterns) != len(self.routes):
             # Static routes win over parameterised ones (/rankings/companies before /{id}).
             self._patterns = sorted((_compile(t) for t in self.routes), key=lambda p: (len(p.params), p.template))
         return self._patterns
+
+    def _envelope_views(self) -> None:
+        """Wrap every registered view in :func:`enveloped_view`, once (routes and blueprints may be
+        registered after the app is built, so this runs when their number changes)."""
+        count = sum(map(len, self.routes.values()))
+        if count == self._views_enveloped:
+            return
+        for methods in self.routes.values():
+            for entry in methods.values():
+                if not getattr(entry.view_function, ENVELOPED, False):
+                    entry.view_function = enveloped_view(self, entry.view_function)
+        self._views_enveloped = count
 
     def _resolve(self, event: dict[str, Any]) -> Response | None:
         """Point the event at the Chalice route of its path; an error response if there is none."""
@@ -231,18 +254,10 @@ class KstockChalice(Chalice):
         except Exception:
             log.exception("request guard failed", extra={"path": event.get("path")})
             return error_response(InternalError("an internal error occurred")).to_dict(self.api.binary_types)
-        self.lambda_context = context
-        handler = _EnvelopeHandler(
-            self.routes,
-            self.api,
-            self.log,
-            self.debug,
-            middleware_handlers=self._get_middleware_handlers("http"),
-        )
-        self.current_request = handler.create_request_object(event, context)
+        self._envelope_views()
         # every KIS call of this request shares one budget below the function's timeout (issue 17)
         with kis_deadline.within(get_settings().kis_request_deadline_seconds):
-            return handler(event, context)
+            return super().__call__(event, context)
 
 
 # -- request models, auth and the rate limit -------------------------------------------------------

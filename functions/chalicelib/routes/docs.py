@@ -35,7 +35,7 @@ def openapi_json():
 def docs_page():
     """The page loads ``docs/docs.js`` and ``openapi.json`` relative to itself, so ``/docs/`` goes
     back to ``/docs`` (this works under any stage prefix)."""
-    if bp.current_request._event_dict.get("path", "").endswith("/"):
+    if (bp.current_request.to_original_event().get("path") or "").endswith("/"):
         return Response(body="", status_code=301, headers={"Location": "../docs"})
     html = (STATIC / "docs.html").read_text(encoding="utf-8")
     return Response(body=html, status_code=200, headers={"Content-Type": "text/html; charset=utf-8"})

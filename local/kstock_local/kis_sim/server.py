@@ -66,8 +66,7 @@ class KisSimulator:
         site = web.TCPSite(runner, self.config.host, port)
         await site.start()
         self._runners.append(runner)
-        server = site._server  # the bound port when 0 was asked
-        return server.sockets[0].getsockname()[1] if server and server.sockets else port  # type: ignore[union-attr]
+        return int(runner.addresses[0][1])  # the bound port when 0 was asked
 
     async def stop(self) -> None:
         if self._publisher is not None:
