@@ -8,7 +8,7 @@ Tasks on one event loop:
   after a WebSocket reconnect, one REST snapshot of every streamed symbol;
 * writer — the tick stream -> Postgres (:class:`TickWriter`);
 * fanout — ticks and theme updates -> WebSocket clients through ``@connections``
-  (:class:`streamer.fanout.Fanout`);
+  (:class:`kstock_streamer.fanout.Fanout`);
 * status — flush the publisher's backlog and publish health to ``streamer:status``.
 None of them lets an exception end the process: each is restarted after logging it.
 """
@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -113,7 +114,7 @@ class StreamerOptions:
         )
 
 
-def _watchlist_reason(raw: str | None) -> dict:
+def _watchlist_reason(raw: str | None) -> dict[str, Any]:
     """Why the watchlist job listed a symbol (issue 15): {rank, tradedValue, reasons}; {} when unknown."""
     try:
         why = json.loads(raw) if raw else {}
@@ -122,7 +123,7 @@ def _watchlist_reason(raw: str | None) -> dict:
     return why if isinstance(why, dict) else {}
 
 
-def _watchlist_order(item: tuple[str, dict]) -> tuple[int, str]:
+def _watchlist_order(item: tuple[str, dict[str, Any]]) -> tuple[int, str]:
     rank = item[1].get("rank")
     return (rank if isinstance(rank, int) else 1_000, item[0])
 
@@ -140,12 +141,12 @@ class Streamer:
     fanout: Fanout | None = field(init=False, default=None)
     polled: list[str] = field(default_factory=list)
     snapshots: int = 0
-    watchlist: dict[str, dict] = field(default_factory=dict)  # issue 15: symbol -> why it is listed
+    watchlist: dict[str, dict[str, Any]] = field(default_factory=dict)  # issue 15: symbol -> why it is listed
     indicators: IndicatorWorker | None = field(init=False, default=None)  # issue 15: live candles, signals
     publish_rate: float = 0.0  # ticks/s over the last status interval
     started_at: float = field(default_factory=time.time)
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
-    _tasks: list[asyncio.Task] = field(default_factory=list)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -197,7 +198,7 @@ class Streamer:
             await self._bounded("writer close", self.writer.close(), 3)
 
     @staticmethod
-    async def _bounded(phase: str, awaitable, seconds: float) -> None:
+    async def _bounded(phase: str, awaitable: Awaitable[Any], seconds: float) -> None:
         try:
             await asyncio.wait_for(awaitable, seconds)
         except TimeoutError:
@@ -236,14 +237,18 @@ class Streamer:
     async def _demand(self) -> None:
         connects_seen = 0
         while not self._stopping.is_set():
+            clients: dict[str, int] | None = None  # None: unknown this round, the plan stays
+            watchlist: set[str] = set()
             try:
-                clients = {k: int(v) for k, v in (await self.redis.hgetall(keys.DEMAND)).items()}
-                watchlist = await self.redis.smembers(keys.WATCHLIST)
-                reasons = await self.redis.hgetall(keys.WATCHLIST_REASONS)
+                # redis-py types its commands as "awaitable or not" (one signature for both clients)
+                demand = await cast(Awaitable[dict[str, str]], self.redis.hgetall(keys.DEMAND))
+                clients = {k: int(v) for k, v in demand.items()}
+                watchlist = await cast(Awaitable[set[str]], self.redis.smembers(keys.WATCHLIST))
+                reasons = await cast(Awaitable[dict[str, str]], self.redis.hgetall(keys.WATCHLIST_REASONS))
                 self.watchlist = {s: _watchlist_reason(reasons.get(s)) for s in watchlist}
             except (RedisError, OSError) as exc:
                 log.warning("demand unavailable (%s); keeping the current plan", type(exc).__name__)
-                clients, watchlist = None, None
+                clients = None
             if clients is not None:
                 await self._apply(self.planner.demand(clients, self.options.default_symbols, watchlist))
             connects = self.websocket.snapshot().connects
@@ -283,7 +288,7 @@ class Streamer:
                 if message is not None:
                     self._wake.set()
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # redis-py: unannotated
 
     async def _quote(self, symbol: str) -> bool:
         try:

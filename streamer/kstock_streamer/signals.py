@@ -24,6 +24,7 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import cast
 
 import redis.asyncio as aioredis
 
@@ -86,7 +87,8 @@ class IndicatorWorker:
         if symbol not in wanted:
             return []
         candles = self.symbols.setdefault(symbol, SymbolCandles())
-        price, volume = float(tick["price"]), int(tick.get("volume") or 0)  # type: ignore[arg-type]
+        # JSON numbers as published (a malformed one raises, as it always did)
+        price, volume = float(cast(float, tick["price"])), int(cast(int, tick.get("volume") or 0))
         epoch = _epoch(str(tick["timestamp"]))
         out: list[dict[str, object]] = []
         for name, series in candles.series.items():
@@ -126,7 +128,7 @@ class IndicatorWorker:
                 if isinstance(tick, dict) and tick.get("type") == "tick":
                     await self.publish(self.on_tick(tick))
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # redis-py: unannotated
 
     def status(self) -> dict[str, object]:
         return {

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import Any
 
 import psycopg
 import redis.asyncio as aioredis
@@ -51,7 +52,7 @@ def _entry_ms(entry_id: str) -> int:
     return int(entry_id.split("-", 1)[0])
 
 
-def rows_of(entry_id: str, payload: str) -> list[tuple]:
+def rows_of(entry_id: str, payload: str) -> list[tuple[Any, ...]]:
     """The rows of one stream entry (a frame's ticks as the contract's JSON list)."""
     rows = []
     for index, tick in enumerate(json.loads(payload)):
@@ -71,7 +72,7 @@ def rows_of(entry_id: str, payload: str) -> list[tuple]:
     return rows
 
 
-def _copy_text(rows: list[tuple]) -> str:
+def _copy_text(rows: list[tuple[Any, ...]]) -> str:
     # COPY text format; every value here is a number, an ISO time or an alphanumeric code: no escaping needed
     return "".join("\t".join("\\N" if v is None else str(v) for v in row) + "\n" for row in rows)
 
@@ -211,9 +212,10 @@ class TickWriter:
             try:
                 inserted += await self.write([(entry_id, fields)])
             except _UNSTORABLE as exc:
+                dead_letter: dict[Any, Any] = {"id": entry_id, "error": f"{type(exc).__name__}: {exc}", **fields}
                 await self.redis.xadd(
                     keys.TICK_DEAD_LETTERS,
-                    {"id": entry_id, "error": f"{type(exc).__name__}: {exc}", **fields},
+                    dead_letter,
                     maxlen=DEAD_LETTERS_MAXLEN,
                     approximate=True,
                 )

@@ -6,6 +6,7 @@ second, so this signer derives the signing key once per day and does only what v
 request: the payload hash, the canonical request and one HMAC (~10 µs). It produces the same
 signature as botocore for the headers it signs (``host``, ``x-amz-date`` and, with temporary
 credentials, ``x-amz-security-token``); tests/test_fanout_unit.py checks it against botocore.
+Only the streamer signs (its fan-out posts to ``@connections``), so it lives here, not in the core.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def default_credentials() -> Callable[[], Credentials]:
 
     def current() -> Credentials:
         frozen = provider.get_frozen_credentials()
-        return Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+        return Credentials(frozen.access_key or "", frozen.secret_key or "", frozen.token)
 
     return current
 

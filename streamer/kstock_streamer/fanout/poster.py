@@ -115,7 +115,7 @@ def _target(url: str) -> tuple[tuple[str, str, int], str]:
     return (scheme, parts.hostname or "", port), head
 
 
-def _expire(connection: _Connection, waiter: asyncio.Future, timeout: float) -> None:
+def _expire(connection: _Connection, waiter: asyncio.Future[Response], timeout: float) -> None:
     if not waiter.done():
         waiter.set_exception(PostTimeout(f"no answer within {timeout}s"))
         connection.close()
@@ -166,7 +166,10 @@ class Poster:
         request.extend(f"{name}: {value}\r\n" for name, value in headers.items())
         request.append("\r\n")
         loop = asyncio.get_running_loop()
-        waiter = connection.waiter = loop.create_future()
+        waiter: asyncio.Future[Response] = loop.create_future()
+        connection.waiter = waiter
+        if connection.transport is None:  # connection_made always runs first; a closed one has none
+            raise PostError(f"no transport to {host}:{port}")
         connection.transport.write("".join(request).encode("latin-1") + body)
         # a timer, not asyncio.wait_for: no extra task per request on the hot path
         timer = loop.call_later(self.timeout, _expire, connection, waiter, self.timeout)

@@ -1,0 +1,287 @@
+"""The fan-out itself: reads the pub/sub pushes and hands each to the index, the scheduler and delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, cast
+
+import redis.asyncio as aioredis
+
+from kstock import keys
+from kstock.aws import connections_endpoint
+from kstock.realtime import session
+from kstock_streamer.fanout import control
+from kstock_streamer.fanout.connection import TICK, Connection
+from kstock_streamer.fanout.delivery import Delivery, PostCall
+from kstock_streamer.fanout.index import ConnectionIndex, Subscribers
+from kstock_streamer.fanout.newest import NewestTicks
+from kstock_streamer.fanout.options import FanoutOptions, FanoutStats
+from kstock_streamer.fanout.rebuild import load_index, refill
+from kstock_streamer.fanout.redis_reader import PubSubReader
+from kstock_streamer.fanout.scheduler import Scheduler
+from kstock_streamer.fanout.signing import SigV4Signer
+
+log = logging.getLogger("kstock_streamer.fanout")
+
+CHANNELS = (keys.CONTROL_CHANNEL, keys.THEME_UPDATES, keys.SIGNAL_UPDATES)
+
+
+def _compact(body: object) -> bytes:
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+class Fanout:
+    def __init__(
+        self,
+        redis: aioredis.Redis | None,
+        options: FanoutOptions | None = None,
+        *,
+        signer: SigV4Signer | None = None,
+        forget: Callable[[str], Any] | None = None,
+        post: PostCall | None = None,
+    ) -> None:
+        """``forget(connection_id)``: remove a gone connection from the registry and the demand
+        counts (default: what ``$disconnect`` does). ``post``: makes the ``@connections`` calls
+        (default: signed HTTP; a test may answer them itself)."""
+        self.redis = redis
+        self.options = options or FanoutOptions.from_settings()
+        self.stats = FanoutStats()
+        self.newest = NewestTicks()
+        self.index = ConnectionIndex(seen=self.newest.number)
+        self.delivery = Delivery(
+            self.options, self.stats, self.newest, gone=self._gone, post=post or self._post, signer=signer
+        )
+        self.scheduler = Scheduler(self.index, self.newest, self.delivery.drain)
+        self.ready = asyncio.Event()
+        self._forget_remote = forget or session.close_connection
+        self._prefix = keys.realtime_channel("")
+        self._handlers: dict[str, Callable[[str], None]] = {
+            keys.CONTROL_CHANNEL: self.on_control,
+            keys.THEME_UPDATES: self.on_theme,
+            keys.SIGNAL_UPDATES: self.on_signal,
+        }
+
+    # -- what the tests and the status page read -----------------------------------------------------
+
+    @property
+    def connections(self) -> Mapping[str, Connection]:
+        return self.index.connections
+
+    @property
+    def by_symbol(self) -> Mapping[str, Subscribers]:
+        return self.index.by_symbol
+
+    @property
+    def by_topic(self) -> Mapping[str, Subscribers]:
+        return self.index.by_topic
+
+    def subscribers(self, symbol: str) -> list[str]:
+        return self.index.subscribers(symbol)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Subscribe, rebuild the index, then deliver until cancelled (restarted by the streamer)."""
+        if self.redis is None:
+            raise RuntimeError("a Fanout without Redis cannot run")
+        self.ready.clear()
+        try:
+            async with PubSubReader(self.redis) as pubsub:
+                # subscribe before reading the registry: what is announced meanwhile waits in the socket
+                await pubsub.send("PSUBSCRIBE", keys.REALTIME_CHANNEL_PATTERN)
+                await pubsub.send("SUBSCRIBE", *CHANNELS)
+                confirmed = 0
+                while confirmed < 1 + len(CHANNELS):
+                    for reply in await pubsub.replies():
+                        confirmed += reply[0] in ("subscribe", "psubscribe")
+                        self.dispatch(reply)
+                await self._rebuild()
+                self.ready.set()
+                while True:
+                    for reply in await pubsub.replies():
+                        self.dispatch(reply)
+        finally:
+            self.ready.clear()
+
+    async def close(self) -> None:
+        await self.scheduler.close()
+        await self.delivery.close()
+
+    async def _rebuild(self) -> None:
+        assert self.redis is not None
+        symbols = await cast(Awaitable[list[str]], self.redis.hkeys(keys.DEMAND))
+        snapshot = await asyncio.to_thread(load_index, symbols)
+        for conn in refill(self.index, snapshot, self.options.window):
+            self._drop(conn)  # gone while we were away
+        self.stats.rebuilds += 1
+        log.info("fan-out index rebuilt: %d connections on %d symbols", len(self.index), self.index.symbol_count())
+
+    # -- incoming ----------------------------------------------------------------------------------
+
+    def dispatch(self, reply: list[Any]) -> None:
+        """One pub/sub push: ``[pmessage, pattern, channel, data]`` or ``[message, channel, data]``."""
+        kind = reply[0]
+        if kind == "pmessage":
+            self.on_tick(reply[2][len(self._prefix) :], reply[3])
+        elif kind == "message" and (handler := self._handlers.get(reply[1])) is not None:
+            handler(reply[2])
+
+    def on_tick(self, symbol: str, text: str) -> None:
+        """A tick (the contract's JSON) published on ``stock:realtime:{symbol}``."""
+        index = self.index
+        if not index.wants(symbol):
+            return
+        self.newest.record(symbol, text)
+        ticking = index.ticking(symbol)
+        if ticking:
+            self._queue_tick(ticking, text.encode())
+        batching = index.batching(symbol)
+        if batching:
+            self.stats.wanted["batch"] += len(batching)
+            for conn in index.take_sleepers(symbol).values():
+                self.scheduler.wake(conn)
+
+    def _queue_tick(self, ticking: Subscribers, payload: bytes) -> None:
+        limit, stats = self.options.queue_limit, self.stats
+        for conn in ticking.values():
+            queue = conn.queue
+            queue.append(payload)
+            if len(queue) > limit:  # a throttled or slow client: the oldest go, the newest stay
+                queue.popleft()
+                stats.dropped += 1
+            if conn.idle:
+                self.scheduler.schedule(conn)
+        stats.wanted["tick"] += len(ticking)
+
+    def on_control(self, text: str) -> None:
+        """An announcement of the WebSocket handlers on ``ws:control``."""
+        announcement = control.parse(text)
+        if announcement is None:
+            return  # e.g. a bare wake-up for the planner
+        self.stats.announcements += 1
+        if announcement.event == control.SUBSCRIBE:
+            self._subscribe(announcement)
+            return
+        conn = self.index.get(announcement.connection_id)
+        if conn is None:
+            return
+        if announcement.event == control.UNSUBSCRIBE:
+            self.index.unsubscribe(conn, announcement.symbols)
+            self.index.unsubscribe_topics(conn, announcement.topics)
+        elif announcement.event == control.DISCONNECT:
+            self._drop(conn)
+
+    def _subscribe(self, announcement: control.Announcement) -> None:
+        window = self.options.window(announcement.window_ms)
+        conn = self.index.get(announcement.connection_id)
+        if conn is None:
+            if announcement.domain_name is None or announcement.stage is None:
+                return
+            endpoint = connections_endpoint(announcement.domain_name, announcement.stage)
+            conn = Connection(announcement.connection_id, endpoint, announcement.mode or TICK, window)
+            self.index.add(conn)
+        elif announcement.mode is not None:
+            self.index.set_mode(conn, announcement.mode, window)
+        self.index.subscribe(conn, announcement.symbols)
+        self.index.subscribe_topics(conn, announcement.topics)
+
+    def on_theme(self, text: str) -> None:
+        """A theme update (``themes:updates``) to the ``themes`` topic, as ``{"type":"theme_update",...}``."""
+        subs = self.index.topic("themes")
+        if not subs:
+            return
+        try:
+            update = json.loads(text)
+        except (TypeError, ValueError):
+            log.warning("theme update is not JSON; not delivered")
+            return
+        if isinstance(update, dict):
+            body: dict[str, Any] = {"type": "theme_update", **{k: v for k, v in update.items() if k != "type"}}
+        else:
+            body = {"type": "theme_update", "data": update}
+        self.stats.theme_updates += self._queue(subs, _compact(body))
+
+    def on_signal(self, text: str) -> None:
+        """A live buy signal (issue 15), already ``{"type":"signal",...}``, to the ``signals`` topic."""
+        subs = self.index.topic("signals")
+        if not subs:
+            return
+        try:
+            body = json.loads(text)
+        except (TypeError, ValueError):
+            log.warning("signal is not JSON; not delivered")
+            return
+        if isinstance(body, dict):
+            self.stats.signals += self._queue(subs, _compact({**body, "type": "signal"}))
+
+    def _queue(self, subs: Subscribers, payload: bytes) -> int:
+        """``payload`` to each of ``subs``; how many."""
+        for conn in subs.values():
+            conn.queue.append(payload)
+            if conn.idle:
+                self.scheduler.schedule(conn)
+        return len(subs)
+
+    # Earlier names, still used by tests/test_live_signals.py.
+    _control = on_control
+    _dispatch = dispatch
+
+    # -- leaving -----------------------------------------------------------------------------------
+
+    def _drop(self, conn: Connection) -> None:
+        """Out of the index, nothing more sent."""
+        conn.gone = True
+        self.index.remove(conn)
+        conn.queue.clear()
+        self.scheduler.cancel_timer(conn)
+
+    def _gone(self, conn: Connection) -> None:
+        """API Gateway answered 410: the client left without ``$disconnect`` reaching us."""
+        if conn.gone:
+            return
+        self.stats.gone += 1
+        self._drop(conn)
+        self.scheduler.spawn(self._forget(conn.id))
+
+    async def _forget(self, connection_id: str) -> None:
+        """Registry and demand, like a ``$disconnect`` would (the registry makes sure it counts once)."""
+        try:
+            await asyncio.to_thread(self._forget_remote, connection_id)
+        except Exception:  # the TTL removes the rows eventually; the index already forgot it
+            log.exception("could not remove gone connection %s from the registry", connection_id)
+
+    async def _post(self, conn: Connection, body: bytes) -> str:
+        """The default ``post``: a signed call over the network."""
+        return await self.delivery.call(conn, body)
+
+    # -- status ------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, object]:
+        s, index = self.stats, self.index
+        connections = index.connections.values()
+        return {
+            "ready": self.ready.is_set(),
+            "connections": len(index),
+            "connectionsByMode": index.modes(),
+            "subscriptions": index.subscription_count(),
+            "symbols": index.symbol_count(),
+            "topicSubscribers": index.topic_counts(),
+            "calls": dict(s.calls),
+            "messages": dict(s.messages),
+            "oneByOne": dict(s.wanted),
+            "themeUpdates": s.theme_updates,
+            "signals": s.signals,
+            "gone": s.gone,
+            "throttled": s.throttled,
+            "failed": s.failed,
+            "dropped": s.dropped,
+            "announcements": s.announcements,
+            "rebuilds": s.rebuilds,
+            "inFlight": self.delivery.in_flight,
+            "queued": sum(len(c.queue) for c in connections),
+            "awaitingBatch": sum(1 for c in connections if c.mode == "batch" and self.newest.has_news(c)),
+            "lastBroadcastAt": s.last_broadcast_at,
+        }
