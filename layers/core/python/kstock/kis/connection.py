@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
@@ -65,6 +65,7 @@ class ConnectionState:
     last_message_at: datetime | None = None
     connected_at: datetime | None = None
     drift: dict[str, int] = field(default_factory=dict)
+    background_sends: int = 0  # subscribe(wait=False) sends still waiting for KIS's answer
 
 
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random | None = None) -> float:
@@ -111,14 +112,17 @@ class KisWebSocket:
         self._ws: ClientConnection | None = None
         self._approval_key: str | None = None
         self._task: asyncio.Task[None] | None = None
+        # Sends started without waiting (subscribe(wait=False)): the event loop keeps only weak
+        # references to tasks, so they are held here until done, and close() cancels them.
+        self._background: set[asyncio.Task[None]] = set()
         self._closing = asyncio.Event()
         self._changed = asyncio.Event()
         self._attempt = 0
 
     @classmethod
-    def from_settings(cls, approval: ApprovalSource, settings: Settings | None = None, **kwargs) -> KisWebSocket:
+    def from_settings(cls, approval: ApprovalSource, settings: Settings | None = None, **kwargs: Any) -> KisWebSocket:
         settings = settings or get_settings()
-        options = dict(
+        options: dict[str, Any] = dict(
             custtype=settings.kis_custtype,
             max_subscriptions=settings.kis_ws_max_subscriptions,
             pingpong_reply=settings.kis_ws_pingpong_reply,
@@ -147,12 +151,32 @@ class KisWebSocket:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        background = list(self._background)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` in the background, referenced until done; a failure is logged, never lost."""
+        task = asyncio.create_task(work, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:  # _send_quietly answers KIS errors itself: anything else is a bug to see
+            self._state.last_error = f"{type(exc).__name__}: {exc}"
+            self._touch()
+            log.error("KIS background task %s failed", task.get_name(), exc_info=exc)
 
     async def __aenter__(self) -> KisWebSocket:
         await self.start()
         return self
 
-    async def __aexit__(self, *_exc) -> None:
+    async def __aexit__(self, *_exc: object) -> None:
         await self.close()
 
     # -- state ---------------------------------------------------------------------------------
@@ -167,6 +191,7 @@ class KisWebSocket:
             records=stats.records,
             malformed_frames=stats.malformed_frames,
             drift=dict(stats.drift),
+            background_sends=len(self._background),
         )
 
     @property
@@ -215,7 +240,7 @@ class KisWebSocket:
         ws = self._ws
         if not wait:
             if ws is not None:
-                asyncio.create_task(self._send_quietly(ws, key))
+                self._spawn(self._send_quietly(ws, key), name=f"kis-ws-subscribe-{key[0]}-{key[1]}")
             return
         if ws is None:
             # Not connected (yet): the (re)connect restores it; wait a while for that to happen.
