@@ -25,6 +25,8 @@ pytest_plugins = [
 ]
 
 ROOMS = ("unit", "integration", "e2e")
+# Every server a test can ask for starts below one of these (database, api, cloud, streamer... depend on them).
+SERVER_FIXTURES = {"services", "moto_endpoint"}
 TESTS = Path(__file__).resolve().parent
 
 
@@ -41,4 +43,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             raise pytest.UsageError(
                 f"{item.nodeid}: a test module belongs in tests/unit, tests/integration or tests/e2e"
             )
+        if room == "unit" and SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            raise pytest.UsageError(f"{item.nodeid} starts servers: it belongs in tests/integration or tests/e2e")
         item.add_marker(getattr(pytest.mark, room))

@@ -1,14 +1,12 @@
-"""The tree shows what runs where: the Lambda layer and the streamer never import laptop-only code,
-and a Lambda missing a required setting says which one instead of reaching for embedded servers."""
+"""The tree shows what runs where: the Lambda layer and the streamer never import laptop-only code.
+(A Lambda missing a required setting is tests/integration/test_layout_missing_setting.py.)"""
 
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 
 import pytest
-from support.envs import environment
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "layers/core/python/kstock"
@@ -39,12 +37,3 @@ def test_the_core_layer_imports_only_itself_and_its_libraries():
 def test_lambda_and_streamer_code_never_import_laptop_only_code(runtime):
     offenders = {f: sorted(n & LAPTOP_ONLY) for f, n in imported_roots(ROOT / runtime).items() if n & LAPTOP_ONLY}
     assert offenders == {}, f"{runtime} runs in AWS, where these are not installed: {offenders}"
-
-
-def test_a_lambda_without_database_url_answers_500_and_logs_the_missing_setting(api, caplog):
-    with environment(DATABASE_URL=None):
-        status, body, _ = api("GET", "/companies/1")
-    assert status == 500 and body["code"] == "INTERNAL_ERROR", body
-    assert "DATABASE_URL" not in json.dumps(body), "the setting's name is for the operator's log, not the client"
-    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("configuration error")]
-    assert lines and "DATABASE_URL is not set" in lines[0], caplog.text

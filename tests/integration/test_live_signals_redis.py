@@ -1,0 +1,89 @@
+"""Live signals through real Redis (issue 15): the IndicatorWorker publishes what the batch rules give, and
+the fan-out delivers them to the ``signals`` topic only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import redis.asyncio as aioredis
+from support.signals import oracle, ticks
+from support.waiting import patient
+
+from kstock import keys
+from kstock.realtime.session import TOPICS
+from kstock_streamer.fanout import OK, Fanout, FanoutOptions
+from kstock_streamer.signals import IndicatorWorker
+
+
+def test_signals_go_through_redis_to_the_signals_topic_only(services):
+    feed = ticks(7, minutes=900)
+    expected = oracle(feed)
+
+    async def scenario():
+        client = aioredis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
+        listener = client.pubsub()
+        await listener.subscribe(keys.SIGNAL_UPDATES)
+        worker = IndicatorWorker(client, lambda: ["005930"])
+        task = asyncio.create_task(worker.run())
+        try:
+            probe = aioredis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
+            # the worker's subscription is in place once a publish reaches one subscriber besides ours
+            deadline = asyncio.get_running_loop().time() + patient(10)
+            while await probe.publish(keys.realtime_channel("000000"), "{}") < 1:
+                assert asyncio.get_running_loop().time() < deadline, "the worker never subscribed"
+                await asyncio.sleep(0.05)
+            for tick in feed:
+                await probe.publish(keys.realtime_channel("005930"), json.dumps(tick))
+            received = []
+            deadline = asyncio.get_running_loop().time() + patient(15)
+            while len(received) < len(expected) and asyncio.get_running_loop().time() < deadline:
+                message = await listener.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if message:
+                    received.append(json.loads(message["data"]))
+            await probe.aclose()
+            return received
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await listener.aclose()
+            await client.aclose()
+
+    received = asyncio.run(scenario())
+    assert sorted(((s["rule"], s["price"], s["time"]) for s in received), key=lambda s: (s[2], s[0])) == expected
+
+    class Recording(Fanout):
+        def __init__(self):
+            super().__init__(redis=None, options=FanoutOptions())
+            self.bodies: list[tuple[str, bytes]] = []
+
+        async def _post(self, conn, body):
+            self.bodies.append((conn.id, body))
+            return OK
+
+    async def deliver():
+        fanout = Recording()
+        for cid, topics in (("signals-client", ["signals"]), ("themes-client", ["themes"])):
+            fanout._control(
+                json.dumps(
+                    {
+                        "event": "subscribe",
+                        "connectionId": cid,
+                        "domainName": "127.0.0.1:1",
+                        "stage": "Prod",
+                        "mode": "tick",
+                        "symbols": [],
+                        "topics": topics,
+                    }
+                )
+            )
+        fanout._dispatch(["message", keys.SIGNAL_UPDATES, json.dumps(received[0])])
+        deadline = asyncio.get_running_loop().time() + patient(5)
+        while not fanout.bodies and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.01)
+        return fanout
+
+    fanout = asyncio.run(deliver())
+    assert "signals" in TOPICS
+    assert [(cid, json.loads(body)) for cid, body in fanout.bodies] == [("signals-client", received[0])]
+    assert fanout.stats.signals == 1
