@@ -8,14 +8,16 @@ shares and market cap (KIS reports the cap in units of 100 million won).
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 from pydantic import BaseModel, field_validator, model_validator
 
-from kstock.kis.rest import KisRestClient
 from kstock.market.calendar import KST
 from kstock.market.codes import classify
+
+if TYPE_CHECKING:  # the caller brings the client: queueing a request (kstock.loads) must not load it
+    from kstock.kis.rest import KisRestClient
 
 MAX_SPAN_DAYS = 3660
 
