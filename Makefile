@@ -35,7 +35,32 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-nanum >/dev/null; } || \
 		echo "chromium is not installed: the live-page tests will be skipped"
 
-test: $(STAMP) browser
+# Deploy tools, each in its own venv: checkov pins boto3 1.35, networkx<2.7 and packaging<24, aws-sam-cli
+# pins boto3 1.43, pydantic and click; in .venv they would hold back the project's versions (and they
+# cannot share one venv either). tests/integration/test_template_tools.py runs them; a new version reinstalls.
+TOOLS := .venv-tools
+CHECKOV_VERSION := 3.3.30
+SAM_CLI_VERSION := 1.170.0
+
+.PHONY: tools deploy-check
+
+$(TOOLS)/checkov/.installed-$(CHECKOV_VERSION):
+	@test -x $(TOOLS)/checkov/bin/python || $(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/python -m pip install --quiet 'checkov==$(CHECKOV_VERSION)'
+	@rm -f $(TOOLS)/checkov/.installed-* && touch $@
+
+$(TOOLS)/sam/.installed-$(SAM_CLI_VERSION):
+	@test -x $(TOOLS)/sam/bin/python || $(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/python -m pip install --quiet 'aws-sam-cli==$(SAM_CLI_VERSION)'
+	@rm -f $(TOOLS)/sam/.installed-* && touch $@
+
+tools: $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION) $(TOOLS)/sam/.installed-$(SAM_CLI_VERSION)
+
+# The template's checks plus `sam build` (every dependency from PyPI, a few minutes): before a deploy.
+deploy-check: $(STAMP) tools
+	KSTOCK_SAM_BUILD=1 $(BIN)/python -m pytest tests/unit/test_template_deploy.py tests/integration/test_template_tools.py
+
+test: $(STAMP) browser tools
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -45,4 +70,4 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m unit tests/unit $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache

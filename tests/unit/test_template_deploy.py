@@ -1,0 +1,233 @@
+"""template.yaml deploys the whole system (issue 12, item 7).
+
+The streamer runs as one ECS Fargate task that can never overlap another (one KIS session per app key),
+with least-privilege roles and the functions' own secrets; every dead-letter queue and the streamer's
+health raise an alarm; the local cloud reads the template as before. The tools (checkov, sam validate,
+sam build) run in tests/integration/test_template_tools.py.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from support.paths import PROJECT_ROOT
+
+from kstock.config import Settings
+from kstock_local.cloud.template import read_template
+
+TEMPLATE = PROJECT_ROOT / "template.yaml"
+
+# The streamer's secrets: the same Secrets Manager secrets the functions resolve in Globals.
+STREAMER_SECRETS = {
+    "DATABASE_URL": "DatabaseUrlSecret",
+    "REDIS_URL": "RedisUrlSecret",
+    "KIS_APP_KEY": "KisAppKeySecret",
+    "KIS_APP_SECRET": "KisAppSecretSecret",
+}
+
+# -- reading the template --------------------------------------------------------------------------------
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        assert isinstance(node, yaml.MappingNode)
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _short_form)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    return loaded
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: res for name, res in template["Resources"].items() if res["Type"] == kind}
+
+
+def _properties(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
+    properties: dict[str, Any] = template["Resources"][logical_id]["Properties"]
+    return properties
+
+
+def _container(template: dict[str, Any]) -> dict[str, Any]:
+    (container,) = _properties(template, "StreamerTaskDefinition")["ContainerDefinitions"]
+    return dict(container)
+
+
+def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _text(value: Any) -> str:
+    """A resource reference as text (``!Sub`` strings, ``!GetAtt`` parts) to compare against."""
+    return json.dumps(value, sort_keys=True)
+
+
+# -- the streamer service ----------------------------------------------------------------------------------
+
+
+def test_the_streamer_service_never_runs_two_kis_sessions(template: dict[str, Any]) -> None:
+    service = _properties(template, "StreamerService")
+    deployment = service["DeploymentConfiguration"]
+    assert service["DesiredCount"] == 1 and service["LaunchType"] == "FARGATE"
+    # no second task while one runs: a deployment stops the old task before it starts the new one
+    assert deployment["MaximumPercent"] == 100 and deployment["MinimumHealthyPercent"] == 0
+    assert service["TaskDefinition"] == {"Ref": "StreamerTaskDefinition"}
+    assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"] == {"Ref": "StreamerSubnetIds"}
+
+
+def test_the_task_runs_the_image_parameter_with_a_health_check_and_kept_logs(template: dict[str, Any]) -> None:
+    container = _container(template)
+    assert container["Image"] == {"Ref": "StreamerImageUri"}
+    assert "StreamerImageUri" in template["Parameters"]
+    assert any("127.0.0.1:8081/health" in str(part) for part in container["HealthCheck"]["Command"])
+    options = container["LogConfiguration"]["Options"]
+    assert container["LogConfiguration"]["LogDriver"] == "awslogs"
+    assert options["awslogs-group"] == {"Ref": "StreamerLogGroup"}
+    assert _properties(template, "StreamerLogGroup")["RetentionInDays"] > 0
+
+
+def test_the_streamer_gets_the_functions_secrets_from_secrets_manager(template: dict[str, Any]) -> None:
+    function_env = template["Globals"]["Function"]["Environment"]["Variables"]
+    container = _container(template)
+    injected = {s["Name"]: _text(s["ValueFrom"]) for s in container["Secrets"]}
+    plain = {e["Name"] for e in container["Environment"]}
+    for name, parameter in STREAMER_SECRETS.items():
+        # the functions resolve the very same parameter: one secret, two consumers
+        assert function_env[name] == {"Fn::Sub": f"{{{{resolve:secretsmanager:${{{parameter}}}}}}}"}, name
+        assert f":secret:${{{parameter}}}" in injected[name], name
+        assert name not in plain, f"{name} must never be a plain environment value"
+
+
+def test_every_streamer_setting_is_one_kstock_reads(template: dict[str, Any]) -> None:
+    """A misspelt variable would be ignored silently (the settings ignore unknown names)."""
+    container = _container(template)
+    names = {e["Name"] for e in container["Environment"]} | {s["Name"] for s in container["Secrets"]}
+    known = {field.upper() for field in Settings.model_fields}
+    assert names - known == set()
+
+
+def test_the_execution_role_reads_only_the_streamers_secrets(template: dict[str, Any]) -> None:
+    statements = _statements(template["Resources"]["StreamerExecutionRole"])
+    secret_reads = [s for s in statements if "secretsmanager:GetSecretValue" in _as_list(s["Action"])]
+    (statement,) = secret_reads
+    resources = sorted(_text(r) for r in statement["Resource"])
+    expected = sorted(
+        _text(
+            {
+                "Fn::Sub": f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:secret:"
+                f"${{{parameter}}}-??????"
+            }
+        )
+        for parameter in STREAMER_SECRETS.values()
+    )
+    assert resources == expected
+
+
+def test_the_task_role_has_least_privilege(template: dict[str, Any]) -> None:
+    statements = _statements(template["Resources"]["StreamerTaskRole"])
+    actions = {action for s in statements for action in _as_list(s["Action"])}
+    assert all(s["Effect"] == "Allow" and "*" != s["Resource"] for s in statements)
+    assert not any("*" in action or action.startswith("secretsmanager:") for action in actions), actions
+    for statement in statements:
+        statement_actions = _as_list(statement["Action"])
+        if any(a.startswith("dynamodb:") for a in statement_actions):
+            assert statement["Resource"] == {"Fn::GetAtt": ["ConnectionsTable", "Arn"]}
+            assert set(statement_actions) <= {
+                "dynamodb:GetItem",
+                "dynamodb:BatchGetItem",
+                "dynamodb:Query",
+                "dynamodb:DeleteItem",
+            }
+        else:
+            assert statement_actions == ["execute-api:ManageConnections"]
+            resource = _text(statement["Resource"])
+            assert "${WebSocketApi}/${WebSocketStage}/POST/@connections/*" in resource
+
+
+# -- alarms ------------------------------------------------------------------------------------------------
+
+
+def test_every_dead_letter_queue_raises_an_alarm(template: dict[str, Any]) -> None:
+    queues = _resources(template, "AWS::SQS::Queue")
+    dead_letter_queues = {
+        q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for q in queues.values()
+        if "RedrivePolicy" in q["Properties"]
+    }
+    assert len(dead_letter_queues) >= 6
+    watched = {}
+    for alarm in _resources(template, "AWS::CloudWatch::Alarm").values():
+        props = alarm["Properties"]
+        if props["Namespace"] == "AWS/SQS":
+            (dimension,) = props["Dimensions"]
+            watched[dimension["Value"]["Fn::GetAtt"][0]] = props
+    assert dead_letter_queues - set(watched) == set(), "add a DLQ alarm for each"
+    for name in dead_letter_queues:
+        props = watched[name]
+        assert props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+        assert (props["ComparisonOperator"], props["Threshold"]) == ("GreaterThanThreshold", 0)
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+
+
+def test_the_streamers_health_reaches_the_alarm_topic(template: dict[str, Any]) -> None:
+    alarm = _properties(template, "StreamerNotRunningAlarm")
+    dimensions = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert dimensions == {
+        "ClusterName": {"Ref": "StreamerCluster"},
+        "ServiceName": {"Fn::GetAtt": ["StreamerService", "Name"]},
+    }
+    # no task, no data point: missing data must count as "not running"
+    assert alarm["TreatMissingData"] == "breaching" and alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    rule = _properties(template, "StreamerStoppedRule")
+    assert rule["Targets"][0]["Arn"] == {"Ref": "AlarmTopic"}
+    assert rule["EventPattern"]["detail"]["clusterArn"] == [{"Fn::GetAtt": ["StreamerCluster", "Arn"]}]
+    publishers = {
+        s["Principal"]["Service"] for s in _properties(template, "AlarmTopicPolicy")["PolicyDocument"]["Statement"]
+    }
+    assert publishers == {"cloudwatch.amazonaws.com", "events.amazonaws.com"}
+    assert template["Resources"]["AlarmEmailSubscription"]["Condition"] == "HasAlarmEmail"
+
+
+def test_every_queue_is_encrypted_at_rest(  # checkov's CKV_AWS_27 sees only SSE-KMS
+    template: dict[str, Any],
+) -> None:
+    unencrypted = [
+        name
+        for name, queue in _resources(template, "AWS::SQS::Queue").items()
+        if queue["Properties"].get("SqsManagedSseEnabled") is not True and "KmsMasterKeyId" not in queue["Properties"]
+    ]
+    assert unencrypted == []
+
+
+def test_the_local_cloud_reads_the_template_and_ignores_the_deploy_only_resources(
+    template: dict[str, Any],
+) -> None:
+    local = read_template(TEMPLATE)
+    assert set(local.functions) == set(_resources(template, "AWS::Serverless::Function"))
+    assert set(local.queues) == set(_resources(template, "AWS::SQS::Queue"))
+    assert set(local.tables) == {"ConnectionsTable"}
+    assert set(local.websocket_apis) == {"WebSocketApi"}
