@@ -30,9 +30,9 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -41,6 +41,7 @@ from kstock import aws
 from kstock.config import get_settings
 
 _models: dict[tuple[str, str | None, str], type[_ConnectionItem]] = {}
+_connections: dict[tuple[str | None, str], Connection] = {}
 
 SYMBOL = "SYM#"
 TOPIC = "TOPIC#"
@@ -240,8 +241,20 @@ def topic_subscribers(topic: str) -> list[str]:
     return _members(f"{TOPIC}{topic}")
 
 
-def _connection() -> Any:
-    return _model()._get_connection().connection
+def _connection() -> Connection:
+    """The DynamoDB connection transactions go through (PynamoDB's public ``Connection``, one per
+    endpoint and region, with the same credentials as the item class)."""
+    settings = get_settings()
+    key = (settings.aws_endpoint_url, settings.aws_region)
+    if key not in _connections:
+        credentials = aws.credentials(key[0])  # empty against AWS: the default chain (the role)
+        _connections[key] = Connection(
+            region=key[1],
+            host=key[0],
+            aws_access_key_id=credentials.get("aws_access_key_id"),
+            aws_secret_access_key=credentials.get("aws_secret_access_key"),
+        )
+    return _connections[key]
 
 
 def _add_one(model: type[_ConnectionItem], connection_id: str, sk: str, expiry: timedelta) -> bool:
