@@ -166,10 +166,10 @@ def test_a_spent_daily_quota_is_acknowledged_not_retried(cloud, naver, lg):
 
 def test_the_schedule_queues_one_query_per_company_and_industry(cloud, sqs, database):
     probe = sqs.create_queue(QueueName="news-wiring-schedule-probe")["QueueUrl"]
-    from envs import environment
+    from support.envs import environment
 
     with environment(NEWS_QUEUE_URL=probe, AWS_ENDPOINT_URL=cloud.endpoint, AWS_REGION="ap-northeast-2"):
-        result = load_handler("app.news_schedule")({}, None)
+        result = load_handler("chalicelib.handlers.jobs.news.schedule")({}, None)
     expected = scalar("SELECT count(*) FROM companies WHERE kind = 'STOCK'") + scalar("SELECT count(*) FROM industries")
     assert result == {"queries": expected, "sent": expected}
     received: list[dict[str, Any]] = []

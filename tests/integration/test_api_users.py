@@ -149,7 +149,7 @@ def test_routes_needing_a_user_refuse_without_a_valid_token(api, method, path, a
 
 
 def test_favorites_add_list_delete(api, user, database):
-    from api_fixtures import company_id
+    from support.users import company_id
 
     samsung, hynix = company_id(database, "005930"), company_id(database, "000660")
     status, body, _ = post(api, "/users/favorites", {"companyId": samsung}, user.headers)
@@ -184,7 +184,7 @@ def test_favorite_errors(api, user, payload, status, code):
 
 
 def test_another_users_favorites_are_invisible_and_undeletable(api, user, other_user, database):
-    from api_fixtures import company_id
+    from support.users import company_id
 
     _, body, _ = post(api, "/users/favorites", {"companyId": company_id(database, "005930")}, user.headers)
     favorite = body["data"]["favoriteId"]
@@ -201,7 +201,7 @@ def test_bad_favorite_ids_are_invalid_request(api, user, favorite):
 
 
 def test_favorites_pagination(api, user, database):
-    from api_fixtures import company_id
+    from support.users import company_id
 
     for symbol in ("005930", "000660", "035420"):
         post(api, "/users/favorites", {"companyId": company_id(database, symbol)}, user.headers)

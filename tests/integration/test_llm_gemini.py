@@ -1,5 +1,5 @@
 """Contract tests of kstock.llm: the real google-genai client against a local server speaking
-Gemini's REST wire format (tests/gemini_standin.py), over a real socket, with the call log and
+Gemini's REST wire format (tests/support/gemini_standin.py), over a real socket, with the call log and
 the budget in the session's Postgres."""
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def test_smart_money_reads_the_kis_investor_trend_matched_by_day(database):
     from datetime import datetime, time
 
     import numpy as np
-    from kis_fixtures import forget_kis_tokens, rest_client, running_simulator
+    from support.kis import forget_kis_tokens, rest_client, running_simulator
 
     from kstock.kis.investor import investor_trend
     from kstock.market.calendar import KST

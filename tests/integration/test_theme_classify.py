@@ -1,5 +1,5 @@
 """Theme classification (issue 14): the rules classifier on constructed headlines, the Gemini
-classifier against the wire-format stand-in (tests/gemini_standin.py) over a real socket, and the
+classifier against the wire-format stand-in (tests/support/gemini_standin.py) over a real socket, and the
 chain LLM -> rules -> 미분류 with the reason of every fallback recorded."""
 
 from __future__ import annotations
