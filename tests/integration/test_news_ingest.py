@@ -312,7 +312,7 @@ def test_source_is_decided_by_the_article_host():
 
 
 def test_the_bench_measures_and_leaves_no_rows_behind(fresh_news):
-    from kstock_local.naver_sim import bench
+    from kstock_local.bench import news as bench
 
     before = counts()
     figures = bench.run(companies=2, seed=7)
