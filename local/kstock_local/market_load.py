@@ -66,7 +66,7 @@ def market_data_missing() -> bool:
             "SELECT count(*) AS n FROM companies c JOIN company_quotes q ON q.company_id = c.id "
             "WHERE c.market_cap IS NOT NULL"
         ).fetchone()
-    return row["n"] == 0
+    return row is None or row["n"] == 0
 
 
 @dataclass
@@ -124,7 +124,8 @@ class MarketLoader:
 
     async def _market_data(self) -> None:
         with db.read() as conn:
-            companies = conn.execute("SELECT count(*) AS n FROM companies").fetchone()["n"]
+            counted = conn.execute("SELECT count(*) AS n FROM companies").fetchone()
+        companies = counted["n"] if counted else 0
         result = await self._invoke("MarketDataFunction", {"batchSize": companies})
         self.phases.append(f"market data {result}")
         log("market", f"market data refreshed: {result}")

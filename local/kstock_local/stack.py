@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kstock.auth.tokens import signing_key
 from kstock.config import Settings, get_settings, reload_settings
 from kstock.eventloop import run_event_loop
 from kstock_local.cloud.runtime import LocalCloud, Ports
@@ -26,6 +25,7 @@ from kstock_local.embedded import EmbeddedServiceError, Services, ensure_service
 from kstock_local.market_load import MarketLoader, default_symbols
 from kstock_local.paths import TEMPLATE_PATH
 from kstock_local.settings import LocalSettings, get_local_settings, reload_local_settings
+from kstock_local.signing import local_signing_key
 from kstock_local.stack_state import clear_state, write_state
 from kstock_local.supervisor import ManagedProcess, keep_embedded_redis, log, python_module, supervise_task
 
@@ -66,7 +66,7 @@ def _stack_environment(services: Services, settings: Settings) -> dict[str, str]
     }
     embedded = [name for name, server in (("postgres", services.postgres), ("redis", services.redis)) if server]
     env["KSTOCK_EMBEDDED"] = ",".join(embedded)
-    env["JWT_SECRET"] = signing_key()  # JWT_SECRET, or the local key kept in KSTOCK_HOME
+    env["JWT_SECRET"] = local_signing_key()  # JWT_SECRET, or the local key kept in KSTOCK_HOME
     return env
 
 
@@ -148,10 +148,8 @@ def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: d
         ("Redis", f"{services.redis_kind} ({services.redis_url})"),
     ]
     table = "\n".join(f"  {name:<14} {value}" for name, value in rows)
-    counts = (
-        f"  {len(cloud.template.functions)} functions, {len(cloud.schedules)} schedules, "
-        f"{len(cloud.pollers)} queue pollers"
-    )
+    functions = cloud.template.functions if cloud.template else {}
+    counts = f"  {len(functions)} functions, {len(cloud.schedules)} schedules, {len(cloud.pollers)} queue pollers"
     hint = (
         "  New here? Open the live page, sign up (any email, a password with a letter, a digit and a\n"
         "  symbol, 8+ characters) and pick symbols; or POST /users/signup and /users/login."

@@ -51,9 +51,9 @@ def write_state(environment: dict[str, str]) -> None:
 
 def secrets() -> dict[str, str]:
     """The secrets a shell needs to act as the stack's functions (``kstock env --secrets``)."""
-    from kstock.auth.tokens import signing_key
+    from kstock_local.signing import local_signing_key
 
-    return {"JWT_SECRET": signing_key()}
+    return {"JWT_SECRET": local_signing_key()}
 
 
 def read_state() -> StackState | None:

@@ -30,7 +30,7 @@ class ManagedProcess:
     restarts: int = 0
     next_delay: float = 0.0
     _process: asyncio.subprocess.Process | None = None
-    _task: asyncio.Task | None = None
+    _task: asyncio.Task[None] | None = None
     _stopping: bool = False
     _started_at: float = 0.0
 
@@ -126,7 +126,7 @@ def supervise_task(
     restart_delay: float = 1.0,
     max_restart_delay: float = 60.0,
     stable_after: float = 60.0,
-) -> asyncio.Task:
+) -> asyncio.Task[None]:
     """Run ``factory()`` as a task; if it raises, report (once per distinct error) and run it
     again after a growing delay."""
 

@@ -198,7 +198,12 @@ def bench_analysis(top: int = 100) -> dict[str, Any]:
         with _Standin() as standin, _pointed_at(standin):
             queued: list[dict[str, Any]] = []
             started = time.perf_counter()
-            service.queue_nightly(day, top=top, enqueue=lambda m: queued.extend(m) or len(m))
+
+            def enqueue(messages: list[dict[str, Any]]) -> int:
+                queued.extend(messages)
+                return len(messages)
+
+            service.queue_nightly(day, top=top, enqueue=enqueue)
             each: list[float] = []
             models: dict[str, int] = {}
             for message in queued:
@@ -238,7 +243,7 @@ def report(result: dict[str, Any]) -> list[str]:
     return lines
 
 
-def add_analysis_bench(bench_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_analysis_bench(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def run(args: argparse.Namespace) -> int:
         for line in report(bench_analysis(args.top)):
             print(line)

@@ -12,6 +12,7 @@ requests/s, overall and per kind; every non-2xx answer is counted as an error.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import multiprocessing
 import os
@@ -25,11 +26,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from kstock.eventloop import run_event_loop
 from kstock.market.calendar import KST, is_trading_day, previous_trading_day
 from kstock_local.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, port_open
 from kstock_local.paths import TEMPLATE_PATH
+from kstock_local.settings import reload_local_settings
+from kstock_local.signing import local_signing_key
+
+if TYPE_CHECKING:
+    from kstock_local.cloud.runtime import LocalCloud
 
 OHLCV_ROUTE = "/companies/{companyId}/ohlcv"
 KEYWORDS = [
@@ -99,7 +106,9 @@ def _request(plan: Plan, rng: random.Random) -> tuple[str, str]:
     return kind, f"/rankings/industries/{rng.choice(plan.industry_ids)}/companies?size=20"
 
 
-async def _load(plan: Plan, clients: int, seconds: float, warmup: float, seed: int, rate: float | None) -> dict:
+async def _load(
+    plan: Plan, clients: int, seconds: float, warmup: float, seed: int, rate: float | None
+) -> dict[str, Any]:
     import aiohttp
 
     results: list[tuple[str, float, int]] = []
@@ -141,7 +150,7 @@ async def _load(plan: Plan, clients: int, seconds: float, warmup: float, seed: i
 
 
 def _client_process(
-    plan: Plan, clients: int, seconds: float, warmup: float, seed: int, rate: float | None, queue
+    plan: Plan, clients: int, seconds: float, warmup: float, seed: int, rate: float | None, queue: Any
 ) -> None:
     queue.put(asyncio.run(_load(plan, clients, seconds, warmup, seed, rate)))
 
@@ -227,14 +236,6 @@ def bench_api(
     from kstock_local.kis_sim.config import SimulatorConfig
     from kstock_local.kis_sim.server import SimulatorThread
 
-    class _ApiOnlyCloud(LocalCloud):
-        # Schedules and queue pollers would compete with the measured requests for the two cores.
-        def _start_schedules(self) -> None:
-            pass
-
-        def _start_pollers(self, sqs) -> None:
-            pass
-
     with tempfile.TemporaryDirectory(prefix="kstock-bench-api-") as tmp:
         home = Path(tmp)
         postgres = EmbeddedPostgres(home / "pg", delete_on_stop=True)
@@ -248,8 +249,8 @@ def bench_api(
             from kstock.config import reload_settings
 
             reload_settings()
+            reload_local_settings()
             from kstock import db
-            from kstock.auth.tokens import signing_key
             from kstock.companies.reference import seed as seed_reference
             from kstock.db.migrate import migrate
 
@@ -294,13 +295,20 @@ def bench_api(
             # the limiter runs (its Redis round trip is part of every request) but never refuses here
             os.environ["RATE_LIMIT_REQUESTS"] = "1000000000"
             reload_settings()
-            env = {**urls, "JWT_SECRET": signing_key(), "RATE_LIMIT_REQUESTS": "1000000000", "LOG_LEVEL": "WARNING"}
-            cloud = _ApiOnlyCloud(
+            env = {
+                **urls,
+                "JWT_SECRET": local_signing_key(),
+                "RATE_LIMIT_REQUESTS": "1000000000",
+                "LOG_LEVEL": "WARNING",
+            }
+            cloud = LocalCloud(
                 TEMPLATE_PATH,
                 f"http://127.0.0.1:{moto_port}",
                 env,
                 ports=Ports(http=free_port(), websocket=free_port()),
                 concurrency=workers,
+                # schedules and queue pollers would compete with the measured requests for the two cores
+                serve_events=False,
             )
             return run_event_loop(
                 _measure(
@@ -317,7 +325,18 @@ def bench_api(
             postgres.stop()
 
 
-async def _measure(cloud, company_ids, industry_ids, bar_companies, day, clients, seconds, warmup, seed, rate) -> dict:
+async def _measure(
+    cloud: LocalCloud,
+    company_ids: list[int],
+    industry_ids: list[int],
+    bar_companies: list[int],
+    day: date,
+    clients: int,
+    seconds: float,
+    warmup: float,
+    seed: int,
+    rate: float | None,
+) -> dict[str, Any]:
     import aiohttp
 
     await cloud.start()
@@ -378,10 +397,10 @@ def _in_process(plan: Plan, seed: int, requests: int = 2000) -> dict[str, float]
     return {"handler_p50": _percentile(every, 50), "handler_p95": _percentile(every, 95)}
 
 
-def add_api_bench(bench_sub) -> None:
+def add_api_bench(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``kstock bench api`` (called from kstock_local.cli.kis, next to the other benches)."""
 
-    def run(args) -> int:
+    def run(args: argparse.Namespace) -> int:
         bench_api(
             clients=args.clients,
             seconds=args.seconds,

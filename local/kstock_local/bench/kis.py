@@ -9,6 +9,7 @@ import random
 import subprocess
 import sys
 import time
+from typing import Any
 
 from kstock.kis.protocol import FrameParser
 
@@ -123,7 +124,7 @@ async def _consume(rest_url: str, ws_url: str, sessions: int, seconds: float, wa
     symbols = list(Market(history_days=0).stocks)
     counts = {"records": 0, "frames": 0, "on": False}
 
-    def on_ticks(ticks) -> None:
+    def on_ticks(ticks: list[Any]) -> None:
         if counts["on"]:
             counts["records"] += len(ticks)
             counts["frames"] += 1

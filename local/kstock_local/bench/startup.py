@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -39,7 +40,7 @@ PORTS = (
 PASSWORD = "Bench#Start1"
 
 
-def _until(condition, limit: float, interval: float = 0.2) -> float | None:
+def _until(condition: Callable[[], object], limit: float, interval: float = 0.2) -> float | None:
     start = time.monotonic()
     while time.monotonic() - start < limit:
         if condition():
@@ -151,7 +152,7 @@ def bench_startup(limit: float) -> None:
         print(f"  {name:<26} {shown}")
 
 
-def add_startup_bench(bench_sub: argparse._SubParsersAction) -> None:
+def add_startup_bench(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def run(args: argparse.Namespace) -> int:
         bench_startup(args.limit)
         return 0

@@ -44,7 +44,7 @@ def _stream_ticks(client: redis.Redis) -> int:
     """Ticks appended to the stream so far (entries are frames; count their ticks)."""
     total, last = 0, "-"
     while True:
-        entries = client.xrange(keys.TICK_STREAM, min=last, count=5000)
+        entries: list[tuple[str, dict[str, str]]] = client.xrange(keys.TICK_STREAM, min=last, count=5000)  # type: ignore[assignment]
         if last != "-":
             entries = entries[1:]
         if not entries:
@@ -82,6 +82,7 @@ def bench_ingest(rate: float = 30_000, seconds: float = 10.0, warmup: float = 3.
         )
         streamer = None
         try:
+            assert sim.stdout is not None  # piped
             urls = json.loads(sim.stdout.readline())
             client = redis.Redis.from_url(cache.url, decode_responses=True)
             from kstock.companies.reference import load_companies
@@ -192,6 +193,7 @@ def bench_tick_writer(rows: int = 500_000, batch: int = 5000) -> dict[str, float
 
     with tempfile.TemporaryDirectory(prefix="kstock-bench-") as tmp:
         cache, database, url = _servers(Path(tmp))
+        assert database is not None and url is not None  # asked for PostgreSQL
         try:
             _fill(redis.Redis.from_url(cache.url, decode_responses=True), rows)
 

@@ -21,16 +21,19 @@ import random
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import BaseModel
 
 from kstock_local.kis_sim.themes import THEMES, themes_of
+
+if TYPE_CHECKING:
+    from kstock.llm import GeminiClient
 
 SESSION_MINUTES = 390
 TOP_N = 30
@@ -38,6 +41,15 @@ NAIVE_CALLS = TOP_N * SESSION_MINUTES
 SYMBOL_IN_PROMPT = re.compile(r"^종목: .* \((?P<symbol>[0-9A-Z]+)\)$", re.MULTILINE)
 HEADLINE_IN_PROMPT = re.compile(r"^\[(?P<id>\d+)\] ", re.MULTILINE)
 SOLO_THEME = "개별 호재"  # what the fake LLM answers for a stock of no simulated theme
+
+
+def _one(row: dict[str, Any] | None) -> dict[str, Any]:
+    assert row is not None  # RETURNING and count(*) answer one row
+    return row
+
+
+def _no_news(company_id: int, name: str) -> None:
+    """The bench seeds each entrant's news itself: nothing to fetch."""
 
 
 class CountingLlm:
@@ -158,11 +170,13 @@ def prepare(day: date, background: int, seed: int) -> tuple[dict[str, Stock], di
                 else [f"{name} 신규 수주 공시", f"{name} 실적 개선 기대", f"{name} 자사주 매입 결정"]
             )
             for n, title in enumerate(titles):
-                news_id = conn.execute(
-                    "INSERT INTO news (url, title, source, published_at, fetched_at) "
-                    "VALUES (%s, %s, 'simulated', %s, %s) RETURNING id",
-                    (f"https://bench.simulated.kstock.local/{symbol}/{n}", title, fresh, fresh),
-                ).fetchone()["id"]
+                news_id = _one(
+                    conn.execute(
+                        "INSERT INTO news (url, title, source, published_at, fetched_at) "
+                        "VALUES (%s, %s, 'simulated', %s, %s) RETURNING id",
+                        (f"https://bench.simulated.kstock.local/{symbol}/{n}", title, fresh, fresh),
+                    ).fetchone()
+                )["id"]
                 conn.execute("INSERT INTO news_companies (news_id, company_id) VALUES (%s, %s)", (news_id, company_id))
             conn.execute(
                 "INSERT INTO data_refreshes (company_id, kind, refreshed_at) VALUES (%s, 'news', %s)",
@@ -185,6 +199,7 @@ def bench_themes(background: int = 120, seed: int = 14, redeliver_every: int = 1
         day = date(2030, 1, 2)  # a Wednesday: a trading day with a trading day before it
         stocks, truth = prepare(day, background, seed)
         llm = CountingLlm(truth)
+        gemini = cast("GeminiClient", llm)  # duck-typed: it answers classify() as the Gemini client does
         opening = datetime(day.year, day.month, day.day, 9, 0, tzinfo=KST)
         sent: list[Any] = []
         deliveries = 0
@@ -193,19 +208,24 @@ def bench_themes(background: int = 120, seed: int = 14, redeliver_every: int = 1
             now = opening + timedelta(minutes=minute)
             rows = [Ranked(symbol, name, 10_000, change, 1_000, 10_000_000) for symbol, name, change in ranking]
             queued: list[Any] = []
-            poll(rows, now=now, send=lambda requests, into=queued: into.extend(requests) or len(requests))
+
+            def send(requests: Sequence[Any], into: list[Any] = queued) -> int:
+                into.extend(requests)
+                return len(requests)
+
+            poll(rows, now=now, send=send)
             for request in queued:
                 deliveries += 1
-                classify_entrant(request, llm=llm, fetch_news=lambda *_: None, now=now + timedelta(seconds=5))
+                classify_entrant(request, llm=gemini, fetch_news=_no_news, now=now + timedelta(seconds=5))
                 if deliveries % redeliver_every == 0:  # SQS delivered it twice
-                    classify_entrant(request, llm=llm, fetch_news=lambda *_: None, now=now + timedelta(seconds=30))
+                    classify_entrant(request, llm=gemini, fetch_news=_no_news, now=now + timedelta(seconds=30))
             sent += queued
         elapsed = time.perf_counter() - started
         from kstock import db
 
         with db.read() as conn:
             counts = metrics.of_day(conn, day)
-            themes = conn.execute("SELECT count(*) AS n FROM themes WHERE is_active").fetchone()["n"]
+            themes = _one(conn.execute("SELECT count(*) AS n FROM themes WHERE is_active").fetchone())["n"]
         return {
             "minutes": SESSION_MINUTES,
             "counts": counts,
@@ -239,7 +259,7 @@ def report(result: dict[str, Any]) -> list[str]:
     ]
 
 
-def add_themes_bench(bench_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_themes_bench(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def run(args: argparse.Namespace) -> int:
         for line in report(bench_themes(args.background, args.seed)):
             print(line)

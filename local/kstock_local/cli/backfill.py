@@ -30,7 +30,8 @@ class BackfillJob:
     progress: redis.Redis
 
     def done(self) -> int:
-        return int(self.progress.hget(keys.backfill_progress(self.job), "done") or 0)
+        done = self.progress.hget(keys.backfill_progress(self.job), "done")  # a sync client: str | None
+        return int(str(done or 0))
 
 
 def queue_backfill(sqs: Any, queue_url: str, progress: redis.Redis, codes: list[str], days: int) -> BackfillJob:

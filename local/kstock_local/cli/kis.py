@@ -7,6 +7,10 @@ import asyncio
 import json
 import logging
 import signal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from kstock_local.kis_sim import KisSimulator
 
 
 def cmd_sim_kis(args: argparse.Namespace) -> int:
@@ -28,7 +32,7 @@ def cmd_sim_kis(args: argparse.Namespace) -> int:
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
-    def ready(sim) -> None:
+    def ready(sim: KisSimulator) -> None:
         if args.ready_json:
             print(json.dumps({"rest_url": sim.rest_url, "ws_url": sim.ws_url}), flush=True)
         else:
@@ -64,7 +68,7 @@ def cmd_bench_kis_sim(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_kis_commands(sub: argparse._SubParsersAction) -> None:
+def add_kis_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sim = sub.add_parser("sim-kis", help="run the local KIS simulator (REST 9443, WebSocket 21000)")
     sim.add_argument("--host", default=None, help="bind address (default 127.0.0.1)")
     sim.add_argument("--rest-port", type=int, default=None, help="REST port (default 9443; 0 = any)")
@@ -129,7 +133,7 @@ def add_kis_commands(sub: argparse._SubParsersAction) -> None:
     add_cold_start_bench(bench_sub)
 
 
-def add_streamer_benches(bench_sub) -> None:
+def add_streamer_benches(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def run_ingest(args: argparse.Namespace) -> int:
         from kstock_local.bench.streamer import bench_ingest
 

@@ -6,13 +6,17 @@ import argparse
 import shlex
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kstock.config import get_settings
 from kstock_local.paths import TEMPLATE_PATH
 from kstock_local.settings import get_local_settings
 
+if TYPE_CHECKING:
+    from kstock_local.embedded import Services
 
-def _services():
+
+def _services() -> Services:
     from kstock_local.embedded import ensure_embedded
 
     return ensure_embedded()
@@ -152,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    return int(args.func(args))
 
 
 if __name__ == "__main__":

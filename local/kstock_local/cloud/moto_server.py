@@ -18,4 +18,5 @@ if __name__ == "__main__":
     if not get_local_settings().kstock_log_aws:
         # werkzeug configures its logger only while it is unset: a level set first is kept
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    sys.exit(main(sys.argv[1:]))
+    main(sys.argv[1:])  # serves until interrupted
+    sys.exit(0)

@@ -47,6 +47,7 @@ class LocalCloud:
     # the simulated market trades at any hour: market-hours jobs run on their always-open schedule
     market_always_open: bool = False
     localstack: bool = False  # the endpoint is LocalStack: provision through localstack-client
+    serve_events: bool = True  # run the template's schedules and queue pollers (off: the API alone, benchmarks)
 
     template: Template | None = None
     functions: FunctionRegistry | None = None
@@ -90,8 +91,9 @@ class LocalCloud:
         functions = self.functions = FunctionRegistry(template, self.function_environment(), self.concurrency)
         await self._start_http(template, functions)
         await self._start_websocket(template, functions)
-        self._start_schedules(template, functions)
-        self._start_pollers(template, functions, provisioned, sqs)
+        if self.serve_events:
+            self._start_schedules(template, functions)
+            self._start_pollers(template, functions, provisioned, sqs)
 
     async def _serve(self, app: web.Application, port: int) -> None:
         runner = web.AppRunner(app, access_log=None)

@@ -41,8 +41,10 @@ def _short_form(loader: yaml.Loader, suffix: str, node: yaml.Node) -> dict[str, 
             value = value.split(".", 1)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
+    elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
+    else:
+        raise TemplateError(f"!{suffix}: unexpected YAML node {type(node).__name__}")
     return {name: value}
 
 
@@ -50,7 +52,10 @@ _CfnLoader.add_multi_constructor("!", lambda loader, suffix, node: _short_form(l
 
 
 def load_yaml(path: Path) -> dict[str, Any]:
-    return yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    if not isinstance(document, dict):
+        raise TemplateError(f"{path}: a template is a YAML mapping")
+    return document
 
 
 # -- what the runtime needs ------------------------------------------------------------------------
@@ -205,7 +210,7 @@ class _Resolver:
         if attribute == "QueueName":
             return name
         if attribute == "QueueUrl":
-            return self.ref(logical_id)
+            return str(self.ref(logical_id))
         if attribute == "ApiEndpoint":
             return f"ws://127.0.0.1/{name}"
         return f"{name}.{attribute}"
@@ -318,9 +323,9 @@ def _logical_id_of(reference: Any) -> str:
     if isinstance(reference, dict):
         if "Fn::GetAtt" in reference:
             arg = reference["Fn::GetAtt"]
-            return arg[0] if isinstance(arg, list) else arg.split(".", 1)[0]
+            return str(arg[0] if isinstance(arg, list) else arg.split(".", 1)[0])
         if "Ref" in reference:
-            return reference["Ref"]
+            return str(reference["Ref"])
     raise TemplateError(f"cannot tell which resource {reference!r} refers to")
 
 
@@ -393,7 +398,7 @@ def _websocket_apis(resources: dict[str, Any], r: _Resolver) -> dict[str, WebSoc
             r.physical_name(logical_id),
             props.get("RouteSelectionExpression", "$request.body.action"),
             routes,
-            stage,
+            str(stage),
         )
     return apis
 

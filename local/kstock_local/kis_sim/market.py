@@ -574,6 +574,8 @@ class Market:
             closes[i] = close
             close = fit(close / (1 + max(-0.25, min(0.25, rng.gauss(0.0003, vol)))))
         bars, prev = [], close
+        lower: float
+        upper: float
         for day, close in zip(days, closes, strict=True):
             if elw:  # ELWs have no daily price limit
                 lower, upper = ELW_TICK, 10**9

@@ -18,6 +18,7 @@ import secrets
 import string
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from aiohttp import WSMsgType, web
 
@@ -28,6 +29,33 @@ from kstock_local.kis_sim.records import frame, index_record, trade_record
 from kstock_local.kis_sim.state import SimState
 
 log = logging.getLogger("kstock_local.kis_sim.ws")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A registration request whose frame has a header, a body and an input with a tr_key."""
+
+    header: dict[str, Any]
+    tr_id: str
+    tr_key: str
+    tr_type: str
+
+
+def _parse_request(data: dict[str, Any], header: object) -> _Request | str:
+    """The request, or the error frame KIS answers a malformed one with."""
+    if not isinstance(header, dict):
+        return _error("OPSP9998", "JSON PARSING ERROR : header not found")
+    body = data.get("body")
+    if not isinstance(body, dict):
+        return _error("OPSP9997", "JSON PARSING ERROR : body not found")
+    inp = body.get("input")
+    if not isinstance(inp, dict):
+        return _error("OPSP9996", "JSON PARSING ERROR : input not found")
+    tr_id, tr_key = str(inp.get("tr_id") or ""), str(inp.get("tr_key") or "")
+    if not tr_key:
+        return _error("OPSP9995", "JSON PARSING ERROR : tr_key not found", tr_id)
+    return _Request(header, tr_id, tr_key, str(header.get("tr_type") or ""))
+
 
 TRADE_TRS = {"H0STCNT0", "H0EWCNT0", "H0UPCNT0"}
 # Registrations accepted (so real clients work) although the simulator publishes nothing for them.
@@ -174,25 +202,26 @@ class WsServer:
             return
         await self._send(session, self._handle(session, data, header))
 
-    def _handle(self, session: Session, data: dict, header: object) -> str:
-        if not isinstance(header, dict):
-            return _error("OPSP9998", "JSON PARSING ERROR : header not found")
-        body = data.get("body")
-        if not isinstance(body, dict):
-            return _error("OPSP9997", "JSON PARSING ERROR : body not found")
-        inp = body.get("input")
-        if not isinstance(inp, dict):
-            return _error("OPSP9996", "JSON PARSING ERROR : input not found")
-        tr_id, tr_key = str(inp.get("tr_id") or ""), str(inp.get("tr_key") or "")
-        if not tr_key:
-            return _error("OPSP9995", "JSON PARSING ERROR : tr_key not found", tr_id)
+    def _handle(self, session: Session, data: dict[str, Any], header: object) -> str:
+        """The answer to one registration request, checked in KIS's order: the frame's shape, the
+        approval key and the session's app key, the TR, then the registration itself."""
+        request = _parse_request(data, header)
+        if isinstance(request, str):
+            return request
+        refused = self._claim(session, request) or self._check_tr(request)
+        if refused is not None:
+            return refused
+        return self._register(session, request)
+
+    def _claim(self, session: Session, request: _Request) -> str | None:
+        """The approval key names an app key this session may use (one session per app key)."""
+        tr_id, tr_key, header = request.tr_id, request.tr_key, request.header
         app_key = self.state.approvals.get(str(header.get("approval_key") or ""))
         if app_key is None:
             return _error("OPSP0011", "invalid approval : NOT FOUND", tr_id, tr_key)
         if header.get("custtype", "P") not in ("P", "B"):
             return _error("OPSP8998", "JSON PARSING ERROR : invalid custtype", tr_id, tr_key)
-        tr_type = str(header.get("tr_type") or "")
-        if tr_type not in ("1", "2"):
+        if request.tr_type not in ("1", "2"):
             return _error("OPSP8997", "JSON PARSING ERROR : invalid tr_type", tr_id, tr_key)
         holder = self.holders.get(app_key)
         if holder is not None and holder is not session and not holder.closed:
@@ -202,13 +231,21 @@ class WsServer:
             self.holders[app_key] = session
         elif session.app_key != app_key:
             return _error("OPSP8996", "ALREADY IN USE appkey", tr_id, tr_key)
+        return None
+
+    def _check_tr(self, request: _Request) -> str | None:
+        tr_id, tr_key = request.tr_id, request.tr_key
         if tr_id not in TRADE_TRS and tr_id not in QUIET_TRS:
             return _error("OPSP8991", "SUBSCRIBE ERROR : invalid tr_id", tr_id, tr_key)
         if not self._known_key(tr_id, tr_key):
             return _error("OPSP8992", "SUBSCRIBE ERROR : invalid tr_key", tr_id, tr_key)
+        return None
+
+    def _register(self, session: Session, request: _Request) -> str:
+        tr_id, tr_key = request.tr_id, request.tr_key
         slot = (tr_id, tr_key)
         encrypt = "Y" if tr_id in ENCRYPTED_TRS else "N"
-        if tr_type == "2":
+        if request.tr_type == "2":
             if session.subscriptions.pop(slot, None) is None:
                 return _error("OPSP0003", "UNSUBSCRIBE ERROR(not found!)", tr_id, tr_key)
             return _control(tr_id, tr_key, "0", "OPSP0001", "UNSUBSCRIBE SUCCESS", encrypt=encrypt)

@@ -295,7 +295,8 @@ def _parse_at(text: str, zone: ZoneInfo) -> datetime:
     if match is None:
         raise ScheduleError(f"{text}: a one-time expression must look like 'at(yyyy-mm-ddThh:mm:ss)'")
     try:
-        wall = datetime(*(int(match[group]) for group in ("y", "mo", "d", "h", "mi", "s")))
+        year, month, day, hour, minute, second = (int(match[group]) for group in ("y", "mo", "d", "h", "mi", "s"))
+        wall = datetime(year, month, day, hour, minute, second)
     except ValueError as exc:
         raise ScheduleError(f"{text}: invalid date or time ({exc})") from None
     return wall.replace(tzinfo=zone).astimezone(UTC)

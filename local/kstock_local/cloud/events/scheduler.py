@@ -58,11 +58,12 @@ class ScheduledFunction:
         self.schedule: Schedule = parse_schedule(source.expression, source.timezone).anchored(clock.now())
         self.rule_arn = f"arn:aws:events:{region}:{LOCAL_ACCOUNT}:rule/{function.spec.logical_id}-{source.name}"
         self.fired = 0
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def event(self, fired_at: datetime) -> dict[str, Any]:
         if self.source.input is not None:  # a rule with Input sends that JSON instead
-            return json.loads(self.source.input)
+            event: dict[str, Any] = json.loads(self.source.input)
+            return event
         return scheduled_event(self.rule_arn, fired_at, self.region)
 
     async def _invoke(self, event: dict[str, Any]) -> None:

@@ -57,7 +57,7 @@ def to_record(message: dict[str, Any], queue_arn: str, region: str) -> dict[str,
 
 class SqsPoller:
     def __init__(
-        self, source: SqsEvent, function: LocalFunction, sqs, queue_url: str, queue_arn: str, region: str
+        self, source: SqsEvent, function: LocalFunction, sqs: Any, queue_url: str, queue_arn: str, region: str
     ) -> None:
         self.source = source
         self.function = function
@@ -79,7 +79,8 @@ class SqsPoller:
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
         )
-        return response.get("Messages", [])
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
 
     async def _collect(self) -> list[dict[str, Any]]:
         """Up to BatchSize messages, waiting at most the batching window once the first arrived."""

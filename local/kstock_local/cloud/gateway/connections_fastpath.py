@@ -54,7 +54,7 @@ class ConnectionsFastPath(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.buffer = bytearray()
         self.busy = False
-        self._serving: asyncio.Future | None = None
+        self._serving: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -133,6 +133,7 @@ class ConnectionsFastPath(asyncio.Protocol):
 
     def _hand_over(self) -> None:
         transport, buffered = self.transport, bytes(self.buffer)
+        assert transport is not None  # handed over only while connected
         self.buffer.clear()
         self.kept.discard(self)
         protocol = self.fallback()

@@ -10,6 +10,7 @@ import base64
 import re
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ def _text_or_base64(body: bytes) -> tuple[str | None, bool]:
         return base64.b64encode(body).decode("ascii"), True
 
 
-def single_and_multi(items) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
+def single_and_multi(items: Iterable[tuple[str, str]]) -> tuple[dict[str, str] | None, dict[str, list[str]] | None]:
     multi: dict[str, list[str]] = {}
     for key, value in items:
         multi.setdefault(key, []).append(value)
@@ -42,8 +43,8 @@ def single_and_multi(items) -> tuple[dict[str, str] | None, dict[str, list[str]]
 def build_proxy_event(
     method: str,
     path: str,
-    query_items,
-    header_items,
+    query_items: Iterable[tuple[str, str]],
+    header_items: Iterable[tuple[str, str]],
     body: bytes,
     source_ip: str,
     host: str,

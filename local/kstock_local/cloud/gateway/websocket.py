@@ -80,6 +80,14 @@ class Connection:
         }
 
 
+@dataclass
+class _Closing:
+    """Why a socket ends: the close code and reason $disconnect reports (1000 unless something else happened)."""
+
+    code: int = 1000
+    reason: str = "client closed"
+
+
 def _connection_id() -> str:
     # API Gateway ids look like "L0SM9cOFvHcCIhw=": 12 base64 characters.
     return base64.b64encode(secrets.token_bytes(8)).decode()[:11] + "="
@@ -225,65 +233,82 @@ class WebSocketGateway:
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         connection_id = _connection_id()
-        if "$connect" in self.routes:
-            event = self._event(connection_id, "$connect", "CONNECT", request, None)
-            try:
-                result = await self._run_route("$connect", event) or {}
-            except FunctionError:
-                self.stats["refused"] += 1
-                return web.json_response(
-                    {"status": 500, "code": "INTERNAL_ERROR", "message": "Internal server error"}, status=500
-                )
-            status = int(result.get("statusCode", 200))
-            if not 200 <= status < 300:
-                self.stats["refused"] += 1
-                return web.Response(status=status if status >= 400 else 403, text=result.get("body") or "Forbidden")
+        refusal = await self._connect(connection_id, request)
+        if refusal is not None:
+            return refusal
         ws = web.WebSocketResponse(max_msg_size=self.limits.message_bytes, autoping=True)
         await ws.prepare(request)
         connection = Connection(connection_id, ws, request.remote or "127.0.0.1", request.headers.get("User-Agent"))
         self.connections[connection_id] = connection
         self.stats["connects"] += 1
         watchdog = asyncio.create_task(self._watch(connection))
-        close_code, reason = 1000, "client closed"
+        closing = _Closing()
+        try:
+            await self._receive(connection, ws, closing)
+        finally:
+            watchdog.cancel()
+            self.connections.pop(connection_id, None)
+            if ws.close_code is not None and closing.code == 1000:
+                closing.code = ws.close_code
+            await self._disconnect(connection, closing)
+        return ws
+
+    async def _connect(self, connection_id: str, request: web.Request) -> web.StreamResponse | None:
+        """Run $connect (when routed): None lets the upgrade proceed, else the HTTP answer refusing it."""
+        if "$connect" not in self.routes:
+            return None
+        event = self._event(connection_id, "$connect", "CONNECT", request, None)
+        try:
+            result = await self._run_route("$connect", event) or {}
+        except FunctionError:
+            self.stats["refused"] += 1
+            return web.json_response(
+                {"status": 500, "code": "INTERNAL_ERROR", "message": "Internal server error"}, status=500
+            )
+        status = int(result.get("statusCode", 200))
+        if 200 <= status < 300:
+            return None
+        self.stats["refused"] += 1
+        return web.Response(status=status if status >= 400 else 403, text=result.get("body") or "Forbidden")
+
+    async def _receive(self, connection: Connection, ws: web.WebSocketResponse, closing: _Closing) -> None:
+        """Route the client's messages until it leaves; ``closing`` records why the socket ends."""
         try:
             async for message in ws:
                 if message.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     if message.type == WSMsgType.ERROR:
-                        close_code, reason = 1009, "message too big"
+                        closing.code, closing.reason = 1009, "message too big"
                         self.stats["oversize"] += 1
                     continue
                 connection.last_active = time.time()
                 data = message.data if message.type == WSMsgType.TEXT else message.data.decode("utf-8", "replace")
                 if len(data.encode()) > self.limits.frame_bytes:
                     self.stats["oversize"] += 1
-                    close_code, reason = 1009, "frame exceeds 32 KB"
+                    closing.code, closing.reason = 1009, "frame exceeds 32 KB"
                     await ws.close(code=1009, message=b"Message too big")
                     break
                 await self._on_message(connection, data)
         except Exception:  # never drop a socket without a close frame (issue 17)
-            log.exception("WebSocket connection failed", extra={"connection_id": connection_id})
-            close_code, reason = 1011, "internal error"
+            log.exception("WebSocket connection failed", extra={"connection_id": connection.id})
+            closing.code, closing.reason = 1011, "internal error"
             if not ws.closed:
                 await ws.close(code=1011, message=b"Internal error")
-        finally:
-            watchdog.cancel()
-            self.connections.pop(connection_id, None)
-            if ws.close_code is not None and close_code == 1000:
-                close_code = ws.close_code
-            if "$disconnect" in self.routes:
-                event = self._event(
-                    connection_id,
-                    "$disconnect",
-                    "DISCONNECT",
-                    None,
-                    connection,
-                    context={"disconnectStatusCode": close_code, "disconnectReason": reason},
-                )
-                try:
-                    await self._run_route("$disconnect", event)
-                except FunctionError:
-                    pass  # like API Gateway: a failing $disconnect changes nothing for anyone
-        return ws
+
+    async def _disconnect(self, connection: Connection, closing: _Closing) -> None:
+        if "$disconnect" not in self.routes:
+            return
+        event = self._event(
+            connection.id,
+            "$disconnect",
+            "DISCONNECT",
+            None,
+            connection,
+            context={"disconnectStatusCode": closing.code, "disconnectReason": closing.reason},
+        )
+        try:
+            await self._run_route("$disconnect", event)
+        except FunctionError:
+            pass  # like API Gateway: a failing $disconnect changes nothing for anyone
 
     async def _on_message(self, connection: Connection, data: str) -> None:
         self.stats["messages_in"] += 1

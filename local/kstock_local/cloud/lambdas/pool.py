@@ -66,7 +66,8 @@ class _Environment:
         loop = asyncio.get_running_loop()
         await loop.sock_sendall(self.channel, frame(event))
         (size,) = FRAME_HEADER.unpack(await self._read(loop, FRAME_HEADER.size))
-        return pickle.loads(await self._read(loop, size))
+        ok, value = pickle.loads(await self._read(loop, size))  # the runtime's (ok, result or error) answer
+        return bool(ok), value
 
     async def _read(self, loop: asyncio.AbstractEventLoop, size: int) -> bytes:
         buffer = bytearray(size)
@@ -108,7 +109,7 @@ class LocalFunction:
         self._lock = threading.Lock()
         self._idle: deque[_Environment] = deque()
         self._started = 0
-        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = deque()
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[_Environment]]] = deque()
         self._closed = False
 
     @property
@@ -167,7 +168,7 @@ class LocalFunction:
                 self._started += 1
             else:
                 loop = asyncio.get_running_loop()
-                waiter = loop.create_future()
+                waiter: asyncio.Future[_Environment] = loop.create_future()
                 self._waiters.append((loop, waiter))
         if start:
             try:
@@ -211,14 +212,14 @@ class LocalFunction:
             environment.close()
 
 
-def _hand_over(waiter: asyncio.Future, environment: _Environment, function: LocalFunction) -> None:
+def _hand_over(waiter: asyncio.Future[_Environment], environment: _Environment, function: LocalFunction) -> None:
     if waiter.done():  # cancelled between release and now: give it to the next one
         function._release(environment)
     else:
         waiter.set_result(environment)
 
 
-def _fail(waiter: asyncio.Future) -> None:
+def _fail(waiter: asyncio.Future[_Environment]) -> None:
     if not waiter.done():
         waiter.set_exception(RuntimeError("could not start an execution environment"))
 

@@ -32,7 +32,7 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))
 
 
-def load_handler(handler: str, code_dir: Path = FUNCTIONS_DIR):
+def load_handler(handler: str, code_dir: Path = FUNCTIONS_DIR) -> Any:
     """``"app.app"`` -> the object Lambda would call."""
     if str(code_dir) not in sys.path:
         sys.path.insert(0, str(code_dir))
