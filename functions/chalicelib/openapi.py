@@ -54,18 +54,24 @@ nothing registered is missing from the document; declare them to document them p
 
 from __future__ import annotations
 
+import copy
 import re
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from kstock import __version__
 from kstock.errors import ApiError, InvalidRequest, MissingField, TooManyRequests, Unauthorized
 from kstock.validation import MAX_BIG_ID, MAX_ID
+
+if TYPE_CHECKING:
+    from chalice.app import Chalice
+
+View = TypeVar("View", bound=Callable[..., Any])  # a route's view function
 
 JSON = "application/json"
 REF = "#/components/schemas/{model}"
@@ -121,11 +127,11 @@ def operation(
     raw: bool = False,
     rate_limited: bool = True,
     include: bool = True,
-) -> Callable:
+) -> Callable[[View], View]:
     """Attach an :class:`Operation` to a view function (returned unchanged, so decorator order
     with ``@bp.route`` does not matter)."""
 
-    def decorate(view: Callable) -> Callable:
+    def decorate(view: View) -> View:
         setattr(
             view,
             ATTRIBUTE,
@@ -153,11 +159,12 @@ def operation(
     return decorate
 
 
-def operation_of(view: Callable) -> Operation | None:
-    return getattr(view, ATTRIBUTE, None)
+def operation_of(view: Callable[..., Any]) -> Operation | None:
+    found = getattr(view, ATTRIBUTE, None)
+    return found if isinstance(found, Operation) else None
 
 
-def _docstring(view: Callable) -> str | None:
+def _docstring(view: Callable[..., Any]) -> str | None:
     doc = (view.__doc__ or "").strip()
     return re.sub(r"\s*\n\s*", " ", doc) or None
 
@@ -180,7 +187,7 @@ class _Schemas:
     """Every model of the document, rendered once into ``components/schemas``."""
 
     def __init__(self, operations: Iterable[Operation]) -> None:
-        pairs: list[tuple[type[BaseModel], str]] = []
+        pairs: list[tuple[type[BaseModel], JsonSchemaMode]] = []
         for op in operations:
             if op.body is not None:
                 pairs.append((op.body, "validation"))
@@ -195,7 +202,7 @@ class _Schemas:
         else:
             self.refs, self.components = {}, {}
 
-    def ref(self, model: type[BaseModel], mode: str) -> dict[str, Any]:
+    def ref(self, model: type[BaseModel], mode: JsonSchemaMode) -> dict[str, Any]:
         return dict(self.refs[(model, mode)])
 
     def data(self, value: Any) -> dict[str, Any] | None:
@@ -309,13 +316,8 @@ def _errors(op: Operation, path_params: list[str]) -> dict[int, list[str]]:
     return grouped
 
 
-def _operation(op: Operation, method: str, template: str, view_name: str, schemas: _Schemas) -> dict[str, Any]:
-    names = re.findall(r"{([^}/]+)}", template)
-    out: dict[str, Any] = {"operationId": f"{view_name}_{method.lower()}", "summary": op.summary}
-    if op.description:
-        out["description"] = op.description
-    if op.tags:
-        out["tags"] = list(op.tags)
+def _parameters(op: Operation, names: list[str]) -> list[dict[str, Any]]:
+    """The path segments (``{name}`` of the template), then the query model's fields."""
     parameters = []
     for name in names:
         param = op.path.get(name, PathParam({"type": "string"}))
@@ -325,12 +327,11 @@ def _operation(op: Operation, method: str, template: str, view_name: str, schema
         parameters.append(entry)
     if op.query is not None:
         parameters.extend(_query_parameters(op.query))
-    if parameters:
-        out["parameters"] = parameters
-    if op.body is not None:
-        out["requestBody"] = {"required": True, "content": {JSON: {"schema": schemas.ref(op.body, "validation")}}}
-    if op.auth:
-        out["security"] = [{"bearerAuth": []}]
+    return parameters
+
+
+def _success(op: Operation, schemas: _Schemas) -> dict[str, Any]:
+    """The route's own answer, and the other success-shaped answers it declares."""
     responses: dict[str, Any] = {}
     if op.raw:
         responses[str(op.status)] = {"description": op.summary, "content": {op.media_type: {}}}
@@ -345,29 +346,49 @@ def _operation(op: Operation, method: str, template: str, view_name: str, schema
             "description": description,
             "content": {JSON: {"schema": _envelope(status, schemas.data(data), None)}},
         }
+    return responses
+
+
+# a route that did not declare itself: any envelope may come back
+_UNDECLARED = {
+    "description": "not declared by the route",
+    "content": {
+        JSON: {"schema": {"type": "object", "required": ["status"], "properties": {"status": {"type": "integer"}}}}
+    },
+}
+
+
+def _operation(op: Operation, method: str, template: str, view_name: str, schemas: _Schemas) -> dict[str, Any]:
+    names = re.findall(r"{([^}/]+)}", template)
+    out: dict[str, Any] = {"operationId": f"{view_name}_{method.lower()}", "summary": op.summary}
+    if op.description:
+        out["description"] = op.description
+    if op.tags:
+        out["tags"] = list(op.tags)
+    parameters = _parameters(op, names)
+    if parameters:
+        out["parameters"] = parameters
+    if op.body is not None:
+        out["requestBody"] = {"required": True, "content": {JSON: {"schema": schemas.ref(op.body, "validation")}}}
+    if op.auth:
+        out["security"] = [{"bearerAuth": []}]
+    responses = _success(op, schemas)
     for status, codes in sorted(_errors(op, names).items()):
         responses[str(status)] = _error_response(status, codes)
-    if not op.declared:  # a route that did not declare itself: any envelope may come back
-        responses["default"] = {
-            "description": "not declared by the route",
-            "content": {
-                JSON: {
-                    "schema": {"type": "object", "required": ["status"], "properties": {"status": {"type": "integer"}}}
-                }
-            },
-        }
+    if not op.declared:
+        responses["default"] = copy.deepcopy(_UNDECLARED)
     out["responses"] = responses
     return out
 
 
-def _fallback(view: Callable) -> Operation:
+def _fallback(view: Callable[..., Any]) -> Operation:
     doc = _docstring(view) or view.__name__.replace("_", " ")
     return Operation(summary=doc.split(". ")[0][:120], description=doc, declared=False)
 
 
-def document(app, *, title: str = "kstock API") -> dict[str, Any]:
+def document(app: Chalice, *, title: str = "kstock API") -> dict[str, Any]:
     """The OpenAPI document of every route registered on ``app`` (a Chalice app)."""
-    entries = []
+    entries: list[tuple[str, str, str, Operation]] = []
     for template, methods in sorted(app.routes.items()):
         for method, entry in sorted(methods.items()):
             op = operation_of(entry.view_function) or _fallback(entry.view_function)

@@ -175,7 +175,7 @@ def test_poison_messages_end_in_the_dead_letter_queue(cloud, sqs):
 def test_the_season_job_queues_every_company_with_a_corp_code(cloud, sqs, loaded):
     probe = sqs.create_queue(QueueName="dart-wiring-season-probe")["QueueUrl"]
     with environment(DART_QUEUE_URL=probe, AWS_ENDPOINT_URL=cloud.endpoint, AWS_REGION="ap-northeast-2"):
-        result = load_handler("app.dart_financials")({}, None)
+        result = load_handler("chalicelib.handlers.jobs.dart.financials")({}, None)
     with db.read() as conn:
         with_codes = conn.execute(
             "SELECT count(*) AS n FROM companies c JOIN dart_corp_codes d ON d.stock_code = c.symbol"

@@ -507,7 +507,7 @@ def _sqs_event(*bodies: str) -> dict[str, Any]:
 def test_worker_computes_good_messages_and_reports_poison_ones(no_key, world, day):
     from kstock_local.cloud.lambdas.runtime import LambdaContext, load_handler
 
-    worker = load_handler("app.analysis_worker")
+    worker = load_handler("chalicelib.handlers.workers.analysis.compute")
     good = AnalysisRequest(subject="industry", id=world.industry_id, day=day).model_dump_json()
     unknown = AnalysisRequest(subject="company", id=10**8, day=day).model_dump_json()
 

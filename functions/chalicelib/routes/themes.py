@@ -91,7 +91,7 @@ def cached(key: str, compute: Callable[[], Any]) -> Any:
         hit = cache.client().get(key)
     except RedisError:
         hit = None
-    if hit is not None:
+    if isinstance(hit, str | bytes):  # None when not cached
         return json.loads(hit)
     value = compute()
     try:

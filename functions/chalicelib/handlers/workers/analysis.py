@@ -1,21 +1,24 @@
-"""The AI outlook's Lambdas (issue 16): the nightly job and the AnalysisQueue worker.
+"""AnalysisQueue (issue 16): one company's or industry's AI outlook for the day per message.
 
-What fails and what is acknowledged: a message no retry can process (malformed, naming a company or
-industry that does not exist) raises, so the redrive policy parks it in AnalysisDeadLetterQueue after
-its receives. Gemini trouble never fails a record: the analysis falls back to rules with the reason
-stored and logged. A database or SQS failure raises and the message comes back; its claim on the day's
-row expires, so the retry can take it.
+A message no retry can process (malformed, naming a company or industry that does not exist) raises,
+so the redrive policy parks it in AnalysisDeadLetterQueue after its receives. Gemini trouble never
+fails a record: the analysis falls back to rules with the reason stored and logged. A database or SQS
+failure raises and the message comes back; its claim on the day's row expires, so the retry can take it.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from kstock.analysis import service
 from kstock.logs import get_logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 log = get_logger("kstock.analysis")
 _processor = BatchProcessor(event_type=EventType.SQS)
@@ -37,12 +40,5 @@ def _analysis_record(record: SQSRecord) -> None:
     )
 
 
-def worker(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def compute(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=_analysis_record, processor=_processor, context=context)
-
-
-def nightly(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """After the filings job: the largest companies by market cap and every industry, queued for today."""
-    queued = service.queue_nightly()
-    log.info("nightly analyses queued", extra={"queued": queued})
-    return {"queued": queued}

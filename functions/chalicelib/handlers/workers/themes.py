@@ -1,43 +1,32 @@
-"""Theme sync's Lambdas (issue 14): the rank watch job and the ThemeClassifyQueue worker.
+"""ThemeClassifyQueue (issue 14): one rank-watch entrant classified into a theme per message.
 
-What fails and what is acknowledged: a message no retry can process (not JSON, malformed, a symbol
-no company has) raises, so the redrive policy parks it in ThemeClassifyDeadLetterQueue after its
-receives. LLM trouble never fails a record (the chain falls back to rules, then 미분류 with a retry
-that rank watch queues later); a database or SQS failure raises and the message comes back.
+A message no retry can process (not JSON, malformed, a symbol no company has) raises, so the
+redrive policy parks it in ThemeClassifyDeadLetterQueue after its receives. LLM trouble never fails
+a record (the chain falls back to rules, then 미분류 with a retry that rank watch queues later); a
+database or SQS failure raises and the message comes back.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from kstock.logs import get_logger
+from kstock.themes import service
 from kstock.themes.rankwatch import ClassifyRequest, InvalidThemeRequest
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 log = get_logger("kstock.themes")
 _processor = BatchProcessor(event_type=EventType.SQS)
 
 
-def rank_watch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Every minute of the session: the fluctuation top 30, debounced entrants queued for classification."""
-    from kstock.kis.rest import shared_client
-    from kstock.marketdata.refresh import kis_unreachable
-    from kstock.themes import service
-
-    if kis_unreachable():
-        log.warning("KIS simulator not running: ranking not polled")
-        return {"skipped": True}
-    result = service.poll(client=shared_client())
-    log.info("ranking polled", extra=result.summary())
-    return result.summary()
-
-
 def _classify_record(record: SQSRecord) -> None:
-    from kstock.themes import service
-
     try:
         body = json.loads(record.body)
     except ValueError as exc:
@@ -58,5 +47,5 @@ def _classify_record(record: SQSRecord) -> None:
     )
 
 
-def theme_classify(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def classify(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(event=event, record_handler=_classify_record, processor=_processor, context=context)

@@ -1,0 +1,1 @@
+"""Scheduled jobs (EventBridge): thin wrappers over the core, one module per domain."""
