@@ -24,7 +24,7 @@ class LocalStackUnavailable(RuntimeError):
 def edge_url(localstack_host: str | None = None) -> str:
     """LocalStack's edge URL, as localstack-client resolves it (``localstack_host`` is host:port)."""
     try:
-        from localstack_client import config  # type: ignore[import-untyped]
+        from localstack_client import config  # type: ignore[import-untyped, unused-ignore]
     except ImportError as exc:  # declared in pyproject; absent only in a trimmed environment
         raise LocalStackUnavailable("localstack-client is not installed (pip install localstack-client)") from exc
     endpoint: str | None = config.get_service_endpoint("edge", localstack_host)

@@ -55,7 +55,7 @@ def localstack_clients(region: str, localstack_host: str | None = None) -> Clien
     (``localstack_host`` host:port, else LOCALSTACK_HOST / AWS_ENDPOINT_URL / localhost:4566). None
     when localstack-client is not installed: this module must run with boto3 and PyYAML alone."""
     try:
-        from localstack_client.session import Session  # type: ignore[import-untyped]
+        from localstack_client.session import Session  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         return None
     session = Session(
@@ -152,7 +152,7 @@ def _localstack_edge() -> str:
     """LocalStack's edge as localstack-client resolves it; without it, by the same variables
     (AWS_ENDPOINT_URL, else LOCALSTACK_HOST, else localhost:4566)."""
     try:
-        from localstack_client import config  # type: ignore[import-untyped]
+        from localstack_client import config  # type: ignore[import-untyped, unused-ignore]
     except ImportError:
         host = os.environ.get("LOCALSTACK_HOST") or "localhost:4566"
         return (os.environ.get("AWS_ENDPOINT_URL") or f"http://{host}").rstrip("/")
