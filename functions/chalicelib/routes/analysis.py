@@ -1,6 +1,6 @@
 """/companies/{companyId}/analysis and /industries/{industryId}/analysis: the AI outlook (issue 16)."""
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.openapi import ID, operation
 from chalicelib.web import ok
@@ -37,7 +37,7 @@ _HOW = (
     response=Analysis,
     errors=[NotFound],
 )
-def get_company_analysis(companyId):
+def get_company_analysis(companyId: str) -> Response:
     found = service.analysis("company", parse_id(companyId, "companyId"))
     return ok(found.wire(), "기업 분석 조회를 성공하였습니다.")
 
@@ -51,6 +51,6 @@ def get_company_analysis(companyId):
     response=Analysis,
     errors=[NotFound],
 )
-def get_industry_analysis(industryId):
+def get_industry_analysis(industryId: str) -> Response:
     found = service.analysis("industry", parse_id(industryId, "industryId"))
     return ok(found.wire(), "산업 분석 조회를 성공하였습니다.")

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 from pydantic import Field
 
 from chalicelib.openapi import ID, operation
@@ -27,7 +27,7 @@ class SearchQuery(PageQuery):
 
 @bp.route("/companies", methods=["GET"])
 @operation("Search companies by name or code", tags=TAGS, query=SearchQuery, response=list[service.CompanySummary])
-def search_companies():
+def search_companies() -> Response:
     """Ranked: exact code, then name prefix, then name substring, then code prefix; larger market
     cap first within a rank. "삼성" finds 삼성전자."""
     query = parse_query(SearchQuery, bp.current_request)
@@ -43,7 +43,7 @@ def search_companies():
     response=detail.CompanyDetail,
     errors=[NotFound],
 )
-def get_company(companyId):
+def get_company(companyId: str) -> Response:
     """Name, code, market, industry, description, logo, listed shares and market cap (from KIS,
     cached for an hour), and the last price: live from the streamer, else the newest bar, else
     the last KIS quote (``price.source``); null when none is known."""
@@ -66,7 +66,7 @@ class FinancialsQuery(PageQuery):
     response=list[queries.FinancialPeriod],
     errors=[NotFound],
 )
-def get_financials(companyId):
+def get_financials(companyId: str) -> Response:
     """Revenue, operating profit and net income per period from DART's key accounts, the newest year
     first (its full year, then its quarters newest first). ``period`` is FY or the quarter's own
     three months (Q1-Q3); ``fsDiv`` CFS (consolidated) or OFS (separate); ``source`` dart, or
@@ -85,7 +85,7 @@ def get_financials(companyId):
     response=list[queries.Filing],
     errors=[NotFound],
 )
-def get_reports(companyId):
+def get_reports(companyId: str) -> Response:
     """Periodic and major-event filings with their DART viewer links, the newest first; ``source``
     dart, or simulated from the local stand-in."""
     page = parse_query(PageQuery, bp.current_request)
@@ -102,7 +102,7 @@ def get_reports(companyId):
     response=list[content.NewsItem],
     errors=[NotFound],
 )
-def get_company_news(companyId):
+def get_company_news(companyId: str) -> Response:
     """The newest first."""
     page = parse_query(PageQuery, bp.current_request)
     found = content.company_news(parse_id(companyId, "companyId"), page)
@@ -130,7 +130,7 @@ class KeywordsQuery(QueryModel):
     response=list[NewsKeyword],
     errors=[NotFound],
 )
-def get_company_news_keywords(companyId):
+def get_company_news_keywords(companyId: str) -> Response:
     """Nouns (kiwipiepy) of the company's news of the last ``days`` days, most frequent first, with
     stop-words and the company's own names removed."""
     from kstock.news import keywords  # kiwipiepy: imported by the routes that need it only
@@ -148,7 +148,7 @@ def get_company_news_keywords(companyId):
     response=datastatus.DataStatus,
     errors=[NotFound],
 )
-def get_data_status(companyId):
+def get_data_status(companyId: str) -> Response:
     """Daily bars (count, first and last day), financial periods, filings and news, each with its last
     refresh; ``missing`` names the kinds still loading and ``isComplete`` says none is. Adding a
     favorite or a holding queues the missing loads: poll this until ``isComplete``."""

@@ -1,6 +1,6 @@
 """/comparisons: a user's saved company comparisons (PRD 4.4)."""
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.openapi import BIG_ID, operation
 from chalicelib.web import current_user, ok, parse_body, parse_query
@@ -14,7 +14,7 @@ TAGS = ["comparisons"]
 
 @bp.route("/comparisons", methods=["GET"])
 @operation("My comparisons", tags=TAGS, auth=True, query=PageQuery, response=list[service.Comparison])
-def list_comparisons():
+def list_comparisons() -> Response:
     """Newest first."""
     user = current_user(bp.current_request)
     found = service.list_mine(user.user_id, parse_query(PageQuery, bp.current_request))
@@ -30,7 +30,7 @@ def list_comparisons():
     response=service.Comparison,
     status=201,
 )
-def create_comparison():
+def create_comparison() -> Response:
     """Unknown or repeated company ids, fewer than 2 or more than 10: 400 INVALID_REQUEST."""
     user = current_user(bp.current_request)
     comparison = service.create(user.user_id, parse_body(service.ComparisonRequest, bp.current_request))
@@ -46,7 +46,7 @@ def create_comparison():
     response=service.ComparisonDetail,
     errors=[NotFound],
 )
-def get_comparison(comparisonId):
+def get_comparison(comparisonId: str) -> Response:
     """Price and change, market cap, PER/PBR where known, the latest yearly revenue and operating
     profit. Another user's comparison is answered like a missing one (404)."""
     user = current_user(bp.current_request)

@@ -1,4 +1,4 @@
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.openapi import operation
 from chalicelib.web import ok
@@ -21,7 +21,7 @@ bp = Blueprint(__name__)
     },
     rate_limited=False,
 )
-def get_health():
+def get_health() -> Response:
     report = health.check()
     if report.status == "ok":
         return ok(report.wire(), "healthy")

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 from pydantic import Field
 
 from chalicelib.openapi import ID, operation
@@ -30,7 +30,7 @@ class IndicatorsQuery(QueryModel):
     response=service.Indicators,
     errors=[NotFound],
 )
-def get_indicators(companyId):
+def get_indicators(companyId: str) -> Response:
     """SMA(20), EMA(20), RSI(14), MACD(12, 26, 9), Bollinger(20, 2), slow stochastic(14, 3, 3), OBV and
     ATR(14) per day of ``[start, end]`` (default: the last year), computed as TA-Lib does over every stored
     daily bar up to ``end`` (so a window's values never depend on its start); ``latest`` the last day;

@@ -1,6 +1,6 @@
 """/industries/{industryId}/news (PRD 4.5; the AI outlook comes with the analysis issue)."""
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.openapi import ID, operation
 from chalicelib.web import ok, parse_query
@@ -20,7 +20,7 @@ bp = Blueprint(__name__)
     response=list[content.NewsItem],
     errors=[NotFound],
 )
-def get_industry_news(industryId):
+def get_industry_news(industryId: str) -> Response:
     """The newest first."""
     page = parse_query(PageQuery, bp.current_request)
     found = content.industry_news(parse_id(industryId, "industryId"), page)

@@ -1,6 +1,6 @@
 """/users/portfolio: holdings valued at the last price (seed 002)."""
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.openapi import BIG_ID, operation
 from chalicelib.web import current_user, ok, parse_body, parse_query
@@ -21,7 +21,7 @@ TAGS = ["portfolio"]
     query=PageQuery,
     response=service.Portfolio,
 )
-def get_portfolio():
+def get_portfolio() -> Response:
     """Holdings in the order they were added (paged); totals cover every holding."""
     user = current_user(bp.current_request)
     result = service.portfolio(user.user_id, parse_query(PageQuery, bp.current_request))
@@ -39,7 +39,7 @@ def get_portfolio():
     responses={200: ("the holding was replaced", service.Holding)},
     errors=[NotFound],
 )
-def set_holding():
+def set_holding() -> Response:
     """Creates the holding (201) or replaces its quantity and average price (200). A new holding of a
     company kstock holds little about gets its data loads queued, as a favorite does."""
     user = current_user(bp.current_request)
@@ -52,7 +52,7 @@ def set_holding():
 
 @bp.route("/users/portfolio/{holdingId}", methods=["DELETE"])
 @operation("Remove a holding", tags=TAGS, auth=True, path={"holdingId": BIG_ID}, errors=[NotFound])
-def delete_holding(holdingId):
+def delete_holding(holdingId: str) -> Response:
     """Another user's holding is answered like a missing one (404)."""
     user = current_user(bp.current_request)
     service.remove(user.user_id, parse_id(holdingId, "holdingId", maximum=BIG_ID.schema["maximum"]))
@@ -61,7 +61,7 @@ def delete_holding(holdingId):
 
 @bp.route("/users/portfolio", methods=["DELETE"])
 @operation("Remove the holding of a company", tags=TAGS, auth=True, query=service.CompanyQuery, errors=[NotFound])
-def delete_company_holding():
+def delete_company_holding() -> Response:
     """The same as ``DELETE /users/portfolio/{holdingId}``, by company."""
     user = current_user(bp.current_request)
     service.remove_company(user.user_id, parse_query(service.CompanyQuery, bp.current_request).company_id)

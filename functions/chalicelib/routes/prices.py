@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 from pydantic import Field
 
 from chalicelib.openapi import ID, operation
@@ -30,7 +30,7 @@ class OhlcvQuery(QueryModel):
     response=list[reads.OhlcvBar],
     errors=[NotFound],
 )
-def get_ohlcv(companyId):
+def get_ohlcv(companyId: str) -> Response:
     """Bars of ``[start, end]`` in time order, ``time`` = bucket start in unix seconds. The current,
     still-open bucket is computed live from the ticks, so a chart is never a minute behind. 1d bars
     start at 00:00 KST. Without ``start``: the last day of 1m, week of 15m, month of 1h, year of 1d."""
@@ -61,7 +61,7 @@ class PollingQuery(QueryModel):
     response=polling.PollingAnswer,
     errors=[StreamUnavailable],
 )
-def poll_prices():
+def poll_prices() -> Response:
     """Redis first (the streamer keeps ``price:{symbol}`` fresh), KIS REST for the misses. For
     clients that cannot hold a WebSocket and for codes KIS cannot stream. ``isRealtime`` is true
     for prices that came from the live trade stream. Invalid codes answer 400 naming them."""

@@ -1,6 +1,6 @@
 """Live-price operations: ``GET /ws/metrics`` (seed 001 section 8)."""
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.openapi import operation
 from chalicelib.web import ok
@@ -12,7 +12,7 @@ bp = Blueprint(__name__)
 
 @bp.route("/ws/metrics", methods=["GET"])
 @operation("WebSocket fan-out metrics", tags=["realtime"], response=metrics.WsMetrics, errors=[StreamUnavailable])
-def ws_metrics():
+def ws_metrics() -> Response:
     """Connections, subscriptions per symbol, messages and ``@connections`` calls per delivery mode
     (with the calls one message per tick would have made), 410s, throttles, the last broadcast
     time, KIS slots used / limit and the symbols polled over REST instead. From the streamer's

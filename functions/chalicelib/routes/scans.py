@@ -1,6 +1,6 @@
 """/scans: full-market trend-template / VCP scans (seed 001 section 4, issue 15)."""
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.openapi import ID, operation
 from chalicelib.web import ok, parse_body
@@ -25,7 +25,7 @@ class ScanStarted(CamelModel):
     response=ScanStarted,
     status=202,
 )
-def start_scan():
+def start_scan() -> Response:
     """Selects the universe (market, ELW excluded, minimum market cap, the ``maxTickers`` largest by
     market cap), computes the universe's weighted returns for the RS rank and queues chunks of symbols
     that workers analyse: trend template, RS rank, VCP, smart money, total score, grade A-D, entry,
@@ -37,7 +37,7 @@ def start_scan():
 
 @bp.route("/scans/latest", methods=["GET"])
 @operation("The last completed scan", tags=TAGS, response=answers.ScanAnswer, errors=[NotFound])
-def latest_scan():
+def latest_scan() -> Response:
     """As ``GET /scans/{scanId}`` for the run that completed last (the daily 15:40 KST scan or a
     requested one); NOT_FOUND before any has completed."""
     return ok(answers.latest_answer().wire(), "최근 스캔 결과 조회를 성공하였습니다.")
@@ -51,7 +51,7 @@ def latest_scan():
     response=answers.ScanAnswer,
     errors=[NotFound],
 )
-def get_scan(scanId):
+def get_scan(scanId: str) -> Response:
     """``status`` running, done or failed; ``progress`` in chunks and symbols. Once done:
     ``totalScanned``, ``validSignals`` (grades A-C), ``returned``, ``filters`` and ``results``, the
     best ``topN`` by ``sortBy`` / ``sortOrder`` of every graded symbol."""

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 from redis.exceptions import RedisError
 
 from chalicelib.openapi import ID, operation
@@ -108,7 +108,7 @@ def _list() -> list[dict[str, Any]]:
 
 @bp.route("/themes", methods=["GET"])
 @operation("Active themes for the heat map", tags=TAGS, response=list[ThemeBlock])
-def list_themes():
+def list_themes() -> Response:
     """Active themes with their members (live price and change %: the stream, else the last quote,
     else the ranking), each theme's weight (sum of traded value) and average change %: what a
     treemap needs. Members that fell out of the top 30 today stay, with ``inRanking`` false;
@@ -118,7 +118,7 @@ def list_themes():
 
 @bp.route("/themes/metrics", methods=["GET"])
 @operation("Theme sync cost today", tags=TAGS, response=ThemeMetrics)
-def theme_metrics():
+def theme_metrics() -> Response:
     """Today's (KST) ranking polls, entrants seen, entrants debounced away, classifications, LLM
     calls, rules fallbacks, 미분류 answers and LLM tokens, beside what classifying the whole top 30
     on every poll would have cost in LLM calls (``naiveLlmCalls``)."""
@@ -134,7 +134,7 @@ def theme_metrics():
 @operation(
     "One theme and why each member joined", tags=TAGS, path={"themeId": ID}, response=ThemeDetail, errors=[NotFound]
 )
-def get_theme(themeId):
+def get_theme(themeId: str) -> Response:
     """Members with why each joined: the headlines (with links) the classifier cited, its reason,
     which classifier decided (``llm`` or ``rules``, with the LLM's failure in ``fallback``) and since
     when. An inactive theme is still found here."""

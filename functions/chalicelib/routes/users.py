@@ -1,6 +1,6 @@
 """/users: sign-up, log-in, log-out and favorites (PRD 4.1)."""
 
-from chalice import Blueprint
+from chalice.app import Blueprint, Response
 
 from chalicelib.openapi import BIG_ID, operation
 from chalicelib.web import bearer_token, current_user, ok, parse_body, parse_query
@@ -35,7 +35,7 @@ class LoginTopLevel(CamelModel):
     status=201,
     errors=[InvalidPassword, AlreadyExists],
 )
-def signup():
+def signup() -> Response:
     """Email (unique, case-insensitive), username and a password of at least 8 characters with a
     letter, a digit and a special character (bcrypt-hashed)."""
     result = service.signup(parse_body(service.SignupRequest, bp.current_request))
@@ -51,7 +51,7 @@ def signup():
     top_level=LoginTopLevel,
     errors=[Unauthorized, TooManyRequests],
 )
-def login():
+def login() -> Response:
     """An unknown email and a wrong password get the same 401, after the same work. Repeated
     failures of one account or one IP back off exponentially: 429 with ``Retry-After``."""
     request = bp.current_request
@@ -62,7 +62,7 @@ def login():
 
 @bp.route("/users/logout", methods=["POST"])
 @operation("Log out: revoke the token", tags=TAGS, auth=True)
-def logout():
+def logout() -> Response:
     """The presented token is refused from now until it would have expired, and the user's open
     WebSocket connections are closed."""
     claims = service.logout(bearer_token(bp.current_request))
@@ -75,7 +75,7 @@ def logout():
 
 @bp.route("/users/favorites", methods=["GET"])
 @operation("My favorite companies", tags=TAGS, auth=True, query=PageQuery, response=list[favorites.Favorite])
-def list_favorites():
+def list_favorites() -> Response:
     """Newest first."""
     user = current_user(bp.current_request)
     page = parse_query(PageQuery, bp.current_request)
@@ -93,7 +93,7 @@ def list_favorites():
     status=201,
     errors=[NotFound, AlreadyExists],
 )
-def add_favorite():
+def add_favorite() -> Response:
     """A company kstock holds little about gets its daily history, filings, financials and news
     queued for loading (``GET /companies/{id}/data-status`` follows them)."""
     user = current_user(bp.current_request)
@@ -104,7 +104,7 @@ def add_favorite():
 
 @bp.route("/users/favorites/{favoriteId}", methods=["DELETE"])
 @operation("Remove a favorite", tags=TAGS, auth=True, path={"favoriteId": BIG_ID}, errors=[NotFound])
-def delete_favorite(favoriteId):
+def delete_favorite(favoriteId: str) -> Response:
     """Another user's favorite is answered like a missing one (404)."""
     user = current_user(bp.current_request)
     favorites.remove(user.user_id, parse_id(favoriteId, "favoriteId", maximum=BIG_ID.schema["maximum"]))
