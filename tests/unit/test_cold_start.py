@@ -63,12 +63,12 @@ def _loaded(found: HandlerImport, prefixes: tuple[str, ...]) -> list[str]:
     return [m for m in found.modules if any(m == p or m.startswith(p + ".") for p in prefixes)]
 
 
-def test_the_template_has_the_functions_this_test_names():
+def test_the_template_has_the_functions_this_test_names() -> None:
     named = REST_API | WEBSOCKET | KIS_USERS | NUMPY_FREE
     assert named <= set(FUNCTIONS), f"renamed or removed from template.yaml: {sorted(named - set(FUNCTIONS))}"
 
 
-def test_the_rest_api_loads_its_routes(imports):
+def test_the_rest_api_loads_its_routes(imports: dict[str, HandlerImport]) -> None:
     """The harness sees what a handler loads: the REST app's routes are there."""
     for name in REST_API:
         assert _loaded(imports[name], ("chalicelib.routes",)), name
@@ -76,27 +76,29 @@ def test_the_rest_api_loads_its_routes(imports):
 
 
 @pytest.mark.parametrize("name", sorted(set(FUNCTIONS) - REST_API))
-def test_no_function_but_the_rest_api_imports_the_routes(imports, name):
+def test_no_function_but_the_rest_api_imports_the_routes(imports: dict[str, HandlerImport], name: str) -> None:
     assert _loaded(imports[name], ROUTES) == [], f"{FUNCTIONS[name].handler} imports the REST app"
 
 
 @pytest.mark.parametrize("name", sorted(set(FUNCTIONS) - KIS_USERS))
-def test_functions_that_do_not_call_kis_do_not_import_its_client(imports, name):
+def test_functions_that_do_not_call_kis_do_not_import_its_client(imports: dict[str, HandlerImport], name: str) -> None:
     assert _loaded(imports[name], KIS_CLIENT) == [], f"{FUNCTIONS[name].handler} imports the KIS client"
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_no_function_imports_the_kis_websocket_client_the_llm_sdk_or_the_tokenizer(imports, name):
+def test_no_function_imports_the_kis_websocket_client_the_llm_sdk_or_the_tokenizer(
+    imports: dict[str, HandlerImport], name: str
+) -> None:
     assert _loaded(imports[name], KIS_WEBSOCKET + LLM_SDK_AND_TOKENIZER) == [], FUNCTIONS[name].handler
 
 
 @pytest.mark.parametrize("name", sorted(NUMPY_FREE))
-def test_functions_without_figures_do_not_import_numpy(imports, name):
+def test_functions_without_figures_do_not_import_numpy(imports: dict[str, HandlerImport], name: str) -> None:
     assert _loaded(imports[name], ("numpy", "kstock.indicators", "kstock.analysis")) == [], FUNCTIONS[name].handler
 
 
 @pytest.mark.parametrize("name", sorted(set(FUNCTIONS) - REST_API))
-def test_handlers_do_not_import_each_other(imports, name):
+def test_handlers_do_not_import_each_other(imports: dict[str, HandlerImport], name: str) -> None:
     """A handler module imports the core, never another function's handler module."""
     parts = FUNCTIONS[name].handler.split(".")[:-1]
     own = {".".join(parts[:i]) for i in range(1, len(parts) + 1)}  # the module and its packages
