@@ -69,6 +69,11 @@ class Settings(BaseSettings):
     kis_env: Literal["real", "mock"] = Field("real", description="KIS server family: real (실전) or mock (모의).")
     kis_rest_url: str | None = Field(None, description="Override of the KIS REST base URL.")
     kis_ws_url: str | None = Field(None, description="Override of the KIS WebSocket base URL.")
+    kis_master_url: str = Field(
+        "https://new.real.download.dws.co.kr/common/master",
+        description="Where KIS publishes the stock master files (kospi_code.mst.zip, kosdaq_code.mst.zip) "
+        "that `kstock listings sync` loads; `kstock up` points it at the simulator.",
+    )
     kis_custtype: Literal["P", "B"] = Field("P", description="KIS customer type: P individual, B corporate.")
     kis_rest_rate_per_second: float | None = Field(
         None, description="REST calls/s per app key (token bucket); unset -> 20 real, 2 mock."
