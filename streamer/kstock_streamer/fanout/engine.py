@@ -130,31 +130,29 @@ class Fanout:
             handler(reply[2])
 
     def on_tick(self, symbol: str, text: str) -> None:
-        """A tick (the contract's JSON) published on ``stock:realtime:{symbol}``."""
-        index = self.index
-        if not index.wants(symbol):
+        """A tick (the contract's JSON) published on ``stock:realtime:{symbol}``. The hot path: thousands
+        a second, so the tick-mode loop is inline and the index is asked once."""
+        route = self.index.route(symbol)
+        if route is None:
             return
+        ticking, batching = route
         self.newest.record(symbol, text)
-        ticking = index.ticking(symbol)
+        stats = self.stats
         if ticking:
-            self._queue_tick(ticking, text.encode())
-        batching = index.batching(symbol)
+            payload, limit, schedule = text.encode(), self.options.queue_limit, self.scheduler.schedule
+            for conn in ticking.values():
+                queue = conn.queue
+                queue.append(payload)
+                if len(queue) > limit:  # a throttled or slow client: the oldest go, the newest stay
+                    queue.popleft()
+                    stats.dropped += 1
+                if not conn.busy and conn.timer is None:
+                    schedule(conn)
+            stats.wanted["tick"] += len(ticking)
         if batching:
-            self.stats.wanted["batch"] += len(batching)
-            for conn in index.take_sleepers(symbol).values():
+            stats.wanted["batch"] += len(batching)
+            for conn in self.index.take_sleepers(symbol).values():
                 self.scheduler.wake(conn)
-
-    def _queue_tick(self, ticking: Subscribers, payload: bytes) -> None:
-        limit, stats = self.options.queue_limit, self.stats
-        for conn in ticking.values():
-            queue = conn.queue
-            queue.append(payload)
-            if len(queue) > limit:  # a throttled or slow client: the oldest go, the newest stay
-                queue.popleft()
-                stats.dropped += 1
-            if conn.idle:
-                self.scheduler.schedule(conn)
-        stats.wanted["tick"] += len(ticking)
 
     def on_control(self, text: str) -> None:
         """An announcement of the WebSocket handlers on ``ws:control``."""
