@@ -1,0 +1,51 @@
+"""Step 4: Postgres stops answering for 30 s (SIGSTOP the postmaster and every backend).
+
+The tick writer's statements hang; entries wait in the Redis stream (acknowledged only after a
+commit). After SIGCONT the writer catches up, and the stored trades across the stop form an
+unbroken chain: 0 lost, 0 duplicated.
+"""
+
+from __future__ import annotations
+
+import time
+
+from kstock_local.chaos.context import WATCHED, ChaosContext
+from kstock_local.chaos.faults import freeze, thaw
+from kstock_local.chaos.report import StepResult, seconds
+from kstock_local.chaos.ticks import chain
+from kstock_local.chaos.waiting import TimedOut, hold
+
+NUMBER, TITLE = 4, "stop Postgres (SIGSTOP)"
+
+
+def run(ctx: ChaosContext) -> StepResult:
+    result = StepResult(NUMBER, TITLE)
+    database_url = ctx.database_url  # read before: nothing answers from Postgres while it is stopped
+    anchors = ctx.published_acc_volumes()
+    if not result.check("watched symbols trading before the stop", set(anchors) == set(WATCHED), str(anchors)):
+        return result
+    processes = freeze(ctx.stack.postgres())
+    stopped_at = time.monotonic()
+    try:
+        hold(ctx.options.postgres_stop_seconds)
+    finally:
+        thaw(processes)
+    continued_at = time.monotonic()
+    result.check("Postgres stopped for", True, f"{seconds(continued_at - stopped_at)} ({len(processes)} processes)")
+    try:
+        targets = ctx.published_past(anchors, ctx.options.patience)
+        waited = ctx.wait_stored(targets, ctx.options.patience)
+    except TimedOut as exc:
+        result.check("ticks stored after the stop", False, str(exc))
+        return result
+    chains = [chain(database_url, s, anchors[s], targets[s]) for s in WATCHED]
+    lost, doubled = sum(c.lost_shares for c in chains), sum(c.duplicated_shares for c in chains)
+    steps, rows = sum(c.steps for c in chains), sum(c.ticks for c in chains)
+    result.check("writer caught up", True, f"{seconds(waited)} after SIGCONT; {rows} ticks, {steps} trade steps")
+    result.check(
+        "0 ticks lost", lost == 0 and steps > 0, f"{lost} shares missing in {sum(c.short_steps for c in chains)} steps"
+    )
+    result.check(
+        "0 ticks duplicated", doubled == 0, f"{doubled} shares twice in {sum(c.long_steps for c in chains)} steps"
+    )
+    return result

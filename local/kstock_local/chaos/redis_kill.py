@@ -1,0 +1,94 @@
+"""Step 1: ``kill -9`` the embedded Redis (issue 17, findings 1-3).
+
+It must come back by itself (``kstock up`` supervises it); the subscriptions that were open get
+ticks again within 5 s of it answering, without the clients doing anything; a token logged out
+before the kill stays refused (revocations live in Postgres); and the trades stored in Postgres
+across the outage form an unbroken chain (nothing lost, nothing twice).
+"""
+
+from __future__ import annotations
+
+import time
+
+from kstock_local.chaos.context import WATCHED, ChaosContext
+from kstock_local.chaos.faults import kill_hard
+from kstock_local.chaos.report import StepResult, seconds
+from kstock_local.chaos.ticks import chain
+from kstock_local.chaos.waiting import TimedOut, first_time
+
+NUMBER, TITLE = 1, "kill -9 Redis"
+RESUME_BUDGET = 5.0
+
+
+def run(ctx: ChaosContext) -> StepResult:
+    result = StepResult(NUMBER, TITLE)
+    patience = ctx.options.patience
+    revoked = ctx.api.sign_up("revoked")
+    bystander = ctx.api.sign_up("bystander")
+    logout = ctx.api.logout(revoked)
+    if not result.check("logout before the kill", logout.status == 200, f"HTTP {logout.status}"):
+        return result
+    anchors = ctx.published_acc_volumes()
+    if not result.check("watched symbols trading before the kill", set(anchors) == set(WATCHED), str(anchors)):
+        return result
+
+    victim = ctx.stack.redis_server()
+    killed_at = time.monotonic()
+    kill_hard(victim)
+    back_at = first_time(lambda: _restarted(ctx, victim.pid), patience)
+    result.check(
+        "Redis restarted by kstock up",
+        back_at is not None,
+        f"answering after {seconds(back_at and back_at - killed_at)}",
+    )
+    if back_at is None:
+        return result
+
+    # ticks in flight before the kill may land after it: only a tick after Redis answers again counts
+    resumed = ctx.wait_all(lambda s: s.first_tick_after(back_at) is not None, patience)
+    firsts = [s.first_tick_after(back_at) for s in ctx.subscribers]
+    everyone = None if None in firsts else max(f for f in firsts if f is not None) - back_at
+    result.check(
+        "open subscriptions get ticks again",
+        all(resumed),
+        f"{sum(resumed)}/{len(resumed)} subscribers",
+    )
+    result.check(
+        f"... within {RESUME_BUDGET:g} s of Redis answering",
+        everyone is not None and everyone <= RESUME_BUDGET,
+        f"last subscriber after {seconds(everyone and max(0.0, everyone))}",
+        budget=True,
+    )
+
+    rest = ctx.api.favorites(revoked)
+    socket = ctx.sockets.refused_status(revoked.token)
+    live = ctx.api.favorites(bystander)
+    result.check("revoked token refused by REST", rest.status == 401, f"HTTP {rest.status}")
+    result.check("revoked token refused by the WebSocket", socket == 401, f"connect {socket or 'accepted'}")
+    result.check("a live token still works", live.status == 200, f"HTTP {live.status}")
+
+    _check_chain(ctx, result, anchors)
+    return result
+
+
+def _restarted(ctx: ChaosContext, old_pid: int) -> bool:
+    try:
+        return ctx.stack.redis_server().pid != old_pid and ctx.redis_answers()
+    except LookupError:
+        return False
+
+
+def _check_chain(ctx: ChaosContext, result: StepResult, anchors: dict[str, int]) -> None:
+    """The watched symbols' trades from before the kill to now, as Postgres stored them."""
+    try:
+        targets = ctx.published_past(anchors, ctx.options.patience)
+        waited = ctx.wait_stored(targets, ctx.options.patience)
+    except TimedOut as exc:
+        result.check("ticks stored after the outage", False, str(exc))
+        return
+    chains = [chain(ctx.database_url, s, anchors[s], targets[s]) for s in WATCHED]
+    lost, doubled = sum(c.lost_shares for c in chains), sum(c.duplicated_shares for c in chains)
+    steps = sum(c.steps for c in chains)
+    result.check("stored ticks caught up", True, f"{seconds(waited)} after recovery, {steps} trade steps checked")
+    result.check("0 ticks lost in Postgres", lost == 0 and steps > 0, f"{lost} shares missing")
+    result.check("0 ticks duplicated in Postgres", doubled == 0, f"{doubled} shares twice")

@@ -1,0 +1,186 @@
+"""``kstock up`` as a subprocess on free ports in a temporary home, and its processes by role.
+
+The stack runs as a newcomer's would (tests/e2e/test_first_run.py): an environment stripped to PATH,
+HOME and LANG plus free ports and the few knobs the suite sets (:data:`SUITE_SETTINGS`). The
+processes a fault targets are found in the process tree of ``kstock up`` (Redis, the streamer, the
+KIS simulator) or by their data directory (PostgreSQL, which pgserver starts detached).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from kstock_local.chaos.waiting import wait_until
+from kstock_local.embedded import free_port
+
+PORT_VARIABLES = (
+    "KSTOCK_API_PORT",
+    "KSTOCK_WS_PORT",
+    "MOTO_PORT",
+    "EMBEDDED_REDIS_PORT",
+    "KIS_SIM_REST_PORT",
+    "KIS_SIM_WS_PORT",
+    "STREAMER_HEALTH_PORT",
+    "NAVER_SIM_PORT",
+    "DART_SIM_PORT",
+)
+# A symbol moves into or out of a KIS slot after wanting to for this long (default 30 s): short,
+# so that the flood step sees within seconds whether one user could push others off their slots.
+SUITE_SETTINGS = {"STREAMER_STABLE_SECONDS": "5"}
+READY_BANNER = "kstock is up"
+
+
+class StackDied(RuntimeError):
+    """``kstock up`` exited while the suite needed it."""
+
+
+@dataclass
+class ChaosStack:
+    root: Path
+    process: subprocess.Popen[bytes]
+    ports: dict[str, int]
+    keep: bool = False
+    _removed: bool = field(default=False, repr=False)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    @classmethod
+    def launch(cls, settings: dict[str, str] | None = None, keep: bool = False) -> ChaosStack:
+        """Start ``kstock up`` in a fresh temporary directory (its home and KSTOCK_HOME)."""
+        root = Path(tempfile.mkdtemp(prefix="kstock-chaos-"))
+        (root / "home").mkdir()
+        (root / "work").mkdir()
+        ports = {name: free_port() for name in PORT_VARIABLES}
+        environment = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "HOME": str(root / "home"),
+            "LANG": "C.UTF-8",
+            **SUITE_SETTINGS,
+            **(settings or {}),
+            **{name: str(port) for name, port in ports.items()},
+        }
+        kstock = Path(sys.executable).with_name("kstock")
+        with (root / "up.log").open("wb") as sink:
+            process = subprocess.Popen(
+                [str(kstock), "up"],
+                cwd=root / "work",
+                env=environment,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        return cls(root, process, ports, keep)
+
+    def wait_ready(self, deadline: float) -> None:
+        """Until the ready banner (the market is loaded, every part started)."""
+        wait_until(lambda: self.alive() and READY_BANNER in self.output(), deadline, "kstock up's ready banner", 0.5)
+
+    def alive(self) -> bool:
+        if self.process.poll() is not None:
+            raise StackDied(
+                f"kstock up exited with {self.process.returncode}; log {self.log}:\n{self.output()[-3000:]}"
+            )
+        return True
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if not self.keep and not self._removed:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self._removed = True
+
+    # -- where things are ----------------------------------------------------------------------
+
+    @property
+    def log(self) -> Path:
+        return self.root / "up.log"
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['KSTOCK_API_PORT']}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ports['KSTOCK_WS_PORT']}/Prod"
+
+    @property
+    def streamer_health_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['STREAMER_HEALTH_PORT']}/health"
+
+    @property
+    def kstock_home(self) -> Path:
+        return self.root / "work" / ".kstock"
+
+    def state(self) -> dict[str, str]:
+        """The environment ``kstock up`` published (stack.json): DATABASE_URL, REDIS_URL, AWS endpoint."""
+        published = json.loads((self.kstock_home / "stack.json").read_text())
+        return {str(k): str(v) for k, v in published["environment"].items()}
+
+    # -- processes by role -----------------------------------------------------------------------
+
+    def _descendants(self) -> list[psutil.Process]:
+        self.alive()
+        return psutil.Process(self.process.pid).children(recursive=True)
+
+    def _one(self, what: str, matches: list[psutil.Process]) -> psutil.Process:
+        running = [p for p in matches if _running(p)]
+        if len(running) != 1:
+            raise LookupError(f"expected one {what} process, found {len(running)}: {running}")
+        return running[0]
+
+    def redis_server(self) -> psutil.Process:
+        port = str(self.ports["EMBEDDED_REDIS_PORT"])
+        return self._one("redis-server", [p for p in self._descendants() if _named(p, "redis-server", port)])
+
+    def streamer(self) -> psutil.Process:
+        return self._one("streamer", [p for p in self._descendants() if _named(p, "-m", "kstock_streamer")])
+
+    def kis_simulator(self) -> psutil.Process:
+        return self._one("KIS simulator", [p for p in self._descendants() if _named(p, "sim-kis")])
+
+    def postgres(self) -> list[psutil.Process]:
+        """The postmaster first, then its children (backends, checkpointer, WAL writer...)."""
+        data_dir = str(self.kstock_home / "postgres")
+        masters = [p for p in psutil.process_iter() if _named(p, "-D", data_dir)]
+        master = self._one("postmaster", [p for p in masters if not _named(p.parent(), data_dir)])
+        return [master, *master.children()]
+
+
+def _cmdline(process: psutil.Process | None) -> list[str]:
+    if process is None:
+        return []
+    try:
+        return process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return []
+
+
+def _named(process: psutil.Process | None, *words: str) -> bool:
+    """Whether every word appears in the process's command line (as an argument or inside one)."""
+    line = _cmdline(process)
+    joined = " ".join(line)
+    return bool(line) and all(word in line or word in joined for word in words)
+
+
+def _running(process: psutil.Process) -> bool:
+    try:
+        return process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
