@@ -1,6 +1,6 @@
 """What a WebSocket connection may do: open (authenticated), send actions, close.
 
-The handlers in ``functions/chalicelib/websocket.py`` only translate API Gateway events to these calls.
+The handlers in ``functions/chalicelib/handlers/websocket.py`` only translate API Gateway events to these calls.
 Replies are returned, not sent, so the handler decides how to deliver them.
 
 Client actions (docs/architecture.md, "The WebSocket API")::
