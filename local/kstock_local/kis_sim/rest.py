@@ -16,6 +16,7 @@ from kstock.market.calendar import KST
 from kstock_local.kis_sim.config import SimulatorConfig
 from kstock_local.kis_sim.investor import investor_rows
 from kstock_local.kis_sim.market import DayBar, IndexState, Market, Security, aggregate, bars_between
+from kstock_local.kis_sim.master import add_master_routes
 from kstock_local.kis_sim.state import SimState
 from kstock_local.kis_sim.ticksize import tick_size
 
@@ -97,6 +98,7 @@ class RestApi:
         app.router.add_post(endpoints.REVOKE_PATH, self.revoke)
         for path in self.routes:
             app.router.add_get(path, self.quotation)
+        add_master_routes(app, self.market)  # issue 15: /common/master/{kospi,kosdaq}_code.mst.zip
         return app
 
     # -- OAuth ---------------------------------------------------------------------------------
