@@ -8,9 +8,8 @@ from kstock_local.settings import LocalSettings
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
-# Still fields of the core's Settings, read by kstock.auth.tokens and kstock.kis.endpoints, while LocalSettings
-# owns them (issue 12; the lead's patch removes them from the core). Nothing may join this set.
-TRANSITIONAL = {"kstock_home", "kis_sim_host", "kis_sim_rest_port", "kis_sim_ws_port"}
+# Fields in both classes while a core module still read them (issue 12: none left).
+TRANSITIONAL: set[str] = set()
 
 
 def _section(title: str) -> str:

@@ -15,7 +15,6 @@ the simulators' ports, moto, the embedded servers) are ``kstock_local.settings.L
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr
@@ -29,9 +28,6 @@ class Settings(BaseSettings):
     kstock_env: Literal["local", "test", "dev", "prod"] = Field(
         "local", description="Deployment environment name, reported by /health."
     )
-    # Transitional (issue 12): read by kstock.auth.tokens (the local JWT key file) and kstock.kis.endpoints
-    # (the simulator's address when no KIS key is set) until they stop; LocalSettings owns them.
-    kstock_home: Path = Field(Path(".kstock"), description="Directory for embedded server data (git-ignored).")
     log_level: str = Field("INFO", description="Log level of kstock's JSON logs.")
 
     # -- data stores -----------------------------------------------------------------------------
@@ -59,7 +55,7 @@ class Settings(BaseSettings):
 
     # -- auth ------------------------------------------------------------------------------------
     jwt_secret: SecretStr | None = Field(
-        None, description="HS256 signing key for access tokens; unset locally -> a random one kept in KSTOCK_HOME."
+        None, description="HS256 signing key for access tokens (required; `kstock up` passes the laptop's key)."
     )
     jwt_ttl_seconds: int = Field(3600, description="Lifetime of an access token.")
 
@@ -89,10 +85,6 @@ class Settings(BaseSettings):
     )
     kis_ws_reconnect_initial: float = Field(0.5, description="First reconnect delay (s); doubles, with jitter.")
     kis_ws_reconnect_max: float = Field(30.0, description="Largest reconnect delay (s).")
-    # Transitional (issue 12): see kstock_home.
-    kis_sim_host: str = Field("127.0.0.1", description="Bind address of the local KIS simulator.")
-    kis_sim_rest_port: int = Field(9443, description="KIS simulator REST port (plain HTTP).")
-    kis_sim_ws_port: int = Field(21000, description="KIS simulator WebSocket port (plain WS).")
 
     # -- streamer (KIS WebSocket -> Redis -> Postgres) ---------------------------------------------
     streamer_default_symbols: str = Field(

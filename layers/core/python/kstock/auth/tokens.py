@@ -1,21 +1,20 @@
 """Access tokens: HS256 JWTs with an expiry and a unique id (``jti``), revocable until they expire.
 
-The signing key is ``JWT_SECRET``. On a laptop with none set, a random key is created once in
-``KSTOCK_HOME/jwt_secret`` (mode 600) and shared by every local process; it never leaves it.
+The signing key is ``JWT_SECRET`` (from Secrets Manager in AWS; on a laptop `kstock up` passes the key
+``kstock_local.signing`` keeps in ``KSTOCK_HOME``). Unset, issuing or checking a token is a configuration
+error (:class:`MissingSetting`), never a key file written by a Lambda.
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import jwt
 
 from kstock.auth import revocations
-from kstock.config import get_settings
+from kstock.config import MissingSetting, get_settings
 from kstock.errors import Unauthorized
 
 ALGORITHM = "HS256"
@@ -29,20 +28,11 @@ class Claims:
     expires_at: int
 
 
-def _local_key_file() -> Path:
-    return get_settings().kstock_home / "jwt_secret"
-
-
 def signing_key() -> str:
-    settings = get_settings()
-    if settings.jwt_secret is not None:
-        return settings.jwt_secret.get_secret_value()
-    path = _local_key_file()
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+    secret = get_settings().jwt_secret
+    if secret is None:
+        raise MissingSetting("JWT_SECRET", "the signing key of access tokens")
+    return secret.get_secret_value()
 
 
 def issue(user_id: int, ttl_seconds: int | None = None) -> str:

@@ -61,7 +61,8 @@ KOSPI = "0001"
 KOSDAQ = "1001"
 KOSPI200 = "2001"
 
-# Simulator defaults: plain HTTP/WS on loopback on the real ports.
+# No KIS key and no KIS_REST_URL / KIS_WS_URL: the simulator's default address (plain HTTP/WS on loopback on
+# the real ports). `kstock up` always passes KIS_REST_URL / KIS_WS_URL (the simulator's, from LocalSettings).
 SIM_HOST = "127.0.0.1"
 SIM_REST_PORT = 9443
 SIM_WS_PORT = 21000
@@ -76,7 +77,7 @@ def rest_base_url(settings: Settings) -> str:
     if settings.kis_rest_url:
         return settings.kis_rest_url.rstrip("/")
     if uses_simulator(settings):
-        return f"http://{settings.kis_sim_host}:{settings.kis_sim_rest_port}"
+        return f"http://{SIM_HOST}:{SIM_REST_PORT}"
     return REAL_REST_URL if settings.kis_env == "real" else MOCK_REST_URL
 
 
@@ -85,7 +86,7 @@ def ws_url(settings: Settings) -> str:
     if settings.kis_ws_url:
         base = settings.kis_ws_url.rstrip("/")
     elif uses_simulator(settings):
-        base = f"ws://{settings.kis_sim_host}:{settings.kis_sim_ws_port}"
+        base = f"ws://{SIM_HOST}:{SIM_WS_PORT}"
     else:
         base = REAL_WS_URL if settings.kis_env == "real" else MOCK_WS_URL
     return base if urlsplit(base).path not in ("", "/") else base + WS_PATH
