@@ -23,8 +23,7 @@ from typing import Any, TypeVar
 
 import orjson
 import psycopg
-from chalice import Chalice, Response
-from chalice.app import BadRequestError, ChaliceViewError, NotFoundError, Request
+from chalice.app import BadRequestError, Chalice, ChaliceViewError, NotFoundError, Request, Response
 from psycopg_pool import PoolTimeout
 from pydantic import BaseModel
 from redis import exceptions as redis_errors
@@ -102,7 +101,7 @@ def unavailable(exc: Exception) -> StreamUnavailable:
     )
 
 
-def json_body(request) -> dict[str, Any]:
+def json_body(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or INVALID_REQUEST saying what is wrong with it."""
     raw = request.raw_body
     if not raw:
@@ -265,22 +264,22 @@ class KstockChalice(Chalice):
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse_query(model: type[M], request) -> M:
+def parse_query(model: type[M], request: Request) -> M:
     """The query string as ``model`` (a :class:`kstock.validation.QueryModel`); last value wins."""
-    params = request.query_params or {}
+    params: Any = request.query_params or {}  # a MultiDict: get() gives the last value
     return validate(model, {name: params.get(name) for name in params}, what="query")
 
 
-def parse_body(model: type[M], request) -> M:
+def parse_body(model: type[M], request: Request) -> M:
     """The JSON body as ``model`` (a :class:`kstock.validation.BodyModel`)."""
     return validate(model, json_body(request))
 
 
-def bearer_token(request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     return tokens.bearer(request.headers.get("authorization"))
 
 
-def current_user(request) -> tokens.Claims:
+def current_user(request: Request) -> tokens.Claims:
     """The claims of the request's valid Bearer token, else ``UNAUTHORIZED``."""
     return tokens.verify(bearer_token(request))
 
@@ -288,7 +287,7 @@ def current_user(request) -> tokens.Claims:
 def _header(event: dict[str, Any], name: str) -> str | None:
     for key, value in (event.get("headers") or {}).items():
         if key.lower() == name:
-            return value
+            return str(value)
     return None
 
 
@@ -314,7 +313,8 @@ def rate_limit_guard(app: KstockChalice, event: dict[str, Any]) -> None:
     from chalicelib.openapi import operation_of
 
     context = event.get("requestContext") or {}
-    entry = app.routes.get(context.get("resourcePath"), {}).get(context.get("httpMethod") or event.get("httpMethod"))
+    method = str(context.get("httpMethod") or event.get("httpMethod"))
+    entry = app.routes.get(str(context.get("resourcePath")), {}).get(method)
     if entry is not None:
         op = operation_of(entry.view_function)
         if op is not None and not op.rate_limited:

@@ -2,8 +2,9 @@
 with its script and style served from here: no CDN)."""
 
 from pathlib import Path
+from typing import Any
 
-from chalice import Blueprint, Response
+from chalice.app import Blueprint, Response
 
 from chalicelib.openapi import document, operation
 from chalicelib.web import json_response
@@ -15,7 +16,7 @@ ASSETS = {"docs.js": "application/javascript; charset=utf-8", "docs.css": "text/
 _cache: dict[str, object] = {}
 
 
-def _document() -> dict:
+def _document() -> dict[str, Any]:
     app = bp.current_app
     key = f"{id(app)}:{sum(len(m) for m in app.routes.values())}"  # routes are fixed once imported
     if _cache.get("key") != key:
@@ -25,14 +26,14 @@ def _document() -> dict:
 
 @bp.route("/openapi.json", methods=["GET"])
 @operation("The OpenAPI document", raw=True, include=False)
-def openapi_json():
+def openapi_json() -> Response:
     """Not wrapped in the envelope: tools read it as is."""
     return json_response(_document())
 
 
 @bp.route("/docs", methods=["GET"])
 @operation("The API documentation page", raw=True, media_type="text/html", include=False)
-def docs_page():
+def docs_page() -> Response:
     """The page loads ``docs/docs.js`` and ``openapi.json`` relative to itself, so ``/docs/`` goes
     back to ``/docs`` (this works under any stage prefix)."""
     if (bp.current_request.to_original_event().get("path") or "").endswith("/"):
@@ -43,7 +44,7 @@ def docs_page():
 
 @bp.route("/docs/{asset}", methods=["GET"])
 @operation("A static asset of the documentation page", raw=True, include=False)
-def docs_asset(asset):
+def docs_asset(asset: str) -> Response:
     if asset not in ASSETS:
         raise NotFound(f"no asset {asset}")
     return Response(
