@@ -85,7 +85,7 @@ class KisSimulator:
         await self.start()
         return self
 
-    async def __aexit__(self, *_exc) -> None:
+    async def __aexit__(self, *_exc: object) -> None:
         await self.stop()
 
     @property
@@ -187,7 +187,7 @@ class SimulatorThread:
     def __enter__(self) -> KisSimulator:
         return self.start()
 
-    def __exit__(self, *_exc) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.stop()
 
 
