@@ -45,6 +45,9 @@ class LocalSettings(BaseSettings):
     kis_sim_trades_per_second: float = Field(200.0, description="Simulator trade records/s across all symbols.")
     kis_sim_always_open: bool = Field(True, description="Simulator trades at any hour (demo mode of `make up`).")
     kis_sim_pingpong_interval: float = Field(30.0, description="Seconds between the simulator's PINGPONGs.")
+    kis_sim_keep_state: bool = Field(
+        True, description="The simulator keeps the day's market in KSTOCK_HOME, so a restart resumes it."
+    )
 
     # -- the content stand-ins -----------------------------------------------------------------------
     naver_sim_port: int = Field(9080, description="Port of the local Naver news stand-in (`kstock up`, no Naver key).")
