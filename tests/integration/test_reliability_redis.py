@@ -12,7 +12,7 @@ import pytest
 import redis
 from chalice import Response
 from support.envs import environment
-from support.waiting import wait_for
+from support.waiting import wait_for, wait_for_async
 
 from kstock import cache, keys
 from kstock.auth import tokens
@@ -62,21 +62,20 @@ def _loaded_value(server: EmbeddedRedis, key: str) -> str | None:
 def test_kstock_up_restarts_a_killed_embedded_redis(persistent_redis):
     first_pid = persistent_redis.pid
 
+    async def restarted_and_answering() -> bool:
+        if persistent_redis.pid == first_pid or persistent_redis.exit_code() is not None:
+            return False
+        try:
+            return bool(await asyncio.to_thread(_client(persistent_redis).ping))
+        except redis.ConnectionError:
+            return False
+
     async def scenario() -> str | None:
         keeper = asyncio.create_task(keep_embedded_redis(persistent_redis, check_every=0.05))
         try:
             os.kill(first_pid, signal.SIGKILL)
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 60
-            while loop.time() < deadline:
-                if persistent_redis.pid != first_pid and persistent_redis.exit_code() is None:
-                    try:
-                        if await asyncio.to_thread(_client(persistent_redis).ping):
-                            return "pong"
-                    except redis.ConnectionError:
-                        pass
-                await asyncio.sleep(0.05)
-            return None
+            await wait_for_async(restarted_and_answering, 15, "the killed Redis restarted and answering PING")
+            return "pong"
         finally:
             keeper.cancel()
 

@@ -7,8 +7,9 @@ on a machine busy with other work everything may take several times longer.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -53,12 +54,15 @@ def wait_for(condition: Callable[[], T], timeout: float = 15.0, what: str = "con
 
 
 async def wait_for_async(
-    condition: Callable[[], T], timeout: float = 15.0, what: str = "condition", interval: float = 0.05
+    condition: Callable[[], T | Awaitable[T]], timeout: float = 15.0, what: str = "condition", interval: float = 0.05
 ) -> T:
-    """``wait_for`` inside an event loop: the loop keeps running (and can make the condition true) between checks."""
+    """``wait_for`` inside an event loop: the loop keeps running (and can make the condition true) between checks.
+    The condition may be a coroutine function (a ping, a publish)."""
     deadline = Deadline(timeout, what)
     while True:
         value = condition()
+        if inspect.isawaitable(value):
+            value = await value
         if value:
             return value
         if deadline.expired():

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import sys
 
+from support.waiting import wait_for_async
+
 from kstock_local.supervisor import ManagedProcess, RepeatedLog, backoff
 
 
@@ -43,11 +45,10 @@ def test_a_crash_looping_child_is_restarted_ever_more_slowly(capsys):
 
     async def scenario() -> None:
         await child.start()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 120
-        while child.restarts < 5 and loop.time() < deadline:  # wait on the condition, with a deadline
-            await asyncio.sleep(0.005)
-        await child.stop()
+        try:
+            await wait_for_async(lambda: child.restarts >= 5, 30, "five restarts of the crashing child", interval=0.005)
+        finally:
+            await child.stop()
 
     asyncio.run(scenario())
     assert child.restarts >= 5
