@@ -8,7 +8,7 @@ import json
 
 import redis.asyncio as aioredis
 from support.signals import oracle, ticks
-from support.waiting import patient
+from support.waiting import Deadline, wait_for_async
 
 from kstock import keys
 from kstock.realtime.session import TOPICS
@@ -28,16 +28,18 @@ def test_signals_go_through_redis_to_the_signals_topic_only(services):
         task = asyncio.create_task(worker.run())
         try:
             probe = aioredis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
+
             # the worker's subscription is in place once a publish reaches one subscriber besides ours
-            deadline = asyncio.get_running_loop().time() + patient(10)
-            while await probe.publish(keys.realtime_channel("000000"), "{}") < 1:
-                assert asyncio.get_running_loop().time() < deadline, "the worker never subscribed"
-                await asyncio.sleep(0.05)
+            async def worker_subscribed() -> bool:
+                return await probe.publish(keys.realtime_channel("000000"), "{}") >= 1
+
+            await wait_for_async(worker_subscribed, 10, "the worker's subscription")
             for tick in feed:
                 await probe.publish(keys.realtime_channel("005930"), json.dumps(tick))
             received = []
-            deadline = asyncio.get_running_loop().time() + patient(15)
-            while len(received) < len(expected) and asyncio.get_running_loop().time() < deadline:
+            # read until enough arrived or the deadline passed: the assertion below shows any difference
+            deadline = Deadline(15, "the signals")
+            while len(received) < len(expected) and not deadline.expired():
                 message = await listener.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message:
                     received.append(json.loads(message["data"]))
@@ -78,9 +80,7 @@ def test_signals_go_through_redis_to_the_signals_topic_only(services):
                 )
             )
         fanout._dispatch(["message", keys.SIGNAL_UPDATES, json.dumps(received[0])])
-        deadline = asyncio.get_running_loop().time() + patient(5)
-        while not fanout.bodies and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.01)
+        await wait_for_async(lambda: fanout.bodies, 5, "the signal's delivery", interval=0.01)
         return fanout
 
     fanout = asyncio.run(deliver())
