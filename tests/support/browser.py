@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tempfile
 import urllib.request
+from typing import Any
 
 from websockets.sync.client import connect
 
@@ -55,7 +56,7 @@ class Page:
             port = found and int(found.group(1))
         assert port, "chromium did not open its DevTools port"
 
-        def page_target():
+        def page_target() -> dict[str, Any] | None:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=5) as answer:
                 return next((t for t in json.load(answer) if t["type"] == "page"), None)
 
@@ -63,7 +64,7 @@ class Page:
         self.ws = connect(target["webSocketDebuggerUrl"], open_timeout=15, max_size=None).__enter__()
         self.ids = itertools.count(1)
 
-    def call(self, method: str, **params) -> dict:
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
         request_id = next(self.ids)
         self.ws.send(json.dumps({"id": request_id, "method": method, "params": params}))
         while True:
@@ -72,7 +73,7 @@ class Page:
                 assert "error" not in message, message
                 return message["result"]
 
-    def evaluate(self, expression: str):
+    def evaluate(self, expression: str) -> Any:
         result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         assert "exceptionDetails" not in result, result["exceptionDetails"]
         return result["result"].get("value")

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any, TypeVar
 
 from kstock import aws
 from kstock_local.cloud.gateway.websocket import Limits
@@ -13,13 +15,15 @@ from kstock_local.cloud.runtime import LocalCloud, Ports
 from kstock_local.embedded import free_port
 from support.waiting import wait_for
 
+T = TypeVar("T")
 
-def sqs_of(cloud: LocalCloud):
+
+def sqs_of(cloud: LocalCloud) -> Any:
     """An SQS client of a local cloud's AWS endpoint, from kstock's one client factory."""
     return aws.client("sqs", endpoint_url=cloud.endpoint, region=cloud.region)
 
 
-def parked(sqs, dlq_url: str, count: int, what: str = "messages in the DLQ") -> list[str]:
+def parked(sqs: Any, dlq_url: str, count: int, what: str = "messages in the DLQ") -> list[str]:
     """Take ``count`` message bodies off a dead-letter queue (waiting for them), deleting what it reads."""
     bodies: list[str] = []
 
@@ -42,7 +46,7 @@ class CloudThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
 
-    def run(self, coroutine, timeout: float = 60):
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     def __enter__(self) -> LocalCloud:
@@ -50,13 +54,13 @@ class CloudThread:
         self.run(self.cloud.start())
         return self.cloud
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.run(self.cloud.stop())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)
 
 
-def start_cloud(template: Path, endpoint: str, environment: dict[str, str], **kwargs) -> CloudThread:
+def start_cloud(template: Path, endpoint: str, environment: dict[str, str], **kwargs: Any) -> CloudThread:
     ports = Ports(http=free_port(), websocket=free_port())
     return CloudThread(LocalCloud(template, endpoint, environment, ports=ports, **kwargs))
 

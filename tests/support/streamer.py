@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import redis.asyncio as aioredis
 
@@ -14,8 +16,10 @@ from kstock_local.kis_sim.config import SimulatorConfig
 from kstock_local.kis_sim.server import SimulatorThread
 from kstock_streamer.service import Streamer, StreamerOptions
 
+T = TypeVar("T")
 
-def simulator(rate: float = 200.0, **kw) -> SimulatorThread:
+
+def simulator(rate: float = 200.0, **kw: Any) -> SimulatorThread:
     return SimulatorThread(SimulatorConfig(rest_port=0, ws_port=0, trades_per_second=rate, **kw))
 
 
@@ -30,7 +34,7 @@ class StreamerThread:
         self._args = (sim_rest_url, sim_ws_url, redis_url, database_url, options)
         self.streamer: Streamer | None = None
 
-    def run(self, coroutine, timeout: float = 60):
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
 
     async def _build(self) -> Streamer:
@@ -51,7 +55,7 @@ class StreamerThread:
         self.streamer = self.run(self._build())
         return self.streamer
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         try:
             self.run(self.streamer.stop(), timeout=45)  # stop() bounds each phase; ~30 s at worst
             self.run(self.streamer.redis.aclose())
