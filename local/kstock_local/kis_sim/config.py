@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from kstock_local.settings import LocalSettings, get_local_settings
+
+STATE_FILE_NAME = "kis-sim-market.json"  # under KSTOCK_HOME
 
 
 def accept_any_non_empty(app_key: str, app_secret: str) -> bool:
@@ -37,9 +40,11 @@ class SimulatorConfig:
     history_days: int = 800  # calendar days of daily history (>= 2 years)
     surge_count: int = 3
     regime_seconds: float = 90.0
-    elw_count: int = 6
+    elw_count: int = 7
     clock: Callable[[], datetime] | None = None
     universe: int | None = None  # trade only the first N companies of the data file (benchmarks)
+    state_file: Path | None = None  # the market's day, kept across restarts (persist.py); None = not kept
+    state_save_interval: float = 5.0
 
     @classmethod
     def from_settings(cls, settings: LocalSettings | None = None, **overrides: Any) -> SimulatorConfig:
@@ -52,6 +57,7 @@ class SimulatorConfig:
             always_open=settings.kis_sim_always_open,
             trades_per_second=settings.kis_sim_trades_per_second,
             pingpong_interval=settings.kis_sim_pingpong_interval,
+            state_file=settings.kstock_home / STATE_FILE_NAME if settings.kis_sim_keep_state else None,
         )
         known = {f.name for f in fields(cls)}
         values.update({k: v for k, v in overrides.items() if k in known and v is not None})

@@ -36,7 +36,8 @@ _KNOWN_PRICES = {"005930": 71_500, "000660": 174_900, "035420": 190_000, "005380
 _INDEX_BASES = {"0001": 2_650.0, "1001": 850.0, "2001": 350.0}
 # ELW codes from KIS samples (docs/kis-protocol.md section 10), attached to the largest KOSPI names.
 THEME_SURGE_MAX = 6  # members of the hot theme that surge at once (all of a small theme)
-_ELW_CODES = ("57LA24", "57L739", "52L181", "58J297", "57K281", "57H714", "57L650", "57L966")
+# 57LA50 is the code of the official inquire-elw-price sample.
+_ELW_CODES = ("57LA24", "57L739", "52L181", "58J297", "57K281", "57H714", "57LA50", "57L650", "57L966")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,8 @@ class Security:
     buy_count: int = 0
     sell_qty: int = 0
     buy_qty: int = 0
+    last_side: str = "1"  # the last trade's side: where the order book stands (orderbook.py)
+    book_shift: int = 0  # bumped when the book is refreshed between trades
     lower: int = 0
     upper: int = 0
     target: float = 0.0  # where the walk is pulled to (anchor, surge peak, fade floor)
@@ -96,6 +99,11 @@ class Security:
     @property
     def change(self) -> int:
         return self.price - self.prev_close
+
+    @property
+    def lot(self) -> int:
+        """Shares worth about 3 million won: the unit of trade sizes and book quantities."""
+        return max(1, 3_000_000 // max(1, self.price or self.prev_close))
 
     @property
     def change_percent(self) -> float:
@@ -159,6 +167,8 @@ class Trade:
     qty: int
     side: str  # 1 buyer-initiated, 5 seller-initiated
     clock: str  # HHMMSS KST
+    price: int  # this trade's price and the day's volume after it (a frame batches several trades)
+    acc_volume: int
 
 
 class Market:
@@ -171,7 +181,7 @@ class Market:
         history_days: int = 800,
         surge_count: int = 3,
         regime_seconds: float = 90.0,
-        elw_count: int = 6,
+        elw_count: int = 7,
         elw_share: float = 0.03,
         clock: Callable[[], datetime] | None = None,
         universe: int | None = None,
@@ -317,6 +327,8 @@ class Market:
         ):
             fraction = 0.0
         rng = random.Random(f"{self.seed}:{self.session_day.isoformat()}:warm")
+        self._warm_span = (moment - timedelta(seconds=fraction * self._session_seconds(moment)), moment)
+        self._times_rng = random.Random(f"{self.seed}:{self.session_day.isoformat()}:times")
         for sec in self.stocks.values():
             sec.lower, sec.upper = price_limits(sec.prev_close)
             self._warm(sec, fraction if warm else 0.0, rng)
@@ -353,13 +365,32 @@ class Market:
         sec.sell_count = trades - sec.buy_count
         sec.buy_qty = int(sec.acc_volume * sec.buy_count / trades)
         sec.sell_qty = sec.acc_volume - sec.buy_qty
-        sec.open_time = "090000"
-        sec.high_time = sec.low_time = "090000"
+        self._warm_times(sec)
         sec.target = float(sec.price)
+
+    def _session_seconds(self, moment: datetime) -> float:
+        hours = None if self.always_open else trading_hours(moment.astimezone(KST).date())
+        return SESSION_SECONDS if hours is None else (hours.at(hours.close) - hours.at(hours.open)).total_seconds()
+
+    def _warm_times(self, sec: Security) -> None:
+        """When the warmed day's open, high and low printed: the open when the session opened, the
+        high and low somewhere between then and now (a mid-session start is not all at 09:00)."""
+        opened, now = self._warm_span
+        elapsed = max(0.0, (now - opened).total_seconds())
+        rng = self._times_rng
+
+        def at(extreme: int) -> str:
+            if extreme == sec.open:
+                return sec.open_time
+            moment = now if extreme == sec.price else opened + timedelta(seconds=rng.uniform(0, elapsed))
+            return moment.astimezone(KST).strftime("%H%M%S")
+
+        sec.open_time = opened.astimezone(KST).strftime("%H%M%S")
+        sec.high_time, sec.low_time = at(sec.high), at(sec.low)
 
     @staticmethod
     def _lot(sec: Security) -> int:
-        return max(1, 3_000_000 // max(1, sec.price or sec.prev_close))
+        return sec.lot
 
     @staticmethod
     def _clamp(sec: Security, price: int) -> int:
@@ -446,7 +477,7 @@ class Market:
             sec.high, sec.high_time = price, clock
         if price < sec.low:
             sec.low, sec.low_time = price, clock
-        sec.price = price
+        sec.price, sec.last_side = price, side
         sec.acc_volume += qty
         sec.acc_value += qty * price
         if side == "1":
@@ -455,7 +486,7 @@ class Market:
         else:
             sec.sell_count += 1
             sec.sell_qty += qty
-        return Trade("H0EWCNT0" if sec.is_elw else "H0STCNT0", sec, qty, side, clock)
+        return Trade("H0EWCNT0" if sec.is_elw else "H0STCNT0", sec, qty, side, clock, price, sec.acc_volume)
 
     def _walk(self, sec: Security, old: int) -> int:
         """One trade's price: most trades print at the last price; moves are ticks on the ladder.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Any
 
@@ -17,29 +18,56 @@ from kstock_local.kis_sim.config import SimulatorConfig
 from kstock_local.kis_sim.investor import investor_rows
 from kstock_local.kis_sim.market import DayBar, IndexState, Market, Security, aggregate, bars_between
 from kstock_local.kis_sim.master import add_master_routes
+from kstock_local.kis_sim.orderbook import build_book
+from kstock_local.kis_sim.quotes import asking_price_output, inquire_price_output, search_info_output
+from kstock_local.kis_sim.records import quote_of
 from kstock_local.kis_sim.state import SimState
 from kstock_local.kis_sim.ticksize import tick_size
+
+log = logging.getLogger("kstock_local.kis_sim.rest")
 
 OK = {"rt_cd": "0", "msg_cd": "MCA00000", "msg1": "정상처리 되었습니다."}
 NO_DATA = ("KIOK0560", "조회할 자료가 없습니다.")
 RANK_ROWS = 30
 CHART_ROWS = 100
+# Quotations kstock's client does not call yet, that real clients do: the book snapshot, and the
+# product lookup python-kis's ``kis.stock()`` makes first.
+ASKING_PRICE = ("/uapi/domestic-stock/v1/quotations/inquire-asking-price-exp-ccn", "FHKST01010200")
+SEARCH_INFO = ("/uapi/domestic-stock/v1/quotations/search-info", "CTPF1604R")
+STOCK_PRODUCT_TYPE = "300"  # search-info's PRDT_TYPE_CD of a Korean stock
 
 
 class KisError(Exception):
     """A KIS error answer: envelope body with rt_cd 1 (REST) or error_code (OAuth)."""
 
-    def __init__(self, status: int, code: str, message: str, *, oauth: bool = False) -> None:
+    def __init__(self, status: int, code: str, message: str, *, oauth: bool = False, rt_cd: str = "1") -> None:
         super().__init__(code)
-        self.status, self.code, self.message, self.oauth = status, code, message, oauth
+        self.status, self.code, self.message, self.oauth, self.rt_cd = status, code, message, oauth, rt_cd
 
     def response(self) -> web.Response:
         body = (
             {"error_code": self.code, "error_description": self.message}
             if self.oauth
-            else {"rt_cd": "1", "msg_cd": self.code, "msg1": self.message}
+            else {"rt_cd": self.rt_cd, "msg_cd": self.code, "msg1": self.message}
         )
         return _json(body, status=self.status)
+
+
+@web.middleware
+async def kis_envelope(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every answer is KIS's envelope: an unknown path or method (aiohttp's plain-text 404/405
+    before) and an unexpected failure too."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return KisError(exc.status, "EGW00202", f"GW라우팅 중 오류가 발생했습니다. ({request.path})").response()
+    except Exception:
+        log.exception("KIS simulator: %s %s failed", request.method, request.path)
+        return KisError(500, "EGW00002", "서버 에러가 발생했습니다.").response()
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -68,6 +96,10 @@ def _sign(diff: float) -> str:
 
 
 def _parse_day(text: str, default: date) -> date:
+    """A YYYYMMDD query date; year 0000 (python-kis's default start, ``00000101``) means "from the
+    beginning", as real KIS takes it."""
+    if text and text.isdigit() and len(text) == 8 and text[:4] == "0000":
+        return date.min
     try:
         return datetime.strptime(text, "%Y%m%d").date() if text else default
     except ValueError:
@@ -89,10 +121,12 @@ class RestApi:
             endpoints.INDEX_CHART.path: (endpoints.INDEX_CHART.tr_id, self.index_chart),
             endpoints.ELW_PRICE.path: (endpoints.ELW_PRICE.tr_id, self.elw_price),
             INVESTOR_TREND.path: (INVESTOR_TREND.tr_id, self.investor),  # issue 15: smart money
+            ASKING_PRICE[0]: (ASKING_PRICE[1], self.asking_price),
+            SEARCH_INFO[0]: (SEARCH_INFO[1], self.search_info),
         }
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[kis_envelope])
         app.router.add_post(endpoints.TOKEN_PATH, self.token)
         app.router.add_post(endpoints.APPROVAL_PATH, self.approval)
         app.router.add_post(endpoints.REVOKE_PATH, self.revoke)
@@ -234,52 +268,24 @@ class RestApi:
         }
 
     def inquire_price(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
+        return {"output": inquire_price_output(self.market, self._security(params))}, ""
+
+    def asking_price(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
+        """FHKST01010200: the book snapshot, the same book the H0STASP0 frames carry."""
         sec = self._security(params)
-        hist = self.market.history(sec.symbol)[-250:]
-        w52_high = max([sec.high] + [int(b.high) for b in hist])
-        w52_low = min([sec.low or sec.price] + [int(b.low) for b in hist])
-        eps = max(1, sec.prev_close // 12)
-        out = {
-            **self._price_fields(sec),
-            "stck_shrn_iscd": sec.symbol,
-            "acml_tr_pbmn": _s(sec.acc_value),
-            "prdy_vrss_vol_rate": _s(round(sec.acc_volume * 100 / (sec.prev_volume or 1), 2)),
-            "stck_oprc": _s(sec.open),
-            "stck_hgpr": _s(sec.high),
-            "stck_lwpr": _s(sec.low),
-            "stck_mxpr": _s(sec.upper),
-            "stck_llam": _s(sec.lower),
-            "stck_sdpr": _s(sec.prev_close),
-            "wghn_avrg_stck_prc": _s(round(sec.vwap, 2)),
-            "hts_frgn_ehrt": "25.31",
-            "frgn_ntby_qty": "0",
-            "pgtr_ntby_qty": "0",
-            "aspr_unit": _s(tick_size(sec.price)),
-            "hts_avls": _s(sec.market_cap // 100_000_000),
-            "per": _s(round(sec.price / eps, 2)),
-            "pbr": "1.20",
-            "eps": _s(float(eps)),
-            "bps": _s(float(eps * 10)),
-            "lstn_stcn": _s(sec.listed_shares),
-            "stck_fcam": "100",
-            "w52_hgpr": _s(w52_high),
-            "w52_lwpr": _s(w52_low),
-            "iscd_stat_cls_code": "55",
-            "marg_rate": "20.00",
-            "rprs_mrkt_kor_name": sec.market,
-            "bstp_kor_isnm": sec.industry,
-            "temp_stop_yn": "N",
-            "crdt_able_yn": "Y",
-            "elw_pblc_yn": "N",
-            "vi_cls_code": "N",
-            "ovtm_vi_cls_code": "N",
-            "invt_caful_yn": "N",
-            "mrkt_warn_cls_code": "00",
-            "short_over_yn": "N",
-            "sltr_yn": "N",
-            "mang_issu_cls_code": "N",
-        }
-        return {"output": out}, ""
+        clock = self.market.now().strftime("%H%M%S")
+        book, expected = asking_price_output(sec, build_book(quote_of(sec)), clock)
+        return {"output1": book, "output2": expected}, ""
+
+    def search_info(self, params: dict[str, str]) -> tuple[dict[str, Any], str]:
+        """CTPF1604R: a stock's product data under product type 300. Other types (overseas) have
+        no data, answered with rt_cd 7 as KIS does (python-kis tries the next type on it)."""
+        symbol = params.get("PDNO", "").strip().upper()
+        product_type = params.get("PRDT_TYPE_CD", "").strip()
+        sec = self.market.stocks.get(symbol) if product_type == STOCK_PRODUCT_TYPE else None
+        if sec is None:
+            raise KisError(200, *NO_DATA, rt_cd="7")
+        return {"output": search_info_output(sec, product_type)}, ""
 
     def _daily_rows(self, symbol: str, period: str) -> list[DayBar]:
         return aggregate(self.market.bars_with_today(symbol), period)

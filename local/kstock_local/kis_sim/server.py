@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from kstock_local.kis_sim import persist
 from kstock_local.kis_sim.config import SimulatorConfig
 from kstock_local.kis_sim.market import Market
 from kstock_local.kis_sim.rest import RestApi
@@ -55,6 +56,8 @@ class KisSimulator:
     # -- lifecycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.config.state_file is not None:
+            persist.restore(self.market, self.config.state_file)
         self.rest_port = await self._serve(self.rest.app(), self.config.rest_port)
         self.ws_port = await self._serve(self.ws.app(), self.config.ws_port)
         self._publisher = asyncio.create_task(self._publish_loop(), name="kis-sim-publisher")
@@ -76,6 +79,7 @@ class KisSimulator:
             except asyncio.CancelledError:
                 pass
             self._publisher = None
+            self.save_state()
         await self.ws.drop_all()
         for runner in reversed(self._runners):
             await runner.cleanup()
@@ -105,7 +109,7 @@ class KisSimulator:
     async def _publish_loop(self) -> None:
         loop = asyncio.get_running_loop()
         last = loop.time()
-        next_index = last
+        next_index = next_save = last
         while True:
             await asyncio.sleep(self.config.publish_interval)
             now = loop.time()
@@ -113,11 +117,25 @@ class KisSimulator:
             try:
                 trades = self.market.step(min(dt, 1.0))
                 await self.ws.publish_trades(trades)
-                if now >= next_index:
+                refresh = now >= next_index  # indices and every subscribed book, once a second
+                await self.ws.publish_books(trades, refresh=refresh)
+                if refresh:
                     next_index = now + self.config.index_interval
                     await self.ws.publish_indices(sum(t.qty for t in trades))
+                if now >= next_save:
+                    next_save = now + self.config.state_save_interval
+                    self.save_state()
             except Exception:  # the market must keep running whatever one step did
                 log.exception("KIS simulator publish step failed")
+
+    def save_state(self) -> None:
+        """Keep the day's market in ``config.state_file`` (when set) for the next start."""
+        if self.config.state_file is None:
+            return
+        try:
+            persist.save(self.market, self.config.state_file)
+        except OSError:
+            log.exception("KIS simulator: cannot write %s", self.config.state_file)
 
     # -- hooks for tests and benchmarks ----------------------------------------------------------
 
@@ -133,6 +151,7 @@ class KisSimulator:
         """Trade ``symbol`` ``count`` times at once: subscribers get one multi-record frame."""
         trades = self.market.force_trades(symbol, count)
         await self.ws.publish_trades(trades)
+        await self.ws.publish_books(trades)
         return len(trades)
 
     def expire_tokens(self) -> None:

@@ -28,3 +28,19 @@ def price_limits(prev_close: int, elw: bool = False) -> tuple[int, int]:
     upper = int(math.floor(up / up_tick)) * up_tick
     lower = max(down_tick, int(math.ceil(down / down_tick)) * down_tick)
     return lower, upper
+
+
+def step_up(price: int, elw: bool = False) -> int:
+    """The next price above ``price`` on the ladder (the tick of the band ``price`` is in)."""
+    return price + (ELW_TICK if elw else tick_size(price))
+
+
+def step_down(price: int, elw: bool = False) -> int:
+    """The next price below ``price`` on the ladder: the tick of the band just below it, so that
+    2,000 steps down to 1,999 and 2,005 to 2,000."""
+    return price - (ELW_TICK if elw else tick_size(price - 1))
+
+
+def on_ladder(price: int, elw: bool = False) -> bool:
+    """Whether ``price`` is a price KRX accepts (a multiple of its band's tick)."""
+    return price > 0 and price % (ELW_TICK if elw else tick_size(price)) == 0

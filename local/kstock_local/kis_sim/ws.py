@@ -3,10 +3,15 @@
 * paths: the bare base URL, ``/tryitout`` and ``/tryitout/<TR>`` (the JSON body decides the TR);
 * register / release with OPSP0000 (+ AES iv/key) / OPSP0001 / OPSP0002 duplicates /
   OPSP0003 unknown release / OPSP0008 past ``max_subscriptions`` / OPSP8996 when another live
-  session holds the app key / OPSP0011 unknown approval key / OPSP899x-999x bad requests;
+  session holds the app key / OPSP0011 unknown approval key / OPSP899x-999x bad requests
+  (``rt_cd`` 9 for the JSON PARSING ERROR family, as a recorded real session answers, else 1);
+* only TRs the simulator publishes are acknowledged (:data:`PUBLISHED_TRS`); any other gets
+  OPSP8991, so a client never waits on a silent feed;
 * PINGPONG every ``pingpong_interval``: answered by a pong frame or by echoing the text, else the
   session is dropped;
-* data frames batched: all records of one TR and key within a publish interval share a frame.
+* data frames batched: all records of one TR and key within a publish interval share a frame;
+* H0STASP0 order books: one record per subscribed symbol that traded in the interval, and a
+  refresh of every subscribed book each ``book_refresh`` (books move between trades too).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from aiohttp import WSMsgType, web
 
 from kstock.market.calendar import KST
 from kstock_local.kis_sim.config import SimulatorConfig
-from kstock_local.kis_sim.market import Market, Trade
-from kstock_local.kis_sim.records import frame, index_record, trade_record
+from kstock_local.kis_sim.market import Market, Security, Trade
+from kstock_local.kis_sim.orderbook import build_book
+from kstock_local.kis_sim.records import book_record, frame, index_record, quote_of, trade_record
 from kstock_local.kis_sim.state import SimState
 
 log = logging.getLogger("kstock_local.kis_sim.ws")
@@ -58,9 +64,9 @@ def _parse_request(data: dict[str, Any], header: object) -> _Request | str:
 
 
 TRADE_TRS = {"H0STCNT0", "H0EWCNT0", "H0UPCNT0"}
-# Registrations accepted (so real clients work) although the simulator publishes nothing for them.
-QUIET_TRS = {"H0STASP0", "H0STANC0", "H0STMKO0", "H0EWASP0", "H0UNCNT0", "H0NXCNT0", "H0STCNI0", "H0STCNI9"}
-ENCRYPTED_TRS = {"H0STCNI0", "H0STCNI9"}
+BOOK_TR = "H0STASP0"
+# The TRs a registration is acknowledged for: exactly those the simulator then publishes.
+PUBLISHED_TRS = TRADE_TRS | {BOOK_TR}
 _ALPHABET = string.ascii_letters + string.digits
 
 
@@ -93,7 +99,9 @@ def _control(
 
 
 def _error(msg_cd: str, msg1: str, tr_id: str = "", tr_key: str = "") -> str:
-    return _control(tr_id, tr_key, "1", msg_cd, msg1)
+    """A refusal; KIS answers its JSON PARSING ERROR family with rt_cd 9 (a recorded real session)."""
+    rt_cd = "9" if msg1.startswith("JSON PARSING ERROR") else "1"
+    return _control(tr_id, tr_key, rt_cd, msg_cd, msg1)
 
 
 class WsServer:
@@ -101,6 +109,7 @@ class WsServer:
         self.config, self.market, self.state = config, market, state
         self.sessions: set[Session] = set()
         self.holders: dict[str, Session] = {}  # app key -> its live session
+        self._book_totals: dict[str, tuple[int, int]] = {}  # symbol -> its last published book's totals
 
     def app(self) -> web.Application:
         app = web.Application()
@@ -141,11 +150,14 @@ class WsServer:
             del self.holders[session.app_key]
 
     async def _pingpong(self, session: Session) -> None:
+        """A PINGPONG every ``pingpong_interval``; one unanswered after ``pong_timeout`` (at most an
+        interval) drops the session. The wait for the answer runs inside the interval: added to it,
+        it made the PINGPONG come every 60 s instead of the documented 30 s."""
         interval = self.config.pingpong_interval
-        timeout = self.config.pong_timeout if self.config.pong_timeout is not None else interval
+        timeout = min(interval, self.config.pong_timeout if self.config.pong_timeout is not None else interval)
         try:
+            await asyncio.sleep(interval)
             while not session.closed:
-                await asyncio.sleep(interval)
                 stamp = datetime.now(KST).strftime("%Y%m%d%H%M%S")
                 session.awaiting_pong = True
                 await session.ws.send_str(
@@ -157,6 +169,7 @@ class WsServer:
                     self.state.stats.sessions_dropped_pingpong += 1
                     await session.ws.close()
                     return
+                await asyncio.sleep(interval - timeout)
         except (ConnectionError, RuntimeError):
             return
 
@@ -235,7 +248,7 @@ class WsServer:
 
     def _check_tr(self, request: _Request) -> str | None:
         tr_id, tr_key = request.tr_id, request.tr_key
-        if tr_id not in TRADE_TRS and tr_id not in QUIET_TRS:
+        if tr_id not in PUBLISHED_TRS:
             return _error("OPSP8991", "SUBSCRIBE ERROR : invalid tr_id", tr_id, tr_key)
         if not self._known_key(tr_id, tr_key):
             return _error("OPSP8992", "SUBSCRIBE ERROR : invalid tr_key", tr_id, tr_key)
@@ -244,7 +257,7 @@ class WsServer:
     def _register(self, session: Session, request: _Request) -> str:
         tr_id, tr_key = request.tr_id, request.tr_key
         slot = (tr_id, tr_key)
-        encrypt = "Y" if tr_id in ENCRYPTED_TRS else "N"
+        encrypt = "N"  # quote TRs are plain; only execution notices (not simulated) are encrypted
         if request.tr_type == "2":
             if session.subscriptions.pop(slot, None) is None:
                 return _error("OPSP0003", "UNSUBSCRIBE ERROR(not found!)", tr_id, tr_key)
@@ -263,10 +276,8 @@ class WsServer:
     def _known_key(self, tr_id: str, tr_key: str) -> bool:
         if tr_id == "H0UPCNT0":
             return tr_key in self.market.indices
-        if tr_id in ("H0EWCNT0", "H0EWASP0"):
+        if tr_id == "H0EWCNT0":
             return tr_key in self.market.elws
-        if tr_id in ENCRYPTED_TRS:
-            return True  # HTS id
         return tr_key in self.market.stocks
 
     # -- publishing ----------------------------------------------------------------------------
@@ -286,6 +297,28 @@ class WsServer:
             if slot in wanted:  # records are encoded once, shared by every subscriber
                 grouped.setdefault(slot, []).append(trade_record(trade, day, extra))
         await self._fan_out(grouped)
+
+    async def publish_books(self, trades: list[Trade], refresh: bool = False) -> None:
+        """H0STASP0: the book of every subscribed symbol that traded in ``trades``, as it stands after
+        its last trade; with ``refresh``, every subscribed book, its quantities moved (orders come and
+        go between trades)."""
+        wanted = {key for tr, key in self.wanted() if tr == BOOK_TR}
+        if not wanted:
+            return
+        changed = wanted & {t.security.symbol for t in trades}
+        if refresh:
+            for symbol in wanted - changed:
+                self.market.stocks[symbol].book_shift += 1
+            changed = wanted
+        clock = self.market.now().strftime("%H%M%S")
+        grouped = {(BOOK_TR, symbol): [self._book_record(self.market.stocks[symbol], clock)] for symbol in changed}
+        await self._fan_out(grouped)
+
+    def _book_record(self, sec: Security, clock: str) -> str:
+        book = build_book(quote_of(sec))
+        previous = self._book_totals.get(sec.symbol)
+        self._book_totals[sec.symbol] = (book.total_ask, book.total_bid)
+        return book_record(sec, clock, book, previous, self.config.extra_fields)
 
     async def publish_indices(self, tick_volume: int) -> None:
         wanted = {key for tr, key in self.wanted() if tr == "H0UPCNT0"}
