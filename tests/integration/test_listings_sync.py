@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.rows import dict_row
+from support.envs import environment
 from support.kis import running_simulator
 
 from kstock import db
@@ -16,16 +17,23 @@ from kstock.db.migrate import migrate
 from kstock.listings.errors import MasterFormatError
 from kstock.listings.master import KOSPI, Kind, MarketWarning, MasterRecord, parse_master, parse_record
 from kstock.listings.sync import UNCLASSIFIED, apply, sync
+from kstock_local.cli.main import main
 from kstock_local.kis_sim import SimulatorThread
 from kstock_local.kis_sim.market import Market
 from kstock_local.kis_sim.master import Designation, isin, master_file, master_record
 
 
 @pytest.fixture
-def seeded(empty_database: str) -> Iterator[psycopg.Connection[Any]]:
+def seeded_url(empty_database: str) -> str:
     migrate(empty_database)
     with db.connect(empty_database) as conn:
         seed(conn)
+    return empty_database
+
+
+@pytest.fixture
+def seeded(seeded_url: str) -> Iterator[psycopg.Connection[Any]]:
+    with db.connect(seeded_url) as conn:
         yield conn
 
 
@@ -172,3 +180,22 @@ def test_a_new_code_is_inserted_unclassified_and_a_new_name_replaces_the_seeds(
     )
     hyundai = company(seeded, "005380")
     assert hyundai["name"] == "현대차" and hyundai["industry"] == "자동차용 엔진 및 자동차 제조업"
+
+
+def test_kstock_listings_sync_reads_kis_master_url_and_reports_counts(
+    seeded_url: str, simulator: SimulatorThread, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with environment(DATABASE_URL=seeded_url, KIS_MASTER_URL=f"{simulator.sim.rest_url}/common/master"):
+        assert main(["listings", "sync"]) == 0
+        first = capsys.readouterr().out
+        assert main(["listings", "sync"]) == 0
+        second = capsys.readouterr().out
+        assert main(["listings", "sync", "--url", f"{simulator.sim.rest_url}/nothing"]) == 1
+        refused = capsys.readouterr().err
+
+    seeded_count = len(load_companies())
+    assert f"4 inserted, {seeded_count} updated, 0 unchanged" in first
+    assert f"0 inserted, 0 updated, {seeded_count + 4} unchanged" in second
+    assert "404" in refused and "nothing was written" in refused
+    with db.connect(seeded_url) as conn:
+        assert company(conn, "005930")["standard_code"] == "KR7005930003"

@@ -4,14 +4,25 @@ from collections import Counter
 from kstock.companies.reference import load_companies, load_indices
 
 
-def test_reference_data_lists_at_least_200_real_companies_across_both_markets():
+def test_reference_data_lists_the_whole_market():
     companies = load_companies()
     markets = Counter(c.market for c in companies)
-    assert len(companies) >= 200
-    assert markets["KOSPI"] > 100 and markets["KOSDAQ"] > 50
+    # every KOSPI company of KIND's July 2025 list, every KOSDAQ company two lists agree on (SOURCES.md)
+    assert markets == {"KOSPI": 850, "KOSDAQ": 1691}
+    assert {c.kind for c in companies} == {"STOCK"}
     assert len({c.symbol for c in companies}) == len(companies)
     assert all(re.fullmatch(r"[0-9]{4}[0-9A-Z][0-9]", c.symbol) for c in companies)
+    assert "0030R0" in {c.symbol for c in companies}  # alphanumeric codes are seeded too
     assert all(c.name and c.industry for c in companies)
+    assert len({c.industry for c in companies}) == 162
+
+
+def test_rows_are_grouped_by_market_largest_first():
+    companies = load_companies()
+    kospi_block = [c.market for c in companies[:850]]
+    assert set(kospi_block) == {"KOSPI"} and {c.market for c in companies[850:]} == {"KOSDAQ"}
+    assert [c.symbol for c in companies[:3]] == ["005930", "000660", "207940"]
+    assert [c.symbol for c in companies[850:853]] == ["196170", "247540", "086520"]
 
 
 def test_well_known_codes_have_their_names():

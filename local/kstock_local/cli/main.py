@@ -151,6 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     from kstock_local.cli.themes import add_themes_commands
 
     add_themes_commands(sub)
+    from kstock_local.cli.listings import add_listings_commands
+
+    add_listings_commands(sub)
     from kstock_local.chaos.cli import add_chaos_command  # issue 17: the fault suite
 
     add_chaos_command(sub)
