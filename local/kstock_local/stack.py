@@ -210,6 +210,7 @@ async def _start_kis_simulator(
     await _wait_for_port(local.kis_sim_ws_port, "KIS simulator")
     environment["KIS_REST_URL"] = local.kis_sim_rest_url
     environment["KIS_WS_URL"] = local.kis_sim_ws_url
+    environment["KIS_MASTER_URL"] = f"{local.kis_sim_rest_url}/common/master"  # issue 15: its master files
 
 
 async def _serve_until_stopped(
