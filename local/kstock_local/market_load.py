@@ -8,9 +8,16 @@ runs on a schedule) and charts with one bar (nothing loads history). So, before 
 * the daily history of every seeded company that lacks it, through the same ``BackfillQueue`` and
   worker that `kstock backfill` uses, the default (most watched) symbols first, largest first after.
 
+With the whole market seeded (~2,500 companies, about 15,000 KIS calls at 20 a second), the ready
+banner waits only for what a newcomer sees first: the market data of the default symbols and the
+``first_companies`` largest (the market-cap rankings of both markets come in the same call), and the
+history of those. The rest continues in the background once /health says ok: market data in
+batches that fit MarketDataFunction's timeout, then the history of every other company, largest
+first, with its progress still in ``kstock:market-load`` (state ``loaded``, phase ``background ...``).
+
 Progress goes to the console and to ``kstock:market-load`` in Redis, which /health reports (503
-"starting" until loaded). Later starts skip what is already there: companies whose history reaches
-back a year, and market data already refreshed.
+"starting" until the first part is loaded). Later starts skip what is already there: companies whose
+history reaches back a year, and market data already refreshed.
 
 Right after the market data, a first start also queues the content loads (issue 13): one news query
 per company and industry on ``NewsQueue``, and (after the corp codes, which every DART load needs)
@@ -25,7 +32,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import redis
 
@@ -36,12 +43,20 @@ from kstock_local.cloud.runtime import LocalCloud
 from kstock_local.supervisor import log
 
 HISTORY_DAYS = 729  # two one-year requests per company (730 would add a one-day third)
+# the largest companies whose market data and history the ready banner waits for, beside the default
+# symbols; the rest loads in the background (the stack passes its setting here)
+FIRST_LOAD_COMPANIES = 100
+# companies per background MarketDataFunction call: at the KIS budget of 20 calls/s, well inside its timeout
+MARKET_DATA_BATCH = 600
+# background tasks: asyncio keeps only weak references to tasks
+_BACKGROUND: set[asyncio.Task[None]] = set()
 # a company whose oldest daily bar is at least this old has its history
 HAS_HISTORY_DAYS = 365
 # the backfill worker retries failures through the queue; past this long with no progress the
 # load gives up waiting (what failed is in the BackfillDeadLetterQueue) and the stack goes on
 STALL_SECONDS = 300.0
 PROGRESS_EVERY = 5.0
+BACKGROUND_PROGRESS_EVERY = 60.0  # the console is the newcomer's after the banner: a line a minute
 
 
 def companies_without_history(default_symbols: list[str]) -> list[str]:
@@ -69,11 +84,18 @@ def market_data_missing() -> bool:
     return row is None or row["n"] == 0
 
 
+def companies_without_market_data() -> int:
+    with db.read() as conn:
+        row = conn.execute("SELECT count(*) AS n FROM companies WHERE market_data_at IS NULL").fetchone()
+    return int(row["n"]) if row else 0
+
+
 @dataclass
 class MarketLoader:
     cloud: LocalCloud
     redis_url: str
     default_symbols: list[str]
+    first_companies: int = FIRST_LOAD_COMPANIES
     phases: list[str] = field(default_factory=list)
     _redis: redis.Redis | None = None
 
@@ -94,23 +116,48 @@ class MarketLoader:
             await self._content()
             await asyncio.to_thread(self._report, "loaded", 0, 0, "already loaded")
             return
+        first_count = len(self.default_symbols) + self.first_companies
         # market data first and alone: rankings fill within seconds, and the backfill that follows does
         # not compete with it for the app key's KIS REST budget (20 calls/s)
         await asyncio.to_thread(self._report, "loading", 0, 0, "market data")
         if refresh:
-            await self._market_data()
+            await self._market_data(first_count)
+            # caps are known now for the largest: order the history by them
+            symbols = await asyncio.to_thread(companies_without_history, self.default_symbols)
         await self._content()
-        job = await asyncio.to_thread(self._queue, symbols) if symbols else None
+        first, rest = symbols[:first_count], symbols[first_count:]
+        job = await asyncio.to_thread(self._queue, first) if first else None
         if job is not None:
             log(
                 "market",
-                f"loading {HISTORY_DAYS} days of daily history for {len(symbols)} companies "
-                f"({job.total} requests through BackfillQueue)",
+                f"loading {HISTORY_DAYS} days of daily history for {len(first)} companies "
+                f"({job.total} requests through BackfillQueue)"
+                + (f"; the other {len(rest)} follow in the background" if rest else ""),
             )
         await asyncio.gather(self._follow(job), self._indices())
         total = job.total if job else 0
         await asyncio.to_thread(self._report, "loaded", total, total, "done")
         log("market", "market loaded: " + ", ".join(self.phases))
+        missing = await asyncio.to_thread(companies_without_market_data)
+        if rest or missing:
+            task = asyncio.create_task(self._background(rest), name="market-load-background")
+            _BACKGROUND.add(task)
+            task.add_done_callback(_BACKGROUND.discard)
+
+    async def _background(self, rest: list[str]) -> None:
+        """The rest of the market after the ready banner: market data, then history, largest first."""
+        try:
+            log("market", f"background: market data of the other companies, then history of {len(rest)}")
+            while await self._market_data_batch():
+                pass
+            if rest:
+                # the background refresh stored caps: largest first again, whatever was loaded meanwhile
+                ordered = await asyncio.to_thread(companies_without_history, self.default_symbols)
+                job = await asyncio.to_thread(self._queue, ordered)
+                await self._follow(job, phase="background: daily history", state="loaded")
+            log("market", "background load finished: every seeded company has market data and history")
+        except Exception as exc:  # the schedules fill the market later anyway
+            log("market", f"background load stopped: {exc!r}")
 
     def _queue(self, symbols: list[str]) -> BackfillJob:
         provisioned = self.cloud.provisioned
@@ -122,13 +169,22 @@ class MarketLoader:
         assert self.cloud.functions is not None
         return await self.cloud.functions.get(logical_id).invoke(event)
 
-    async def _market_data(self) -> None:
-        with db.read() as conn:
-            counted = conn.execute("SELECT count(*) AS n FROM companies").fetchone()
-        companies = counted["n"] if counted else 0
+    async def _market_data(self, companies: int) -> None:
+        """The market-cap rankings of both markets and the ``companies`` stalest (the largest: the
+        seed lists them first)."""
         result = await self._invoke("MarketDataFunction", {"batchSize": companies})
         self.phases.append(f"market data {result}")
         log("market", f"market data refreshed: {result}")
+
+    async def _market_data_batch(self) -> bool:
+        """One background batch of companies never refreshed; False when none is left or none moved."""
+        missing = await asyncio.to_thread(companies_without_market_data)
+        if not missing:
+            return False
+        result = await self._invoke("MarketDataFunction", {"batchSize": min(missing, MARKET_DATA_BATCH)})
+        left = await asyncio.to_thread(companies_without_market_data)
+        log("market", f"background market data: {result}, {left} companies left")
+        return 0 < left < missing
 
     async def _content(self) -> None:
         """Queue a first start's news and DART loads; a failure is logged, never stops the stack."""
@@ -145,31 +201,40 @@ class MarketLoader:
         self.phases.append("indices loaded")
         log("market", f"index history loaded: {result}")
 
-    async def _follow(self, job: BackfillJob | None) -> None:
+    async def _follow(
+        self,
+        job: BackfillJob | None,
+        phase: str = "daily history",
+        state: Literal["loading", "loaded"] = "loading",
+    ) -> None:
+        """Report ``job``'s progress until done or stalled; ``state`` is what /health sees meanwhile."""
         if job is None:
             return
         last_done, last_change, last_print = -1, time.monotonic(), 0.0
+        every = PROGRESS_EVERY if state == "loading" else BACKGROUND_PROGRESS_EVERY
         while True:
             done = await asyncio.to_thread(job.done)
             now = time.monotonic()
             if done != last_done:
                 last_done, last_change = done, now
-                await asyncio.to_thread(self._report, "loading", done, job.total, "daily history")
-            if now - last_print >= PROGRESS_EVERY or done >= job.total:
-                log("market", f"daily history {bar(done, job.total)}")
+                await asyncio.to_thread(self._report, state, done, job.total, phase)
+            if now - last_print >= every or done >= job.total:
+                log("market", f"{phase} {bar(done, job.total)}")
                 last_print = now
             if done >= job.total:
-                self.phases.append(f"daily history {done}/{job.total} requests")
+                self.phases.append(f"{phase} {done}/{job.total} requests")
+                if state == "loaded":
+                    await asyncio.to_thread(self._report, "loaded", done, job.total, "done")
                 return
             if now - last_change > STALL_SECONDS:
                 log(
                     "market",
-                    f"daily history stalled at {done}/{job.total}: the rest is retried through "
+                    f"{phase} stalled at {done}/{job.total}: the rest is retried through "
                     "BackfillQueue (failures end in BackfillDeadLetterQueue)",
                 )
-                self.phases.append(f"daily history {done}/{job.total} requests (stalled)")
+                self.phases.append(f"{phase} {done}/{job.total} requests (stalled)")
                 return
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.0)  # polling Redis for the workers' count, not synchronising a test
 
 
 # -- news and DART on a first start (issue 13) ------------------------------------------------------
