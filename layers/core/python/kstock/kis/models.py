@@ -74,6 +74,40 @@ class Tick:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    """One realtime order book (호가, H0STASP0), normalized.
+
+    Levels are ``(price, quantity)`` pairs, best first: asks ascending from the lowest, bids
+    descending from the highest. KIS sends ten levels a side, a level with price 0 where the day's
+    price limit leaves none; those are left out, so a side can hold fewer than ten.
+    """
+
+    symbol: str
+    asks: tuple[tuple[int, int], ...]
+    bids: tuple[tuple[int, int], ...]
+    total_ask_qty: int  # TOTAL_ASKP_RSQN: the quantity on the ten ask levels
+    total_bid_qty: int
+    acc_volume: int  # the day's cumulative volume when the book was sent
+    hour_class: str  # HOUR_CLS_CODE: 0 regular session, A/B/C/D expected-price phases
+    timestamp: datetime  # aware UTC
+
+    def to_message(self) -> dict[str, object]:
+        """The order-book message of the kstock contract (docs/architecture.md)."""
+        return {
+            "type": "orderbook",
+            "symbol": self.symbol,
+            "asks": [[price, qty] for price, qty in self.asks],
+            "bids": [[price, qty] for price, qty in self.bids],
+            "totalAskQty": self.total_ask_qty,
+            "totalBidQty": self.total_bid_qty,
+            "timestamp": iso_utc(self.timestamp),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_message(), separators=(",", ":"))
+
+
 # -- REST ----------------------------------------------------------------------------------------
 
 

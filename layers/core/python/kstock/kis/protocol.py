@@ -3,7 +3,9 @@
 * client -> server: subscribe / unsubscribe JSON (``tr_type`` 1 / 2);
 * server -> client: control JSON (acks with AES iv/key, OPSP errors, PINGPONG) and data frames
   ``<encrypted 0|1>|<TR_ID>|<count>|<payload>``, the payload being ``count`` records of the TR's
-  fields joined by ``^`` with no record separator.
+  fields joined by ``^`` with no record separator. Trade and index frames parse into
+  :class:`Tick` (:meth:`FrameParser.parse`), order-book frames (H0STASP0, section 5) into
+  :class:`OrderBook` (:meth:`FrameParser.parse_books`); :func:`frame_tr_id` tells them apart.
 
 KIS appends fields to layouts without notice (python-kis issues #68, #80), so the record width
 is derived from ``count`` and only known fields are read, by position of their name. Parsing is
@@ -31,7 +33,7 @@ from kstock.kis.errors import (
     KisWsError,
     MalformedFrame,
 )
-from kstock.kis.models import FALLING_SIGNS, Tick
+from kstock.kis.models import FALLING_SIGNS, OrderBook, Tick
 from kstock.market.calendar import KST
 
 log = logging.getLogger("kstock.kis.protocol")
@@ -153,7 +155,36 @@ H0UPCNT0_FIELDS = (
     "QTQT_DOWN_ISSU_CNT",
     "TICK_VRSS",
 )
+BOOK_DEPTH = 10  # levels a side
+# The order book: ten ask prices (best, i.e. lowest, first), ten bid prices (best, i.e. highest,
+# first), their quantities in the same order, totals, the expected-price block, the day's volume.
+H0STASP0_FIELDS = (
+    ("MKSC_SHRN_ISCD", "BSOP_HOUR", "HOUR_CLS_CODE")
+    + tuple(f"ASKP{i}" for i in range(1, BOOK_DEPTH + 1))
+    + tuple(f"BIDP{i}" for i in range(1, BOOK_DEPTH + 1))
+    + tuple(f"ASKP_RSQN{i}" for i in range(1, BOOK_DEPTH + 1))
+    + tuple(f"BIDP_RSQN{i}" for i in range(1, BOOK_DEPTH + 1))
+    + (
+        "TOTAL_ASKP_RSQN",
+        "TOTAL_BIDP_RSQN",
+        "OVTM_TOTAL_ASKP_RSQN",
+        "OVTM_TOTAL_BIDP_RSQN",
+        "ANTC_CNPR",
+        "ANTC_CNQN",
+        "ANTC_VOL",
+        "ANTC_CNTG_VRSS",
+        "ANTC_CNTG_VRSS_SIGN",
+        "ANTC_CNTG_PRDY_CTRT",
+        "ACML_VOL",
+        "TOTAL_ASKP_RSQN_ICDC",
+        "TOTAL_BIDP_RSQN_ICDC",
+        "OVTM_TOTAL_ASKP_ICDC",
+        "OVTM_TOTAL_BIDP_ICDC",
+        "STCK_DEAL_CLS_CODE",
+    )
+)
 assert len(H0STCNT0_FIELDS) == 46 and len(H0EWCNT0_FIELDS) == 63 and len(H0UPCNT0_FIELDS) == 30
+assert len(H0STASP0_FIELDS) == 59
 
 LAYOUTS: dict[str, tuple[str, ...]] = {
     "H0STCNT0": H0STCNT0_FIELDS,
@@ -197,8 +228,25 @@ _I = {
         "NMIX_LWPR",
     )
 }
+BOOK_LAYOUTS: dict[str, tuple[str, ...]] = {"H0STASP0": H0STASP0_FIELDS}
+_B = {
+    name: H0STASP0_FIELDS.index(name)
+    for name in (
+        "MKSC_SHRN_ISCD",
+        "BSOP_HOUR",
+        "HOUR_CLS_CODE",
+        "ASKP1",
+        "BIDP1",
+        "ASKP_RSQN1",
+        "BIDP_RSQN1",
+        "TOTAL_ASKP_RSQN",
+        "TOTAL_BIDP_RSQN",
+        "ACML_VOL",
+    )
+}
 _TRADE_MIN_WIDTH = max(_T.values()) + 1
 _INDEX_MIN_WIDTH = max(_I.values()) + 1
+_BOOK_MIN_WIDTH = max(_B.values()) + 1
 
 
 # -- client -> server ----------------------------------------------------------------------------
@@ -293,6 +341,16 @@ def is_data_frame(raw: str) -> bool:
     return raw[:1] in ("0", "1")
 
 
+def frame_tr_id(raw: str) -> str:
+    """The TR id of a data frame (``""`` when it has none): which parser method it goes to."""
+    parts = raw.split("|", 2)
+    return parts[1] if len(parts) == 3 else ""
+
+
+def is_book_frame(raw: str) -> bool:
+    return frame_tr_id(raw) in BOOK_LAYOUTS
+
+
 # -- AES-256-CBC ---------------------------------------------------------------------------------
 
 
@@ -375,11 +433,44 @@ class FrameParser:
             return []
 
     def parse_frame(self, raw: str) -> list[Tick]:
+        tr_id, values, count, width = self._split(raw, LAYOUTS)
+        if tr_id == "H0UPCNT0":
+            if width < _INDEX_MIN_WIDTH:
+                raise MalformedFrame(f"{width} fields per record, index layout needs {_INDEX_MIN_WIDTH}")
+            ticks = self._index_records(values, count, width)
+        else:
+            if width < _TRADE_MIN_WIDTH:
+                raise MalformedFrame(f"{width} fields per record, trade layout needs {_TRADE_MIN_WIDTH}")
+            ticks = self._trade_records(tr_id, values, count, width)
+        self.stats.records += len(ticks)
+        return ticks
+
+    def parse_books(self, raw: str) -> list[OrderBook]:
+        """:meth:`parse_book_frame` that never raises (a malformed frame is logged and counted)."""
+        try:
+            return self.parse_book_frame(raw)
+        except MalformedFrame as exc:
+            self.stats.malformed_frames += 1
+            log.warning("skipping malformed KIS book frame: %s (%.80r)", exc.message, raw)
+            return []
+
+    def parse_book_frame(self, raw: str) -> list[OrderBook]:
+        """An H0STASP0 frame: ``count`` records whose width is derived from the count, known fields
+        read by position (trailing fields KIS may add are ignored, as for trades)."""
+        _, values, count, width = self._split(raw, BOOK_LAYOUTS)
+        if width < _BOOK_MIN_WIDTH:
+            raise MalformedFrame(f"{width} fields per record, order-book layout needs {_BOOK_MIN_WIDTH}")
+        books = self._book_records(values, count, width)
+        self.stats.records += len(books)
+        return books
+
+    def _split(self, raw: str, layouts: dict[str, tuple[str, ...]]) -> tuple[str, list[str], int, int]:
+        """(tr_id, values, record count, fields per record) of a data frame of one of ``layouts``."""
         parts = raw.split("|", 3)
         if len(parts) != 4:
             raise MalformedFrame("expected flag|tr_id|count|payload")
         flag, tr_id, count_text, payload = parts
-        layout = LAYOUTS.get(tr_id)
+        layout = layouts.get(tr_id)
         if layout is None:
             raise MalformedFrame(f"unknown TR {tr_id[:12]!r}")
         try:
@@ -399,16 +490,7 @@ class FrameParser:
         if width != len(layout):
             self._note_drift(tr_id, width, len(layout))
         self.stats.frames += 1
-        if tr_id == "H0UPCNT0":
-            if width < _INDEX_MIN_WIDTH:
-                raise MalformedFrame(f"{width} fields per record, index layout needs {_INDEX_MIN_WIDTH}")
-            ticks = self._index_records(values, count, width)
-        else:
-            if width < _TRADE_MIN_WIDTH:
-                raise MalformedFrame(f"{width} fields per record, trade layout needs {_TRADE_MIN_WIDTH}")
-            ticks = self._trade_records(tr_id, values, count, width)
-        self.stats.records += len(ticks)
-        return ticks
+        return tr_id, values, count, width
 
     def _decrypt(self, tr_id: str, payload: str) -> str:
         material = self._keys.get(tr_id)
@@ -460,6 +542,17 @@ class FrameParser:
                 log.warning("skipping bad %s record: %s", tr_id, exc)
         return out
 
+    def _book_records(self, v: list[str], count: int, width: int) -> list[OrderBook]:
+        out: list[OrderBook] = []
+        today = self._today()
+        for b in range(0, count * width, width):
+            try:
+                out.append(_order_book(v, b, today))
+            except ValueError as exc:
+                self.stats.skipped_records += 1
+                log.warning("skipping bad H0STASP0 record: %s", exc)
+        return out
+
     def _index_records(self, v: list[str], count: int, width: int) -> list[Tick]:
         out: list[Tick] = []
         today = self._today()
@@ -490,3 +583,27 @@ class FrameParser:
                 self.stats.skipped_records += 1
                 log.warning("skipping bad H0UPCNT0 record: %s", exc)
         return out
+
+
+def _order_book(v: list[str], b: int, day: str) -> OrderBook:
+    """The H0STASP0 record starting at ``v[b]``."""
+    return OrderBook(
+        v[b + _B["MKSC_SHRN_ISCD"]],
+        _levels(v, b + _B["ASKP1"], b + _B["ASKP_RSQN1"]),
+        _levels(v, b + _B["BIDP1"], b + _B["BIDP_RSQN1"]),
+        int(v[b + _B["TOTAL_ASKP_RSQN"]]),
+        int(v[b + _B["TOTAL_BIDP_RSQN"]]),
+        int(v[b + _B["ACML_VOL"]]),
+        v[b + _B["HOUR_CLS_CODE"]],
+        _timestamp(day, v[b + _B["BSOP_HOUR"]]),
+    )
+
+
+def _levels(v: list[str], prices: int, quantities: int) -> tuple[tuple[int, int], ...]:
+    """The side's levels with a price, best first (KIS sends 0 for a level beyond the day's limit)."""
+    levels = []
+    for i in range(BOOK_DEPTH):
+        price = int(v[prices + i])
+        if price > 0:
+            levels.append((price, int(v[quantities + i])))
+    return tuple(levels)
