@@ -223,10 +223,6 @@ class Fanout:
                 self.scheduler.schedule(conn)
         return len(subs)
 
-    # Earlier names, still used by tests/test_live_signals.py.
-    _control = on_control
-    _dispatch = dispatch
-
     # -- leaving -----------------------------------------------------------------------------------
 
     def _drop(self, conn: Connection) -> None:
