@@ -253,6 +253,17 @@ def test_ws_metrics_report_the_fanout(streamer, cloud, api, sim):
 # -- many clients ---------------------------------------------------------------------------------------
 
 
+def _drain_published(pubsub) -> dict[str, list[dict]]:
+    """Every tick the streamer published on the symbols' channels, per symbol, in order."""
+    published: dict[str, list[dict]] = {s: [] for s in SYMBOLS}
+    while (message := pubsub.get_message(timeout=0.2)) is not None:
+        if message["type"] == "message":
+            tick = json.loads(message["data"])
+            published[tick["symbol"]].append(tick)
+    pubsub.close()
+    return published
+
+
 def test_200_clients_each_receive_exactly_their_symbols_in_order(sim, streamer, cloud, r):
     rng = random.Random(6)
     wanted = [sorted(rng.sample(SYMBOLS, rng.randint(1, 3))) for _ in range(200)]
@@ -310,12 +321,7 @@ def test_200_clients_each_receive_exactly_their_symbols_in_order(sim, streamer, 
             await asyncio.gather(*tasks)
 
     asyncio.run(scenario())
-    published: dict[str, list[dict]] = {s: [] for s in SYMBOLS}
-    while (message := pubsub.get_message(timeout=0.2)) is not None:
-        if message["type"] == "message":
-            tick = json.loads(message["data"])
-            published[tick["symbol"]].append(tick)
-    pubsub.close()
+    published = _drain_published(pubsub)
     for got, symbols in zip(received, wanted, strict=True):
         assert set(got) == set(symbols)  # no leaks across subscriptions
         for symbol, ticks in got.items():
