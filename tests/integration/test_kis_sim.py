@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 import websockets
-from support.kis import credentials, on_sim, overridden, run, running_simulator
+from support.kis import credentials, on_sim, overridden, run, running_simulator, sim_config
+from support.waiting import Deadline
 
 from kstock.market.calendar import KST
+from kstock_local.kis_sim import SimulatorConfig, SimulatorThread
 from kstock_local.kis_sim.market import Market
 from kstock_local.kis_sim.ticksize import price_limits, round_to_tick, tick_size
 
@@ -258,6 +262,28 @@ def test_pingpong_answered_by_echo_or_pong_frame_else_dropped(answer):
         assert after[2] - before[2] == 1
 
 
+def test_pingpong_comes_every_interval_however_long_the_pong_may_take():
+    """The wait for an answer runs inside the interval: added to it, PINGPONG came every 60 s, not 30."""
+    with running_simulator(pingpong_interval=0.2, pong_timeout=120.0) as simt:
+        sim, creds = simt.sim, credentials()
+        approval = _approval(sim.rest_url, creds)
+
+        async def body() -> None:
+            async with websockets.connect(sim.ws_url, ping_interval=None) as ws:
+                await _control(ws, _sub(approval, "H0STCNT0", "005930"))
+                deadline = Deadline(2.0, "three PINGPONGs at a 0.2 s interval (one per 120 s pong wait before)")
+                pings = 0
+                while pings < 3:
+                    if deadline.expired():
+                        raise deadline.fail()
+                    raw = await asyncio.wait_for(ws.recv(), deadline.left())
+                    if "PINGPONG" in raw:
+                        pings += 1
+                        await ws.send(raw)
+
+        run(body(), timeout=120)
+
+
 # -- the market ----------------------------------------------------------------------------------
 
 
@@ -323,6 +349,61 @@ def test_intraday_state_is_consistent_and_rankings_change():
         assert sec.lower <= sec.low <= sec.price <= sec.high <= sec.upper
         assert sec.low <= sec.vwap <= sec.high
         assert round_to_tick(sec.price) == sec.price
+
+
+def test_a_mid_session_start_has_real_open_high_and_low_times():
+    one_pm = datetime(2026, 3, 10, 13, 5, tzinfo=KST)
+    market = Market(seed=2, always_open=False, clock=lambda: one_pm)
+    stocks = [s for s in market.stocks.values() if s.acc_volume]
+    assert stocks and {s.open_time for s in stocks} == {"090000"}
+    for sec in stocks:
+        for clock, extreme in ((sec.high_time, sec.high), (sec.low_time, sec.low)):
+            assert "090000" <= clock <= "130500", (sec.symbol, clock)
+            if extreme == sec.open:
+                assert clock == sec.open_time, sec.symbol
+    assert len({s.high_time for s in stocks}) > 100  # spread over the morning, not all at the open
+
+    looping = Market(seed=2, clock=lambda: one_pm)  # always open: the session started 6.5 h-loops ago
+    opened = {s.open_time for s in looping.stocks.values() if s.acc_volume}
+    assert len(opened) == 1 and opened.pop() <= "130500"
+
+
+def _restarted_config(tmp_path: Path, moment: datetime, **overrides: Any) -> SimulatorConfig:
+    """No trades but the test's own: what was saved is exactly what the test made."""
+    values = dict(state_file=tmp_path / "kis-sim-market.json", clock=lambda: moment, trades_per_second=0.0)
+    return sim_config(**{**values, **overrides})
+
+
+def test_the_market_resumes_after_a_restart_within_the_day(tmp_path):
+    moment = datetime(2026, 3, 10, 11, 0, tzinfo=KST)
+    first = SimulatorThread(_restarted_config(tmp_path, moment))
+    first.start()
+    try:
+        first.call(lambda s: s.emit_trades("000660", 40))
+    finally:
+        first.stop()  # saves the day
+    before = _day_state(first.sim.market.stocks["000660"])
+    assert before[4] > 0
+    second = SimulatorThread(_restarted_config(tmp_path, moment))
+    second.start()
+    try:
+        after = second.call(lambda s: _day_state(s.market.stocks["000660"]))
+        assert after == before
+        answer = second.call(lambda s: s.rest.inquire_price({"FID_INPUT_ISCD": "000660"}))[0]["output"]
+        assert int(answer["stck_prpr"]) == before[0] and int(answer["acml_vol"]) == before[4]
+    finally:
+        second.stop()
+
+    next_day = SimulatorThread(_restarted_config(tmp_path, moment + timedelta(days=1)))
+    next_day.start()  # another day's file is not resumed: the new day opens at the previous close
+    try:
+        assert next_day.call(lambda s: s.market.stocks["000660"].acc_volume) != before[4]
+    finally:
+        next_day.stop()
+
+
+def _day_state(sec) -> tuple[int, ...]:
+    return (sec.price, sec.open, sec.high, sec.low, sec.acc_volume, sec.acc_value, sec.buy_count, sec.sell_count)
 
 
 def test_u_shaped_profile_and_krx_hours():
