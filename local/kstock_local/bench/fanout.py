@@ -37,15 +37,24 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import psutil
 
 from kstock import keys
 from kstock.eventloop import run_event_loop
 from kstock_local.embedded import EmbeddedRedis, free_port, port_open
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from kstock.kis.connection import KisWebSocket
+    from kstock.kis.models import Tick
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -66,7 +75,7 @@ SCENARIOS = {
 JWT_SECRET = "bench-only-signing-key-not-a-secret"
 
 
-def _wait(predicate, timeout: float, what: str, interval: float = 0.1):
+def _wait(predicate: Callable[[], T], timeout: float, what: str, interval: float = 0.1) -> T:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -82,7 +91,8 @@ def _calibrated_rate(rate: float) -> float:
     a U-shaped intraday profile (0.5x-2x) by the KST time of day, which this undoes."""
     from datetime import UTC, datetime
 
-    from kstock_local.kis_sim.market import KST, SESSION_SECONDS, Market
+    from kstock.market.calendar import KST
+    from kstock_local.kis_sim.market import SESSION_SECONDS, Market
 
     local = datetime.now(UTC).astimezone(KST)
     seconds = local.hour * 3600 + local.minute * 60 + local.second
@@ -105,9 +115,9 @@ class Observer:
         self.records: list[tuple[float, str, int]] = []
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.websocket = None
+        self.websocket: KisWebSocket | None = None
 
-    def _on_ticks(self, ticks) -> None:
+    def _on_ticks(self, ticks: list[Tick]) -> None:
         now = time.time()
         self.records.extend((now, t.symbol, t.acc_volume) for t in ticks)
 
@@ -117,12 +127,13 @@ class Observer:
 
         credentials = KisCredentials("bench-observer-app-key", "bench-observer-app-secret")
         auth = KisAuth(credentials, self.rest_url, store=MemoryTokenStore())
-        self.websocket = KisWebSocket(
+        websocket = KisWebSocket(
             self.ws_url, auth, max_subscriptions=len(self.symbols), on_ticks=self._on_ticks, idle_timeout=None
         )
-        await self.websocket.start()
+        self.websocket = websocket  # set before starting, so stop() closes a half-started session
+        await websocket.start()
         for symbol in self.symbols:
-            await self.websocket.subscribe("H0STCNT0", symbol)
+            await websocket.subscribe("H0STCNT0", symbol)
 
     def start(self) -> None:
         self._thread.start()
@@ -138,15 +149,17 @@ class Observer:
 # -- child processes ----------------------------------------------------------------------------------
 
 
-def _spawn(args: list[str], env: dict[str, str], stdin=None) -> subprocess.Popen:
+def _spawn(args: list[str], env: dict[str, str], stdin: int | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=stdin, text=True
     )
 
 
-def _ready_line(proc: subprocess.Popen, what: str, timeout: float = 180) -> str:
+def _ready_line(proc: subprocess.Popen[str], what: str, timeout: float = 180) -> str:
+    stdout = proc.stdout
+    assert stdout is not None, "_spawn always pipes stdout"
     result: list[str] = []
-    reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()), daemon=True)
+    reader = threading.Thread(target=lambda: result.append(stdout.readline()), daemon=True)
     reader.start()
     reader.join(timeout)
     if not result or not result[0]:
@@ -154,7 +167,7 @@ def _ready_line(proc: subprocess.Popen, what: str, timeout: float = 180) -> str:
     return result[0]
 
 
-def _stop(proc: subprocess.Popen | None) -> None:
+def _stop(proc: subprocess.Popen[str] | None) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
@@ -197,7 +210,7 @@ def bench_fanout(
     from kstock.companies.reference import load_companies
 
     symbols = [c.symbol for c in load_companies()[: scenario.symbols]]
-    procs: dict[str, subprocess.Popen] = {}
+    procs: dict[str, subprocess.Popen[str]] = {}
     observer: Observer | None = None
     with tempfile.TemporaryDirectory(prefix="kstock-bench-fanout-") as tmp:
         cache = EmbeddedRedis(Path(tmp) / "redis", persist=False)
@@ -291,7 +304,7 @@ def bench_fanout(
             procs["streamer"] = _spawn([sys.executable, "-m", "kstock_streamer", "--no-writer"], streamer_env)
 
             def status() -> dict[str, Any]:
-                raw = r.get(keys.STREAMER_STATUS)
+                raw = cast(str | None, r.get(keys.STREAMER_STATUS))  # a sync client, decode_responses=True
                 return json.loads(raw) if raw else {}
 
             wanted = scenario.clients * scenario.per_client
@@ -330,8 +343,10 @@ def bench_fanout(
             _wait(lambda: status().get("uptimeSeconds") and time.time() - t1 > 1.1, 5, "a fresh status")
             after = status()["fanout"]
             time.sleep(2.0)  # deliveries in flight at t1 arrive
-            procs["clients"].stdin.write("stop\n")
-            procs["clients"].stdin.flush()
+            commands = procs["clients"].stdin
+            assert commands is not None, "the clients are spawned with stdin=PIPE"
+            commands.write("stop\n")
+            commands.flush()
             _ready_line(procs["clients"], "the clients' results", timeout=120)
             received = json.loads(out_path.read_text())
             observer.stop()
@@ -379,8 +394,8 @@ def _plan(scenario: Scenario, symbols: list[str], seed: int) -> list[dict[str, A
 def _analyse(
     scenario: Scenario,
     plan: list[dict[str, Any]],
-    received: list[list[list]],
-    records,
+    received: list[list[list[Any]]],
+    records: list[tuple[float, str, int]],
     t0: float,
     t1: float,
     before: dict[str, Any],
@@ -516,12 +531,12 @@ async def _run_clients(ws_url: str, plan_path: Path, out_path: Path) -> None:
     session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
     sockets = []
 
-    async def read(ws, log: list[tuple[float, str]]) -> None:
+    async def read(ws: aiohttp.ClientWebSocketResponse, log: list[tuple[float, str]]) -> None:
         async for message in ws:
             if message.type == aiohttp.WSMsgType.TEXT:
                 log.append((time.time(), message.data))
 
-    async def client(i: int, entry: dict[str, Any]) -> asyncio.Task:
+    async def client(i: int, entry: dict[str, Any]) -> asyncio.Task[None]:
         async with gate:
             for attempt in range(5):
                 try:
@@ -586,7 +601,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def add_fanout_bench(bench_sub) -> None:
+def add_fanout_bench(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def run(args: argparse.Namespace) -> int:
         bench_fanout(args.scenario, seconds=args.seconds, clients=args.clients)
         return 0
