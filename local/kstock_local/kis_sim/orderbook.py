@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kstock_local.kis_sim.ticksize import step_down, step_up
+from kstock_local.kis_sim.ticksize import ELW_TICK, step_down, step_up, tick_size
 
 LEVELS = 10
 LOTS_PER_LEVEL = 20  # the mean depth of a level, in trade lots
@@ -76,23 +76,30 @@ def build_book(quote: Quote) -> Book:
 
 
 def _side(best: int, quote: Quote, epoch: int, seed: int, *, up: bool) -> tuple[tuple[int, int], ...]:
-    levels: list[tuple[int, int]] = []
-    price = best
-    for depth in range(LEVELS):
-        if price <= 0 or price < quote.lower or price > quote.upper:
-            levels.append(EMPTY)
-            price = 0
-            continue
-        levels.append((price, _quantity(price, depth, epoch, seed, quote.lot)))
-        price = step_up(price, quote.elw) if up else step_down(price, quote.elw)
-    return tuple(levels)
+    prices = [p if quote.lower <= p <= quote.upper else 0 for p in _ladder(best, quote.elw, up=up)] if best else []
+    if 0 in prices:  # past a limit, every deeper level is empty too
+        prices[prices.index(0) :] = [0] * (LEVELS - prices.index(0))
+    scale = quote.lot * LOTS_PER_LEVEL / 34_500  # the hot path of every trade record: arithmetic inline
+    levels = [
+        (p, max(1, int(scale * (3_450 + (((p * 2_654_435_761) ^ (epoch * 40_503) ^ seed) & 0xFFFF)) * (1 + d / 10))))
+        if p
+        else EMPTY
+        for d, p in enumerate(prices)
+    ]
+    return tuple(levels + [EMPTY] * (LEVELS - len(levels)))
 
 
-def _quantity(price: int, depth: int, epoch: int, seed: int, lot: int) -> int:
-    """0.1 .. 2 times LOTS_PER_LEVEL lots, a little more deeper in the book (Knuth's multiplicative
-    hash: fast and well spread)."""
-    spread = ((price * 2_654_435_761) ^ (epoch * 40_503) ^ seed) & 0xFFFF
-    return max(1, int(lot * LOTS_PER_LEVEL * (0.1 + spread / 34_500) * (1 + depth / 10)))
+def _ladder(best: int, elw: bool, *, up: bool) -> list[int]:
+    """LEVELS prices from ``best`` outwards, one tick apart in each price's band. Most books sit
+    inside one band, an arithmetic range; one that crosses a band boundary is stepped price by price."""
+    tick = ELW_TICK if elw else tick_size(best if up else best - 1)
+    far = best + (LEVELS - 1) * tick if up else best - (LEVELS - 1) * tick
+    if elw or tick_size(far if up else far + tick - 1) == tick:
+        return list(range(best, far + (tick if up else -tick), tick if up else -tick))
+    prices = [best]
+    while len(prices) < LEVELS:
+        prices.append(step_up(prices[-1]) if up else max(0, step_down(prices[-1])))
+    return prices
 
 
 def _symbol_seed(symbol: str) -> int:
