@@ -21,6 +21,7 @@ up: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # mypy over every root in one run, configured in pyproject.toml: strict for the core layer (kstock),
 # check_untyped_defs for the streamer, the local cloud and the Lambda code.
@@ -62,6 +63,8 @@ deploy-check: $(STAMP) tools
 
 test: $(STAMP) browser tools
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The unit room alone (tests/unit: no servers, no sockets), in seconds: the edit-test loop.
