@@ -225,6 +225,12 @@ class Settings(BaseSettings):
     kis_request_deadline_seconds: float = Field(
         12.0, gt=0, description="Total time a KIS call made for an API request may take (below the 30 s timeout)."
     )
+    demand_reconcile_seconds: float = Field(
+        60.0, gt=0, description="Seconds between the streamer's comparisons of demand with the connection registry."
+    )
+    kis_stall_seconds: float = Field(
+        20.0, gt=0, description="No KIS frame and no PINGPONG for this long: the feed is stalled (clients, /health)."
+    )
 
     @property
     def database_is_embedded(self) -> bool:

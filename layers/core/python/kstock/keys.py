@@ -70,6 +70,20 @@ DEMAND = "ws:demand"
 CONTROL_CHANNEL = "ws:control"
 """Pub/sub channel of demand changes, announced by the WebSocket handlers to the streamer."""
 
+DEMAND_USERS = "ws:demand:users"
+"""Hash symbol -> distinct users subscribed to it (what KIS slots are shared by; issue 17, finding 5)."""
+
+DEMAND_BY_USER = "ws:demand:by-user"
+"""Hash ``{symbol}|{user}`` -> that user's subscriptions of the symbol (the count behind DEMAND_USERS)."""
+
+STREAMER_EPOCH = "streamer:epoch"
+"""Set by the streamer, never expiring: when it is missing, Redis came back empty and demand is rebuilt
+from the connection registry (issue 17, finding 1)."""
+
+STREAM_STATUS = "stream:status"
+"""Pub/sub channel of ``{"type":"status","stream":"stalled"|"resumed",...}``: the streamer says the KIS
+feed stalled or resumed, the fan-out sends it to every WebSocket client (issue 17, finding 7)."""
+
 WATCHLIST = "streamer:watchlist"
 """Set of symbols other jobs want streamed (e.g. the theme sync's top movers)."""
 
