@@ -20,6 +20,7 @@ from support.paths import PROJECT_ROOT
 
 from kstock import aws, cache, keys
 from kstock.auth import tokens
+from kstock.companies.reference import load_companies
 from kstock_local.kis_sim.config import SimulatorConfig
 from kstock_local.kis_sim.server import SimulatorThread
 
@@ -69,7 +70,7 @@ def cloud(services, database, moto_endpoint, simulator, restored):
         "JWT_SECRET": tokens.signing_key(),
         "BCRYPT_ROUNDS": "4",
         "RATE_LIMIT_REQUESTS": str(RATE_LIMIT),
-        "MARKET_DATA_BATCH_SIZE": "300",
+        "MARKET_DATA_BATCH_SIZE": str(len(load_companies())),  # one run refreshes the whole seeded market
         "INDEX_HISTORY_DAYS": "400",
         # this stack runs no streamer: /health judges the API and its stores only
         "HEALTH_REQUIRES_STREAMER": "false",
@@ -109,14 +110,14 @@ def test_market_data_refresh_fills_caps_and_drops_cached_rankings(cloud, databas
         == "hit"
     )
     result = invoke(cloud, "MarketDataFunction")
-    assert result["ranked"] > 0 and result["quoted"] == 244 and result["failed"] == 0
+    assert result["ranked"] > 0 and result["quoted"] == len(load_companies()) and result["failed"] == 0
     with psycopg.connect(database) as conn:
         known = conn.execute(
             "SELECT count(*) FILTER (WHERE market_cap > 0), count(*) FILTER (WHERE listed_shares > 0),"
             " count(*) FROM companies"
         ).fetchone()
         quotes = conn.execute("SELECT count(*) FROM company_quotes WHERE per IS NOT NULL").fetchone()[0]
-    assert known[0] == known[1] == known[2] == 244 and quotes > 0
+    assert known[0] == known[1] == known[2] == len(load_companies()) and quotes > 0
     after = requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10)
     assert after.headers["X-Cache"] == "miss"  # the refresh dropped the cached page
     top = after.json()["data"]
