@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from kstock_local.chaos.context import WATCHED, ChaosContext
+from kstock_local.chaos.context import CHAINED, ChaosContext
 from kstock_local.chaos.faults import freeze, thaw
 from kstock_local.chaos.report import StepResult, seconds
 from kstock_local.chaos.ticks import chain
@@ -22,7 +22,7 @@ def run(ctx: ChaosContext) -> StepResult:
     result = StepResult(NUMBER, TITLE)
     database_url = ctx.database_url  # read before: nothing answers from Postgres while it is stopped
     anchors = ctx.published_acc_volumes()
-    if not result.check("watched symbols trading before the stop", set(anchors) == set(WATCHED), str(anchors)):
+    if not result.check("default symbols trading before the stop", set(anchors) == set(CHAINED), str(anchors)):
         return result
     processes = freeze(ctx.stack.postgres())
     stopped_at = time.monotonic()
@@ -38,7 +38,7 @@ def run(ctx: ChaosContext) -> StepResult:
     except TimedOut as exc:
         result.check("ticks stored after the stop", False, str(exc))
         return result
-    chains = [chain(database_url, s, anchors[s], targets[s]) for s in WATCHED]
+    chains = [chain(database_url, s, anchors[s], targets[s]) for s in CHAINED]
     lost, doubled = sum(c.lost_shares for c in chains), sum(c.duplicated_shares for c in chains)
     steps, rows = sum(c.steps for c in chains), sum(c.ticks for c in chains)
     result.check("writer caught up", True, f"{seconds(waited)} after SIGCONT; {rows} ticks, {steps} trade steps")

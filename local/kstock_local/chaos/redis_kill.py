@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from kstock_local.chaos.context import WATCHED, ChaosContext
+from kstock_local.chaos.context import CHAINED, ChaosContext
 from kstock_local.chaos.faults import kill_hard
 from kstock_local.chaos.report import StepResult, seconds
 from kstock_local.chaos.ticks import chain
@@ -29,7 +29,7 @@ def run(ctx: ChaosContext) -> StepResult:
     if not result.check("logout before the kill", logout.status == 200, f"HTTP {logout.status}"):
         return result
     anchors = ctx.published_acc_volumes()
-    if not result.check("watched symbols trading before the kill", set(anchors) == set(WATCHED), str(anchors)):
+    if not result.check("default symbols trading before the kill", set(anchors) == set(CHAINED), str(anchors)):
         return result
 
     victim = ctx.stack.redis_server()
@@ -86,7 +86,7 @@ def _check_chain(ctx: ChaosContext, result: StepResult, anchors: dict[str, int])
     except TimedOut as exc:
         result.check("ticks stored after the outage", False, str(exc))
         return
-    chains = [chain(ctx.database_url, s, anchors[s], targets[s]) for s in WATCHED]
+    chains = [chain(ctx.database_url, s, anchors[s], targets[s]) for s in CHAINED]
     lost, doubled = sum(c.lost_shares for c in chains), sum(c.duplicated_shares for c in chains)
     steps = sum(c.steps for c in chains)
     result.check("stored ticks caught up", True, f"{seconds(waited)} after recovery, {steps} trade steps checked")

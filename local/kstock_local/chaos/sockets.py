@@ -170,7 +170,9 @@ class SocketPool:
         try:
             await socket.send(json.dumps({"action": "subscribe", "symbols": symbols}))
             async with asyncio.timeout(OPEN_TIMEOUT):
-                reply = json.loads(await socket.recv())
+                reply: dict[str, Any] = {}
+                while reply.get("type") not in ("subscribed", "error"):  # ticks may come before the answer
+                    reply = json.loads(await socket.recv())
             kind = str(reply.get("code") or reply.get("type"))
         except (ConnectionClosed, TimeoutError) as exc:
             kind = type(exc).__name__

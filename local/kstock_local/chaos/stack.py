@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+import requests
 
 from kstock_local.chaos.waiting import wait_until
 from kstock_local.embedded import free_port
@@ -80,9 +81,20 @@ class ChaosStack:
             )
         return cls(root, process, ports, keep)
 
-    def wait_ready(self, deadline: float) -> None:
-        """Until the ready banner (the market is loaded, every part started)."""
-        wait_until(lambda: self.alive() and READY_BANNER in self.output(), deadline, "kstock up's ready banner", 0.5)
+    def wait_ready(self, deadline: float, market: bool = True) -> None:
+        """Until the ready banner (the market loaded: no loading competes with the faults for the
+        CPU), or with ``market=False`` until the API answers (the market keeps loading meanwhile)."""
+        if market:
+            wait_until(lambda: self.alive() and READY_BANNER in self.output(), deadline, "the ready banner", 0.5)
+        else:
+            wait_until(lambda: self.alive() and self._answers(), deadline, "the API to answer /health", 0.5)
+
+    def _answers(self) -> bool:
+        try:
+            requests.get(f"{self.api_url}/health", timeout=5)
+        except requests.RequestException:
+            return False
+        return True
 
     def alive(self) -> bool:
         if self.process.poll() is not None:

@@ -39,6 +39,22 @@ def first_time(condition: Callable[[], bool], deadline: float, interval: float =
         return None
 
 
+def first_times(
+    conditions: dict[str, Callable[[], bool]], deadline: float, interval: float = 0.5
+) -> dict[str, float | None]:
+    """Watch several conditions at once: when each first held (None: not within ``deadline`` s).
+    One slow condition does not eat the others' time, as waiting for them one by one would."""
+    seen: dict[str, float | None] = dict.fromkeys(conditions)
+    end = time.monotonic() + deadline
+    while True:
+        for name, condition in conditions.items():
+            if seen[name] is None and condition():
+                seen[name] = time.monotonic()
+        if all(moment is not None for moment in seen.values()) or time.monotonic() >= end:
+            return seen
+        threading.Event().wait(interval)
+
+
 def hold(seconds: float) -> None:
     """Keep a fault in place for ``seconds`` (the fault's length, not a wait for something to happen)."""
     threading.Event().wait(max(0.0, seconds))

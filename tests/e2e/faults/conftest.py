@@ -1,0 +1,56 @@
+"""One `kstock up` for the whole fault suite (tests/e2e/faults), with subscribers receiving ticks.
+
+The steps are the command's (`kstock chaos`, local/kstock_local/chaos); here they run with shorter
+faults so that the directory fits in `make test` time, and each test asserts only the behavioural
+checks of its step. The issue's timing budgets (5 s, 10 s, 100 ms p95) are `kstock chaos`'s to
+assert: a busy CI machine is no measurement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from kstock_local.chaos import context
+from kstock_local.chaos.context import ChaosContext, Options
+from kstock_local.chaos.harness import run_step
+from kstock_local.chaos.report import StepResult
+
+# The faults as `make test` runs them (`kstock chaos` runs the issue's own figures): KIS hangs 30 s
+# (60), Postgres stops 15 s (30), 40 sockets flood (300: their connects alone take minutes here; 40
+# is still eight times the per-user limit), the flood holds 15 s (20), the login flood lasts 8 s (15),
+# with its 24 concurrent logins. The steps start once the API answers and the streamer streams, while
+# the first market load goes on, and a recovery is waited for 90 s before its check fails.
+OPTIONS = Options(
+    settled=False,
+    measure_late=False,
+    kis_hang_seconds=30.0,
+    postgres_stop_seconds=15.0,
+    flood_sockets=40,
+    flood_hold_seconds=15.0,
+    login_flood_seconds=8.0,
+    patience=90.0,
+)
+
+
+@pytest.fixture(scope="session")
+def chaos() -> Iterator[ChaosContext]:
+    running = context.start(OPTIONS)
+    try:
+        yield running
+    finally:
+        context.finish(running)
+
+
+@pytest.fixture
+def behaves(chaos: ChaosContext) -> Callable[[int], StepResult]:
+    """Run a step; fail with its whole report if any behavioural check failed."""
+
+    def run(number: int) -> StepResult:
+        result = run_step(chaos, number)
+        print(result.explain())
+        assert result.error is None and not result.behaviour_failures(), result.explain()
+        return result
+
+    return run
