@@ -1,9 +1,12 @@
 """Which symbols get one of KIS's WebSocket slots, which are polled over REST, and when to change.
 
 Demand decides, not a fixed list: the symbols clients subscribe to (counted by the WebSocket
-handlers in Redis), a configured default set and the watchlist other jobs publish. The most
-demanded streamable symbols take the slots (41 per KIS session); every other demanded symbol,
-and any instrument KIS cannot stream, is polled. A symbol moves into or out of a slot only after
+handlers in Redis), a configured default set and the watchlist other jobs publish. A symbol's
+client demand is the number of distinct users who want it (:func:`fair_share`), not its
+subscriptions, so one user's hundreds of sockets cannot push other users' symbols off KIS's
+WebSocket onto polling (issue 17, finding 5). The most demanded streamable symbols take the
+slots (41 per KIS session); every other demanded symbol, and any instrument KIS cannot stream,
+is polled. A symbol moves into or out of a slot only after
 it has wanted to for ``stable_seconds`` without interruption, so rank flickers cause no
 subscribe/unsubscribe churn (seed 000's anti-churn rule). Pure logic: time is passed in.
 """
@@ -16,6 +19,17 @@ from dataclasses import dataclass, field
 # Base demand of symbols nobody subscribed to but that should stream anyway.
 DEFAULT_WEIGHT = 0.5
 WATCHLIST_WEIGHT = 0.25
+
+
+def fair_share(subscriptions: Mapping[str, int], users: Mapping[str, int]) -> dict[str, int]:
+    """Client demand per symbol: its distinct users (``ws:demand:users``). A symbol the users count
+    does not know yet (no per-user counts kept, or a drift the reconciler has not repaired) counts
+    its subscriptions, as before per-user counts existed."""
+    wanted = {s: n for s, n in users.items() if n > 0}
+    for symbol, n in subscriptions.items():
+        if n > 0 and symbol not in wanted:
+            wanted[symbol] = n
+    return wanted
 
 
 @dataclass(frozen=True)
@@ -39,7 +53,8 @@ class SubscriptionPlanner:
     def demand(
         self, clients: Mapping[str, int], defaults: Iterable[str] = (), watchlist: Iterable[str] = ()
     ) -> dict[str, float]:
-        """One score per wanted symbol: client count plus the small weights of defaults / watchlist."""
+        """One score per wanted symbol: client demand (distinct users, :func:`fair_share`) plus the
+        small weights of defaults / watchlist."""
         scores: dict[str, float] = {s: float(n) for s, n in clients.items() if n > 0}
         for symbol in defaults:
             scores[symbol] = scores.get(symbol, 0.0) + DEFAULT_WEIGHT

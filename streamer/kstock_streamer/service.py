@@ -9,7 +9,10 @@ Tasks on one event loop:
 * writer — the tick stream -> Postgres (:class:`TickWriter`);
 * fanout — ticks and theme updates -> WebSocket clients through ``@connections``
   (:class:`kstock_streamer.fanout.Fanout`);
-* status — flush the publisher's backlog and publish health to ``streamer:status``.
+* reconciler — with the fan-out (the registry): every ``DEMAND_RECONCILE_SECONDS`` compare demand
+  with the connection registry and repair drift (:class:`DemandKeeper`);
+* status — flush the publisher's backlog, publish health to ``streamer:status``, and tell the
+  clients when the KIS feed stalls or resumes (:class:`FeedWatch`, ``stream:status``).
 None of them lets an exception end the process: each is restarted after logging it.
 """
 
@@ -34,8 +37,10 @@ from kstock.kis.errors import KisError, KisMaxSubscriptions
 from kstock.kis.rest import KisRestClient
 from kstock.market.codes import classify, is_valid
 from kstock.realtime.prices import STREAM_TR, fetch_quote
+from kstock_streamer.demandkeeper import DemandKeeper
 from kstock_streamer.fanout import Fanout, FanoutOptions
-from kstock_streamer.planner import SubscriptionPlanner
+from kstock_streamer.feedwatch import FeedWatch
+from kstock_streamer.planner import SubscriptionPlanner, fair_share
 from kstock_streamer.publisher import TickPublisher
 from kstock_streamer.signals import IndicatorWorker
 from kstock_streamer.writer import TickWriter
@@ -94,6 +99,8 @@ class StreamerOptions:
     # the WebSocket fan-out needs the connection registry (DynamoDB): off unless asked for
     fanout: bool = False
     fanout_options: FanoutOptions = field(default_factory=FanoutOptions)
+    reconcile_seconds: float = 60.0  # demand vs the registry (only with the fan-out: it needs the registry)
+    stall_seconds: float = 20.0  # no KIS frame and no PINGPONG this long: the feed is stalled
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> StreamerOptions:
@@ -111,6 +118,8 @@ class StreamerOptions:
             writer_batch=s.tick_writer_batch,
             fanout=fanout,
             fanout_options=FanoutOptions.from_settings(s),
+            reconcile_seconds=s.demand_reconcile_seconds,
+            stall_seconds=s.kis_stall_seconds,
         )
 
 
@@ -143,6 +152,8 @@ class Streamer:
     snapshots: int = 0
     watchlist: dict[str, dict[str, Any]] = field(default_factory=dict)  # issue 15: symbol -> why it is listed
     indicators: IndicatorWorker | None = field(init=False, default=None)  # issue 15: live candles, signals
+    keeper: DemandKeeper | None = field(init=False, default=None)  # issue 17: demand rebuilt and reconciled
+    feed: FeedWatch = field(init=False)  # issue 17: a stalled KIS feed
     publish_rate: float = 0.0  # ticks/s over the last status interval
     started_at: float = field(default_factory=time.time)
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
@@ -158,6 +169,8 @@ class Streamer:
         self.writer = TickWriter(self.redis, self.database_url, batch=self.options.writer_batch)
         if self.options.fanout:
             self.fanout = Fanout(self.redis, self.options.fanout_options)
+            self.keeper = DemandKeeper(self.redis, self.options.reconcile_seconds)
+        self.feed = FeedWatch(self.options.stall_seconds, time.time())
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -174,6 +187,8 @@ class Streamer:
             tasks["writer"] = self.writer.run
         if self.fanout is not None:
             tasks["fanout"] = self.fanout.run
+        if self.keeper is not None:
+            tasks["reconciler"] = self.keeper.run
         # issue 15: live candles and buy signals of the watchlist's symbols (stopped with the other tasks)
         self.indicators = IndicatorWorker(self.redis, lambda: self.watchlist)
         tasks["indicators"] = self.indicators.run
@@ -234,22 +249,34 @@ class Streamer:
     def _tr(symbol: str) -> str:
         return STREAM_TR[classify(symbol).kind]
 
+    async def _read_demand(self) -> tuple[dict[str, int], set[str]] | None:
+        """Client demand (distinct users per symbol) and the watchlist; None when unknown this round.
+
+        With the registry in use, a Redis that came back empty gets its demand rebuilt first."""
+        try:
+            if self.keeper is not None:
+                await self.keeper.ensure()
+            # redis-py types its commands as "awaitable or not" (one signature for both clients)
+            counts = await cast(Awaitable[dict[str, str]], self.redis.hgetall(keys.DEMAND))
+            users = await cast(Awaitable[dict[str, str]], self.redis.hgetall(keys.DEMAND_USERS))
+            watchlist = await cast(Awaitable[set[str]], self.redis.smembers(keys.WATCHLIST))
+            reasons = await cast(Awaitable[dict[str, str]], self.redis.hgetall(keys.WATCHLIST_REASONS))
+        except (RedisError, OSError) as exc:
+            log.warning("demand unavailable (%s); keeping the current plan", type(exc).__name__)
+            return None
+        except Exception as exc:  # the registry (the rebuild's source) is down: try again next round
+            log.warning("demand rebuild failed (%s); keeping the current plan", type(exc).__name__)
+            return None
+        self.watchlist = {s: _watchlist_reason(reasons.get(s)) for s in watchlist}
+        clients = fair_share({k: int(v) for k, v in counts.items()}, {k: int(v) for k, v in users.items()})
+        return clients, watchlist
+
     async def _demand(self) -> None:
         connects_seen = 0
         while not self._stopping.is_set():
-            clients: dict[str, int] | None = None  # None: unknown this round, the plan stays
-            watchlist: set[str] = set()
-            try:
-                # redis-py types its commands as "awaitable or not" (one signature for both clients)
-                demand = await cast(Awaitable[dict[str, str]], self.redis.hgetall(keys.DEMAND))
-                clients = {k: int(v) for k, v in demand.items()}
-                watchlist = await cast(Awaitable[set[str]], self.redis.smembers(keys.WATCHLIST))
-                reasons = await cast(Awaitable[dict[str, str]], self.redis.hgetall(keys.WATCHLIST_REASONS))
-                self.watchlist = {s: _watchlist_reason(reasons.get(s)) for s in watchlist}
-            except (RedisError, OSError) as exc:
-                log.warning("demand unavailable (%s); keeping the current plan", type(exc).__name__)
-                clients = None
-            if clients is not None:
+            wanted = await self._read_demand()  # None: unknown this round, the plan stays
+            if wanted is not None:
+                clients, watchlist = wanted
                 await self._apply(self.planner.demand(clients, self.options.default_symbols, watchlist))
             connects = self.websocket.snapshot().connects
             if connects > 1 and connects != connects_seen:
@@ -331,6 +358,8 @@ class Streamer:
             found.append("ingest: the KIS WebSocket is not connected")
         if self.fanout is not None and not self.fanout.ready.is_set() and not self._failing("fanout"):
             found.append("fanout: not ready (rebuilding its index)")
+        if (stalled := self.feed.problem(time.time())) is not None:
+            found.append(stalled)
         return found
 
     def status(self) -> dict[str, object]:
@@ -372,7 +401,26 @@ class Streamer:
                 for symbol, why in sorted(self.watchlist.items(), key=_watchlist_order)
             ],
             "indicators": self.indicators.status() if self.indicators is not None else None,
+            "kisFeed": self.feed.wire(now),  # issue 17: stalled / resumed
+            "demand": self.keeper.status() if self.keeper is not None else None,
         }
+
+    async def _watch_feed(self) -> None:
+        """Judge the KIS feed and tell the clients (through the fan-out) when it stalls or resumes."""
+        heard = self.websocket.snapshot().last_message_at
+        now = time.time()
+        before = self.feed.state
+        self.feed.observe(heard.timestamp() if heard is not None else None, now)
+        if self.feed.state != before:
+            log.warning("KIS feed %s (%.0fs without a message)", self.feed.state, self.feed.silent_for(now))
+        message = self.feed.pending(now)
+        if message is None:
+            return
+        try:
+            await self.redis.publish(keys.STREAM_STATUS, json.dumps(message, separators=(",", ":")))
+        except (RedisError, OSError):
+            return  # told next second
+        self.feed.told(message)
 
     async def _status(self) -> None:
         last_ticks, last_at = self.publisher.stats.ticks, time.monotonic()
@@ -381,6 +429,7 @@ class Streamer:
             now = time.monotonic()
             self.publish_rate = (self.publisher.stats.ticks - last_ticks) / max(now - last_at, 1e-6)
             last_ticks, last_at = self.publisher.stats.ticks, now
+            await self._watch_feed()
             status = self.status()
             try:
                 await self.redis.set(keys.STREAMER_STATUS, json.dumps(status), ex=10)

@@ -310,3 +310,40 @@ def test_back_off_doubles_with_jitter_up_to_the_maximum_and_resets_on_success() 
 )
 def test_api_gateway_answers_are_classified(status: int, error: str, outcome: str) -> None:
     assert classify(status, error) == outcome
+
+
+def test_a_stalled_feed_is_told_to_every_client_and_to_one_joining_while_it_lasts() -> None:
+    """Issue 17, finding 7: ``stream:status`` goes to every connection, whatever it subscribes to."""
+    script = Script()
+
+    async def scenario() -> Fanout:
+        fanout = _fanout(script)
+        _subscribe(fanout, "ticks", ["005930"])
+        _subscribe(fanout, "batch", ["000660"], mode="batch", window_ms=50)
+        fanout.on_control(
+            json.dumps(
+                {
+                    "event": "subscribe",
+                    "connectionId": "themed",
+                    "domainName": "h:1",
+                    "stage": "P",
+                    "topics": ["themes"],
+                }
+            )
+        )
+        stalled = {"type": "status", "stream": "stalled", "since": "2026-01-11T00:30:00.000Z"}
+        fanout.dispatch(["message", "stream:status", json.dumps(stalled)])
+        await _settle(fanout)
+        _subscribe(fanout, "late", ["035420"])  # joins while the feed is stalled
+        await _settle(fanout)
+        fanout.dispatch(["message", "stream:status", json.dumps({"type": "status", "stream": "resumed"})])
+        fanout.dispatch(["message", "stream:status", "not json"])
+        await _settle(fanout)
+        _subscribe(fanout, "later", ["035420"])  # nothing to tell any more
+        await _settle(fanout)
+        return fanout
+
+    fanout = asyncio.run(scenario())
+    told = [json.loads(b)["stream"] for b in script.bodies]
+    assert told.count("stalled") == 4 and told.count("resumed") == 4  # three clients, the late one too
+    assert fanout.stats.status_messages == 7 and fanout.status()["streamStalled"] is False

@@ -1,4 +1,4 @@
-from kstock_streamer.planner import SubscriptionPlanner
+from kstock_streamer.planner import SubscriptionPlanner, fair_share
 
 
 def codes(n, start=0):
@@ -54,3 +54,25 @@ def test_symbols_kis_cannot_stream_are_polled():
     planner = SubscriptionPlanner(slots=5, stable_seconds=0, streamable=lambda s: not s.startswith("Q"))
     plan = planner.plan({"Q500001": 9, "005930": 1}, now=0)
     assert plan.streamed == {"005930"} and plan.polled == ["Q500001"]
+
+
+# -- fair share: distinct users, not sockets (issue 17, finding 5) ----------------------------------------
+
+
+def test_fair_share_counts_users_and_falls_back_to_subscriptions_for_symbols_it_does_not_know():
+    subscriptions = {"005930": 300, "000660": 3, "035420": 2, "051910": 0}
+    users = {"005930": 1, "000660": 3}
+    assert fair_share(subscriptions, users) == {"005930": 1, "000660": 3, "035420": 2}
+
+
+def test_one_users_hundred_symbols_on_many_sockets_cannot_take_a_three_user_symbols_slot():
+    """100 symbols of one user, each on 5 sockets (5 subscriptions), against one symbol of 3 users."""
+    flood = codes(100, start=100)
+    subscriptions = {**{symbol: 5 for symbol in flood}, "005930": 3}
+    users = {**{symbol: 1 for symbol in flood}, "005930": 3}
+    by_sockets = SubscriptionPlanner(slots=41, stable_seconds=30)
+    assert "005930" not in by_sockets.plan(by_sockets.demand(subscriptions), now=0).streamed  # the old way
+    planner = SubscriptionPlanner(slots=41, stable_seconds=30)
+    plan = planner.plan(planner.demand(fair_share(subscriptions, users)), now=0)
+    assert "005930" in plan.streamed and plan.subscribe[0] == "005930"
+    assert len(plan.streamed) == 41 and len(plan.polled) == 60  # the flood's rest is polled

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, cast
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -19,14 +19,14 @@ from kstock_streamer.fanout.delivery import Delivery, PostCall
 from kstock_streamer.fanout.index import ConnectionIndex, Subscribers
 from kstock_streamer.fanout.newest import NewestTicks
 from kstock_streamer.fanout.options import FanoutOptions, FanoutStats
-from kstock_streamer.fanout.rebuild import load_index, refill
+from kstock_streamer.fanout.rebuild import load_index, refill, registered_symbols
 from kstock_streamer.fanout.redis_reader import PubSubReader
 from kstock_streamer.fanout.scheduler import Scheduler
 from kstock_streamer.fanout.signing import SigV4Signer
 
 log = logging.getLogger("kstock_streamer.fanout")
 
-CHANNELS = (keys.CONTROL_CHANNEL, keys.THEME_UPDATES, keys.SIGNAL_UPDATES)
+CHANNELS = (keys.CONTROL_CHANNEL, keys.THEME_UPDATES, keys.SIGNAL_UPDATES, keys.STREAM_STATUS)
 
 
 def _compact(body: object) -> bytes:
@@ -56,12 +56,14 @@ class Fanout:
         )
         self.scheduler = Scheduler(self.index, self.newest, self.delivery.drain)
         self.ready = asyncio.Event()
+        self.stream_status: bytes | None = None  # the feed's "stalled" message while it lasts (new clients get it)
         self._forget_remote = forget or session.close_connection
         self._prefix = keys.realtime_channel("")
         self._handlers: dict[str, Callable[[str], None]] = {
             keys.CONTROL_CHANNEL: self.on_control,
             keys.THEME_UPDATES: self.on_theme,
             keys.SIGNAL_UPDATES: self.on_signal,
+            keys.STREAM_STATUS: self.on_stream_status,
         }
 
     # -- what the tests and the status page read -----------------------------------------------------
@@ -111,9 +113,9 @@ class Fanout:
         await self.delivery.close()
 
     async def _rebuild(self) -> None:
-        assert self.redis is not None
-        symbols = await cast(Awaitable[list[str]], self.redis.hkeys(keys.DEMAND))
-        snapshot = await asyncio.to_thread(load_index, symbols)
+        """From the connection registry alone: after Redis came back empty the demand counts are gone
+        (or not rebuilt yet), the registry still lists every subscription (issue 17, finding 1)."""
+        snapshot = await asyncio.to_thread(lambda: load_index(registered_symbols()))
         for conn in refill(self.index, snapshot, self.options.window):
             self._drop(conn)  # gone while we were away
         self.stats.rebuilds += 1
@@ -175,16 +177,20 @@ class Fanout:
     def _subscribe(self, announcement: control.Announcement) -> None:
         window = self.options.window(announcement.window_ms)
         conn = self.index.get(announcement.connection_id)
+        joined = False
         if conn is None:
             if announcement.domain_name is None or announcement.stage is None:
                 return
             endpoint = connections_endpoint(announcement.domain_name, announcement.stage)
             conn = Connection(announcement.connection_id, endpoint, announcement.mode or TICK, window)
             self.index.add(conn)
+            joined = True
         elif announcement.mode is not None:
             self.index.set_mode(conn, announcement.mode, window)
         self.index.subscribe(conn, announcement.symbols)
         self.index.subscribe_topics(conn, announcement.topics)
+        if joined and self.stream_status is not None:  # it joins a stalled feed: say so
+            self._queue({conn.id: conn}, self.stream_status)
 
     def on_theme(self, text: str) -> None:
         """A theme update (``themes:updates``) to the ``themes`` topic, as ``{"type":"theme_update",...}``."""
@@ -214,6 +220,20 @@ class Fanout:
             return
         if isinstance(body, dict):
             self.stats.signals += self._queue(subs, _compact({**body, "type": "signal"}))
+
+    def on_stream_status(self, text: str) -> None:
+        """The KIS feed stalled or resumed (``stream:status``): every connection is told, whatever it
+        subscribes to, as ``{"type":"status","stream":"stalled"|"resumed",...}``."""
+        try:
+            body = json.loads(text)
+        except (TypeError, ValueError):
+            log.warning("stream status is not JSON; not delivered")
+            return
+        if not isinstance(body, dict) or body.get("stream") not in ("stalled", "resumed"):
+            return
+        payload = _compact({**body, "type": "status"})
+        self.stream_status = payload if body["stream"] == "stalled" else None
+        self.stats.status_messages += self._queue(self.index.connections, payload)
 
     def _queue(self, subs: Subscribers, payload: bytes) -> int:
         """``payload`` to each of ``subs``; how many."""
@@ -268,6 +288,8 @@ class Fanout:
             "oneByOne": dict(s.wanted),
             "themeUpdates": s.theme_updates,
             "signals": s.signals,
+            "statusMessages": s.status_messages,
+            "streamStalled": self.stream_status is not None,
             "gone": s.gone,
             "throttled": s.throttled,
             "failed": s.failed,

@@ -45,6 +45,7 @@ class FanoutStats:
     wanted: dict[str, int] = field(default_factory=_per_mode)  # one-by-one deliveries
     theme_updates: int = 0
     signals: int = 0  # issue 15: live buy signals delivered to the signals topic
+    status_messages: int = 0  # issue 17: "stalled" / "resumed" messages queued to clients
     gone: int = 0
     throttled: int = 0
     failed: int = 0

@@ -1,7 +1,8 @@
 """The index rebuilt from the connection registry (on start, and after a reconnect to Redis).
 
-Queries of the ``SYM#`` partition of every symbol in ``ws:demand`` and of each topic, then the
-connections' META items (BatchGet); never a Scan.
+The symbols come from the registry itself (:func:`registered_symbols`, a Scan of the owner items), never
+from ``ws:demand``: Redis may have come back empty (issue 17, finding 1). Then Queries of the ``SYM#``
+partition of each symbol and of each topic, then the connections' META items (BatchGet).
 """
 
 from __future__ import annotations
@@ -15,6 +16,11 @@ from kstock_streamer.fanout.connection import Connection
 from kstock_streamer.fanout.index import ConnectionIndex
 
 Snapshot = tuple[dict[str, registry.ConnectionInfo], dict[str, set[str]], dict[str, set[str]]]
+
+
+def registered_symbols() -> list[str]:
+    """Every symbol a live connection subscribes to, as the registry lists it."""
+    return sorted(registry.live_subscriptions())
 
 
 def load_index(symbols: Iterable[str], topics: Iterable[str] = session.TOPICS, workers: int = 8) -> Snapshot:

@@ -2,7 +2,8 @@
 
 The streamer is a separate process; it writes its status to Redis every second (``streamer:status``).
 A status that is missing, older than ``HEALTH_STREAMER_MAX_AGE_SECONDS`` or that names a failing part
-(KIS ingest disconnected, the fan-out restarting, a task failing again and again) makes the answer
+(KIS ingest disconnected, the KIS feed stalled: no frame and no PINGPONG for ``KIS_STALL_SECONDS``,
+the fan-out restarting, a task failing again and again) makes the answer
 503 "degraded" and says which part, so a user's dead live prices never hide behind a green check.
 """
 
@@ -35,6 +36,8 @@ class StreamerHealth(CamelModel):
     problems: list[str] = []
     age_seconds: float | None = None
     kis_connected: bool | None = None
+    kis_stalled: bool | None = None  # issue 17: connected, but nothing arrives
+    kis_silent_seconds: float | None = None
     fanout_running: bool | None = None
     publish_rate_per_second: float | None = None
     writer_lag_seconds: float | None = None
@@ -92,9 +95,12 @@ def streamer_health(raw: str | None, now: float, max_age: float) -> StreamerHeal
         return StreamerHealth(ok=False, state="missing", problems=["streamer: no status in Redis (not running?)"])
     status: dict[str, Any] = json.loads(raw)
     age = max(0.0, now - float(status.get("reportedAt") or 0))
+    feed: dict[str, Any] = status.get("kisFeed") or {}
     figures = dict(
         age_seconds=round(age, 1),
         kis_connected=status.get("kisConnected"),
+        kis_stalled=feed["state"] == "stalled" if "state" in feed else None,
+        kis_silent_seconds=feed.get("silentSeconds"),
         fanout_running=status.get("fanoutRunning"),
         publish_rate_per_second=status.get("publishRatePerSecond"),
         writer_lag_seconds=status.get("writerLagSeconds"),

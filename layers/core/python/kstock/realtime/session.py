@@ -122,6 +122,7 @@ def close_connection(connection_id: str) -> registry.Removed:
         removed=removed.symbols,
         domain_name=info.domain_name if info else None,
         stage=info.stage if info else None,
+        user_id=info.user_id if info else None,
     )
     return removed
 
@@ -231,6 +232,7 @@ def _subscribe(
             stage=stage,
             mode=request.mode,
             window_ms=window if request.mode == "batch" else None,
+            user_id=user_id,
         )
     except RedisError:
         # nobody would send these prices: undo, so a retry counts them (once) when Redis is back
@@ -250,6 +252,7 @@ def _unsubscribe(
 ) -> dict[str, Any]:
     removed = registry.remove_symbols(connection_id, request.symbols)
     removed_topics = registry.remove_topics(connection_id, request.topics)
+    owner = registry.get(connection_id) if removed else None  # whose per-user demand falls
     try:
         demand.announce(
             "unsubscribe",
@@ -259,6 +262,7 @@ def _unsubscribe(
             removed=removed,
             domain_name=domain_name,
             stage=stage,
+            user_id=owner.user_id if owner else None,
         )
     except RedisError:
         registry.add_symbols(connection_id, removed)
