@@ -12,7 +12,7 @@ import pytest
 import requests
 import websockets
 from support.kis import credentials, on_sim, overridden, run, running_simulator, sim_config
-from support.waiting import Deadline
+from support.waiting import Deadline, wait_for
 
 from kstock.market.calendar import KST
 from kstock_local.kis_sim import SimulatorConfig, SimulatorThread
@@ -370,7 +370,12 @@ def test_a_mid_session_start_has_real_open_high_and_low_times():
 
 def _restarted_config(tmp_path: Path, moment: datetime, **overrides: Any) -> SimulatorConfig:
     """No trades but the test's own: what was saved is exactly what the test made."""
-    values = dict(state_file=tmp_path / "kis-sim-market.json", clock=lambda: moment, trades_per_second=0.0)
+    values = dict(
+        state_file=tmp_path / "kis-sim-market.json",
+        clock=lambda: moment,
+        trades_per_second=0.0,
+        state_save_interval=0.1,
+    )
     return sim_config(**{**values, **overrides})
 
 
@@ -380,6 +385,8 @@ def test_the_market_resumes_after_a_restart_within_the_day(tmp_path):
     first.start()
     try:
         first.call(lambda s: s.emit_trades("000660", 40))
+        volume = first.call(lambda s: s.market.stocks["000660"].acc_volume)
+        wait_for(lambda: _saved_volume(tmp_path, "000660") == volume, what="the periodic save of the day")
     finally:
         first.stop()  # saves the day
     before = _day_state(first.sim.market.stocks["000660"])
@@ -400,6 +407,15 @@ def test_the_market_resumes_after_a_restart_within_the_day(tmp_path):
         assert next_day.call(lambda s: s.market.stocks["000660"].acc_volume) != before[4]
     finally:
         next_day.stop()
+
+
+def _saved_volume(tmp_path: Path, symbol: str) -> int | None:
+    try:
+        state = json.loads((tmp_path / "kis-sim-market.json").read_text("utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    row = state["securities"].get(symbol)
+    return None if row is None else row[state["fields"].index("acc_volume")]
 
 
 def _day_state(sec) -> tuple[int, ...]:

@@ -50,6 +50,7 @@ class KisSimulator:
         self.ws = WsServer(c, self.market, self.state)
         self._runners: list[web.AppRunner] = []
         self._publisher: asyncio.Task[None] | None = None
+        self._saving: asyncio.Task[None] | None = None
         self.rest_port = c.rest_port
         self.ws_port = c.ws_port
 
@@ -79,6 +80,8 @@ class KisSimulator:
             except asyncio.CancelledError:
                 pass
             self._publisher = None
+            if self._saving is not None:
+                await asyncio.gather(self._saving, return_exceptions=True)
             self.save_state()
         await self.ws.drop_all()
         for runner in reversed(self._runners):
@@ -124,7 +127,7 @@ class KisSimulator:
                     await self.ws.publish_indices(sum(t.qty for t in trades))
                 if now >= next_save:
                     next_save = now + self.config.state_save_interval
-                    self.save_state()
+                    self._save_in_background()
             except Exception:  # the market must keep running whatever one step did
                 log.exception("KIS simulator publish step failed")
 
@@ -136,6 +139,15 @@ class KisSimulator:
             persist.save(self.market, self.config.state_file)
         except OSError:
             log.exception("KIS simulator: cannot write %s", self.config.state_file)
+
+    def _save_in_background(self) -> None:
+        """The periodic save: the state taken here, encoded and written on a thread, so that the
+        frames of the next interval are not held up (one save at a time)."""
+        path = self.config.state_file
+        if path is None or (self._saving is not None and not self._saving.done()):
+            return
+        self._saving = asyncio.create_task(asyncio.to_thread(persist.write, path, persist.snapshot(self.market)))
+        self._saving.add_done_callback(_log_failure)
 
     # -- hooks for tests and benchmarks ----------------------------------------------------------
 
@@ -165,6 +177,11 @@ class KisSimulator:
     @property
     def trades_published(self) -> int:
         return self.state.stats.records_sent
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("KIS simulator: saving the market failed: %s", task.exception())
 
 
 class SimulatorThread:
