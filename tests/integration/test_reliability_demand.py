@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 
 import pytest
 from support.envs import environment
+from support.waiting import wait_for
 
 from kstock import cache, keys
 from kstock.auth import tokens
@@ -41,8 +44,28 @@ def live(connections_table):
         WS_MAX_CONNECTIONS_PER_USER="3",
         WS_MAX_SYMBOLS_PER_USER="4",
     ):
-        cache.client().delete(keys.DEMAND)
+        cache.client().delete(*demand.HASHES)
         yield
+
+
+@pytest.fixture
+def sim_streamer(services, database) -> Iterator[Callable[[], object]]:
+    """Starts a streamer (KIS simulator over real sockets, the session Redis) when the test asks for it."""
+    from support.streamer import StreamerThread, simulator
+
+    from kstock_streamer.service import StreamerOptions
+
+    with ExitStack() as stack:
+
+        def start():
+            sim = simulator(rate=20)
+            sim.start()
+            stack.callback(sim.stop)
+            options = StreamerOptions(default_symbols=[], stable_seconds=0.5, plan_interval=0.2, run_writer=False)
+            thread = StreamerThread(sim.sim.rest_url, sim.sim.ws_url, services["REDIS_URL"], database, options)
+            return stack.enter_context(thread)
+
+        yield start
 
 
 def user_id() -> int:
@@ -138,9 +161,11 @@ def test_demand_is_rebuilt_from_the_registry_when_redis_comes_back_empty(live):
     send(connections[1], {"action": "subscribe", "symbols": ["005930"]})
     send(connections[2], {"action": "subscribe", "symbols": ["005930"]})
     expected = {"005930": 3, "000660": 1}
-    cache.client().delete(keys.DEMAND)  # Redis restarted empty
+    assert demand.users() == {"005930": 2, "000660": 1}  # counted by the handlers as they went
+    cache.client().delete(*demand.HASHES)  # Redis restarted empty
     assert demand.rebuild() == expected == demand.counts()
-    assert demand.distinct_users() == {"005930": 2, "000660": 1}  # two users, three subscriptions
+    assert demand.distinct_users() == {"005930": 2, "000660": 1} == demand.users()  # two users, three subscriptions
+    assert not demand.reconcile()  # the rebuilt per-user counts agree too
     for connection in connections:
         session.close_connection(connection)
     assert demand.counts() == {}
@@ -152,9 +177,57 @@ def test_the_reconciler_repairs_drift_and_reports_it(live):
     redis_client = cache.client()
     redis_client.hset(keys.DEMAND, mapping={"005930": 7, "035720": 1})  # leaked counts of old
     redis_client.hdel(keys.DEMAND, "000660")  # and a lost one
+    redis_client.hset(keys.DEMAND_USERS, "035720", 4)
     drift = demand.reconcile()
-    assert drift == {"005930": (7, 1), "035720": (1, 0), "000660": (0, 1)}
-    assert demand.counts() == {"005930": 1, "000660": 1}
-    assert demand.reconcile() == {}  # nothing left to repair
+    assert drift.subscriptions == {"005930": (7, 1), "035720": (1, 0), "000660": (0, 1)}
+    assert drift.users == {"035720": (4, 0)}
+    assert demand.counts() == {"005930": 1, "000660": 1} and demand.users() == {"005930": 1, "000660": 1}
+    assert not demand.reconcile()  # nothing left to repair
     session.close_connection(connection)
     assert demand.counts() == {}
+
+
+def test_distinct_users_follow_subscriptions_across_connections_unsubscribes_and_removals(live):
+    """Finding 5: KIS slots go by distinct users; the handlers keep the count as they go."""
+    alice, bob = user_id(), user_id()
+    a1, a2, b1 = connect(alice), connect(alice), connect(bob)
+    send(a1, {"action": "subscribe", "symbols": ["005930", "000660"]})
+    send(a2, {"action": "subscribe", "symbols": ["005930"]})
+    send(b1, {"action": "subscribe", "symbols": ["005930"]})
+    assert demand.counts() == {"005930": 3, "000660": 1}
+    assert demand.users() == {"005930": 2, "000660": 1} == demand.distinct_users()
+    send(a2, {"action": "unsubscribe", "symbols": ["005930"]})  # alice still has it on a1
+    assert demand.users() == {"005930": 2, "000660": 1}
+    session.close_connection(a1)  # alice's last 005930
+    assert demand.users() == {"005930": 1} and demand.counts() == {"005930": 1}
+    session.close_connection(a1)  # a second removal releases nothing
+    session.close_connection(b1)
+    session.close_connection(a2)
+    assert demand.users() == {} and demand.counts() == {} and not demand.reconcile()
+
+
+def test_one_users_flood_of_sockets_cannot_take_a_slot_from_a_three_user_symbol(live, sim_streamer):
+    """Finding 5, through the handlers, Redis and a real streamer: one user subscribes 100 symbols from
+    5 sockets (500 subscriptions), three users one symbol each. The three-user symbol keeps its KIS slot."""
+    from kstock.companies.reference import load_companies
+
+    codes = [c.symbol for c in load_companies()[:101]]
+    shared, flood = codes[0], codes[1:]
+    with environment(WS_MAX_CONNECTIONS_PER_USER="5", WS_MAX_SYMBOLS_PER_USER="100"):
+        flooder = user_id()
+        sockets = [connect(flooder) for _ in range(5)]
+        for socket in sockets:
+            assert send(socket, {"action": "subscribe", "symbols": flood})["type"] == "subscribed"
+        others = [connect(user_id()) for _ in range(3)]
+        for socket in others:
+            assert send(socket, {"action": "subscribe", "symbols": [shared]})["type"] == "subscribed"
+    counted = demand.counts()
+    assert counted[shared] == 3 and all(counted[s] == 5 for s in flood)  # by sockets, it would lose
+    assert demand.users()[shared] == 3
+    streamer = sim_streamer()
+    wait_for(lambda: ("H0STCNT0", shared) in streamer.websocket.snapshot().subscriptions, 30, "the shared KIS slot")
+    assert shared in streamer.planner.streamed and shared not in streamer.polled
+    assert len(streamer.planner.streamed) == 41  # the flood's symbols fill the rest; 60 of them are polled
+    for socket in [*sockets, *others]:
+        session.close_connection(socket)
+    assert demand.counts() == {} == demand.users()
