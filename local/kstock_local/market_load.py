@@ -19,11 +19,11 @@ Progress goes to the console and to ``kstock:market-load`` in Redis, which /heal
 "starting" until the first part is loaded). Later starts skip what is already there: companies whose
 history reaches back a year, and market data already refreshed.
 
-Right after the market data, a first start also queues the content loads (issue 13): one news query
-per company and industry on ``NewsQueue``, and (after the corp codes, which every DART load needs)
-the filings and key accounts of every seeded company on ``DartQueue``, the default symbols first.
-The ready banner does not wait for them: the routes fill within a minute or two (see
-:mod:`infra.content_load`).
+Right after the first history (and the ready banner), a first start also queues the content loads
+(issue 13): one news query per company and industry on ``NewsQueue``, and (after the corp codes,
+which every DART load needs) the filings and key accounts of every seeded company on ``DartQueue``,
+the default symbols first. The ready banner does not wait for them: the default symbols' routes
+fill within a minute or two.
 """
 
 from __future__ import annotations
@@ -124,7 +124,6 @@ class MarketLoader:
             await self._market_data(first_count)
             # caps are known now for the largest: order the history by them
             symbols = await asyncio.to_thread(companies_without_history, self.default_symbols)
-        await self._content()
         first, rest = symbols[:first_count], symbols[first_count:]
         job = await asyncio.to_thread(self._queue, first) if first else None
         if job is not None:
@@ -138,15 +137,19 @@ class MarketLoader:
         total = job.total if job else 0
         await asyncio.to_thread(self._report, "loaded", total, total, "done")
         log("market", "market loaded: " + ", ".join(self.phases))
-        missing = await asyncio.to_thread(companies_without_market_data)
-        if rest or missing:
-            task = asyncio.create_task(self._background(rest), name="market-load-background")
-            _BACKGROUND.add(task)
-            task.add_done_callback(_BACKGROUND.discard)
+        # news and DART loads are queued after: with the whole market, queueing them alone takes minutes
+        # of SQS calls, and their workers would compete with the first history for the CPU
+        task = asyncio.create_task(self._background(rest), name="market-load-background")
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
 
     async def _background(self, rest: list[str]) -> None:
-        """The rest of the market after the ready banner: market data, then history, largest first."""
+        """After the ready banner: the news and DART loads, then the rest of the market (market data,
+        then history, largest first)."""
         try:
+            await self._content()
+            if not rest and not await asyncio.to_thread(companies_without_market_data):
+                return
             log("market", f"background: market data of the other companies, then history of {len(rest)}")
             while await self._market_data_batch():
                 pass
