@@ -16,6 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kstock.errors import ApiError, InternalError, MethodNotAllowed, NotFound
 from kstock_local.cloud.lambdas.pool import FunctionError, LocalFunction
 from kstock_local.cloud.template import ApiEvent
 
@@ -103,6 +104,17 @@ def response_from_proxy_result(result: dict[str, Any]) -> web.Response:
     return response
 
 
+class BadGateway(InternalError):
+    """The function behind the route failed (API Gateway's 502), in the contract's envelope."""
+
+    status = 502
+
+
+def error_answer(error: ApiError) -> web.Response:
+    """An error of the gateway itself, in the api.md envelope like every error of the API."""
+    return web.json_response(error.envelope(), status=error.status, headers=error.headers)
+
+
 @dataclass(frozen=True)
 class Route:
     """One Api event of the template: ``/companies/{id}`` or the greedy ``/{proxy+}``."""
@@ -155,10 +167,24 @@ class HttpApi:
                 return route, dict(zip(route.params, found.groups(), strict=True))
         return None
 
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods of the resources whose path matches (none: no resource covers the path)."""
+        return sorted({route.method for route in self.routes if route.regex.match(path)})
+
+    def _refusal(self, method: str, path: str) -> web.Response:
+        """No route for the request. API Gateway answers 403 ``Missing Authentication Token`` here;
+        kstock's contract answers every error in its envelope: 404 for a path no resource covers,
+        405 with ``Allow`` for a method its resources lack."""
+        allowed = self.allowed_methods(path)
+        if not allowed:
+            return error_answer(NotFound(f"no route for {path}"))
+        refused = MethodNotAllowed(f"{method} is not allowed on {path}", headers={"Allow": ", ".join(allowed)})
+        return error_answer(refused)
+
     async def _handle(self, request: web.Request) -> web.Response:
         matched = self.match(request.method, request.path)
-        if matched is None:  # what API Gateway answers for a path no resource covers
-            return web.json_response({"message": "Missing Authentication Token"}, status=403)
+        if matched is None:
+            return self._refusal(request.method, request.path)
         route, params = matched
         event = build_proxy_event(
             request.method,
@@ -173,6 +199,6 @@ class HttpApi:
         )
         try:
             result = await route.function.invoke(event)
-        except FunctionError:  # the function failed: API Gateway answers 502
-            return web.json_response({"message": "Internal server error"}, status=502)
+        except FunctionError:  # the function raised, timed out or died: API Gateway answers 502
+            return error_answer(BadGateway("the function failed; its log has the cause"))
         return response_from_proxy_result(result)
