@@ -101,13 +101,23 @@ def unavailable(exc: Exception) -> StreamUnavailable:
     )
 
 
+def _json_number(text: str) -> float | int:
+    """A JSON number with a fraction or exponent: an integer when its value is one (``414.0``), as
+    JSON Schema's ``integer`` counts it; strict models still refuse ``"5"`` for an integer."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 def json_body(request: Request) -> dict[str, Any]:
     """The request body as a JSON object, or INVALID_REQUEST saying what is wrong with it."""
+    encoding = (request.headers.get("content-encoding") or "identity").strip().lower()
+    if encoding != "identity":  # neither API Gateway nor kstock decodes a compressed request body
+        raise InvalidRequest(f"Content-Encoding {encoding!r} is not supported: send the JSON body uncompressed")
     raw = request.raw_body
     if not raw:
         raise InvalidRequest("a JSON body is required")
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, parse_float=_json_number)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InvalidRequest(f"malformed JSON body: {exc.__class__.__name__}") from None
     except (ValueError, RecursionError):  # integers of thousands of digits, absurd nesting
@@ -146,6 +156,12 @@ def envelope_chalice_errors(request: Request, get_response: Callable[[Request], 
         )
         return error_response(error)
     return response
+
+
+def refused_method(error: MethodNotAllowed, allowed: str) -> MethodNotAllowed:
+    """A 405 names the methods the resource has (``Allow``, required by RFC 9110)."""
+    error.headers = {**error.headers, "Allow": allowed}
+    return error
 
 
 ENVELOPED = "kstock_enveloped"  # marks a view already wrapped by :func:`enveloped_view`
@@ -230,7 +246,8 @@ class KstockChalice(Chalice):
                 method = context.get("httpMethod") or event.get("httpMethod")
                 if method not in self.routes[pattern.template] and method != "OPTIONS":
                     allowed = ", ".join(sorted(self.routes[pattern.template]))
-                    return error_response(MethodNotAllowed(f"{method} is not allowed on {path} (allowed: {allowed})"))
+                    refused = MethodNotAllowed(f"{method} is not allowed on {path} (allowed: {allowed})")
+                    return error_response(refused_method(refused, allowed))
                 context["resourcePath"] = pattern.template
                 event["pathParameters"] = dict(zip(pattern.params, match.groups(), strict=True))
                 return None

@@ -20,7 +20,9 @@ TAGS = ["companies"]
 
 class SearchQuery(PageQuery):
     keyword: str = Field(
+        min_length=1,
         max_length=service.MAX_KEYWORD_LENGTH,
+        pattern=r"\S",  # not blank: a keyword of spaces only is refused
         description="Korean or English name (prefix or part of it) or stock code; case-insensitive.",
     )
 

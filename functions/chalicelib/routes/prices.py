@@ -46,6 +46,7 @@ def get_ohlcv(companyId: str) -> Response:
 
 class PollingQuery(QueryModel):
     tickers: str = Field(
+        min_length=1,
         max_length=polling.MAX_TICKERS * 8,
         description=f"Comma-separated codes (at most {polling.MAX_TICKERS}), e.g. 005930,57LA24.",
     )
