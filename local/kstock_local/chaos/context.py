@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, cast
 
 import psycopg
@@ -140,14 +141,25 @@ class ChaosContext:
                 found[symbol] = int(tick["accVolume"])
         return found
 
+    def stored_marks(self) -> dict[str, int]:
+        """Per chained symbol, the newest accumulated volume Postgres holds: the chain's start (taken
+        before a fault, so the judged trades span it)."""
+        return stored_acc_volume(self.database_url, CHAINED)
+
     def published_past(self, anchors: dict[str, int], deadline: float) -> dict[str, int]:
-        """Wait until every chained symbol has traded past ``anchors`` (published after a fault); those marks."""
+        """Wait until every chained symbol has published a trade past ``anchors`` (so after the
+        fault); the first such accumulated volume of each. Polled: ``price:{symbol}`` lives 10 s
+        and a quiet symbol may trade less often."""
+        seen: dict[str, int] = {}
 
-        def past() -> dict[str, int] | None:
-            now = self.published_acc_volumes()
-            return now if all(now.get(s, -1) > acc for s, acc in anchors.items()) else None
+        def past() -> bool:
+            for symbol, acc in self.published_acc_volumes().items():
+                if symbol in anchors and acc > anchors[symbol]:
+                    seen.setdefault(symbol, acc)
+            return set(seen) >= set(anchors)
 
-        return wait_until(past, deadline, "trades published past the marks taken before the fault", 0.2)
+        wait_until(past, deadline, f"trades published past {anchors}", 0.2)
+        return seen
 
     def wait_stored(self, targets: dict[str, int], deadline: float) -> float:
         """Until Postgres holds every chained symbol's trades up to ``targets``; the seconds it took."""
@@ -199,11 +211,13 @@ def _streaming(api: Api) -> bool:
     )
 
 
-def finish(context: ChaosContext) -> None:
+def finish(context: ChaosContext, failed: bool = False) -> Path | None:
+    """Close the clients and stop the stack; after a failure its log is kept (the path returned)."""
     try:
         context.sockets.close()
     finally:
-        context.stack.stop()
+        kept = context.stack.stop(keep_log=failed)
+    return kept
 
 
 __all__ = ["CHAINED", "WATCHED", "Account", "ChaosContext", "Options", "finish", "start"]

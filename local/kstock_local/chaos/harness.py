@@ -22,6 +22,7 @@ from kstock_local.chaos import (
 )
 from kstock_local.chaos.context import ChaosContext, Options
 from kstock_local.chaos.report import StepResult
+from kstock_local.chaos.stack import StackDied
 
 STEPS: dict[int, ModuleType] = {
     module.NUMBER: module
@@ -32,11 +33,21 @@ STEPS: dict[int, ModuleType] = {
 def run_step(ctx: ChaosContext, number: int) -> StepResult:
     module = STEPS[number]
     try:
+        ctx.stack.alive()  # a stack that died or stopped in an earlier step says so here, not as a refused socket
         result: StepResult = module.run(ctx)
     except Exception as exc:  # a broken step is reported with its cause; the next one still runs
         result = StepResult(number, module.TITLE, error=f"{type(exc).__name__}: {exc}")
-        result.error = (result.error or "") + "\n" + traceback.format_exc(limit=4)
+        result.error = (result.error or "") + "\n" + traceback.format_exc(limit=4) + _stack_death(ctx)
     return result
+
+
+def _stack_death(ctx: ChaosContext) -> str:
+    """When the step failed because ``kstock up`` itself is gone: its exit code and last log lines."""
+    try:
+        ctx.stack.alive()
+    except StackDied as died:
+        return f"\n{died}"
+    return ""
 
 
 def run_steps(options: Options, keep: bool = False, say: Callable[[str], None] = print) -> list[StepResult]:
@@ -53,5 +64,7 @@ def run_steps(options: Options, keep: bool = False, say: Callable[[str], None] =
     finally:
         if keep:
             say(f"chaos: the stack's directory is kept: {ctx.stack.root} (log {ctx.stack.log})")
-        context.finish(ctx)
+        log = context.finish(ctx, failed=len(results) < len(options.steps) or not all(r.passed for r in results))
+        if log is not None:
+            say(f"chaos: kstock up's log is kept: {log}")
     return results

@@ -9,6 +9,7 @@ After SIGCONT they get ``"resumed"`` and trades again.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from kstock_local.chaos.api import Timed
 from kstock_local.chaos.context import ChaosContext
@@ -73,8 +74,8 @@ def _while_hung(ctx: ChaosContext, result: StepResult, uncached: str, started: f
 def _after(ctx: ChaosContext, result: StepResult, continued_at: float) -> None:
     patience = ctx.options.patience
     # health first: its figure is the moment this wait sees it, so nothing may wait before it
-    healthy = first_time(lambda: ctx.api.health(timeout=20).status == 200, patience, interval=0.5)
-    result.check("API /health ok again", healthy is not None, seconds(healthy and healthy - continued_at))
+    healthy = first_time(lambda: _clear_of_kis(_api_health(ctx)), patience, interval=0.5)
+    result.check("API /health clear of KIS again", healthy is not None, seconds(healthy and healthy - continued_at))
     ctx.wait_all(lambda s: s.first_tick_after(continued_at) is not None, patience)
     firsts = [s.first_tick_after(continued_at) for s in ctx.subscribers]
     last = None if None in firsts else max(t for t in firsts if t is not None) - continued_at
@@ -96,15 +97,28 @@ def _first(ctx: ChaosContext, stream: str, since: float) -> str:
     return f"the last after {seconds(max(m for m in moments if m is not None) - since)}"
 
 
-def _reports_kis(answer: Timed | None) -> bool:
-    """Degraded (503), naming KIS among its problems."""
-    if answer is None or answer.status != 503:
-        return False
-    problems = list(answer.body.get("problems") or [])
-    streamer = answer.body.get("streamer")
+def _kis_problems(answer: Timed | None) -> list[str] | None:
+    """The problems naming KIS in a health answer (the API's inside its envelope's ``data``, the
+    streamer's at the top); None when there was no answer."""
+    if answer is None:
+        return None
+    data = answer.body.get("data")
+    body: dict[str, Any] = data if isinstance(data, dict) else answer.body
+    problems = list(body.get("problems") or [])
+    streamer = body.get("streamer")
     if isinstance(streamer, dict):
         problems += list(streamer.get("problems") or [])
-    return any("kis" in str(p).lower() for p in problems)
+    return [str(p) for p in problems if "kis" in str(p).lower()]
+
+
+def _reports_kis(answer: Timed | None) -> bool:
+    """Degraded (503), naming KIS among its problems."""
+    return answer is not None and answer.status == 503 and bool(_kis_problems(answer))
+
+
+def _clear_of_kis(answer: Timed | None) -> bool:
+    """Answering, and naming no KIS problem (a first start may still be loading the market: 503 for that)."""
+    return _kis_problems(answer) == []
 
 
 def _api_health(ctx: ChaosContext) -> Timed | None:

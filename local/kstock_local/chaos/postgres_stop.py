@@ -21,8 +21,8 @@ NUMBER, TITLE = 4, "stop Postgres (SIGSTOP)"
 def run(ctx: ChaosContext) -> StepResult:
     result = StepResult(NUMBER, TITLE)
     database_url = ctx.database_url  # read before: nothing answers from Postgres while it is stopped
-    anchors = ctx.published_acc_volumes()
-    if not result.check("default symbols trading before the stop", set(anchors) == set(CHAINED), str(anchors)):
+    anchors = ctx.stored_marks()
+    if not result.check("default symbols stored before the stop", set(anchors) == set(CHAINED), str(anchors)):
         return result
     processes = freeze(ctx.stack.postgres())
     stopped_at = time.monotonic()

@@ -28,8 +28,8 @@ def run(ctx: ChaosContext) -> StepResult:
     logout = ctx.api.logout(revoked)
     if not result.check("logout before the kill", logout.status == 200, f"HTTP {logout.status}"):
         return result
-    anchors = ctx.published_acc_volumes()
-    if not result.check("default symbols trading before the kill", set(anchors) == set(CHAINED), str(anchors)):
+    anchors = ctx.stored_marks()
+    if not result.check("default symbols stored before the kill", set(anchors) == set(CHAINED), str(anchors)):
         return result
 
     victim = ctx.stack.redis_server()

@@ -38,6 +38,7 @@ PORT_VARIABLES = (
 # so that the flood step sees within seconds whether one user could push others off their slots.
 SUITE_SETTINGS = {"STREAMER_STABLE_SECONDS": "5"}
 READY_BANNER = "kstock is up"
+STOPPING = "[up] stopping"
 
 
 class StackDied(RuntimeError):
@@ -51,6 +52,7 @@ class ChaosStack:
     ports: dict[str, int]
     keep: bool = False
     _removed: bool = field(default=False, repr=False)
+    _stop_asked: bool = field(default=False, repr=False)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
@@ -78,6 +80,7 @@ class ChaosStack:
                 stdout=sink,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
+                start_new_session=True,  # a signal to the caller's process group (a Ctrl-C) is not a fault
             )
         return cls(root, process, ports, keep)
 
@@ -97,13 +100,22 @@ class ChaosStack:
         return True
 
     def alive(self) -> bool:
+        """True, or :class:`StackDied` when ``kstock up`` exited or began stopping unasked."""
         if self.process.poll() is not None:
-            raise StackDied(
-                f"kstock up exited with {self.process.returncode}; log {self.log}:\n{self.output()[-3000:]}"
-            )
+            raise StackDied(f"kstock up exited with {self.process.returncode}:\n{self.output()[-3000:]}")
+        if not self._stop_asked and STOPPING in self.output():
+            raise StackDied(f"kstock up is stopping, and nobody asked it to:\n{self._around_stop()}")
         return True
 
-    def stop(self) -> None:
+    def _around_stop(self) -> str:
+        output = self.output()
+        at = output.find(STOPPING)
+        return output[max(0, at - 3000) : at + 500]
+
+    def stop(self, keep_log: bool = False) -> Path | None:
+        """Ctrl-C ``kstock up`` and remove its directory; with ``keep_log`` (a failed run) its log is
+        first copied beside the other temporary files, and its path returned."""
+        self._stop_asked = True
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -111,9 +123,14 @@ class ChaosStack:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        kept = None
+        if keep_log and self.log.exists():
+            kept = Path(tempfile.gettempdir()) / f"{self.root.name}-up.log"
+            shutil.copyfile(self.log, kept)
         if not self.keep and not self._removed:
             shutil.rmtree(self.root, ignore_errors=True)
             self._removed = True
+        return kept
 
     # -- where things are ----------------------------------------------------------------------
 

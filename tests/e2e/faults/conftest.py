@@ -35,12 +35,15 @@ OPTIONS = Options(
 
 
 @pytest.fixture(scope="session")
-def chaos() -> Iterator[ChaosContext]:
+def chaos(request: pytest.FixtureRequest) -> Iterator[ChaosContext]:
     running = context.start(OPTIONS)
+    failed_before = request.session.testsfailed
     try:
         yield running
     finally:
-        context.finish(running)
+        log = context.finish(running, failed=request.session.testsfailed > failed_before)
+        if log is not None:
+            print(f"\nkstock up's log of the failed fault suite: {log}")
 
 
 @pytest.fixture
