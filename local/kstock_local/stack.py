@@ -22,6 +22,7 @@ from kstock.config import Settings, get_settings, reload_settings
 from kstock.eventloop import run_event_loop
 from kstock_local.cloud.runtime import LocalCloud, Ports
 from kstock_local.embedded import EmbeddedServiceError, Services, ensure_services, port_open
+from kstock_local.kis_sim.credentials import has_real_key, simulator_environment
 from kstock_local.market_load import MarketLoader, default_symbols
 from kstock_local.paths import TEMPLATE_PATH
 from kstock_local.settings import LocalSettings, get_local_settings, reload_local_settings
@@ -191,7 +192,8 @@ async def _start_kis_simulator(
     local: LocalSettings, environment: dict[str, str], processes: list[ManagedProcess]
 ) -> None:
     """No KIS credentials: the simulator plays the broker, on the real ports, open at any hour. The
-    functions and the streamer learn its address from KIS_REST_URL / KIS_WS_URL, as they would a proxy's."""
+    functions and the streamer get its address (KIS_REST_URL / KIS_WS_URL, as they would a proxy's) and
+    placeholder credentials: the core itself never falls back to a simulator."""
     simulator = ManagedProcess(
         "kis-sim",
         [
@@ -208,8 +210,7 @@ async def _start_kis_simulator(
     processes.append(simulator)
     await _wait_for_port(local.kis_sim_rest_port, "KIS simulator")
     await _wait_for_port(local.kis_sim_ws_port, "KIS simulator")
-    environment["KIS_REST_URL"] = local.kis_sim_rest_url
-    environment["KIS_WS_URL"] = local.kis_sim_ws_url
+    environment.update(simulator_environment(local.kis_sim_rest_url, local.kis_sim_ws_url))
     environment["KIS_MASTER_URL"] = f"{local.kis_sim_rest_url}/common/master"  # issue 15: its master files
 
 
@@ -265,7 +266,7 @@ async def _run(options: StackOptions, services: Services) -> None:
     environment = _stack_environment(services, settings)
     standins = await _spawn_content_standins(settings, environment, local)
     processes += [standin.process for standin in standins]
-    if settings.kis_app_key is None:
+    if not has_real_key(settings):
         await _start_kis_simulator(local, environment, processes)
     await _await_standins(standins)
     cloud = LocalCloud(
@@ -275,7 +276,7 @@ async def _run(options: StackOptions, services: Services) -> None:
         ports=Ports(local.kstock_api_host, local.kstock_api_port, local.kstock_ws_port),
         region=settings.aws_region,
         clock_speed=options.fast_clock,
-        market_always_open=settings.kis_app_key is None and local.kis_sim_always_open,
+        market_always_open=not has_real_key(settings) and local.kis_sim_always_open,
         localstack=options.localstack,
     )
     try:

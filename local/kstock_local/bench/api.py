@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from kstock.eventloop import run_event_loop
 from kstock.market.calendar import KST, is_trading_day, previous_trading_day
 from kstock_local.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, port_open
+from kstock_local.kis_sim.credentials import simulator_environment
 from kstock_local.paths import TEMPLATE_PATH
 from kstock_local.settings import reload_local_settings
 from kstock_local.signing import local_signing_key
@@ -245,7 +246,6 @@ def bench_api(
         try:
             urls = {"DATABASE_URL": postgres.start(), "REDIS_URL": redis_server.start()}
             os.environ.update(urls, KSTOCK_HOME=str(home), LOG_LEVEL="WARNING", KSTOCK_EMBEDDED="postgres,redis")
-            os.environ.pop("KIS_APP_KEY", None)
             from kstock.config import reload_settings
 
             reload_settings()
@@ -264,7 +264,8 @@ def bench_api(
             with SimulatorThread(
                 SimulatorConfig(rest_port=0, ws_port=0, trades_per_second=0, rest_rate_per_second=1000)
             ) as sim:
-                os.environ.update(KIS_REST_URL=sim.rest_url, KIS_WS_URL=sim.ws_url, KIS_REST_RATE_PER_SECOND="500")
+                # never a real key against the simulator; the functions below inherit these
+                os.environ.update(simulator_environment(sim.rest_url, sim.ws_url), KIS_REST_RATE_PER_SECOND="500")
                 reload_settings()
                 from kstock.kis.rest import KisRestClient
                 from kstock.marketdata import refresh

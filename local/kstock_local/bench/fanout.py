@@ -47,6 +47,7 @@ import psutil
 from kstock import keys
 from kstock.eventloop import run_event_loop
 from kstock_local.embedded import EmbeddedRedis, free_port, port_open
+from kstock_local.kis_sim.credentials import simulator_environment
 
 if TYPE_CHECKING:
     import aiohttp
@@ -288,8 +289,7 @@ def bench_fanout(
             setup_seconds = time.monotonic() - setup_started
             streamer_env = {
                 **quiet,
-                "KIS_REST_URL": urls["rest_url"],
-                "KIS_WS_URL": urls["ws_url"],
+                **simulator_environment(urls["rest_url"], urls["ws_url"]),  # never a real key against it
                 "KIS_WS_MAX_SUBSCRIPTIONS": str(scenario.symbols),
                 "KIS_REST_RATE_PER_SECOND": "100",
                 "STREAMER_DEFAULT_SYMBOLS": ",".join(symbols),
@@ -299,8 +299,6 @@ def bench_fanout(
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "STREAMER_FANOUT": "on",
             }
-            for name in ("KIS_APP_KEY", "KIS_APP_SECRET"):
-                os.environ.pop(name, None)
             procs["streamer"] = _spawn([sys.executable, "-m", "kstock_streamer", "--no-writer"], streamer_env)
 
             def status() -> dict[str, Any]:

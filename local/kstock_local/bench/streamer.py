@@ -25,6 +25,7 @@ import redis
 
 from kstock import keys
 from kstock_local.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from kstock_local.kis_sim.credentials import simulator_environment
 
 
 def _servers(home: Path, postgres: bool = True) -> tuple[EmbeddedRedis, EmbeddedPostgres | None, str | None]:
@@ -88,18 +89,17 @@ def bench_ingest(rate: float = 30_000, seconds: float = 10.0, warmup: float = 3.
             from kstock.companies.reference import load_companies
 
             client.hset(keys.DEMAND, mapping={c.symbol: 1 for c in load_companies()[:41]})
+            assert url is not None  # _servers started PostgreSQL
             env = {
                 **os.environ,
                 "REDIS_URL": cache.url,
                 "DATABASE_URL": url,
-                "KIS_REST_URL": urls["rest_url"],
-                "KIS_WS_URL": urls["ws_url"],
+                **simulator_environment(urls["rest_url"], urls["ws_url"]),  # never a real key against it
                 "STREAMER_DEFAULT_SYMBOLS": "",
                 "STREAMER_HEALTH_PORT": str(free_port()),
                 "LOG_LEVEL": "WARNING",
                 "KIS_REST_RATE_PER_SECOND": "100",
             }
-            env.pop("KIS_APP_KEY", None)
             streamer = subprocess.Popen(
                 [sys.executable, "-m", "kstock_streamer", "--no-writer"],
                 env=env,

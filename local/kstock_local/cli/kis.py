@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 def cmd_sim_kis(args: argparse.Namespace) -> int:
     from kstock_local.kis_sim import SimulatorConfig, serve_forever
+    from kstock_local.kis_sim.credentials import simulator_environment
 
     config = SimulatorConfig.from_settings(
         host=args.host,
@@ -37,9 +38,14 @@ def cmd_sim_kis(args: argparse.Namespace) -> int:
             print(json.dumps({"rest_url": sim.rest_url, "ws_url": sim.ws_url}), flush=True)
         else:
             mode = "always open" if config.always_open else "KRX hours"
+            # what a kstock process (a function, the streamer) needs to use it instead of KIS
+            exports = "\n".join(
+                f"  export {name}={value}" for name, value in simulator_environment(sim.rest_url, sim.ws_url).items()
+            )
             print(
                 f"KIS simulator ({mode}, {config.trades_per_second:g} trades/s, seed {config.seed})\n"
-                f"  REST       {sim.rest_url}\n  WebSocket  {sim.ws_url}\n  Ctrl-C stops.",
+                f"  REST       {sim.rest_url}\n  WebSocket  {sim.ws_url}\n"
+                f"kstock reaches it with (placeholder credentials, not secrets):\n{exports}\n  Ctrl-C stops.",
                 flush=True,
             )
 

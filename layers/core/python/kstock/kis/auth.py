@@ -22,18 +22,15 @@ from typing import Any, Protocol, TypeVar, cast
 
 import redis
 import requests
+from pydantic import SecretStr
 
-from kstock.config import Settings, get_settings
+from kstock.config import MissingSetting, Settings, get_settings
 from kstock.kis import deadline, endpoints
 from kstock.kis.errors import KisAuthError, KisProtocolError, KisTokenIssueLimited, KisUnavailable
 from kstock.kis.models import AccessToken
 from kstock.market.calendar import KST
 
 log = logging.getLogger("kstock.kis.auth")
-
-# Placeholders used against the local simulator, which accepts any non-empty key (36/180 chars like real ones).
-SIMULATOR_APP_KEY = "PSkstockSIMULATORappKEY0000000000000"
-SIMULATOR_APP_SECRET = "kstock-simulator-secret-" + "0" * 156
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +45,21 @@ class KisCredentials:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> KisCredentials:
+        """The configured app key and secret. Without a key this process cannot call KIS at all: a
+        deployment error (:class:`MissingSetting`), never a silent fallback to some other server."""
         settings = settings or get_settings()
-        if settings.kis_app_key is None:
-            return cls(SIMULATOR_APP_KEY, SIMULATOR_APP_SECRET)
-        if settings.kis_app_secret is None:
+        key, secret = _secret(settings.kis_app_key), _secret(settings.kis_app_secret)
+        if key is None:
+            raise MissingSetting("KIS_APP_KEY", "kstock needs a KIS app key (and KIS_APP_SECRET) to call KIS")
+        if secret is None:
             raise KisAuthError("KIS_APP_KEY is set but KIS_APP_SECRET is not")
-        return cls(settings.kis_app_key.get_secret_value(), settings.kis_app_secret.get_secret_value())
+        return cls(key, secret)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    """A configured secret's text; a blank one (an unfilled secret reference) counts as unset."""
+    text = value.get_secret_value() if value is not None else ""
+    return text if text.strip() else None
 
 
 # -- token persistence ---------------------------------------------------------------------------

@@ -1,7 +1,13 @@
-"""KIS addresses, paths and TR ids: one table shared by the client and the simulator."""
+"""KIS addresses, paths and TR ids: one table shared by the client and the simulator.
+
+The addresses come from the settings alone: ``KIS_REST_URL`` / ``KIS_WS_URL`` when set (a proxy; on a
+laptop, the simulator ``kstock up`` starts), else the real or mock server of ``KIS_ENV``. Nothing here
+knows about a simulator.
+"""
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -16,6 +22,9 @@ WS_PATH = "/tryitout"  # the current official helper and pykis; the bare base UR
 TOKEN_PATH = "/oauth2/tokenP"
 REVOKE_PATH = "/oauth2/revokeP"
 APPROVAL_PATH = "/oauth2/Approval"
+
+# How long a connect to KIS may take before a scheduled job calls KIS down (:func:`endpoint_down`).
+PROBE_TIMEOUT = 0.5
 
 _Q = "/uapi/domestic-stock/v1/quotations"
 _R = "/uapi/domestic-stock/v1/ranking"
@@ -61,32 +70,37 @@ KOSPI = "0001"
 KOSDAQ = "1001"
 KOSPI200 = "2001"
 
-# No KIS key and no KIS_REST_URL / KIS_WS_URL: the simulator's default address (plain HTTP/WS on loopback on
-# the real ports). `kstock up` always passes KIS_REST_URL / KIS_WS_URL (the simulator's, from LocalSettings).
-SIM_HOST = "127.0.0.1"
-SIM_REST_PORT = 9443
-SIM_WS_PORT = 21000
-
-
-def uses_simulator(settings: Settings) -> bool:
-    """No app key configured -> kstock talks to its local simulator."""
-    return settings.kis_app_key is None
-
 
 def rest_base_url(settings: Settings) -> str:
+    """``KIS_REST_URL`` when set (a proxy, the local simulator), else KIS's server of ``KIS_ENV``."""
     if settings.kis_rest_url:
         return settings.kis_rest_url.rstrip("/")
-    if uses_simulator(settings):
-        return f"http://{SIM_HOST}:{SIM_REST_PORT}"
     return REAL_REST_URL if settings.kis_env == "real" else MOCK_REST_URL
 
 
 def ws_url(settings: Settings) -> str:
-    """The WebSocket URL to dial; a configured URL with a path is used as is."""
+    """The WebSocket URL to dial: ``KIS_WS_URL`` (with a path, used as is) or KIS's of ``KIS_ENV``."""
     if settings.kis_ws_url:
         base = settings.kis_ws_url.rstrip("/")
-    elif uses_simulator(settings):
-        base = f"ws://{SIM_HOST}:{SIM_WS_PORT}"
     else:
         base = REAL_WS_URL if settings.kis_env == "real" else MOCK_WS_URL
     return base if urlsplit(base).path not in ("", "/") else base + WS_PATH
+
+
+def endpoint_down(base_url: str, timeout: float = PROBE_TIMEOUT) -> bool:
+    """True when nothing accepts a TCP connection at ``base_url``'s host and port within ``timeout``.
+
+    Scheduled jobs ask this before a run: the client's own limits do not make a run fail fast. Measured
+    with the default settings against a port that refuses connections, one call took 240 s to give up
+    (five attempts, each waiting out the 60 s token-issue guard the failed issue before it had claimed),
+    longer than the jobs' timeouts, and a rank watch every minute would pile up behind it. A host that
+    drops packets (no route to KIS from the VPC) costs 10 s per attempt. A connect answers in
+    milliseconds when KIS is there, so half a second tells "down" from "slow" with room to spare.
+    """
+    url = urlsplit(base_url)
+    port = url.port or (443 if url.scheme in ("https", "wss") else 80)
+    try:
+        with socket.create_connection((url.hostname or "localhost", port), timeout=timeout):
+            return False
+    except OSError:
+        return True

@@ -193,23 +193,3 @@ def deadline_of(context: object, margin_seconds: float = 5.0) -> Callable[[], bo
         return lambda: False
     end = time.monotonic() + remaining() / 1000 - margin_seconds
     return lambda: time.monotonic() >= end
-
-
-def kis_unreachable() -> bool:
-    """True when kstock would talk to the local KIS simulator and nothing listens there (a local
-    stack started without it): scheduled runs then skip instead of waiting on retries."""
-    import socket
-    from urllib.parse import urlsplit
-
-    from kstock.config import get_settings
-    from kstock.kis import endpoints
-
-    settings = get_settings()
-    if not endpoints.uses_simulator(settings):
-        return False
-    url = urlsplit(endpoints.rest_base_url(settings))
-    try:
-        with socket.create_connection((url.hostname or "127.0.0.1", url.port or 80), timeout=0.5):
-            return False
-    except OSError:
-        return True
