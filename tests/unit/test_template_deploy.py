@@ -2,13 +2,20 @@
 
 The streamer runs as one ECS Fargate task that can never overlap another (one KIS session per app key),
 with least-privilege roles and the functions' own secrets; every dead-letter queue and the streamer's
-health raise an alarm; the local cloud reads the template as before. The tools (checkov, sam validate,
+health raise an alarm; the local cloud reads the template as before. The functions that run kiwipiepy
+are container images (functions/Dockerfile.nlp), the others zip functions with the core and Chalice
+layers; the local cloud runs both kinds from the functions' code. The tools (checkov, sam validate,
 sam build) run in tests/integration/test_template_tools.py.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,9 +23,17 @@ import yaml
 from support.paths import PROJECT_ROOT
 
 from kstock.config import Settings
-from kstock_local.cloud.template import read_template
+from kstock_local.cloud.lambdas.runtime import load_handler
+from kstock_local.cloud.template import TemplateError, read_template
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
+NLP_DOCKERFILE = PROJECT_ROOT / "functions" / "Dockerfile.nlp"
+# The functions that run kiwipiepy (news nouns at ingestion, the rules theme classifier) and their handlers.
+IMAGE_FUNCTIONS = {
+    "NewsIngestFunction": "chalicelib.handlers.workers.news.ingest_news",
+    "ThemeClassifyFunction": "chalicelib.handlers.workers.themes.classify",
+}
+ZIP_LAYERS = [{"Ref": "CoreLayer"}, {"Ref": "ChaliceLayer"}]
 
 # The streamer's secrets: the same Secrets Manager secrets the functions resolve in Globals.
 STREAMER_SECRETS = {
@@ -231,3 +246,154 @@ def test_the_local_cloud_reads_the_template_and_ignores_the_deploy_only_resource
     assert set(local.queues) == set(_resources(template, "AWS::SQS::Queue"))
     assert set(local.tables) == {"ConnectionsTable"}
     assert set(local.websocket_apis) == {"WebSocketApi"}
+
+
+# -- packaging: zip functions with their layers, the kiwipiepy functions as an image ---------------------
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {name: res["Properties"] for name, res in _resources(template, "AWS::Serverless::Function").items()}
+
+
+def _requirements(relative: str) -> set[str]:
+    """The distribution names a requirements file lists (lower case, extras and versions dropped)."""
+    names = set()
+    for line in (PROJECT_ROOT / relative).read_text(encoding="utf-8").splitlines():
+        requirement = line.split("#", 1)[0].strip()
+        if requirement:
+            names.add(re.split(r"[\[<>=!~; ]", requirement, maxsplit=1)[0].lower())
+    return names
+
+
+def test_the_kiwipiepy_functions_are_images_sam_build_skips(template: dict[str, Any]) -> None:
+    functions = _functions(template)
+    images = {name for name, props in functions.items() if props.get("PackageType") == "Image"}
+    assert images == set(IMAGE_FUNCTIONS)
+    parameter = template["Parameters"]["NlpImageUri"]
+    assert parameter["Type"] == "String" and "Default" not in parameter  # a deploy names its image
+    for name, handler in IMAGE_FUNCTIONS.items():
+        props = functions[name]
+        assert props["ImageUri"] == {"Ref": "NlpImageUri"}, name
+        assert props["ImageConfig"]["Command"] == [handler], name
+        # SAM refuses these on an image function, and Globals would hand them down
+        assert {"Handler", "Runtime", "Layers"} & set(props) == set(), name
+        # without Metadata.Dockerfile `sam build` skips the function: no Docker needed to build the rest
+        assert "Dockerfile" not in (template["Resources"][name].get("Metadata") or {}), name
+        assert callable(load_handler(handler)), f"{name}: {handler} is not callable"
+    assert {"Runtime", "Layers", "Handler"} & set(template["Globals"]["Function"]) == set()
+
+
+def test_every_zip_function_runs_python_3_11_on_both_layers(template: dict[str, Any]) -> None:
+    zipped = {name: props for name, props in _functions(template).items() if name not in IMAGE_FUNCTIONS}
+    assert len(zipped) >= 20
+    for name, props in zipped.items():
+        assert props["Runtime"] == "python3.11", name
+        assert props["Layers"] == ZIP_LAYERS, name
+    core, chalice = (template["Resources"][layer] for layer in ("CoreLayer", "ChaliceLayer"))
+    assert core["Metadata"]["BuildMethod"] == "python3.11"
+    # the makefile installs Chalice with --no-deps (layers/chalice/Makefile; built in test_template_tools)
+    assert chalice["Metadata"]["BuildMethod"] == "makefile"
+    makefile = (PROJECT_ROOT / chalice["Properties"]["ContentUri"] / "Makefile").read_text(encoding="utf-8")
+    assert "build-ChaliceLayer:" in makefile and "--no-deps" in makefile
+
+
+def test_kiwipiepy_and_chalices_dependencies_stay_out_of_the_zip_functions() -> None:
+    core = _requirements("layers/core/requirements.txt")
+    zipped = core | _requirements("functions/requirements.txt") | _requirements("layers/chalice/requirements.txt")
+    assert "kiwipiepy" not in zipped, "kiwipiepy belongs in functions/requirements-nlp.txt (the image)"
+    assert "kiwipiepy" in _requirements("functions/requirements-nlp.txt")
+    # Chalice only through its layer (no deps); functions/requirements.txt is installed into every zip
+    assert "chalice" not in core | _requirements("functions/requirements.txt")
+    assert _requirements("layers/chalice/requirements.txt") == {"chalice"}
+
+
+def _dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
+    joined = path.read_text(encoding="utf-8").replace("\\\n", " ")
+    lines = [line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
+
+
+def test_the_image_holds_what_the_zip_functions_get_from_their_layers_plus_kiwipiepy() -> None:
+    instructions = _dockerfile_instructions(NLP_DOCKERFILE)
+    assert instructions[0] == ("FROM", "public.ecr.aws/lambda/python:3.11")  # the zip functions' runtime
+    copied = [args.split()[0] for kind, args in instructions if kind == "COPY"]
+    for requirements in (
+        "layers/core/requirements.txt",
+        "layers/chalice/requirements.txt",
+        "functions/requirements.txt",
+        "functions/requirements-nlp.txt",
+    ):
+        assert requirements in copied, requirements
+    for code in ("layers/core/python/kstock", "functions/app.py", "functions/chalicelib"):
+        assert code in copied, code
+    run = " ".join(args for kind, args in instructions if kind == "RUN")
+    assert re.search(r"pip install --no-cache-dir --no-deps -r \S*chalice\.txt", run), run
+    assert not any(kind in ("CMD", "ENTRYPOINT") for kind, _ in instructions), "ImageConfig.Command names each handler"
+    # the build context is cut to what the image copies: every source must be let through
+    ignore = (NLP_DOCKERFILE.parent / "Dockerfile.nlp.dockerignore").read_text(encoding="utf-8").splitlines()
+    admitted = {line[1:] for line in ignore if line.startswith("!")}
+    assert "*" in ignore and set(copied) <= admitted, set(copied) - admitted
+    assert all((PROJECT_ROOT / source).exists() for source in copied)
+
+
+# -- the local cloud runs an image function from its code ---------------------------------------------------
+
+
+def test_the_local_cloud_runs_the_image_functions_from_the_functions_code() -> None:
+    local = read_template(TEMPLATE)
+    for name, handler in IMAGE_FUNCTIONS.items():
+        spec = local.functions[name]
+        assert (spec.package_type, spec.handler, spec.code_uri) == ("Image", handler, "functions/")
+        assert spec.sqs_events and spec.memory == 1024
+
+
+_PROBE_TEMPLATE = """
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    CodeUri: code/
+    Environment:
+      Variables: {PROBE: from-the-template}
+Resources:
+  ImageProbeFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      PackageType: Image
+      ImageUri: 123456789012.dkr.ecr.ap-northeast-2.amazonaws.com/probe:1
+      ImageConfig:
+        Command: [probe.handle]
+"""
+
+_PROBE_HANDLER = """
+import os
+
+
+def handle(event, context):
+    return {"got": event, "env": os.environ["PROBE"], "function": context.function_name}
+"""
+
+
+def test_kstock_invoke_runs_an_image_function_with_its_image_command(tmp_path: Path) -> None:
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "probe.py").write_text(_PROBE_HANDLER, encoding="utf-8")
+    template = tmp_path / "template.yaml"
+    template.write_text(_PROBE_TEMPLATE, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "kstock_local.cli.main", "invoke", "ImageProbeFunction", "--template", str(template)],
+        input="",
+        env={**os.environ, "KSTOCK_HOME": str(tmp_path / "home")},  # no running stack's environment
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer == {"got": {}, "env": "from-the-template", "function": "ImageProbeFunction"}
+
+
+def test_an_image_function_without_a_command_is_a_template_error(tmp_path: Path) -> None:
+    template = tmp_path / "template.yaml"
+    template.write_text(_PROBE_TEMPLATE.replace("      ImageConfig:\n        Command: [probe.handle]\n", ""))
+    with pytest.raises(TemplateError, match="ImageProbeFunction: an image function names its handler"):
+        read_template(template)

@@ -7,6 +7,10 @@ not evaluate) resolve to the names the local services use. Environment values th
 references (``{{resolve:secretsmanager:...}}``) are left out: locally those settings come from
 the environment ``kstock up`` builds.
 
+A container-image function (``PackageType: Image``) runs locally like a zip function, from its
+``CodeUri`` (the Globals' ``functions/``), with the handler its ``ImageConfig.Command`` names: the
+image (``functions/Dockerfile.nlp``) holds that same code, so only the packaging differs.
+
 Only PyYAML and the standard library are imported, so the LocalStack init hook can use it.
 """
 
@@ -102,6 +106,7 @@ class FunctionSpec:
     # Metadata.LocalCloud.AlwaysOpenMarketSchedule: how often the local cloud runs a market-hours
     # job while the simulated market trades around the clock (AWS keeps the KRX-hours schedules)
     always_open_schedule: str | None = None
+    package_type: str = "Zip"  # or "Image": deployed as a container image, run locally from code_uri
 
 
 @dataclass(frozen=True)
@@ -268,6 +273,17 @@ def _is_dynamic_reference(value: Any) -> bool:
     return isinstance(value, str) and value.startswith("{{resolve:")
 
 
+def _handler(logical_id: str, props: dict[str, Any]) -> str:
+    """A zip function's ``Handler``; an image function's first ``ImageConfig.Command`` word, which the
+    Lambda base image's entry point takes as the handler."""
+    if props.get("PackageType", "Zip") != "Image":
+        return str(props["Handler"])
+    command = (props.get("ImageConfig") or {}).get("Command") or []
+    if not command or not isinstance(command[0], str):
+        raise TemplateError(f"{logical_id}: an image function names its handler in ImageConfig.Command")
+    return command[0]
+
+
 def _function(
     logical_id: str, props: dict[str, Any], r: _Resolver, metadata: dict[str, Any] | None = None
 ) -> FunctionSpec:
@@ -280,12 +296,13 @@ def _function(
     spec = FunctionSpec(
         logical_id=logical_id,
         name=r.physical_name(logical_id),
-        handler=props["Handler"],
+        handler=_handler(logical_id, props),
         code_uri=str(props.get("CodeUri", ".")),
         environment=env,
         timeout=float(props.get("Timeout", 3)),
         memory=int(props.get("MemorySize", 128)),
         always_open_schedule=local.get("AlwaysOpenMarketSchedule"),
+        package_type=str(props.get("PackageType", "Zip")),
     )
     for name, event in (props.get("Events") or {}).items():
         kind, ev = event["Type"], r.resolve(event.get("Properties") or {})
