@@ -57,9 +57,12 @@ $(TOOLS)/sam/.installed-$(SAM_CLI_VERSION):
 
 tools: $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION) $(TOOLS)/sam/.installed-$(SAM_CLI_VERSION)
 
-# The template's checks plus `sam build` (every dependency from PyPI, a few minutes): before a deploy.
+# The template's checks before a deploy: cfn-lint, sam validate --lint, checkov, and `sam build` (no container:
+# python3.11 and make on PATH; the core layer's dependencies from the package index, 1-3 minutes), which
+# `make test` runs too unless KSTOCK_SAM_BUILD=0. The image functions are built with docker (README).
 deploy-check: $(STAMP) tools
-	KSTOCK_SAM_BUILD=1 $(BIN)/python -m pytest tests/unit/test_template_deploy.py tests/integration/test_template_tools.py
+	KSTOCK_SAM_BUILD=1 $(BIN)/python -m pytest tests/unit/test_template.py tests/unit/test_template_deploy.py \
+		tests/integration/test_template_tools.py
 
 test: $(STAMP) browser tools
 	$(BIN)/ruff check .
