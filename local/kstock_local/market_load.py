@@ -75,6 +75,20 @@ def companies_without_history(default_symbols: list[str]) -> list[str]:
     return [r["symbol"] for r in rows]
 
 
+def first_seen(default_symbols: list[str], largest: int) -> set[str]:
+    """What a newcomer sees first: the default symbols and the ``largest`` companies by market cap
+    (before any market data, the seed's order, which lists the largest first)."""
+    with db.read() as conn:
+        rows = conn.execute(
+            """
+            SELECT symbol FROM companies WHERE kind IN ('STOCK', 'ETF', 'ETN')
+            ORDER BY market_cap DESC NULLS LAST, id LIMIT %s
+            """,
+            (largest,),
+        ).fetchall()
+    return set(default_symbols) | {r["symbol"] for r in rows}
+
+
 def market_data_missing() -> bool:
     with db.read() as conn:
         row = conn.execute(
@@ -124,7 +138,9 @@ class MarketLoader:
             await self._market_data(first_count)
             # caps are known now for the largest: order the history by them
             symbols = await asyncio.to_thread(companies_without_history, self.default_symbols)
-        first, rest = symbols[:first_count], symbols[first_count:]
+        # a later start whose first part is loaded is ready at once: the rest goes on in the background
+        seen = await asyncio.to_thread(first_seen, self.default_symbols, self.first_companies)
+        first, rest = [s for s in symbols if s in seen], [s for s in symbols if s not in seen]
         job = await asyncio.to_thread(self._queue, first) if first else None
         if job is not None:
             log(
