@@ -100,7 +100,9 @@ class StreamerOptions:
     fanout: bool = False
     fanout_options: FanoutOptions = field(default_factory=FanoutOptions)
     reconcile_seconds: float = 60.0  # demand vs the registry (only with the fan-out: it needs the registry)
-    stall_seconds: float = 20.0  # no KIS frame and no PINGPONG this long: the feed is stalled
+    # no KIS frame and no PINGPONG this long: the feed is stalled; None (a hand-built streamer, e.g. a test
+    # on a quiet simulator that sends no PINGPONG) does not watch; from_settings: KIS_STALL_SECONDS
+    stall_seconds: float | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> StreamerOptions:
@@ -153,7 +155,7 @@ class Streamer:
     watchlist: dict[str, dict[str, Any]] = field(default_factory=dict)  # issue 15: symbol -> why it is listed
     indicators: IndicatorWorker | None = field(init=False, default=None)  # issue 15: live candles, signals
     keeper: DemandKeeper | None = field(init=False, default=None)  # issue 17: demand rebuilt and reconciled
-    feed: FeedWatch = field(init=False)  # issue 17: a stalled KIS feed
+    feed: FeedWatch | None = field(init=False, default=None)  # issue 17: a stalled KIS feed
     publish_rate: float = 0.0  # ticks/s over the last status interval
     started_at: float = field(default_factory=time.time)
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
@@ -170,7 +172,8 @@ class Streamer:
         if self.options.fanout:
             self.fanout = Fanout(self.redis, self.options.fanout_options)
             self.keeper = DemandKeeper(self.redis, self.options.reconcile_seconds)
-        self.feed = FeedWatch(self.options.stall_seconds, time.time())
+        if self.options.stall_seconds is not None:
+            self.feed = FeedWatch(self.options.stall_seconds, time.time())
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -358,7 +361,7 @@ class Streamer:
             found.append("ingest: the KIS WebSocket is not connected")
         if self.fanout is not None and not self.fanout.ready.is_set() and not self._failing("fanout"):
             found.append("fanout: not ready (rebuilding its index)")
-        if (stalled := self.feed.problem(time.time())) is not None:
+        if self.feed is not None and (stalled := self.feed.problem(time.time())) is not None:
             found.append(stalled)
         return found
 
@@ -401,26 +404,29 @@ class Streamer:
                 for symbol, why in sorted(self.watchlist.items(), key=_watchlist_order)
             ],
             "indicators": self.indicators.status() if self.indicators is not None else None,
-            "kisFeed": self.feed.wire(now),  # issue 17: stalled / resumed
+            "kisFeed": self.feed.wire(now) if self.feed is not None else None,  # issue 17: stalled / resumed
             "demand": self.keeper.status() if self.keeper is not None else None,
         }
 
     async def _watch_feed(self) -> None:
         """Judge the KIS feed and tell the clients (through the fan-out) when it stalls or resumes."""
+        feed = self.feed
+        if feed is None:
+            return
         heard = self.websocket.snapshot().last_message_at
         now = time.time()
-        before = self.feed.state
-        self.feed.observe(heard.timestamp() if heard is not None else None, now)
-        if self.feed.state != before:
-            log.warning("KIS feed %s (%.0fs without a message)", self.feed.state, self.feed.silent_for(now))
-        message = self.feed.pending(now)
+        before = feed.state
+        feed.observe(heard.timestamp() if heard is not None else None, now)
+        if feed.state != before:
+            log.warning("KIS feed %s (%.0fs without a message)", feed.state, feed.silent_for(now))
+        message = feed.pending(now)
         if message is None:
             return
         try:
             await self.redis.publish(keys.STREAM_STATUS, json.dumps(message, separators=(",", ":")))
         except (RedisError, OSError):
             return  # told next second
-        self.feed.told(message)
+        feed.told(message)
 
     async def _status(self) -> None:
         last_ticks, last_at = self.publisher.stats.ticks, time.monotonic()

@@ -95,7 +95,7 @@ def streamer_health(raw: str | None, now: float, max_age: float) -> StreamerHeal
         return StreamerHealth(ok=False, state="missing", problems=["streamer: no status in Redis (not running?)"])
     status: dict[str, Any] = json.loads(raw)
     age = max(0.0, now - float(status.get("reportedAt") or 0))
-    feed: dict[str, Any] = status.get("kisFeed") or {}
+    feed: dict[str, Any] = status.get("kisFeed") or {}  # absent: the streamer does not watch its feed
     figures = dict(
         age_seconds=round(age, 1),
         kis_connected=status.get("kisConnected"),
