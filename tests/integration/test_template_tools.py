@@ -23,6 +23,9 @@ import pytest
 import yaml
 from support.paths import PROJECT_ROOT
 
+from kstock_local.bench.cold_start import lambda_environment
+from kstock_local.cloud.template import read_template
+
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 TOOLS = PROJECT_ROOT / ".venv-tools"
 CHECKOV = TOOLS / "checkov" / "bin" / "checkov"
@@ -168,6 +171,8 @@ def test_sam_build_builds_every_zip_function_within_lambdas_size_limit(tmp_path:
     assert all(functions[name]["ImageUri"] == {"Ref": "NlpImageUri"} for name in images)
     assert {name for name in images if (build / name).exists()} == set()
     layer_sizes = {d.name: _size(d) for d in build.iterdir() if d.name.endswith("Layer")}
+    # Lambda puts /opt/python on sys.path: kstock must be right there, not in python/python/
+    assert (build / "CoreLayer" / "python" / "kstock" / "__init__.py").is_file()
     assert "kiwipiepy" not in _top_level(build / "CoreLayer" / "python")
     assert _top_level(build / "ChaliceLayer" / "python") == {"chalice"}
     sizes = {}
@@ -180,3 +185,38 @@ def test_sam_build_builds_every_zip_function_within_lambdas_size_limit(tmp_path:
     assert too_big == {}, (
         f"function + layers unzipped over Lambda's {LAMBDA_UNZIPPED_LIMIT} bytes: {too_big}; {figures}"
     )
+    _every_zip_handler_imports_from_the_build_alone(build, functions, zipped)
+
+
+# -I -S: no site-packages, so every import comes from the standard library or the function's directory
+# and its layers, as /var/task and /opt/python in Lambda. The wheels are manylinux2014 (what Lambda's
+# python3.11 loads), which this machine's glibc loads too.
+_IMPORT_FROM_BUILD = """
+import importlib, json, sys
+setup = json.loads(sys.argv[1])
+sys.path[:0] = setup["paths"]
+module, _, attribute = setup["handler"].rpartition(".")
+print(json.dumps({"callable": callable(getattr(importlib.import_module(module), attribute))}))
+"""
+
+
+def _every_zip_handler_imports_from_the_build_alone(
+    build: Path, functions: dict[str, dict[str, Any]], zipped: set[str]
+) -> None:
+    local = read_template(TEMPLATE).functions  # the template's environment, without secrets
+    for name in sorted(zipped):
+        layers = [str(build / layer["Ref"] / "python") for layer in functions[name]["Layers"]]
+        setup = {"paths": [str(build / name), *layers], "handler": functions[name]["Handler"]}
+        environment = lambda_environment(local[name], build / name)
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", _IMPORT_FROM_BUILD, json.dumps(setup)],
+            cwd=build / name,
+            env=environment,
+            capture_output=True,
+            text=True,
+            timeout=TOOL_TIMEOUT,
+            check=False,
+        )
+        assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
+        answer = json.loads(done.stdout.strip().splitlines()[-1])
+        assert answer == {"callable": True}, name
