@@ -161,6 +161,13 @@ class ChaosContext:
         wait_until(past, deadline, f"trades published past {anchors}", 0.2)
         return seen
 
+    def marks_after_recovery(self, anchors: dict[str, int], deadline: float) -> dict[str, int]:
+        """Per symbol of ``anchors``, a trade published after this call (so after the fault ended),
+        waited for: the chain's end. Trades published during the fault (Redis is up while Postgres is
+        stopped) lie inside the chain, not at its end."""
+        now = self.published_acc_volumes()
+        return self.published_past({s: max(acc, now.get(s, acc)) for s, acc in anchors.items()}, deadline)
+
     def wait_stored(self, targets: dict[str, int], deadline: float) -> float:
         """Until Postgres holds every chained symbol's trades up to ``targets``; the seconds it took."""
         started = time.monotonic()

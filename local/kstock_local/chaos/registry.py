@@ -40,25 +40,19 @@ def registered_demand(endpoint: str, region: str) -> dict[str, int]:
     return dict(counted)
 
 
-def orphans(endpoint: str, region: str) -> int:
-    """Subscription items (either direction) of connections that no longer exist: what leaked."""
+def orphans(endpoint: str, region: str) -> dict[str, int]:
+    """Items of connections whose ``META`` is gone (what leaked), by kind: ``CONN#`` owner items and
+    the ``SYM#`` / ``TOPIC#`` / ``USER#`` index items that name a dead connection."""
     items = _items(endpoint, region)
-    live = {
-        i["pk"]["S"].removeprefix("CONN#") for i in items if i["pk"]["S"].startswith("CONN#") and i["sk"]["S"] == "META"
-    }
-    owner = sum(
-        1
-        for i in items
-        if i["pk"]["S"].startswith("CONN#")
-        and i["sk"]["S"] != "META"
-        and i["pk"]["S"].removeprefix("CONN#") not in live
-    )
-    index = sum(
-        1
-        for i in items
-        if i["pk"]["S"].startswith(("SYM#", "TOPIC#", "USER#")) and i["sk"]["S"].removeprefix("CONN#") not in live
-    )
-    return owner + index
+    live = {i["pk"]["S"] for i in items if i["pk"]["S"].startswith("CONN#") and i["sk"]["S"] == "META"}
+    found: Counter[str] = Counter()
+    for item in items:
+        pk, sk = item["pk"]["S"], item["sk"]["S"]
+        if pk.startswith("CONN#") and sk != "META" and pk not in live:
+            found[f"CONN#/{sk.split('#')[0]}#"] += 1
+        elif sk.startswith("CONN#") and sk not in live:
+            found[f"{pk.split('#')[0]}#/CONN#"] += 1
+    return dict(found)
 
 
 def user_connections(endpoint: str, region: str, user_id: int) -> int:

@@ -1,4 +1,4 @@
-"""Step 3: KIS hangs (SIGSTOP, 30 s here; `kstock chaos` holds it 60 s). Polling answers 503
+"""Step 3: KIS hangs (SIGSTOP, 25 s here; `kstock chaos` holds it 60 s). Polling answers 503
 STREAM_UNAVAILABLE, both health endpoints report it, clients get stalled then resumed (finding 7)."""
 
 from __future__ import annotations

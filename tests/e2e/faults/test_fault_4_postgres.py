@@ -1,4 +1,4 @@
-"""Step 4: Postgres stops (SIGSTOP, 15 s here; `kstock chaos` 30 s). The writer catches up with 0
+"""Step 4: Postgres stops (SIGSTOP, 10 s here; `kstock chaos` 30 s). The writer catches up with 0
 ticks lost and 0 duplicated."""
 
 from __future__ import annotations
