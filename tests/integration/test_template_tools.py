@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -220,3 +221,50 @@ def _every_zip_handler_imports_from_the_build_alone(
         assert done.returncode == 0, f"{name}: {done.stderr[-2000:]}"
         answer = json.loads(done.stdout.strip().splitlines()[-1])
         assert answer == {"callable": True}, name
+
+
+# What functions/Dockerfile.nlp installs (tests/unit/test_template_deploy.py holds it to these files).
+NLP_IMAGE_REQUIREMENTS = (
+    "layers/core/requirements.txt",
+    "functions/requirements.txt",
+    "functions/requirements-nlp.txt",
+)
+NLP_HANDLERS = ("chalicelib.handlers.workers.news.ingest_news", "chalicelib.handlers.workers.themes.classify")
+_NOUNS_FROM_IMAGE = """
+import importlib, json, sys
+sys.path[:0] = [sys.argv[1]]
+handlers = [getattr(importlib.import_module(h.rpartition(".")[0]), h.rpartition(".")[2]) for h in sys.argv[2:]]
+from kstock.news.keywords import nouns
+print(json.dumps({"callable": all(map(callable, handlers)), "nouns": nouns("삼성전자가 HBM 반도체 수출을 늘렸다")}))
+"""
+
+
+@pytest.mark.skipif(os.environ.get("KSTOCK_SAM_BUILD") == "0", reason="KSTOCK_SAM_BUILD=0: no package index (offline)")
+def test_the_nlp_images_libraries_run_the_analyser_for_both_handlers(tmp_path: Path) -> None:
+    """No Docker here: the image's pip installs, into a directory laid out as its task root, and kiwipiepy
+    run from it alone (python -I -S). The Lambda base image's Python is 3.11 too."""
+    task = tmp_path / "task"
+    requirements = [arg for path in NLP_IMAGE_REQUIREMENTS for arg in ("-r", str(PROJECT_ROOT / path))]
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-warn-conflicts", "--target", str(task)]
+    for command in (
+        [*pip, *requirements],
+        [*pip, "--no-deps", "-r", str(PROJECT_ROOT / "layers/chalice/requirements.txt")],
+    ):
+        done = _run(command, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+    for source in ("layers/core/python/kstock", "functions/chalicelib"):
+        shutil.copytree(PROJECT_ROOT / source, task / Path(source).name)
+    shutil.copy(PROJECT_ROOT / "functions" / "app.py", task)
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", _NOUNS_FROM_IMAGE, str(task), *NLP_HANDLERS],
+        cwd=task,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"},
+        capture_output=True,
+        text=True,
+        timeout=TOOL_TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    # the company names the analyser was taught stay one noun
+    assert answer == {"callable": True, "nouns": ["삼성전자", "HBM", "반도체", "수출"]}
