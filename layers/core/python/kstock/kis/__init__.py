@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         KisUnavailable,
         KisWsError,
     )
-    from kstock.kis.models import Tick
+    from kstock.kis.models import OrderBook, Tick
     from kstock.kis.protocol import FrameParser
     from kstock.kis.rest import KisRestClient
 
@@ -43,6 +43,7 @@ _HOMES = {
     "KisCredentials": "auth",
     "ConnectionState": "connection",
     "KisWebSocket": "connection",
+    "OrderBook": "models",
     "Tick": "models",
     "FrameParser": "protocol",
     "KisRestClient": "rest",
@@ -88,5 +89,6 @@ __all__ = [
     "KisUnavailable",
     "KisWebSocket",
     "KisWsError",
+    "OrderBook",
     "Tick",
 ]

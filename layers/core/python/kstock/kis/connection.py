@@ -5,7 +5,9 @@ the set of *wanted* subscriptions; on any drop it reconnects with exponential ba
 jitter, takes a fresh approval key when KIS says the old one is unknown, and re-registers every
 wanted subscription (OPSP0002 "already in subscribe" counts as success, as after a quick reconnect).
 
-Ticks are delivered per frame, either to an ``on_ticks`` callback or through :meth:`ticks`.
+Ticks are delivered per frame, either to an ``on_ticks`` callback or through :meth:`ticks`; order
+books (H0STASP0 frames) likewise, to ``on_books`` or through :meth:`books`, each stamped with its
+arrival inside the second KIS gave it (:func:`arrival_stamped`).
 :meth:`snapshot` reports connection health (connected, subscriptions, errors, counters).
 """
 
@@ -16,7 +18,7 @@ import logging
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -34,7 +36,7 @@ from kstock.kis.errors import (
     KisWsError,
     MalformedFrame,
 )
-from kstock.kis.models import Tick
+from kstock.kis.models import OrderBook, Tick
 from kstock.kis.protocol import FrameParser, control_error, parse_control, subscription_message
 
 log = logging.getLogger("kstock.kis.ws")
@@ -68,6 +70,22 @@ class ConnectionState:
     background_sends: int = 0  # subscribe(wait=False) sends still waiting for KIS's answer
 
 
+_LAST_INSTANT = timedelta(microseconds=999_000)
+
+
+def arrival_stamped(book: OrderBook, received: datetime) -> OrderBook:
+    """``book`` with the arrival's fraction of a second when it arrived in the second KIS stamped it
+    (the last millisecond of that second when it arrived later; unchanged when it seems early).
+
+    KIS times a book to the second (``BSOP_HOUR``) and sends several a second; a client limited to a
+    few books a second (``WS_ORDERBOOK_MAX_PER_SECOND``) can only be paced, and checked, by times
+    finer than that. The stamp never leaves KIS's second, so books of one symbol stay in order."""
+    second = book.timestamp
+    if received <= second or second.microsecond:
+        return book
+    return replace(book, timestamp=second + min(received - second, _LAST_INSTANT))
+
+
 def backoff_delay(attempt: int, initial: float, maximum: float, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter: uniform in [0, min(max, initial * 2**attempt)]."""
     ceiling = min(maximum, initial * (2 ** min(attempt, 30)))
@@ -90,6 +108,7 @@ class KisWebSocket:
         idle_timeout: float | None = 180.0,
         send_interval: float = 0.0,
         on_ticks: Callable[[list[Tick]], None] | None = None,
+        on_books: Callable[[list[OrderBook]], None] | None = None,
         queue_size: int = 10_000,
         parser: FrameParser | None = None,
     ) -> None:
@@ -104,6 +123,8 @@ class KisWebSocket:
         self.parser = parser or FrameParser()
         self._on_ticks = on_ticks
         self._queue: asyncio.Queue[list[Tick]] = asyncio.Queue(maxsize=queue_size)
+        self._on_books = on_books
+        self._book_queue: asyncio.Queue[list[OrderBook]] = asyncio.Queue(maxsize=queue_size)
         self._state = ConnectionState(url=url)
         self._wanted: dict[Subscription, None] = {}  # ordered set: restore in subscription order
         self._acked: set[Subscription] = set()
@@ -342,6 +363,39 @@ class KisWebSocket:
             self._queue.put_nowait(ticks)
             self._state.dropped_batches += 1
 
+    # -- order books ---------------------------------------------------------------------------
+
+    async def books(self) -> AsyncIterator[list[OrderBook]]:
+        """Order books frame by frame (when no ``on_books`` callback was given)."""
+        while True:
+            yield await self._book_queue.get()
+
+    def _deliver_books(self, books: list[OrderBook]) -> None:
+        if self._on_books is not None:
+            try:
+                self._on_books(books)
+            except Exception:  # a consumer bug must not kill the feed
+                log.exception("on_books callback failed")
+            return
+        try:
+            self._book_queue.put_nowait(books)
+        except asyncio.QueueFull:  # only the newest book of a symbol matters: the oldest go
+            self._book_queue.get_nowait()
+            self._book_queue.put_nowait(books)
+            self._state.dropped_batches += 1
+
+    def _data_frame(self, raw: str, received: datetime) -> None:
+        """A data frame to the tick or the order-book parser, by its TR id."""
+        # "0|H0STASP0|001|...": the TR id read in place (frame_tr_id's split would copy every tick frame)
+        if raw.startswith(endpoints.TR_ORDER_BOOK, 2):
+            books = self.parser.parse_books(raw)
+            if books:
+                self._deliver_books([arrival_stamped(book, received) for book in books])
+            return
+        ticks = self.parser.parse(raw)
+        if ticks:
+            self._deliver(ticks)
+
     # -- the connection loop -------------------------------------------------------------------
 
     async def _run(self) -> None:
@@ -451,12 +505,10 @@ class KisWebSocket:
                 raw = await ws.recv()
             if isinstance(raw, bytes):
                 raw = raw.decode("utf-8", "replace")
-            self._state.last_message_at = datetime.now(UTC)
+            received = self._state.last_message_at = datetime.now(UTC)
             first = raw[:1]
             if first == "0" or first == "1":
-                ticks = self.parser.parse(raw)
-                if ticks:
-                    self._deliver(ticks)
+                self._data_frame(raw, received)
             elif first == "{":
                 await self._control(ws, raw)
             else:

@@ -46,6 +46,7 @@ INDEX_PRICE = Endpoint(f"{_Q}/inquire-index-price", "FHPUP02100000")
 INDEX_DAILY_PRICE = Endpoint(f"{_Q}/inquire-index-daily-price", "FHPUP02120000")
 INDEX_CHART = Endpoint(f"{_Q}/inquire-daily-indexchartprice", "FHKUP03500100")
 ELW_PRICE = Endpoint(f"{_Q}/inquire-elw-price", "FHKEW15010000")
+ASKING_PRICE = Endpoint(f"{_Q}/inquire-asking-price-exp-ccn", "FHKST01010200")  # the 10-level book
 
 QUOTATION_ENDPOINTS = (
     INQUIRE_PRICE,
@@ -58,12 +59,14 @@ QUOTATION_ENDPOINTS = (
     INDEX_DAILY_PRICE,
     INDEX_CHART,
     ELW_PRICE,
+    ASKING_PRICE,
 )
 
 # Realtime TRs kstock consumes.
 TR_STOCK_TRADE = "H0STCNT0"
 TR_ELW_TRADE = "H0EWCNT0"
 TR_INDEX_TRADE = "H0UPCNT0"
+TR_ORDER_BOOK = "H0STASP0"  # 호가: ten levels a side, its own registration (and KIS slot)
 
 # Index codes (market division U).
 KOSPI = "0001"

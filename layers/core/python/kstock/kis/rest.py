@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
@@ -40,12 +40,14 @@ from kstock.kis.models import (
     ElwQuote,
     IndexBar,
     IndexQuote,
+    OrderBook,
     PeriodChart,
     RankEntry,
     StockQuote,
 )
 from kstock.kis.ratelimit import TokenBucket, bucket_for
-from kstock.market.kistime import parse_kis_date
+from kstock.market.calendar import KST
+from kstock.market.kistime import InvalidKisTime, kis_to_utc, parse_kis_date
 
 log = logging.getLogger("kstock.kis.rest")
 
@@ -120,6 +122,20 @@ def _day(value: Any) -> date:
         return parse_kis_date(str(value))
     except ValueError as exc:
         raise KisProtocolError(str(exc)) from exc
+
+
+def _book_side(o: dict[str, Any], side: str) -> tuple[tuple[int, int], ...]:
+    """``askp1..10`` / ``bidp1..10`` with their ``*_rsqn`` quantities, best first, priced levels only."""
+    levels = ((_int(o.get(f"{side}{i}", 0)), _int(o.get(f"{side}_rsqn{i}", 0))) for i in range(1, 11))
+    return tuple((price, qty) for price, qty in levels if price > 0)
+
+
+def _accepted_at(hhmmss: str) -> datetime:
+    """``aspr_acpt_hour`` (KST, today) in UTC; now when KIS leaves it blank or malformed."""
+    try:
+        return kis_to_utc(datetime.now(KST).date(), hhmmss)
+    except InvalidKisTime:
+        return datetime.now(UTC)
 
 
 def _rows(body: dict[str, Any], key: str = "output") -> list[dict[str, Any]]:
@@ -323,6 +339,25 @@ class KisRestClient:
             w52_low=_opt_int(o.get("w52_lwpr")),
             industry=(str(o.get("bstp_kor_isnm") or "").strip() or None),
             halted=str(o.get("temp_stop_yn", "N")).upper() == "Y",
+        )
+
+    def asking_price(self, symbol: str, market: str = "J") -> OrderBook:
+        """The ten-level order book of a stock (FHKST01010200, ``output1``): the REST snapshot of what
+        H0STASP0 streams. Levels without a price (beyond the day's limit) are left out, as in the stream."""
+        body, _ = self.get(endpoints.ASKING_PRICE, {"FID_COND_MRKT_DIV_CODE": market, "FID_INPUT_ISCD": symbol})
+        o = _obj(body, "output1")
+        asks, bids = _book_side(o, "askp"), _book_side(o, "bidp")
+        if not asks and not bids:
+            raise KisNotFound(f"no order book for {symbol}")  # KIS answers unknown codes with zeros
+        return OrderBook(
+            symbol=symbol,
+            asks=asks,
+            bids=bids,
+            total_ask_qty=_int(o.get("total_askp_rsqn", 0)),
+            total_bid_qty=_int(o.get("total_bidp_rsqn", 0)),
+            acc_volume=0,  # the snapshot carries no day volume (output2 has the expected-trade block only)
+            hour_class="0",
+            timestamp=_accepted_at(str(o.get("aspr_acpt_hour", ""))),
         )
 
     def daily_prices(self, symbol: str, period: str = "D", adjusted: bool = True, market: str = "J") -> list[DailyBar]:
