@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     ws_batch_window_ms: int = Field(
         100, ge=10, le=10_000, description="Default window of `batch` delivery (at most one message per window)."
     )
+    ws_orderbook_max_per_second: float = Field(
+        2.0,
+        gt=0,
+        le=50,
+        description="Order books of one symbol sent to one WebSocket connection per second at most (the newest "
+        "goes, older ones are skipped): each is an @connections call, and a human reads a 20-row book about "
+        "twice a second (issue 18).",
+    )
     fanout_concurrency: int = Field(
         256, ge=1, description="@connections calls the fan-out keeps in flight at once (one HTTP connection each)."
     )
@@ -230,6 +238,20 @@ class Settings(BaseSettings):
     )
     kis_stall_seconds: float = Field(
         20.0, gt=0, description="No KIS frame and no PINGPONG for this long: the feed is stalled (clients, /health)."
+    )
+
+    # -- SSE: GET /stream/stocks on the streamer's HTTP port (issue 18) ------------------------------
+    sse_heartbeat_seconds: float = Field(
+        15.0,
+        gt=0,
+        description="Seconds between `: ping` comments of an SSE stream (the ALB closes connections idle 60 s); "
+        "each ping also checks the token again (a logout ends the stream).",
+    )
+    sse_max_seconds: float = Field(
+        7200.0,
+        gt=0,
+        description="Longest SSE stream (like API Gateway's 2 h WebSocket limit, below WS_CONNECTION_TTL_SECONDS); "
+        "EventSource reconnects with Last-Event-ID.",
     )
 
     @property
