@@ -17,6 +17,7 @@ from kstock.config import get_settings
 from kstock.eventloop import run_event_loop
 from kstock.kis.connection import KisWebSocket
 from kstock.kis.rest import KisRestClient
+from kstock_streamer import sse
 from kstock_streamer.service import Streamer, StreamerOptions
 
 
@@ -33,6 +34,7 @@ def health_app(streamer: Streamer) -> web.Application:
 
     app = web.Application()
     app.router.add_get("/health", health)
+    sse.add_routes(app, streamer.redis)  # GET /stream/stocks: live prices as Server-Sent Events (issue 18)
     return app
 
 
