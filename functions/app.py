@@ -14,6 +14,7 @@ from chalicelib.routes import (
     indicators,
     indices,
     industries,
+    orderbook,
     portfolio,
     prices,
     rankings,
@@ -29,7 +30,7 @@ app.register_blueprint(health.bp)
 app.register_blueprint(companies.bp)
 for _resource in (prices, users, portfolio, comparisons, industries, indices, rankings, ws_metrics, docs):
     app.register_blueprint(_resource.bp)
-for _resource in (indicators, scans_api, themes_api, analysis_api):
+for _resource in (indicators, scans_api, themes_api, analysis_api, orderbook):
     app.register_blueprint(_resource.bp)
 
 # Every routed request: refuse text PostgreSQL cannot store, then count it against its client.

@@ -52,6 +52,7 @@ MY_ROUTES = {
     ("/themes", "get"),
     ("/themes/metrics", "get"),
     ("/themes/{themeId}", "get"),  # issue 14
+    ("/companies/{companyId}/orderbook", "get"),  # issue 18
 }
 
 

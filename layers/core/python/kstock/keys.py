@@ -1,6 +1,7 @@
 """Every Redis key and channel name kstock uses. Nothing else spells a key.
 
-The first three are contracts other parts depend on (docs/architecture.md, "Redis keys and channels").
+The channels and latest values of ticks and order books are contracts other parts depend on
+(docs/architecture.md, "Redis keys and channels").
 """
 
 from __future__ import annotations
@@ -17,6 +18,19 @@ REALTIME_CHANNEL_PATTERN = "stock:realtime:*"
 def latest_price(symbol: str) -> str:
     """Latest price JSON of a symbol, with a short TTL."""
     return f"price:{symbol}"
+
+
+def orderbook_channel(symbol: str) -> str:
+    """Pub/sub channel of one symbol's order books (the contract's ``orderbook`` message)."""
+    return f"stock:orderbook:{symbol}"
+
+
+ORDERBOOK_CHANNEL_PATTERN = "stock:orderbook:*"
+
+
+def latest_orderbook(symbol: str) -> str:
+    """Latest order-book JSON of a symbol, with a short TTL (the streamer's price TTL)."""
+    return f"orderbook:{symbol}"
 
 
 THEME_TOP_30 = "theme:current_top_30"
