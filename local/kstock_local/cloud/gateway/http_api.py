@@ -16,7 +16,9 @@ from typing import Any
 
 from aiohttp import web
 
+from kstock.config import get_settings
 from kstock.errors import ApiError, InternalError, MethodNotAllowed, NotFound
+from kstock_local.cloud.gateway import stream_proxy
 from kstock_local.cloud.lambdas.pool import FunctionError, LocalFunction
 from kstock_local.cloud.template import ApiEvent
 
@@ -148,8 +150,10 @@ class Route:
 class HttpApi:
     """An aiohttp app serving the template's Api events through their functions."""
 
-    def __init__(self, routes: list[Route]) -> None:
+    def __init__(self, routes: list[Route], stream_upstream: str | None = None) -> None:
         self.routes = sorted(routes, key=lambda r: r.specificity)
+        # /stream/* (SSE) is the streamer's, not a function's: API Gateway REST cannot stream (stream_proxy)
+        self.stream_upstream = stream_upstream or f"http://127.0.0.1:{get_settings().streamer_health_port}"
 
     def app(self) -> web.Application:
         application = web.Application(
@@ -181,7 +185,12 @@ class HttpApi:
         refused = MethodNotAllowed(f"{method} is not allowed on {path}", headers={"Allow": ", ".join(allowed)})
         return error_answer(refused)
 
-    async def _handle(self, request: web.Request) -> web.Response:
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if stream_proxy.handles(request.path):
+            try:
+                return await stream_proxy.forward(request, self.stream_upstream)
+            except ApiError as refused:
+                return error_answer(refused)
         matched = self.match(request.method, request.path)
         if matched is None:
             return self._refusal(request.method, request.path)

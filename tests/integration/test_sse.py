@@ -1,0 +1,348 @@
+"""SSE, ``GET /stream/stocks`` (issue 18 item 2): the streamer's HTTP port over real sockets, with the session
+Redis and Postgres and moto's connection registry, read by a ``curl -N``-like streaming client (httpx).
+
+Most tests publish ticks on the symbols' channels themselves (what the streamer's publisher does), so what
+arrives is known exactly; the last ones run a real streamer on the KIS simulator and read its trades, directly
+and through the local HTTP API's ``/stream/*`` route.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Coroutine, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+import redis
+import redis.asyncio as aioredis
+from aiohttp import web
+from support.envs import environment
+from support.waiting import Deadline, wait_for
+
+from kstock import keys
+from kstock.auth import tokens
+from kstock.realtime import demand, registry
+from kstock_local.cloud.gateway.http_api import HttpApi
+from kstock_local.cloud.provision import local_clients, provision
+from kstock_local.cloud.template import read_template
+from kstock_local.embedded import free_port
+from kstock_local.paths import TEMPLATE_PATH
+from kstock_streamer import sse
+
+T = TypeVar("T")
+TICK_KEYS = {"type", "symbol", "price", "volume", "accVolume", "change", "changePercent", "timestamp", "source"}
+READ_TIMEOUT = 60.0  # a hung stream fails the test; heartbeats keep a healthy one talking
+_users = iter(range(5_000_000, 6_000_000))
+
+
+def new_user() -> int:
+    return next(_users)
+
+
+def tick(symbol: str, price: int, timestamp: str = "2026-01-12T00:30:00.000Z") -> str:
+    body = {
+        "type": "tick",
+        "symbol": symbol,
+        "price": price,
+        "volume": 3,
+        "accVolume": 1000 + price % 997,
+        "change": 100,
+        "changePercent": 0.13,
+        "timestamp": timestamp,
+        "source": "ws",
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+# -- servers: an aiohttp app on its own event loop ------------------------------------------------------
+
+
+class LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+        self._runners: list[web.AppRunner] = []
+
+    def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+
+    def serve(self, app: web.Application) -> str:
+        port = free_port()
+
+        async def start() -> None:
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", port).start()
+            self._runners.append(runner)
+
+        self.run(start())
+        return f"http://127.0.0.1:{port}"
+
+    def close(self, *clients: aioredis.Redis) -> None:
+        for runner in reversed(self._runners):
+            self.run(runner.cleanup())
+        for client in clients:
+            self.run(client.aclose())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def registry_env(services: dict[str, str], database: str, moto_endpoint: str) -> Iterator[None]:
+    template = read_template(TEMPLATE_PATH)
+    sqs, dynamodb = local_clients(moto_endpoint, template.region)
+    table = provision(template, sqs, dynamodb).tables["ConnectionsTable"]
+    with environment(
+        AWS_ENDPOINT_URL=moto_endpoint,
+        CONNECTIONS_TABLE=table,
+        AWS_REGION=template.region,
+        SSE_HEARTBEAT_SECONDS="0.2",
+        WS_MAX_CONNECTIONS_PER_USER="2",
+        WS_MAX_SYMBOLS="5",
+    ):
+        yield
+
+
+@dataclass
+class Served:
+    url: str  # the streamer's HTTP port
+    gateway: str  # the local HTTP API, forwarding /stream/* there
+    service: sse.SseService
+    r: redis.Redis
+
+
+@pytest.fixture(scope="module")
+def served(registry_env: None, services: dict[str, str]) -> Iterator[Served]:
+    loop = LoopThread()
+    client = aioredis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
+    app = web.Application()
+    service = sse.add_routes(app, client)
+    url = loop.serve(app)
+    gateway = loop.serve(HttpApi([], stream_upstream=url).app())
+    try:
+        yield Served(url, gateway, service, redis.Redis.from_url(services["REDIS_URL"], decode_responses=True))
+    finally:
+        loop.close(client)
+
+
+# -- a curl -N-like client --------------------------------------------------------------------------------
+
+
+@dataclass
+class Event:
+    event: str | None = None
+    id: str | None = None
+    data: list[str] = field(default_factory=list)
+    comment: str | None = None
+
+    @property
+    def json(self) -> Any:
+        return json.loads("\n".join(self.data))
+
+
+@dataclass
+class Stream:
+    response: httpx.Response
+    _lines: Iterator[str]
+
+    def next(self) -> Event:
+        """The next event or comment (an SSE block ends at a blank line)."""
+        found = Event()
+        for line in self._lines:
+            if line == "":
+                if found.event or found.data or found.comment is not None or found.id:
+                    return found
+                continue
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "":
+                found.comment = value
+            elif name == "data":
+                found.data.append(value)
+            elif name in ("event", "id"):
+                setattr(found, name, value)
+        raise EOFError("the stream ended")
+
+    def until(self, wanted: Any, what: str) -> tuple[Event, list[Event]]:
+        deadline = Deadline(READ_TIMEOUT / 4, what)
+        seen: list[Event] = []
+        while not deadline.expired():
+            event = self.next()
+            if wanted(event):
+                return event, seen
+            seen.append(event)
+        raise deadline.fail(f"; saw {seen[-5:]}")
+
+
+@contextmanager
+def open_stream(base: str, query: dict[str, str], headers: dict[str, str] | None = None) -> Iterator[Stream]:
+    timeout = httpx.Timeout(READ_TIMEOUT, connect=10)
+    with httpx.stream("GET", f"{base}{sse.PATH}", params=query, headers=headers, timeout=timeout) as response:
+        assert response.status_code == 200, response.read()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield Stream(response, response.iter_lines())
+
+
+def refused(base: str, query: dict[str, str], headers: dict[str, str] | None = None) -> httpx.Response:
+    return httpx.get(f"{base}{sse.PATH}", params=query, headers=headers, timeout=READ_TIMEOUT)
+
+
+def is_tick(event: Event) -> bool:
+    return event.event == "tick"
+
+
+def is_ping(event: Event) -> bool:
+    return event.comment == "ping"
+
+
+# -- refusals, before the stream starts ---------------------------------------------------------------------
+
+
+def test_no_token_is_401_in_the_envelope(served: Served) -> None:
+    answer = refused(served.url, {"symbols": "005930"})
+    assert answer.status_code == 401
+    assert answer.json()["status"] == 401 and answer.json()["code"] == "UNAUTHORIZED"
+    forged = refused(served.url, {"symbols": "005930", "token": "not-a-jwt"})
+    assert (forged.status_code, forged.json()["code"]) == (401, "UNAUTHORIZED")
+
+
+def test_a_revoked_token_is_401(served: Served) -> None:
+    user = new_user()
+    token = tokens.issue(user)
+    tokens.revoke(tokens.decode(token))
+    answer = refused(served.url, {"symbols": "005930"}, {"Authorization": f"Bearer {token}"})
+    assert (answer.status_code, answer.json()["code"]) == (401, "UNAUTHORIZED")
+    assert "revoked" in answer.json()["message"]
+    assert registry.user_connections(user) == []
+
+
+def test_unknown_missing_and_malformed_symbols_are_400_and_hold_nothing(served: Served) -> None:
+    user = new_user()
+    token = tokens.issue(user)
+    before = demand.counts(served.r)
+    unlisted = refused(served.url, {"symbols": "005930,999999", "token": token})
+    assert (unlisted.status_code, unlisted.json()["code"]) == (400, "INVALID_REQUEST")
+    assert "999999" in unlisted.json()["message"]
+    malformed = refused(served.url, {"symbols": "abc", "token": token})
+    assert (malformed.status_code, malformed.json()["code"]) == (400, "INVALID_REQUEST")
+    missing = refused(served.url, {"token": token})
+    assert (missing.status_code, missing.json()["code"]) == (400, "MISSING_FIELD")
+    channel = refused(served.url, {"symbols": "005930", "channels": "gossip", "token": token})
+    assert (channel.status_code, channel.json()["code"]) == (400, "INVALID_REQUEST")
+    too_many = refused(served.url, {"symbols": "005930,000660,035420,005380,051910,006400", "token": token})
+    assert (too_many.status_code, too_many.json()["code"]) == (400, "INVALID_REQUEST")
+    assert registry.user_connections(user) == []
+    assert demand.counts(served.r) == before
+
+
+# -- the stream -----------------------------------------------------------------------------------------------
+
+
+def test_published_ticks_arrive_as_tick_events_with_ids(served: Served) -> None:
+    token = tokens.issue(new_user())
+    with open_stream(served.url, {"symbols": "005930,000660"}, {"Authorization": f"Bearer {token}"}) as stream:
+        # subscribed before the answer started: nothing published from now on is missed
+        sent = [tick("005930", 75100), tick("000660", 193000), tick("005930", 75200)]
+        for symbol, text in zip(["005930", "000660", "005930"], sent, strict=True):
+            served.r.publish(keys.realtime_channel(symbol), text)
+        got = [stream.until(is_tick, "a tick event")[0] for _ in sent]
+    assert [event.data[0] for event in got] == sent
+    assert all(set(event.json) == TICK_KEYS for event in got)
+    ids = [event.id for event in got]
+    assert all(ids) and len(set(ids)) == len(ids)
+    numbers = [int(str(i).rsplit("-", 1)[1]) for i in ids]
+    assert numbers == sorted(numbers)
+
+
+def test_heartbeats_arrive_while_nothing_trades(served: Served) -> None:
+    token = tokens.issue(new_user())
+    with open_stream(served.url, {"symbols": "035420", "token": token}) as stream:
+        events = [stream.next() for _ in range(3)]
+    assert [e.comment for e in events] == ["ping", "ping", "ping"]
+
+
+def test_a_reconnect_with_last_event_id_gets_a_snapshot_first(served: Served) -> None:
+    token = tokens.issue(new_user())
+    latest = {"005380": tick("005380", 240500), "051910": tick("051910", 310000)}
+    for symbol, text in latest.items():
+        served.r.set(keys.latest_price(symbol), text, ex=600)
+    query = {"symbols": "005380,051910", "token": token}
+    with open_stream(served.url, query, {"Last-Event-ID": "1736555400123-7"}) as stream:
+        first = [stream.next() for _ in latest]
+        served.r.publish(keys.realtime_channel("051910"), live := tick("051910", 310500))
+        after, _ = stream.until(is_tick, "the live tick after the snapshot")
+    assert [(e.event, e.data[0]) for e in first] == [("tick", latest["005380"]), ("tick", latest["051910"])]
+    assert after.data[0] == live
+    # a first connection (no Last-Event-ID) gets no snapshot: its first event is a heartbeat
+    with open_stream(served.url, query) as fresh:
+        assert is_ping(fresh.next())
+
+
+def test_a_stream_is_a_connection_of_its_user_and_holds_demand_while_open(served: Served) -> None:
+    user = new_user()
+    token = tokens.issue(user)
+    before = demand.counts(served.r).get("000660", 0)
+    with open_stream(served.url, {"symbols": "000660", "token": token}) as stream:
+        stream.next()
+        (connection,) = registry.user_connections(user)
+        assert connection.startswith(sse.CONNECTION_PREFIX)
+        assert registry.subscriptions(connection)[0] == ["000660"]
+        assert demand.counts(served.r).get("000660", 0) == before + 1
+    # the client went away: the stream notices (at the latest at its next heartbeat) and releases both
+    wait_for(lambda: registry.user_connections(user) == [], 15, "the stream's registry rows removed")
+    wait_for(lambda: demand.counts(served.r).get("000660", 0) == before, 15, "its demand released")
+
+
+def test_a_user_holds_at_most_the_connection_limit_in_streams(served: Served) -> None:
+    user = new_user()
+    token = tokens.issue(user)
+    with ExitStack() as held:
+        for _ in range(2):  # WS_MAX_CONNECTIONS_PER_USER=2 here
+            held.enter_context(open_stream(served.url, {"symbols": "005930", "token": token}))
+        third = refused(served.url, {"symbols": "005930", "token": token})
+        assert (third.status_code, third.json()["code"]) == (429, "TOO_MANY_REQUESTS")
+        assert int(third.headers["Retry-After"]) >= 1
+        other = tokens.issue(new_user())
+        with open_stream(served.url, {"symbols": "005930", "token": other}) as theirs:  # others are not affected
+            assert theirs.next() is not None
+    wait_for(lambda: registry.user_connections(user) == [], 15, "the streams' registry rows removed")
+
+
+def test_a_logout_ends_the_stream_at_its_next_heartbeat(served: Served) -> None:
+    token = tokens.issue(new_user())
+    with open_stream(served.url, {"symbols": "005930", "token": token}) as stream:
+        stream.next()
+        tokens.revoke(tokens.decode(token))
+        ended, _ = stream.until(lambda e: e.event == "error", "the stream's error event")
+        assert (ended.json["status"], ended.json["code"]) == (401, "UNAUTHORIZED")
+        with pytest.raises(EOFError):
+            stream.next()
+
+
+# -- the local HTTP API's /stream/* route ------------------------------------------------------------------
+
+
+def test_the_local_gateway_forwards_streams_and_refusals(served: Served) -> None:
+    assert refused(served.gateway, {"symbols": "005930"}).json()["code"] == "UNAUTHORIZED"
+    token = tokens.issue(new_user())
+    with open_stream(served.gateway, {"symbols": "005930", "token": token}) as stream:
+        assert is_ping(stream.next())  # heartbeats pass as they come, not buffered
+        served.r.publish(keys.realtime_channel("005930"), sent := tick("005930", 75300))
+        got, _ = stream.until(is_tick, "a tick through the gateway")
+    assert got.data[0] == sent and got.id
+
+
+def test_the_local_gateway_answers_503_when_no_streamer_runs() -> None:
+    loop = LoopThread()
+    try:
+        gateway = loop.serve(HttpApi([], stream_upstream=f"http://127.0.0.1:{free_port()}").app())
+        answer = refused(gateway, {"symbols": "005930", "token": "x"})
+    finally:
+        loop.close()
+    assert (answer.status_code, answer.json()["code"]) == (503, "STREAM_UNAVAILABLE")
