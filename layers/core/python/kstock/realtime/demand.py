@@ -10,8 +10,13 @@ its fan-out keeps its index current from.
   counts as a user of its own (``c:{connection id}``).
 * ``ws:control`` (pub/sub): one JSON announcement per change, e.g.
   ``{"event":"subscribe","connectionId":"L0SM9cOFvHcCIhw=","domainName":"...","stage":"Prod",
-  "mode":"batch","windowMs":250,"symbols":["005930"],"topics":[]}``; ``event`` is ``subscribe``,
-  ``unsubscribe`` or ``disconnect``; ``mode`` is null when the request did not choose one.
+  "mode":"batch","windowMs":250,"symbols":["005930"],"topics":[],"books":["005930"]}``; ``event`` is
+  ``subscribe``, ``unsubscribe`` or ``disconnect``; ``mode`` is null when the request did not choose one;
+  ``books`` are the symbols whose order book the change is about.
+
+A book subscription is demand of its own, counted in the same hashes under its
+:func:`~kstock.realtime.channels.book_demand` name (``BOOK#{symbol}``): the planner weighs it with the
+trade demand, and it costs a KIS slot of its own.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import redis
 from kstock import cache, keys
 from kstock.logs import get_logger
 from kstock.realtime import registry
+from kstock.realtime.channels import book_demand
 
 log = get_logger("kstock.realtime.demand")
 
@@ -88,9 +94,12 @@ def announce(
     window_ms: int | None = None,
     user_id: int | None = None,
     client: redis.Redis | None = None,
+    books: Iterable[str] = (),
+    added_books: Iterable[str] = (),
+    removed_books: Iterable[str] = (),
 ) -> None:
-    """Count the really added / removed symbols (per subscription and per user of ``user_id``) and
-    publish the announcement, in one round trip."""
+    """Count the really added / removed symbols and books (per subscription and per user of
+    ``user_id``) and publish the announcement, in one round trip."""
     r = _client(client)
     message: dict[str, Any] = {
         "event": event,
@@ -101,15 +110,16 @@ def announce(
         "windowMs": window_ms,
         "symbols": list(symbols),
         "topics": list(topics),
+        "books": list(books),
     }
     who = user_of(user_id, connection_id)
     pipe = r.pipeline(transaction=False)
-    new = list(added)
+    new = [*added, *map(book_demand, added_books)]
     for symbol in new:
         pipe.hincrby(keys.DEMAND, symbol, 1)
     if new:
         pipe.eval(_ADD_USER, 2, keys.DEMAND_BY_USER, keys.DEMAND_USERS, who, *new)
-    gone = list(removed)
+    gone = [*removed, *map(book_demand, removed_books)]
     if gone:
         pipe.eval(_DECREMENT, 1, keys.DEMAND, *gone)
         pipe.eval(_REMOVE_USER, 2, keys.DEMAND_BY_USER, keys.DEMAND_USERS, who, *gone)

@@ -4,9 +4,9 @@ One table, three item kinds, keyed so every question is a Query on a partition, 
 
 * ``pk=CONN#{id}, sk=META``           the connection (user, endpoint, delivery mode, batch window)
 * ``pk=CONN#{id}, sk=SYM#{symbol}``   what a connection wants (listed when it goes away),
-  ``sk=TOPIC#{topic}`` likewise for topics (``themes``)
+  ``sk=TOPIC#{topic}`` likewise for topics (``themes``), ``sk=BOOK#{symbol}`` for order books
 * ``pk=SYM#{symbol}, sk=CONN#{id}``   who wants a symbol (the fan-out's question),
-  ``pk=TOPIC#{topic}, sk=CONN#{id}`` who wants a topic
+  ``pk=TOPIC#{topic}, sk=CONN#{id}`` who wants a topic, ``pk=BOOK#{symbol}`` who wants its book
 * ``pk=USER#{id}, sk=CONN#{id}``      a user's connections (the per-user limits' question)
 
 Every item carries ``expiresAt`` (DynamoDB TTL) so rows of connections that vanished without a
@@ -39,6 +39,7 @@ from pynamodb.transactions import TransactWrite
 
 from kstock import aws
 from kstock.config import get_settings
+from kstock.realtime.channels import BOOK_PREFIX, book_demand, book_symbol
 
 _models: dict[tuple[str, str | None, str], type[_ConnectionItem]] = {}
 _connections: dict[tuple[str | None, str], Connection] = {}
@@ -47,6 +48,7 @@ SYMBOL = "SYM#"
 TOPIC = "TOPIC#"
 CONN = "CONN#"
 USER = "USER#"
+BOOK = BOOK_PREFIX  # an order-book subscription: demand of its own (kstock.realtime.channels)
 META = "META"
 MODES = ("tick", "batch")
 
@@ -104,6 +106,16 @@ class Removed:
     symbols: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     info: ConnectionInfo | None = None
+    books: list[str] = field(default_factory=list)  # symbols whose order book it subscribed to
+
+
+@dataclass(frozen=True)
+class Held:
+    """What one connection subscribes to."""
+
+    symbols: list[str]
+    topics: list[str]
+    books: list[str]
 
 
 def _info(item: _ConnectionItem, connection_id: str) -> ConnectionInfo:
@@ -157,10 +169,11 @@ def user_connections(user_id: int) -> list[str]:
 
 
 def user_symbols(user_id: int) -> set[str]:
-    """The distinct symbols a user subscribes to across all their connections."""
+    """The distinct symbols a user subscribes to (trades or book) across all their connections."""
     found: set[str] = set()
     for connection_id in user_connections(user_id):
-        found.update(subscriptions(connection_id)[0])
+        held = holdings(connection_id)
+        found.update(held.symbols, held.books)
     return found
 
 
@@ -215,26 +228,30 @@ def set_mode(connection_id: str, mode: str, window_ms: int | None) -> None:
 # -- subscriptions ----------------------------------------------------------------------------------
 
 
+def holdings(connection_id: str) -> Held:
+    """The symbols, topics and books of a connection, in one Query."""
+    model = _model()
+    found: dict[str, list[str]] = {SYMBOL: [], TOPIC: [], BOOK: []}
+    for item in model.query(f"{CONN}{connection_id}", consistent_read=True):
+        prefix = next((p for p in found if item.sk.startswith(p)), None)
+        if prefix is not None and not _expired(item):
+            found[prefix].append(item.sk.removeprefix(prefix))
+    return Held(found[SYMBOL], found[TOPIC], found[BOOK])
+
+
 def subscriptions(connection_id: str) -> tuple[list[str], list[str]]:
     """The symbols and the topics of a connection, in one Query."""
-    model = _model()
-    symbols, topics = [], []
-    for item in model.query(f"{CONN}{connection_id}", consistent_read=True):
-        if _expired(item):
-            continue
-        if item.sk.startswith(SYMBOL):
-            symbols.append(item.sk.removeprefix(SYMBOL))
-        elif item.sk.startswith(TOPIC):
-            topics.append(item.sk.removeprefix(TOPIC))
-    return symbols, topics
+    held = holdings(connection_id)
+    return held.symbols, held.topics
 
 
 def _members(partition: str) -> list[str]:
     return [item.sk.removeprefix(CONN) for item in _model().query(partition) if not _expired(item)]
 
 
-def subscribers_of(symbol: str) -> list[str]:
-    return _members(f"{SYMBOL}{symbol}")
+def subscribers_of(name: str) -> list[str]:
+    """Who wants a demand name: a symbol's trades, or a book (``BOOK#{symbol}``, :func:`book_demand`)."""
+    return _members(name if book_symbol(name) is not None else f"{SYMBOL}{name}")
 
 
 def topic_subscribers(topic: str) -> list[str]:
@@ -322,6 +339,15 @@ def remove_symbols(connection_id: str, symbols: Iterable[str]) -> list[str]:
     return _remove(connection_id, SYMBOL, symbols)
 
 
+def add_books(connection_id: str, symbols: Iterable[str], existing: Iterable[str] = ()) -> list[str]:
+    """Subscribe to the symbols' order books; return those not subscribed before."""
+    return _add(connection_id, BOOK, symbols, existing)
+
+
+def remove_books(connection_id: str, symbols: Iterable[str]) -> list[str]:
+    return _remove(connection_id, BOOK, symbols)
+
+
 def add_topics(connection_id: str, topics: Iterable[str], existing: Iterable[str] = ()) -> list[str]:
     return _add(connection_id, TOPIC, topics, existing)
 
@@ -352,8 +378,9 @@ def remove(connection_id: str) -> Removed:
         return Removed()
     if meta is not None and meta.user_id is not None:
         model(f"{USER}{int(meta.user_id)}", f"{CONN}{connection_id}").delete()
-    symbols, topics = subscriptions(connection_id)
-    removed = Removed(_remove(connection_id, SYMBOL, symbols), _remove(connection_id, TOPIC, topics))
+    held = holdings(connection_id)
+    removed = Removed(_remove(connection_id, SYMBOL, held.symbols), _remove(connection_id, TOPIC, held.topics))
+    removed.books = _remove(connection_id, BOOK, held.books)
     removed.info = _info(meta, connection_id) if meta is not None else None
     return removed
 
@@ -362,17 +389,22 @@ def remove(connection_id: str) -> Removed:
 
 
 def live_subscriptions() -> dict[str, dict[str, int | None]]:
-    """Every live connection's symbols: ``symbol -> {connection_id: user_id}``.
+    """Every live connection's demand: ``name -> {connection_id: user_id}``, a name being a symbol (its
+    trades) or a book's :func:`book_demand` name.
 
-    Built from the owner items (``CONN#{id}/SYM#{symbol}``, what a removal releases) of connections
-    whose ``META`` still exists. A Scan: for rebuilding demand after Redis came back empty and for
-    the periodic reconciler, never for a request.
+    Built from the owner items (``CONN#{id}/SYM#{symbol}`` and ``BOOK#{symbol}``, what a removal
+    releases) of connections whose ``META`` still exists. A Scan: for rebuilding demand after Redis
+    came back empty and for the periodic reconciler, never for a request.
     """
     model = _model()
     by_symbol: dict[str, set[str]] = {}
-    for item in model.scan(filter_condition=model.pk.startswith(CONN) & model.sk.startswith(SYMBOL)):
+    owned = model.sk.startswith(SYMBOL) | model.sk.startswith(BOOK)
+    for item in model.scan(filter_condition=model.pk.startswith(CONN) & owned):
         if not _expired(item):
-            by_symbol.setdefault(item.sk.removeprefix(SYMBOL), set()).add(item.pk.removeprefix(CONN))
+            name = (
+                item.sk.removeprefix(SYMBOL) if item.sk.startswith(SYMBOL) else book_demand(item.sk.removeprefix(BOOK))
+            )
+            by_symbol.setdefault(name, set()).add(item.pk.removeprefix(CONN))
     infos = get_many({cid for ids in by_symbol.values() for cid in ids})
     found: dict[str, dict[str, int | None]] = {}
     for symbol, ids in by_symbol.items():

@@ -6,9 +6,14 @@ Replies are returned, not sent, so the handler decides how to deliver them.
 Client actions (docs/architecture.md, "The WebSocket API")::
 
     {"action":"subscribe","symbols":["005930","0015N0"],"mode":"batch","windowMs":250}
+    {"action":"subscribe","symbols":["005930"],"channels":["trade","orderbook"]}
     {"action":"subscribe","topics":["themes"]}
     {"action":"unsubscribe","symbols":["005930"]}
     {"action":"ping"}
+
+``channels`` (issue 18): ``trade`` (the default) and ``orderbook`` (the symbol's ten-level book, stocks,
+ETFs and ETNs; each book is its own demand and its own KIS slot). An unsubscribe without channels
+leaves both.
 
 ``mode`` (``tick`` every tick as its own message, the default; ``batch`` at most one
 ``{"type":"ticks","data":[...]}`` per window) belongs to the connection and is chosen at
@@ -28,8 +33,9 @@ from kstock.auth import tokens
 from kstock.config import get_settings
 from kstock.errors import TooManyRequests
 from kstock.logs import get_logger
-from kstock.market.codes import InvalidCode, classify
+from kstock.market.codes import InstrumentKind, InvalidCode, classify
 from kstock.realtime import demand, listing, registry
+from kstock.realtime.channels import CHANNELS, ORDERBOOK, TRADE, Channel
 
 log = get_logger("kstock.realtime.session")
 
@@ -61,6 +67,7 @@ class SubscriptionRequest(BaseModel):
     topics: list[str] = Field(default_factory=list, max_length=10)
     mode: Literal["tick", "batch"] | None = None
     window_ms: int | None = Field(None, alias="windowMs", ge=10, le=10_000)
+    channels: list[Channel] | None = Field(None, max_length=len(CHANNELS))
 
 
 def open_connection(connection_id: str, token: str | None, *, domain_name: str, stage: str) -> int:
@@ -123,6 +130,8 @@ def close_connection(connection_id: str) -> registry.Removed:
         domain_name=info.domain_name if info else None,
         stage=info.stage if info else None,
         user_id=info.user_id if info else None,
+        books=removed.books,
+        removed_books=removed.books,
     )
     return removed
 
@@ -172,7 +181,26 @@ def _parse(message: dict[str, Any]) -> SubscriptionRequest:
         raise _Refused(ERROR_INVALID, f"unknown topics: {', '.join(map(str, unknown))}; known: {', '.join(TOPICS)}")
     request.symbols = list(dict.fromkeys(canonical))
     request.topics = list(dict.fromkeys(request.topics))
+    if request.channels is not None:
+        request.channels = list(dict.fromkeys(request.channels))
+    if request.channels is not None and ORDERBOOK in request.channels:
+        elw = [code for code in request.symbols if classify(code).kind is InstrumentKind.ELW]
+        if elw:
+            raise _Refused(ERROR_INVALID, "order books are for stocks, ETFs and ETNs, not ELWs: " + ", ".join(elw))
     return request
+
+
+def _split(request: SubscriptionRequest, default: tuple[Channel, ...]) -> tuple[list[str], list[str]]:
+    """(symbols of the trade channel, symbols of the orderbook channel) of a request."""
+    channels = request.channels or default
+    return (request.symbols if TRADE in channels else [], request.symbols if ORDERBOOK in channels else [])
+
+
+def _ack(kind: str, request: SubscriptionRequest) -> dict[str, Any]:
+    reply: dict[str, Any] = {"type": kind, "symbols": request.symbols, "topics": request.topics}
+    if request.channels is not None:
+        reply["channels"] = request.channels
+    return reply
 
 
 def _user_symbols_check(connection_id: str, wanted: list[str]) -> int | None:
@@ -197,14 +225,17 @@ def _subscribe(
     connection_id: str, request: SubscriptionRequest, domain_name: str | None, stage: str | None
 ) -> dict[str, Any]:
     limit = get_settings().ws_max_symbols
-    symbols, topics = registry.subscriptions(connection_id)
-    total = set(symbols) | set(request.symbols)
+    held = registry.holdings(connection_id)
+    symbols, topics = held.symbols, held.topics
+    before = set(symbols) | set(held.books)  # a symbol counts once, whatever its channels
+    total = before | set(request.symbols)
     if len(total) > limit:
-        new = len(total) - len(symbols)
+        new = len(total) - len(before)
         raise _Refused(
             ERROR_INVALID,
-            f"at most {limit} symbols per connection: this one has {len(symbols)} and asked for {new} more",
+            f"at most {limit} symbols per connection: this one has {len(before)} and asked for {new} more",
         )
+    trades, books = _split(request, (TRADE,))
     unlisted = listing.unknown(request.symbols)
     if unlisted:  # a well-formed code of nothing listed must not count as demand for a KIS slot
         raise _Refused(ERROR_INVALID, "unknown symbols (not listed): " + ", ".join(unlisted))
@@ -214,10 +245,16 @@ def _subscribe(
         window = get_settings().ws_batch_window_ms
     if request.mode is not None:
         registry.set_mode(connection_id, request.mode, window if request.mode == "batch" else None)
-    added = registry.add_symbols(connection_id, request.symbols, symbols)
-    if user_id is not None and added and len(registry.user_symbols(user_id)) > get_settings().ws_max_symbols_per_user:
+    added = registry.add_symbols(connection_id, trades, symbols)
+    added_books = registry.add_books(connection_id, books, held.books)
+    if (
+        user_id is not None
+        and (added or added_books)
+        and len(registry.user_symbols(user_id)) > get_settings().ws_max_symbols_per_user
+    ):
         # another connection of the user subscribed meanwhile: give back what this one took
         registry.remove_symbols(connection_id, added)
+        registry.remove_books(connection_id, added_books)
         _user_symbols_check(connection_id, request.symbols)
         raise _Refused(ERROR_LIMIT, "too many symbols for this user right now; unsubscribe some first")
     added_topics = registry.add_topics(connection_id, request.topics, topics)
@@ -225,7 +262,7 @@ def _subscribe(
         demand.announce(
             "subscribe",
             connection_id,
-            symbols=request.symbols,
+            symbols=trades,
             topics=request.topics,
             added=added,
             domain_name=domain_name,
@@ -233,13 +270,16 @@ def _subscribe(
             mode=request.mode,
             window_ms=window if request.mode == "batch" else None,
             user_id=user_id,
+            books=books,
+            added_books=added_books,
         )
     except RedisError:
         # nobody would send these prices: undo, so a retry counts them (once) when Redis is back
         registry.remove_symbols(connection_id, added)
+        registry.remove_books(connection_id, added_books)
         registry.remove_topics(connection_id, added_topics)
         raise _Refused(ERROR_UNAVAILABLE, "live prices are unavailable right now; try again shortly") from None
-    reply: dict[str, Any] = {"type": "subscribed", "symbols": request.symbols, "topics": request.topics}
+    reply = _ack("subscribed", request)
     if request.mode is not None:
         reply["mode"] = request.mode
         if request.mode == "batch":
@@ -250,22 +290,30 @@ def _subscribe(
 def _unsubscribe(
     connection_id: str, request: SubscriptionRequest, domain_name: str | None, stage: str | None
 ) -> dict[str, Any]:
-    removed = registry.remove_symbols(connection_id, request.symbols)
+    trades, books = _split(request, CHANNELS)
+    if books and request.channels is None:  # both channels by default: only the books it holds (one Query)
+        held = set(registry.holdings(connection_id).books)
+        books = [symbol for symbol in books if symbol in held]
+    removed = registry.remove_symbols(connection_id, trades)
+    removed_books = registry.remove_books(connection_id, books)
     removed_topics = registry.remove_topics(connection_id, request.topics)
-    owner = registry.get(connection_id) if removed else None  # whose per-user demand falls
+    owner = registry.get(connection_id) if removed or removed_books else None  # whose per-user demand falls
     try:
         demand.announce(
             "unsubscribe",
             connection_id,
-            symbols=request.symbols,
+            symbols=trades,
             topics=request.topics,
             removed=removed,
             domain_name=domain_name,
             stage=stage,
             user_id=owner.user_id if owner else None,
+            books=books,
+            removed_books=removed_books,
         )
     except RedisError:
         registry.add_symbols(connection_id, removed)
+        registry.add_books(connection_id, removed_books)
         registry.add_topics(connection_id, removed_topics)
         raise _Refused(ERROR_UNAVAILABLE, "live prices are unavailable right now; try again shortly") from None
-    return {"type": "unsubscribed", "symbols": request.symbols, "topics": request.topics}
+    return _ack("unsubscribed", request)
