@@ -9,12 +9,21 @@ slots (41 per KIS session); every other demanded symbol, and any instrument KIS 
 is polled. A symbol moves into or out of a slot only after
 it has wanted to for ``stable_seconds`` without interruption, so rank flickers cause no
 subscribe/unsubscribe churn (seed 000's anti-churn rule). Pure logic: time is passed in.
+
+Order books (issue 18) compete for the same slots: a book is demand of its own under its name
+``BOOK#{symbol}`` (:mod:`kstock.realtime.channels`), scored by its distinct users like a symbol's
+trades, and costs one slot of its own (KIS counts every registration). At equal demand a symbol's
+trades go first: an unstreamed trade feed falls back to polling (and feeds storage, candles and
+signals), an unstreamed book falls back to the REST snapshot of ``GET /companies/{id}/orderbook``.
+Defaults and the watchlist ask for trades only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+
+from kstock.realtime.channels import book_symbol
 
 # Base demand of symbols nobody subscribed to but that should stream anyway.
 DEFAULT_WEIGHT = 0.5
@@ -37,7 +46,7 @@ class Plan:
     subscribe: list[str]  # take a slot now (most demanded first)
     unsubscribe: list[str]  # give a slot up now
     streamed: frozenset[str]  # slot holders after applying the plan
-    polled: list[str]  # demanded but not streamed, most demanded first
+    polled: list[str]  # demanded but not streamed, most demanded first (books among them are not polled)
 
 
 @dataclass
@@ -63,7 +72,7 @@ class SubscriptionPlanner:
         return scores
 
     def plan(self, scores: Mapping[str, float], now: float) -> Plan:
-        ranked = sorted(scores, key=lambda s: (-scores[s], s))
+        ranked = sorted(scores, key=lambda s: (-scores[s], book_symbol(s) is not None, s))
         desired = [s for s in ranked if self.streamable(s)][: self.slots]
         desired_set = set(desired)
 

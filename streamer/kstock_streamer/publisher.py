@@ -5,6 +5,9 @@ tick of each symbol becomes ``price:{symbol}`` (with a TTL); the trades are appe
 to the tick stream the writer persists (polled prices are not trades and are not persisted).
 If Redis is away, stream entries wait in a bounded buffer and are appended, in order, once it is
 back; the process never dies of it.
+
+Order books (issue 18) are published on ``stock:orderbook:{symbol}`` and kept as ``orderbook:{symbol}``
+(the same TTL): only the newest of a symbol matters, so nothing of them waits for Redis.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from kstock import keys
-from kstock.kis.models import Tick
+from kstock.kis.models import OrderBook, Tick
+from kstock.marketdata.orderbook import book_json
 
 log = logging.getLogger("kstock_streamer.publisher")
 
@@ -51,6 +55,7 @@ return #messages
 @dataclass
 class PublisherStats:
     ticks: int = 0
+    books: int = 0
     calls: int = 0
     polled: int = 0
     redis_errors: int = 0
@@ -113,6 +118,26 @@ class TickPublisher:
             self._failed(exc)
             return False
         self.stats.polled += 1
+        self.stats.last_publish_at = time.time()
+        return True
+
+    async def publish_books(self, books: list[OrderBook]) -> bool:
+        """Publish order books (source ``ws``) and keep the newest of each symbol, in one round trip."""
+        if not books:
+            return True
+        latest: dict[str, str] = {}
+        pipe = self.redis.pipeline(transaction=False)
+        for book in books:
+            text = latest[book.symbol] = book_json(book, "ws")
+            pipe.publish(keys.orderbook_channel(book.symbol), text)
+        for symbol, text in latest.items():
+            pipe.set(keys.latest_orderbook(symbol), text, ex=self.price_ttl)
+        try:
+            await pipe.execute()
+        except (RedisError, OSError) as exc:  # an older book is worthless later: nothing is kept back
+            self._failed(exc)
+            return False
+        self.stats.books += len(books)
         self.stats.last_publish_at = time.time()
         return True
 

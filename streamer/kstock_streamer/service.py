@@ -2,6 +2,7 @@
 
 Tasks on one event loop:
 * ingest — the KIS WebSocket session's frames -> :class:`TickPublisher` (Redis);
+* books — its order books (H0STASP0, issue 18) -> ``stock:orderbook:{symbol}`` and ``orderbook:{symbol}``;
 * demand — every second (and at once on a ``ws:control`` announcement) re-plan which symbols hold
   KIS slots (:class:`SubscriptionPlanner`) and apply it, paced;
 * poller — round-robin REST quotes for demanded symbols without a slot, within a rate budget;
@@ -33,9 +34,11 @@ from redis.exceptions import RedisError
 from kstock import keys
 from kstock.config import Settings, get_settings
 from kstock.kis.connection import KisWebSocket
+from kstock.kis.endpoints import TR_ORDER_BOOK
 from kstock.kis.errors import KisError, KisMaxSubscriptions
 from kstock.kis.rest import KisRestClient
-from kstock.market.codes import classify, is_valid
+from kstock.market.codes import InstrumentKind, classify, is_valid
+from kstock.realtime.channels import book_symbol
 from kstock.realtime.prices import STREAM_TR, fetch_quote
 from kstock_streamer.demandkeeper import DemandKeeper
 from kstock_streamer.fanout import Fanout, FanoutOptions
@@ -139,6 +142,22 @@ def _watchlist_order(item: tuple[str, dict[str, Any]]) -> tuple[int, str]:
     return (rank if isinstance(rank, int) else 1_000, item[0])
 
 
+def _registration(name: str) -> tuple[str, str]:
+    """The KIS (tr_id, tr_key) of a planned name: a symbol's trades, or ``BOOK#{symbol}``'s order book."""
+    symbol = book_symbol(name)
+    if symbol is not None:
+        return TR_ORDER_BOOK, symbol
+    return STREAM_TR[classify(name).kind], name
+
+
+def _streamable(name: str) -> bool:
+    """KIS streams trades of every valid code, and the books of stocks, ETFs and ETNs (not ELWs)."""
+    symbol = book_symbol(name)
+    if symbol is None:
+        return is_valid(name)
+    return is_valid(symbol) and classify(symbol).kind is not InstrumentKind.ELW
+
+
 @dataclass
 class Streamer:
     redis: aioredis.Redis
@@ -164,7 +183,7 @@ class Streamer:
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
-        self.planner = SubscriptionPlanner(self.options.slots, self.options.stable_seconds, is_valid)
+        self.planner = SubscriptionPlanner(self.options.slots, self.options.stable_seconds, _streamable)
         self.publisher = TickPublisher(
             self.redis, price_ttl=self.options.price_ttl, stream_maxlen=self.options.stream_maxlen
         )
@@ -181,6 +200,7 @@ class Streamer:
         await self.websocket.start()
         tasks = {
             "ingest": self._ingest,
+            "books": self._books,
             "demand": self._demand,
             "control": self._control,
             "poller": self._poll,
@@ -207,7 +227,7 @@ class Streamer:
         await self._bounded("tasks", asyncio.gather(*self._tasks, return_exceptions=True), 5)
         if self.fanout is not None:
             await self._bounded("fan-out close", self.fanout.close(), 3)
-        releases = [self.websocket.unsubscribe(self._tr(s), s) for s in sorted(self.planner.streamed)]
+        releases = [self.websocket.unsubscribe(*_registration(s)) for s in sorted(self.planner.streamed)]
         await self._bounded("KIS releases", asyncio.gather(*releases, return_exceptions=True), 3)
         await self._bounded("KIS close", self.websocket.close(), 5)
         await self._bounded("backlog", self.publisher.flush_backlog(), 3)
@@ -248,9 +268,9 @@ class Streamer:
         async for ticks in self.websocket.coalesced():
             await self.publisher.publish_ticks(ticks)
 
-    @staticmethod
-    def _tr(symbol: str) -> str:
-        return STREAM_TR[classify(symbol).kind]
+    async def _books(self) -> None:
+        async for books in self.websocket.books():
+            await self.publisher.publish_books(books)
 
     async def _read_demand(self) -> tuple[dict[str, int], set[str]] | None:
         """Client demand (distinct users per symbol) and the watchlist; None when unknown this round.
@@ -284,7 +304,7 @@ class Streamer:
             connects = self.websocket.snapshot().connects
             if connects > 1 and connects != connects_seen:
                 # a reconnect: refresh every streamed symbol over REST so no client keeps a stale price
-                await self._snapshot(sorted(self.planner.streamed))
+                await self._snapshot(sorted(s for s in self.planner.streamed if book_symbol(s) is None))
             connects_seen = connects
             self._wake.clear()
             try:
@@ -295,16 +315,17 @@ class Streamer:
     async def _apply(self, scores: dict[str, float]) -> None:
         plan = self.planner.plan(scores, time.monotonic())
         for symbol in plan.unsubscribe:
-            await self.websocket.unsubscribe(self._tr(symbol), symbol)
+            await self.websocket.unsubscribe(*_registration(symbol))
         for symbol in plan.subscribe:
             try:
-                await self.websocket.subscribe(self._tr(symbol), symbol)
+                await self.websocket.subscribe(*_registration(symbol))
             except KisMaxSubscriptions:
                 self.planner.streamed.discard(symbol)  # KIS has fewer slots than configured: poll it
             except KisError as exc:
                 log.warning("subscribe %s failed: %s (it is polled meanwhile)", symbol, exc)
                 self.planner.streamed.discard(symbol)
-        self.polled = [s for s in scores if s not in self.planner.streamed]
+        # a book without a slot is not polled: GET /companies/{id}/orderbook asks KIS for a snapshot instead
+        self.polled = [s for s in scores if s not in self.planner.streamed and book_symbol(s) is None]
         self.polled.sort(key=lambda s: (-scores[s], s))
 
     async def _control(self) -> None:
@@ -386,6 +407,7 @@ class Streamer:
             "streamed": sorted(self.planner.streamed),
             "polled": list(self.polled),
             "ticksPublished": pub.ticks,
+            "booksPublished": pub.books,
             "publishRatePerSecond": round(self.publish_rate, 1),
             "publishCalls": pub.calls,
             "pricesPolled": pub.polled,
