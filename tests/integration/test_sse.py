@@ -346,3 +346,83 @@ def test_the_local_gateway_answers_503_when_no_streamer_runs() -> None:
     finally:
         loop.close()
     assert (answer.status_code, answer.json()["code"]) == (503, "STREAM_UNAVAILABLE")
+
+
+# -- a real streamer on the KIS simulator, its HTTP port built by main.health_app ------------------------------
+
+
+@dataclass
+class Live:
+    url: str
+    gateway: str
+    streamer: Any
+    sim: Any
+
+
+@pytest.fixture(scope="module")
+def live(registry_env: None, services: dict[str, str], database: str) -> Iterator[Live]:
+    from support.streamer import StreamerThread, simulator
+
+    from kstock_streamer.main import health_app
+    from kstock_streamer.service import StreamerOptions
+
+    sim = simulator(rate=20)
+    sim.start()
+    options = StreamerOptions(default_symbols=["005930"], stable_seconds=0.5, plan_interval=0.2, run_writer=False)
+    thread = StreamerThread(sim.sim.rest_url, sim.sim.ws_url, services["REDIS_URL"], database, options)
+    try:
+        with thread as streamer:
+            url_port, gateway_port = free_port(), free_port()
+
+            async def start() -> list[web.AppRunner]:
+                runners = []
+                for app, port in (
+                    (health_app(streamer), url_port),
+                    (HttpApi([], f"http://127.0.0.1:{url_port}").app(), gateway_port),
+                ):
+                    runner = web.AppRunner(app, access_log=None)
+                    await runner.setup()
+                    await web.TCPSite(runner, "127.0.0.1", port).start()
+                    runners.append(runner)
+                return runners
+
+            runners = thread.run(start())
+            try:
+                yield Live(f"http://127.0.0.1:{url_port}", f"http://127.0.0.1:{gateway_port}", streamer, sim)
+            finally:
+                for runner in reversed(runners):
+                    thread.run(runner.cleanup())
+    finally:
+        sim.stop()
+
+
+def kis_subscribed(streamer: Any, symbol: str) -> bool:
+    return any(key == symbol for _, key in streamer.websocket.snapshot().subscriptions)
+
+
+def trade_until_tick(stream: Stream, sim: Any, symbol: str) -> Event:
+    """Read until a tick of ``symbol`` arrives; each heartbeat makes the simulator trade it once more."""
+
+    def wanted(event: Event) -> bool:
+        if is_ping(event):
+            sim.call(lambda s: s.emit_trades(symbol, 1))
+        return is_tick(event) and event.json["symbol"] == symbol
+
+    return stream.until(wanted, f"a tick of {symbol} from the simulator")[0]
+
+
+def test_the_simulators_trades_arrive_and_a_stream_makes_the_streamer_stream_its_symbols(live: Live) -> None:
+    """035720 is not a default symbol: only the SSE client's demand puts it in a KIS slot."""
+    assert not kis_subscribed(live.streamer, "035720")
+    token = tokens.issue(new_user())
+    with open_stream(live.url, {"symbols": "005930,035720", "token": token}) as stream:
+        wait_for(lambda: kis_subscribed(live.streamer, "035720"), 15, "035720 in a KIS slot for the SSE client")
+        for symbol in ("005930", "035720"):
+            event = trade_until_tick(stream, live.sim, symbol)
+            body = event.json
+            assert set(body) == TICK_KEYS and body["type"] == "tick" and event.id
+            assert body["price"] > 0 and body["source"] in ("ws", "poll")
+        # the same through the local HTTP API's route
+        with open_stream(live.gateway, {"symbols": "035720", "token": tokens.issue(new_user())}) as routed:
+            assert trade_until_tick(routed, live.sim, "035720").json["symbol"] == "035720"
+    wait_for(lambda: not kis_subscribed(live.streamer, "035720"), 30, "035720's KIS slot released after the streams")
