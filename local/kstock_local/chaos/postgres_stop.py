@@ -42,7 +42,11 @@ def run(ctx: ChaosContext) -> StepResult:
     chains = [chain(database_url, s, anchors[s], targets[s]) for s in anchors]
     lost, doubled = sum(c.lost_shares for c in chains), sum(c.duplicated_shares for c in chains)
     steps, rows = sum(c.steps for c in chains), sum(c.ticks for c in chains)
-    result.check("writer caught up", True, f"{seconds(waited)} after SIGCONT; {rows} ticks, {steps} trade steps")
+    result.check(
+        "writer caught up",
+        True,
+        f"{seconds(waited)} after the first trade past the stop; {rows} ticks, {steps} trade steps",
+    )
     result.check(
         "0 ticks lost", lost == 0 and steps > 0, f"{lost} shares missing in {sum(c.short_steps for c in chains)} steps"
     )

@@ -90,6 +90,10 @@ def _check_chain(ctx: ChaosContext, result: StepResult, anchors: dict[str, int])
     chains = [chain(ctx.database_url, s, anchors[s], targets[s]) for s in anchors]
     lost, doubled = sum(c.lost_shares for c in chains), sum(c.duplicated_shares for c in chains)
     steps = sum(c.steps for c in chains)
-    result.check("stored ticks caught up", True, f"{seconds(waited)} after recovery, {steps} trade steps checked")
+    result.check(
+        "stored ticks caught up",
+        True,
+        f"{seconds(waited)} after the first trade past the kill; {steps} trade steps checked",
+    )
     result.check("0 ticks lost in Postgres", lost == 0 and steps > 0, f"{lost} shares missing")
     result.check("0 ticks duplicated in Postgres", doubled == 0, f"{doubled} shares twice")

@@ -50,7 +50,7 @@ def run(ctx: ChaosContext) -> StepResult:
     )
 
     # the snapshot: a REST quote of a streamed symbol, pushed to the clients after the restart
-    snapshot = ctx.wait_all(lambda s: bool(s.ticks(restarted, source="poll")), min(patience, 60.0))
+    snapshot = ctx.wait_all(lambda s: bool(s.ticks(restarted, source="poll")), min(patience, 30.0))
     received = sum(snapshot)
     quoted = sorted({r.message["symbol"] for s in ctx.subscribers for r in s.ticks(restarted, source="poll")})
     result.check(
