@@ -29,9 +29,11 @@ WebSocket (without an endpoint, so the fan-out never posts to it) and subscribed
 
 Event ids are ``{server ms}-{n}`` (n counts this stream's events): unique, not a replay position. A
 reconnect with ``Last-Event-ID`` gets the latest message of each symbol and channel first (``price:{symbol}``
-for ticks), then the live stream. Each heartbeat checks the token again: once it is revoked (a logout)
-or expired the stream ends with ``event: error``. A stream lasts at most ``SSE_MAX_SECONDS``; EventSource
-then reconnects by itself.
+for ticks, ``orderbook:{symbol}`` for books), then the live stream. Books are passed on as published, not
+paced like the WebSocket's (an SSE event is a write on an open socket, not an @connections call).
+
+Each heartbeat checks the token again: once it is revoked (a logout) or expired the stream ends with
+``event: error``. A stream lasts at most ``SSE_MAX_SECONDS``; EventSource then reconnects by itself.
 
 Each stream holds its own Redis pub/sub connection: simple, and bounded by the per-user connection limit.
 """
@@ -64,7 +66,7 @@ from kstock.errors import (
     Unauthorized,
 )
 from kstock.market.codes import InvalidCode, classify
-from kstock.realtime import session
+from kstock.realtime import channels, session
 
 log = logging.getLogger("kstock_streamer.sse")
 
@@ -83,10 +85,12 @@ class Channel:
     latest: Callable[[str], str]
 
 
+# the names are the WebSocket's (kstock.realtime.channels): the session validates them and counts the demand
 CHANNELS: dict[str, Channel] = {
-    "trade": Channel("tick", keys.realtime_channel, keys.latest_price),
+    channels.TRADE: Channel("tick", keys.realtime_channel, keys.latest_price),
+    channels.ORDERBOOK: Channel("orderbook", keys.orderbook_channel, keys.latest_orderbook),
 }
-DEFAULT_CHANNELS = ("trade",)
+DEFAULT_CHANNELS = (channels.TRADE,)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from support.waiting import Deadline, wait_for
 
 from kstock import keys
 from kstock.auth import tokens
-from kstock.realtime import demand, registry
+from kstock.realtime import channels, demand, registry
 from kstock_local.cloud.gateway.http_api import HttpApi
 from kstock_local.cloud.provision import local_clients, provision
 from kstock_local.cloud.template import read_template
@@ -284,6 +284,41 @@ def test_a_reconnect_with_last_event_id_gets_a_snapshot_first(served: Served) ->
         assert is_ping(fresh.next())
 
 
+def book(symbol: str, best_ask: int) -> str:
+    body = {
+        "type": "orderbook",
+        "symbol": symbol,
+        "asks": [[best_ask + 100 * i, 10 + i] for i in range(10)],
+        "bids": [[best_ask - 100 * (i + 1), 20 + i] for i in range(10)],
+        "totalAskQty": 145,
+        "totalBidQty": 245,
+        "timestamp": "2026-01-12T00:30:00.000Z",
+    }
+    return json.dumps(body, separators=(",", ":"))
+
+
+def test_order_books_arrive_as_orderbook_events_and_count_as_book_demand(served: Served) -> None:
+    token = tokens.issue(new_user())
+    latest_tick, latest_book = tick("035720", 41000), book("035720", 41050)
+    served.r.set(keys.latest_price("035720"), latest_tick, ex=600)
+    served.r.set(keys.latest_orderbook("035720"), latest_book, ex=600)
+    before = demand.counts(served.r).get(channels.book_demand("035720"), 0)
+    query = {"symbols": "035720", "channels": "trade,orderbook", "token": token}
+    with open_stream(served.url, query, {"Last-Event-ID": "1-1"}) as stream:
+        snapshot = [stream.next(), stream.next()]
+        assert demand.counts(served.r).get(channels.book_demand("035720"), 0) == before + 1
+        served.r.publish(keys.orderbook_channel("035720"), live_book := book("035720", 41100))
+        got, _ = stream.until(lambda e: e.event == "orderbook", "a live order book")
+    assert [(e.event, e.data[0]) for e in snapshot] == [("tick", latest_tick), ("orderbook", latest_book)]
+    assert got.data[0] == live_book and got.id
+    # a books-only stream gets no trades
+    with open_stream(served.url, {"symbols": "035720", "channels": "orderbook", "token": token}) as books:
+        served.r.publish(keys.realtime_channel("035720"), tick("035720", 41200))
+        served.r.publish(keys.orderbook_channel("035720"), second := book("035720", 41200))
+        only, seen = books.until(lambda e: e.event == "orderbook", "a book on a books-only stream")
+    assert only.data[0] == second and not any(is_tick(e) for e in seen)
+
+
 def test_a_stream_is_a_connection_of_its_user_and_holds_demand_while_open(served: Served) -> None:
     user = new_user()
     token = tokens.issue(user)
@@ -400,15 +435,15 @@ def kis_subscribed(streamer: Any, symbol: str) -> bool:
     return any(key == symbol for _, key in streamer.websocket.snapshot().subscriptions)
 
 
-def trade_until_tick(stream: Stream, sim: Any, symbol: str) -> Event:
-    """Read until a tick of ``symbol`` arrives; each heartbeat makes the simulator trade it once more."""
+def trade_until(stream: Stream, sim: Any, symbol: str, kind: str = "tick") -> Event:
+    """Read until an event ``kind`` of ``symbol`` arrives; each heartbeat makes the simulator trade it once more."""
 
     def wanted(event: Event) -> bool:
         if is_ping(event):
             sim.call(lambda s: s.emit_trades(symbol, 1))
-        return is_tick(event) and event.json["symbol"] == symbol
+        return event.event == kind and event.json["symbol"] == symbol
 
-    return stream.until(wanted, f"a tick of {symbol} from the simulator")[0]
+    return stream.until(wanted, f"{kind} of {symbol} from the simulator")[0]
 
 
 def test_the_simulators_trades_arrive_and_a_stream_makes_the_streamer_stream_its_symbols(live: Live) -> None:
@@ -418,11 +453,21 @@ def test_the_simulators_trades_arrive_and_a_stream_makes_the_streamer_stream_its
     with open_stream(live.url, {"symbols": "005930,035720", "token": token}) as stream:
         wait_for(lambda: kis_subscribed(live.streamer, "035720"), 15, "035720 in a KIS slot for the SSE client")
         for symbol in ("005930", "035720"):
-            event = trade_until_tick(stream, live.sim, symbol)
+            event = trade_until(stream, live.sim, symbol)
             body = event.json
             assert set(body) == TICK_KEYS and body["type"] == "tick" and event.id
             assert body["price"] > 0 and body["source"] in ("ws", "poll")
         # the same through the local HTTP API's route
         with open_stream(live.gateway, {"symbols": "035720", "token": tokens.issue(new_user())}) as routed:
-            assert trade_until_tick(routed, live.sim, "035720").json["symbol"] == "035720"
+            assert trade_until(routed, live.sim, "035720").json["symbol"] == "035720"
     wait_for(lambda: not kis_subscribed(live.streamer, "035720"), 30, "035720's KIS slot released after the streams")
+
+
+def test_the_simulators_order_books_arrive_on_the_ladder_for_an_sse_client(live: Live) -> None:
+    token = tokens.issue(new_user())
+    with open_stream(live.url, {"symbols": "000660", "channels": "orderbook", "token": token}) as stream:
+        event = trade_until(stream, live.sim, "000660", "orderbook")
+    body = event.json
+    assert body["type"] == "orderbook" and body["symbol"] == "000660"
+    asks, bids = [price for price, _ in body["asks"]], [price for price, _ in body["bids"]]
+    assert asks == sorted(asks) and bids == sorted(bids, reverse=True) and asks[0] > bids[0]
