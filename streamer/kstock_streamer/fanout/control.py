@@ -1,14 +1,15 @@
 """The WebSocket handlers' announcements on ``ws:control``, read into one typed value.
 
 ``{"event": "subscribe"|"unsubscribe"|"disconnect", "connectionId": ..., "symbols": [...],
-"topics": [...], "mode": "tick"|"batch", "windowMs": int, "domainName": ..., "stage": ...}``.
+"topics": [...], "books": [...], "mode": "tick"|"batch", "windowMs": int, "domainName": ..., "stage": ...}``
+(``books``: the symbols whose order book the change is about, issue 18).
 Anything else on the channel (e.g. a bare wake-up for the planner) is not for the fan-out.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from kstock.realtime import registry
@@ -26,6 +27,7 @@ class Announcement:
     window_ms: int | None
     domain_name: str | None
     stage: str | None
+    books: list[str] = field(default_factory=list)
 
 
 def _strings(value: Any) -> list[str]:
@@ -54,4 +56,5 @@ def parse(text: str) -> Announcement | None:
         window_ms=window_ms if isinstance(window_ms, int) else None,
         domain_name=_string(message.get("domainName")),
         stage=_string(message.get("stage")),
+        books=_strings(message.get("books")),
     )

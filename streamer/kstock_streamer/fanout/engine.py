@@ -14,6 +14,7 @@ from kstock import keys
 from kstock.aws import connections_endpoint
 from kstock.realtime import session
 from kstock_streamer.fanout import control
+from kstock_streamer.fanout.books import BookFanout
 from kstock_streamer.fanout.connection import TICK, Connection
 from kstock_streamer.fanout.delivery import Delivery, PostCall
 from kstock_streamer.fanout.index import ConnectionIndex, Subscribers
@@ -55,10 +56,12 @@ class Fanout:
             self.options, self.stats, self.newest, gone=self._gone, post=post or self._post, signer=signer
         )
         self.scheduler = Scheduler(self.index, self.newest, self.delivery.drain)
+        self.books = BookFanout(self.options.books_per_second, self._queue_book)  # issue 18: paced order books
         self.ready = asyncio.Event()
         self.stream_status: bytes | None = None  # the feed's "stalled" message while it lasts (new clients get it)
         self._forget_remote = forget or session.close_connection
         self._prefix = keys.realtime_channel("")
+        self._book_prefix = keys.orderbook_channel("")
         self._handlers: dict[str, Callable[[str], None]] = {
             keys.CONTROL_CHANNEL: self.on_control,
             keys.THEME_UPDATES: self.on_theme,
@@ -93,10 +96,10 @@ class Fanout:
         try:
             async with PubSubReader(self.redis) as pubsub:
                 # subscribe before reading the registry: what is announced meanwhile waits in the socket
-                await pubsub.send("PSUBSCRIBE", keys.REALTIME_CHANNEL_PATTERN)
+                await pubsub.send("PSUBSCRIBE", keys.REALTIME_CHANNEL_PATTERN, keys.ORDERBOOK_CHANNEL_PATTERN)
                 await pubsub.send("SUBSCRIBE", *CHANNELS)
                 confirmed = 0
-                while confirmed < 1 + len(CHANNELS):
+                while confirmed < 2 + len(CHANNELS):
                     for reply in await pubsub.replies():
                         confirmed += reply[0] in ("subscribe", "psubscribe")
                         self.dispatch(reply)
@@ -116,7 +119,7 @@ class Fanout:
         """From the connection registry alone: after Redis came back empty the demand counts are gone
         (or not rebuilt yet), the registry still lists every subscription (issue 17, finding 1)."""
         snapshot = await asyncio.to_thread(lambda: load_index(registered_symbols()))
-        for conn in refill(self.index, snapshot, self.options.window):
+        for conn in refill(self.index, snapshot, self.options.window, self.books):
             self._drop(conn)  # gone while we were away
         self.stats.rebuilds += 1
         log.info("fan-out index rebuilt: %d connections on %d symbols", len(self.index), self.index.symbol_count())
@@ -127,6 +130,9 @@ class Fanout:
         """One pub/sub push: ``[pmessage, pattern, channel, data]`` or ``[message, channel, data]``."""
         kind = reply[0]
         if kind == "pmessage":
+            if reply[1] == keys.ORDERBOOK_CHANNEL_PATTERN:
+                self.books.on_book(reply[2][len(self._book_prefix) :], reply[3])
+                return
             self.on_tick(reply[2][len(self._prefix) :], reply[3])
         elif kind == "message" and (handler := self._handlers.get(reply[1])) is not None:
             handler(reply[2])
@@ -171,6 +177,7 @@ class Fanout:
         if announcement.event == control.UNSUBSCRIBE:
             self.index.unsubscribe(conn, announcement.symbols)
             self.index.unsubscribe_topics(conn, announcement.topics)
+            self.books.unsubscribe(conn, announcement.books)
         elif announcement.event == control.DISCONNECT:
             self._drop(conn)
 
@@ -189,6 +196,7 @@ class Fanout:
             self.index.set_mode(conn, announcement.mode, window)
         self.index.subscribe(conn, announcement.symbols)
         self.index.subscribe_topics(conn, announcement.topics)
+        self.books.subscribe(conn, announcement.books)
         if joined and self.stream_status is not None:  # it joins a stalled feed: say so
             self._queue({conn.id: conn}, self.stream_status)
 
@@ -235,6 +243,11 @@ class Fanout:
         self.stream_status = payload if body["stream"] == "stalled" else None
         self.stats.status_messages += self._queue(self.index.connections, payload)
 
+    def _queue_book(self, conn: Connection, payload: bytes) -> None:
+        """A paced order book for ``conn`` (:class:`BookFanout` decided it is its turn)."""
+        if not conn.gone:
+            self.stats.books += self._queue({conn.id: conn}, payload)
+
     def _queue(self, subs: Subscribers, payload: bytes) -> int:
         """``payload`` to each of ``subs``; how many."""
         for conn in subs.values():
@@ -249,6 +262,7 @@ class Fanout:
         """Out of the index, nothing more sent."""
         conn.gone = True
         self.index.remove(conn)
+        self.books.remove(conn)
         conn.queue.clear()
         self.scheduler.cancel_timer(conn)
 
@@ -288,6 +302,13 @@ class Fanout:
             "oneByOne": dict(s.wanted),
             "themeUpdates": s.theme_updates,
             "signals": s.signals,
+            "books": {
+                "symbols": self.books.symbol_count(),
+                "subscriptions": self.books.subscription_count(),
+                "sent": s.books,
+                "skipped": self.books.skipped,
+                "held": self.books.held(),
+            },
             "statusMessages": s.status_messages,
             "streamStalled": self.stream_status is not None,
             "gone": s.gone,

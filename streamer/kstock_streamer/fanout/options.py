@@ -16,6 +16,7 @@ class FanoutOptions:
     backoff_initial: float = 0.05
     backoff_max: float = 5.0
     max_failures: int = 5  # consecutive failed calls before a message is given up
+    books_per_second: float = 2.0  # order books of one symbol per connection (WS_ORDERBOOK_MAX_PER_SECOND)
     region: str = "ap-northeast-2"
 
     @classmethod
@@ -26,6 +27,7 @@ class FanoutOptions:
             queue_limit=s.fanout_queue_limit,
             timeout=s.fanout_timeout,
             default_window=s.ws_batch_window_ms / 1000,
+            books_per_second=s.ws_orderbook_max_per_second,
             region=s.aws_region,
         )
 
@@ -46,6 +48,7 @@ class FanoutStats:
     theme_updates: int = 0
     signals: int = 0  # issue 15: live buy signals delivered to the signals topic
     status_messages: int = 0  # issue 17: "stalled" / "resumed" messages queued to clients
+    books: int = 0  # issue 18: order books queued to clients (after pacing)
     gone: int = 0
     throttled: int = 0
     failed: int = 0

@@ -12,6 +12,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from kstock.aws import connections_endpoint
 from kstock.realtime import registry, session
+from kstock.realtime.channels import book_symbol
+from kstock_streamer.fanout.books import BookFanout
 from kstock_streamer.fanout.connection import Connection
 from kstock_streamer.fanout.index import ConnectionIndex
 
@@ -19,7 +21,8 @@ Snapshot = tuple[dict[str, registry.ConnectionInfo], dict[str, set[str]], dict[s
 
 
 def registered_symbols() -> list[str]:
-    """Every symbol a live connection subscribes to, as the registry lists it."""
+    """Every symbol a live connection subscribes to, as the registry lists it (and every book, by its
+    ``BOOK#{symbol}`` name: :func:`refill` puts those in the book index)."""
     return sorted(registry.live_subscriptions())
 
 
@@ -39,11 +42,18 @@ def load_index(symbols: Iterable[str], topics: Iterable[str] = session.TOPICS, w
     )
 
 
-def refill(index: ConnectionIndex, snapshot: Snapshot, window: Callable[[int | None], float]) -> list[Connection]:
-    """Replace what ``index`` holds with ``snapshot``, keeping the Connection objects (their queues,
-    back-off) of those still there. Returns the connections that are not: gone while we were away."""
+def refill(
+    index: ConnectionIndex,
+    snapshot: Snapshot,
+    window: Callable[[int | None], float],
+    books: BookFanout | None = None,
+) -> list[Connection]:
+    """Replace what ``index`` (and ``books``) hold with ``snapshot``, keeping the Connection objects (their
+    queues, back-off) of those still there. Returns the connections that are not: gone while we were away."""
     infos, by_symbol, by_topic = snapshot
     old = index.clear()
+    if books is not None:
+        books.clear()
     for cid, info in infos.items():
         if not info.domain_name or not info.stage:
             continue
@@ -55,10 +65,15 @@ def refill(index: ConnectionIndex, snapshot: Snapshot, window: Callable[[int | N
         conn.sent.clear()
         conn.topics.clear()
         index.add(conn)
-    for symbol, ids in by_symbol.items():
+    for name, ids in by_symbol.items():
+        book = book_symbol(name)
         for cid in ids:
-            if (subscriber := index.get(cid)) is not None:
-                index.subscribe(subscriber, (symbol,))
+            if (subscriber := index.get(cid)) is None:
+                continue
+            if book is None:
+                index.subscribe(subscriber, (name,))
+            elif books is not None:
+                books.subscribe(subscriber, [book])
     for topic, ids in by_topic.items():
         for cid in ids:
             if (subscriber := index.get(cid)) is not None:
