@@ -295,8 +295,17 @@ async def queue_first_content(cloud: LocalCloud, default_symbols: list[str]) -> 
         log("content", f"DART corp codes: {result}")
     sqs = aws.client("sqs", endpoint_url=cloud.endpoint, region=cloud.region)
     dart = [r.message() for r in requests_for(dart_symbols)]
-    await asyncio.to_thread(_send, sqs, cloud.provisioned.queue_urls["NewsQueue"], news)
-    await asyncio.to_thread(_send, sqs, cloud.provisioned.queue_urls["DartQueue"], dart)
+    # both queues at once: with the whole market each takes minutes of batches, and the default symbols
+    # (first in both lists) should not wait behind the other queue's thousands of messages
+    await asyncio.gather(
+        asyncio.to_thread(
+            _send,
+            aws.client("sqs", endpoint_url=cloud.endpoint, region=cloud.region),
+            cloud.provisioned.queue_urls["NewsQueue"],
+            news,
+        ),
+        asyncio.to_thread(_send, sqs, cloud.provisioned.queue_urls["DartQueue"], dart),
+    )
     summary = f"queued {len(news)} news queries and DART loads of {len(dart_symbols)} companies ({len(dart)} messages)"
     log("content", summary + ": the news, financials and reports routes fill as the workers finish")
     return summary
