@@ -14,7 +14,7 @@ The request::
 The answer is ``200 text/event-stream``: a ``retry:`` hint, then one event per message of the symbols'
 pub/sub channels (``event: tick`` with the contract's tick JSON; ``event: orderbook``), each with an
 ``id:``, and a ``: ping`` comment every ``SSE_HEARTBEAT_SECONDS`` (idle proxies and the ALB would close a
-silent connection). Refusals come before the stream starts, in the api.md envelope: 401 (no, bad,
+silent connection). Refusals come before the stream starts, in the REST error envelope: 401 (no, bad,
 expired or revoked token), 400 (missing, malformed or unlisted symbols, unknown channels, too many
 symbols), 429 (the user's connection or symbol limit), 503 (Redis unreachable).
 

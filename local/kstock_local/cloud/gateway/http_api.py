@@ -113,7 +113,7 @@ class BadGateway(InternalError):
 
 
 def error_answer(error: ApiError) -> web.Response:
-    """An error of the gateway itself, in the api.md envelope like every error of the API."""
+    """An error of the gateway itself, in the REST error envelope (docs/architecture.md 3.5) like every error."""
     return web.json_response(error.envelope(), status=error.status, headers=error.headers)
 
 
