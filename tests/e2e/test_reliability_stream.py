@@ -99,7 +99,7 @@ def streamer(sim: SimulatorThread, cloud: LocalCloud, own_redis: EmbeddedRedis, 
     with thread as running:
         wait_for(lambda: running.fanout is not None and running.fanout.ready.is_set(), 20, "fan-out index built")
         wait_for(lambda: len(running.websocket.snapshot().subscriptions) == len(DEFAULTS), 20, "KIS slots")
-        running.thread = thread  # type: ignore[attr-defined]  # its loop serves the health endpoint below
+        running.thread = thread  # type: ignore[attr-defined, unused-ignore]  # its loop serves the health endpoint below
         yield running
 
 
@@ -111,13 +111,15 @@ def next_tick_of(ws: ClientConnection, sim: SimulatorThread, symbol: str, what: 
     """A trade forced now reaches the client (a tick queued before now does not count)."""
     emit(sim, symbol)
     acc, _ = state(sim, symbol)
+    tick: dict[str, Any]
     tick, _ = recv_until(ws, lambda m: m.get("symbol") == symbol and m.get("accVolume", 0) >= acc, 20, what)
     return tick
 
 
 def status_of(r: redis.Redis) -> dict[str, Any]:
     raw = r.get(keys.STREAMER_STATUS)
-    return json.loads(raw) if raw else {}
+    status: dict[str, Any] = json.loads(str(raw)) if raw else {}
+    return status
 
 
 def answered(read: Any) -> Any:
@@ -144,7 +146,9 @@ def get_json(url: str) -> tuple[int, dict[str, Any]]:
 # -- finding 1: Redis comes back empty, nothing is lost -------------------------------------------------
 
 
-def test_open_subscriptions_get_ticks_again_after_redis_restarts_empty(sim, streamer, cloud, own_redis, r):
+def test_open_subscriptions_get_ticks_again_after_redis_restarts_empty(
+    sim: SimulatorThread, streamer: Streamer, cloud: LocalCloud, own_redis: EmbeddedRedis, r: redis.Redis
+) -> None:
     first, first_id = open_client(cloud, user())
     second, second_id = open_client(cloud, user())
     with first, second:
@@ -182,24 +186,29 @@ def test_open_subscriptions_get_ticks_again_after_redis_restarts_empty(sim, stre
 # -- findings 1 and 4: drift is repaired and reported ------------------------------------------------------
 
 
-def test_the_reconciler_repairs_injected_drift_and_reports_it(streamer, cloud, r, caplog):
+def test_the_reconciler_repairs_injected_drift_and_reports_it(
+    streamer: Streamer, cloud: LocalCloud, r: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.WARNING, logger="streamer.demand")
     ws, _ = open_client(cloud, user())
     with ws:
         subscribe(ws, ["035420", "051910"])
-        assert streamer.keeper is not None
-        wait_for(lambda: streamer.keeper.checks > 0 and demand.counts().get("035420") == 1, 15, "a quiet count")
-        repairs = streamer.keeper.repairs
-        r.hincrby(keys.DEMAND, "035420", 41)  # a leaked count
-        r.hdel(keys.DEMAND, "051910")  # and a lost one
-        r.hset(keys.DEMAND_USERS, "006400", 3)  # users nobody has
+        keeper = streamer.keeper
+        assert keeper is not None
+        wait_for(lambda: keeper.checks > 0 and demand.counts().get("035420") == 1, 15, "a quiet count")
+        repairs = keeper.repairs
+        with r.pipeline(transaction=True) as inject:  # at once: one reconciler round sees all of it, or none
+            inject.hincrby(keys.DEMAND, "035420", 41)  # a leaked count
+            inject.hdel(keys.DEMAND, "051910")  # and a lost one
+            inject.hset(keys.DEMAND_USERS, "006400", "3")  # users nobody has
+            inject.execute()
         wait_for(
             lambda: demand.counts().get("035420") == 1 and demand.counts().get("051910") == 1,
             15,
             "the counts repaired",
         )
         wait_for(lambda: "006400" not in demand.users(), 15, "the users count repaired")
-        assert streamer.keeper.repairs > repairs
+        assert keeper.repairs > repairs
         reported = wait_for(lambda: (status_of(r).get("demand") or {}).get("repairs", 0) > repairs, 15, "reported")
         assert reported
         drift = status_of(r)["demand"]["lastDrift"]
@@ -241,7 +250,9 @@ class HungKis:
         self.release()
 
 
-def test_a_hung_kis_is_told_to_every_client_and_named_by_both_health_endpoints(sim, streamer, cloud):
+def test_a_hung_kis_is_told_to_every_client_and_named_by_both_health_endpoints(
+    sim: SimulatorThread, streamer: Streamer, cloud: LocalCloud
+) -> None:
     from aiohttp import web
 
     from kstock_streamer.main import health_app
@@ -254,7 +265,7 @@ def test_a_hung_kis_is_told_to_every_client_and_named_by_both_health_endpoints(s
         await web.TCPSite(runner, "127.0.0.1", port).start()
         return runner
 
-    thread = streamer.thread  # type: ignore[attr-defined]
+    thread = streamer.thread  # type: ignore[attr-defined, unused-ignore]
     runner = thread.run(serve_health())
     ticking, _ = open_client(cloud, user())
     themed, _ = open_client(cloud, user())

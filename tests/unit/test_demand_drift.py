@@ -7,7 +7,7 @@ from kstock.realtime.demand import Demand, Drift, compare, from_hashes, from_sub
 
 
 def test_registry_subscriptions_become_counts_distinct_users_and_per_user_counts() -> None:
-    live = {"005930": {"a": 1, "b": 1, "c": 2}, "000660": {"d": None}}
+    live: dict[str, dict[str, int | None]] = {"005930": {"a": 1, "b": 1, "c": 2}, "000660": {"d": None}}
     truth = from_subscriptions(live)
     assert truth.counts == {"005930": 3, "000660": 1}
     assert truth.users == {"005930": 2, "000660": 1}
@@ -27,7 +27,12 @@ def test_drift_lists_each_name_that_differs_with_both_figures() -> None:
     assert drift.subscriptions == {"005930": (7, 1), "035720": (1, 0), "000660": (0, 1)}
     assert drift.users == {} and drift.by_user == {"005930|1": (7, 1)}
     assert drift and not compare(truth, truth)
-    assert drift.figures()["symbols"] == 3 and drift.figures()["subscriptions"]["005930"] == [7, 1]
+    figures = drift.figures()
+    assert figures["symbols"] == 3 and figures["subscriptions"] == {
+        "000660": [0, 1],
+        "005930": [7, 1],
+        "035720": [1, 0],
+    }
 
 
 def test_only_names_unchanged_while_the_registry_was_read_are_repaired() -> None:
