@@ -1,5 +1,5 @@
 """The local HTTP API's own answers (issue 17): a path no resource covers and a function that fails are
-answered in the api.md envelope, as every error of the API is, never in API Gateway's bare
+answered in the error envelope (docs/architecture.md), as every error of the API is, never in API Gateway's bare
 ``{"message": ...}``. The gateway is served over a real socket; its functions run in real local Lambda
 environments (a handler that raises, one that overruns its timeout)."""
 

@@ -37,7 +37,9 @@ def test_every_handler_resolves():
     functions = {name: res for name, res in template["Resources"].items() if res["Type"] == "AWS::Serverless::Function"}
     assert "ApiFunction" in functions
     for name, resource in functions.items():
-        handler = resource["Properties"]["Handler"]
+        properties = resource["Properties"]
+        # an image function (PackageType: Image) names its handler in ImageConfig.Command
+        handler = properties.get("Handler") or properties["ImageConfig"]["Command"][0]
         assert callable(load_handler(handler)), f"{name}: {handler} is not callable"
 
 

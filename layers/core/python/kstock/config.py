@@ -231,7 +231,7 @@ class Settings(BaseSettings):
         100, ge=1, description="Distinct symbols one user may subscribe to across all their connections."
     )
     kis_request_deadline_seconds: float = Field(
-        8.0, gt=0, description="Total time a KIS call made for an API request may take: a hung KIS answers 503 within 10 s."
+        8.0, gt=0, description="Total time a KIS call made for an API request may take (a hung KIS: 503 within 10 s)."
     )
     demand_reconcile_seconds: float = Field(
         60.0, gt=0, description="Seconds between the streamer's comparisons of demand with the connection registry."
