@@ -37,6 +37,14 @@ class LocalSettings(BaseSettings):
         "variable); unset -> localhost:4566.",
     )
 
+    # -- the first `kstock up` ---------------------------------------------------------------------
+    kstock_first_load_companies: int = Field(
+        100,
+        ge=0,
+        description="Largest companies the first kstock up loads before it reports ready; the rest loads in "
+        "the background.",
+    )
+
     # -- the KIS simulator ---------------------------------------------------------------------------
     kis_sim_host: str = Field("127.0.0.1", description="Bind address of the local KIS simulator.")
     kis_sim_rest_port: int = Field(9443, description="KIS simulator REST port (plain HTTP).")

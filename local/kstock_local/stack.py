@@ -245,7 +245,13 @@ async def _serve_until_stopped(
         }
     )
     log("up", f"API on {cloud.http_url}; loading the market before the stack reports ready")
-    if await _until_stopped(MarketLoader(cloud, environment["REDIS_URL"], default_symbols()).run(), stop):
+    loader = MarketLoader(
+        cloud,
+        environment["REDIS_URL"],
+        default_symbols(),
+        first_companies=get_local_settings().kstock_first_load_companies,
+    )
+    if await _until_stopped(loader.run(), stop):
         print(_banner(cloud, endpoint, services, environment), flush=True)
         await stop.wait()
 
