@@ -29,9 +29,11 @@ SECRET_SUFFIXES = ("_SECRET", "_API_KEY", "_APP_KEY", "_SECRET_ACCESS_KEY", "_SE
 
 
 def is_secret(name: str, value: str) -> bool:
-    from kstock_local.cli.content import DART_STAND_IN_KEY  # the stand-in's placeholder key guards nothing
+    from kstock_local.cli.content import DART_STAND_IN_KEY  # the stand-ins' placeholder keys guard nothing
+    from kstock_local.kis_sim.credentials import SIMULATOR_APP_KEY, SIMULATOR_APP_SECRET
 
-    return name.upper().endswith(SECRET_SUFFIXES) and value != DART_STAND_IN_KEY
+    placeholders = (DART_STAND_IN_KEY, SIMULATOR_APP_KEY, SIMULATOR_APP_SECRET)
+    return name.upper().endswith(SECRET_SUFFIXES) and value not in placeholders
 
 
 def write_state(environment: dict[str, str]) -> None:

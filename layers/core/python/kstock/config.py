@@ -60,11 +60,14 @@ class Settings(BaseSettings):
     jwt_ttl_seconds: int = Field(3600, description="Lifetime of an access token.")
 
     # -- KIS (Korea Investment & Securities) -----------------------------------------------------
-    kis_app_key: SecretStr | None = Field(None, description="KIS app key; unset -> the local KIS simulator.")
+    kis_app_key: SecretStr | None = Field(
+        None,
+        description="KIS app key, required to call KIS (unset: MissingSetting); `kstock up` passes the simulator's.",
+    )
     kis_app_secret: SecretStr | None = Field(None, description="KIS app secret.")
     kis_env: Literal["real", "mock"] = Field("real", description="KIS server family: real (실전) or mock (모의).")
-    kis_rest_url: str | None = Field(None, description="Override of the KIS REST base URL.")
-    kis_ws_url: str | None = Field(None, description="Override of the KIS WebSocket base URL.")
+    kis_rest_url: str | None = Field(None, description="KIS REST base URL; unset -> KIS's server of KIS_ENV.")
+    kis_ws_url: str | None = Field(None, description="KIS WebSocket URL; unset -> KIS's server of KIS_ENV.")
     kis_master_url: str = Field(
         "https://new.real.download.dws.co.kr/common/master",
         description="Where KIS publishes the stock master files (kospi_code.mst.zip, kosdaq_code.mst.zip) "
