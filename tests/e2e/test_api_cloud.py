@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -15,16 +16,20 @@ import psycopg
 import pytest
 import requests
 from support.cloud import start_cloud
-from support.kis import forget_kis_tokens
+from support.kis import credentials, forget_kis_tokens, rest_client
 from support.paths import PROJECT_ROOT
 
 from kstock import aws, cache, keys
 from kstock.auth import tokens
-from kstock.companies.reference import load_companies
+from kstock.kis.auth import MemoryTokenStore
+from kstock.kis.rest import KisRestClient
+from kstock.marketdata import refresh
 from kstock_local.kis_sim.config import SimulatorConfig
 from kstock_local.kis_sim.server import SimulatorThread
 
 RATE_LIMIT = 50_000  # the schemathesis run must not be throttled; the limit test presets a window
+# companies one MarketDataFunction run of the test quotes: the whole market takes several runs
+REFRESH_BATCH = 200
 
 
 @pytest.fixture(scope="module")
@@ -70,7 +75,8 @@ def cloud(services, database, moto_endpoint, simulator, restored):
         "JWT_SECRET": tokens.signing_key(),
         "BCRYPT_ROUNDS": "4",
         "RATE_LIMIT_REQUESTS": str(RATE_LIMIT),
-        "MARKET_DATA_BATCH_SIZE": str(len(load_companies())),  # one run refreshes the whole seeded market
+        # a scheduled run (KRX hours) takes the rankings only: the tests invoke the batches they check
+        "MARKET_DATA_BATCH_SIZE": "0",
         "INDEX_HISTORY_DAYS": "400",
         # this stack runs no streamer: /health judges the API and its stores only
         "HEALTH_REQUIRES_STREAMER": "false",
@@ -91,10 +97,12 @@ def invoke(cloud, logical_id: str, event: dict | None = None):
     return asyncio.run(cloud.functions.get(logical_id).invoke(event or {}))
 
 
-def test_market_data_refresh_fills_caps_and_drops_cached_rankings(cloud, database):
+def _forget_market_data(database: str) -> list[str]:
+    """Nothing refreshed, whatever ran before (the module restores it afterwards); the companies a
+    refresh quotes first, in its order (unknown listed shares, then the oldest, then by id)."""
     from kstock.companies.detail import forget_companies
 
-    with psycopg.connect(database) as conn:  # nothing refreshed yet, whatever ran before (restored afterwards)
+    with psycopg.connect(database) as conn:
         ids = [
             row[0]
             for row in conn.execute(
@@ -102,32 +110,93 @@ def test_market_data_refresh_fills_caps_and_drops_cached_rankings(cloud, databas
             )
         ]
         conn.execute("DELETE FROM company_quotes")
+        stalest = [
+            r[0] for r in conn.execute("SELECT symbol FROM companies WHERE kind IN ('STOCK', 'ETF', 'ETN') ORDER BY id")
+        ]
     forget_companies(ids)
+    return stalest
+
+
+def test_market_data_refresh_fills_caps_and_drops_cached_rankings(cloud, database, simulator):
+    """One run refreshes a batch (the whole market, ~2,500 companies at KIS's 20 calls/s, takes
+    several runs, each inside the function's timeout): the batch's caps and listed shares as KIS
+    gives them, the largest companies' caps from the market-cap rankings, the cached rankings dropped."""
+    stalest = _forget_market_data(database)
+    assert len(stalest) > 10 * REFRESH_BATCH  # the whole market is seeded: a batch is a small part of it
     before = requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10)
     assert before.status_code == 200 and before.json()["data"][0]["marketCap"] is None  # nothing refreshed yet
     assert (
         requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10).headers["X-Cache"]
         == "hit"
     )
-    result = invoke(cloud, "MarketDataFunction")
-    assert result["ranked"] > 0 and result["quoted"] == len(load_companies()) and result["failed"] == 0
+    result = invoke(cloud, "MarketDataFunction", {"batchSize": REFRESH_BATCH})
+    assert result["ranked"] > 0 and result["quoted"] == REFRESH_BATCH and result["failed"] == 0
+    assert result["stoppedAtDeadline"] == 0
+    batch = stalest[:REFRESH_BATCH]
     with psycopg.connect(database) as conn:
-        known = conn.execute(
-            "SELECT count(*) FILTER (WHERE market_cap > 0), count(*) FILTER (WHERE listed_shares > 0),"
-            " count(*) FROM companies"
-        ).fetchone()
+        rows = conn.execute(
+            "SELECT id, symbol, kind, market_cap, listed_shares FROM companies WHERE market_data_at IS NOT NULL"
+        ).fetchall()
         quotes = conn.execute("SELECT count(*) FROM company_quotes WHERE per IS NOT NULL").fetchone()[0]
-    assert known[0] == known[1] == known[2] == len(load_companies()) and quotes > 0
-    after = requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "3"}, timeout=10)
+    refreshed = {symbol: (cap, shares) for _, symbol, _, cap, shares in rows}
+    assert set(batch) <= set(refreshed) and len(refreshed) == result["updated"]
+    market = simulator.market.stocks
+    for symbol in batch:  # the batch as KIS answers (a quiet simulator: its figures stand still)
+        cap, shares = refreshed[symbol]
+        assert shares == market[symbol].listed_shares and cap == _won(market[symbol].market_cap)
+    assert all(cap > 0 for cap, _ in refreshed.values()) and quotes >= REFRESH_BATCH
+    # outside the batch, only the rankings' companies: caps without listed shares, nothing invented
+    assert all(refreshed[s][1] is None for s in refreshed if s not in batch)
+    after = requests.get(f"{cloud.http_url}/rankings/companies", params={"size": "100"}, timeout=10)
     assert after.headers["X-Cache"] == "miss"  # the refresh dropped the cached page
-    top = after.json()["data"]
+    page = after.json()["data"]
+    top = page[:3]
     assert top[0]["symbol"] == "005930" and top[0]["marketCap"] > top[1]["marketCap"] > top[2]["marketCap"]
     assert top[0]["price"] > 0
+    # the refreshed stocks first, in the order of KIS's caps (equal caps by id), then the unrefreshed
+    stocks = sorted((r for r in rows if r[2] == "STOCK"), key=lambda r: (-_won(market[r[1]].market_cap), r[0]))
+    assert [c["symbol"] for c in page] == [r[1] for r in stocks][:100]
+    assert [c["marketCap"] for c in page] == [_won(market[r[1]].market_cap) for r in stocks][:100]
     detail = requests.get(f"{cloud.http_url}/companies/{top[0]['companyId']}", timeout=10).json()["data"]
     assert detail["marketCap"] == top[0]["marketCap"] and detail["listedShares"] > 0
     assert detail["price"]["source"] in ("quote", "bar", "live")
     industries = requests.get(f"{cloud.http_url}/rankings/industries", timeout=10).json()["data"]
     assert industries[0]["totalMarketCap"] >= top[0]["marketCap"]
+
+
+def test_a_refresh_returns_at_its_deadline_with_all_it_fetched_written(database, simulator, restored):
+    """The deadline stops the batch between two KIS calls; every company quoted before it is stored
+    (a first chunk while the run went on, the rest at the deadline). Its clock counts this client's
+    quotation requests: the run may make WRITE_EVERY + 40 (2 rankings, then quotes)."""
+    stalest = _forget_market_data(database)
+    client = rest_client(simulator)
+    sent: list[str] = []
+    client.session.hooks["response"].append(lambda response, **_: sent.append(response.url))
+    quotations = lambda: float(sum("/uapi/" in url for url in sent))  # noqa: E731 (the token issue is /oauth2/)
+    allowed = refresh.WRITE_EVERY + 40
+    result = refresh.refresh(client, batch_size=2 * allowed, deadline=refresh.Deadline(allowed, quotations))
+    assert result.stopped_at_deadline and (result.quoted, result.failed) == (allowed - 2, 0)
+    with psycopg.connect(database) as conn:
+        quoted = [
+            r[0] for r in conn.execute("SELECT symbol FROM companies WHERE listed_shares IS NOT NULL ORDER BY id")
+        ]
+        priced = conn.execute("SELECT count(*) FROM company_quotes").fetchone()[0]
+    assert quoted == stalest[: allowed - 2] and priced == len(result.updated_ids) == result.summary()["updated"]
+
+
+def test_a_hung_kis_cannot_keep_a_refresh_past_its_deadline(database):
+    """A KIS that accepts and never answers: the call in flight is cut to the deadline (alone it
+    would wait 10 s per attempt, 5 attempts), and the run says it stopped there, not that KIS failed."""
+    with socket.create_server(("127.0.0.1", 0)) as hung:  # the kernel accepts; nobody ever answers
+        url = f"http://127.0.0.1:{hung.getsockname()[1]}"
+        client = KisRestClient(url, credentials(), store=MemoryTokenStore(), token_min_interval=0)
+        result = refresh.refresh(client, batch_size=10, deadline=refresh.Deadline(1.0))
+    assert result.stopped_at_deadline and (result.quoted, result.failed, result.updated_ids) == (0, 0, [])
+
+
+def _won(cap: int) -> int:
+    """A cap as kstock stores it: KIS gives caps in 100 million won."""
+    return cap // 100_000_000 * 100_000_000
 
 
 def test_index_function_stores_kospi_and_kosdaq_history(cloud, database):
