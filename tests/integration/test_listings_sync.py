@@ -182,6 +182,29 @@ def test_a_new_code_is_inserted_unclassified_and_a_new_name_replaces_the_seeds(
     assert hyundai["name"] == "현대차" and hyundai["industry"] == "자동차용 엔진 및 자동차 제조업"
 
 
+def test_a_re_seed_keeps_what_a_sync_wrote_and_still_corrects_the_rest(seeded: psycopg.Connection[Any]) -> None:
+    """`kstock up` re-seeds on every start: the sync's names and markets (newer than the seed file)
+    stay; a company no sync has written still gets the seed's."""
+    market = Market(seed=3, elw_count=0)
+    renamed = market.stocks["005380"]
+    renamed.name = "현대차"  # KRX's short name; the seed has KIND's 현대자동차
+    moved_symbol = next(c.symbol for c in load_companies() if c.market == "KOSDAQ" and c.kind == "STOCK")
+    moved = market.stocks[moved_symbol]  # moved from KOSDAQ to KOSPI (이전상장): the KOSPI file lists it
+    apply(seeded, [parse_record(master_record(KOSPI, s, None), "KOSPI") for s in (renamed, moved)])
+    seeded.execute("UPDATE companies SET name = 'stale name' WHERE symbol = '000660'")  # never synced
+    seeded.commit()
+    synced_at = {s: company(seeded, s)["updated_at"] for s in ("005380", moved_symbol)}
+
+    seed(seeded)
+
+    hyundai, mover = company(seeded, "005380"), company(seeded, moved_symbol)
+    assert (hyundai["name"], hyundai["market"]) == ("현대차", "KOSPI")
+    assert (mover["name"], mover["market"], mover["kind"]) == (moved.name, "KOSPI", "STOCK")
+    assert {s: company(seeded, s)["updated_at"] for s in synced_at} == synced_at  # the re-seed changed nothing
+    assert hyundai["industry"] == "자동차용 엔진 및 자동차 제조업"  # the seed's industry still applies
+    assert company(seeded, "000660")["name"] == "SK하이닉스"  # the seed corrects a company no sync wrote
+
+
 def test_kstock_listings_sync_reads_kis_master_url_and_reports_counts(
     seeded_url: str, simulator: SimulatorThread, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,7 +2,9 @@
 
 ``companies.csv`` lists real KRX-listed companies (sources in ``data/SOURCES.md``). Listed shares
 and market caps are only written when the file has them, so values refreshed later from KIS are
-never overwritten by a re-seed.
+never overwritten by a re-seed. Nor are the names, markets and kinds of a `kstock listings sync`
+(the exchange's listing as KIS publishes it, newer than the file): `kstock up` re-seeds on every
+start, and a company the sync wrote (``standard_code`` set) keeps what the sync said.
 """
 
 from __future__ import annotations
@@ -106,15 +108,19 @@ def seed(conn: psycopg.Connection[Any]) -> SeedResult:
                                    listed_on, homepage, description)
             VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             ON CONFLICT (symbol) DO UPDATE SET
-                name = EXCLUDED.name, market = EXCLUDED.market, kind = EXCLUDED.kind,
+                name = CASE WHEN companies.standard_code IS NULL THEN EXCLUDED.name ELSE companies.name END,
+                market = CASE WHEN companies.standard_code IS NULL THEN EXCLUDED.market ELSE companies.market END,
+                kind = CASE WHEN companies.standard_code IS NULL THEN EXCLUDED.kind ELSE companies.kind END,
                 industry_id = EXCLUDED.industry_id,
                 listed_on = COALESCE(EXCLUDED.listed_on, companies.listed_on),
                 homepage = COALESCE(EXCLUDED.homepage, companies.homepage),
                 description = COALESCE(EXCLUDED.description, companies.description),
                 listed_shares = COALESCE(EXCLUDED.listed_shares, companies.listed_shares),
                 market_cap = COALESCE(EXCLUDED.market_cap, companies.market_cap),
-                updated_at = CASE WHEN (companies.name, companies.market, companies.kind, companies.industry_id)
-                                  IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.market, EXCLUDED.kind, EXCLUDED.industry_id)
+                updated_at = CASE WHEN companies.industry_id IS DISTINCT FROM EXCLUDED.industry_id
+                                    OR (companies.standard_code IS NULL
+                                        AND (companies.name, companies.market, companies.kind)
+                                            IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.market, EXCLUDED.kind))
                                   THEN now() ELSE companies.updated_at END
             """,
             [
