@@ -85,9 +85,20 @@ def test_unknown_company_is_404(api):
     assert (status, body["code"]) == (404, "NOT_FOUND")
 
 
-def test_503_when_neither_redis_nor_kis_has_the_book(api, database, r):
+def test_no_book_but_no_error_when_neither_redis_nor_kis_has_one(api, database, r):
     r.delete(keys.latest_orderbook("051910"))
     lg = company_id(database, "051910")
     with environment(KIS_REST_URL=f"http://127.0.0.1:{free_port()}", KIS_REST_MAX_ATTEMPTS="1", KIS_REST_TIMEOUT="1"):
         status, body, _ = api("GET", f"/companies/{lg}/orderbook")
-    assert (status, body["code"]) == (503, "STREAM_UNAVAILABLE"), body
+    assert status == 200, body
+    assert body["data"] == {
+        "companyId": lg,
+        "symbol": "051910",
+        "asks": [],
+        "bids": [],
+        "totalAskQty": None,
+        "totalBidQty": None,
+        "timestamp": None,
+        "source": None,
+    }
+    assert r.get(keys.latest_orderbook("051910")) is None  # nothing cached: the next request asks KIS again

@@ -5,7 +5,7 @@ from chalice.app import Blueprint, Response
 from chalicelib.openapi import ID, operation
 from chalicelib.web import ok
 from kstock.companies import detail
-from kstock.errors import NotFound, StreamUnavailable
+from kstock.errors import NotFound
 from kstock.marketdata import orderbook
 from kstock.validation import parse_id
 
@@ -18,13 +18,14 @@ bp = Blueprint(__name__)
     tags=["companies", "realtime"],
     path={"companyId": ID},
     response=orderbook.OrderBookAnswer,
-    errors=[NotFound, StreamUnavailable],
+    errors=[NotFound],
 )
 def get_orderbook(companyId: str) -> Response:
     """Ten ask and ten bid levels (asks ascending from the best, bids descending), their totals and
     when the book was current. The streamer's latest (``source`` ws) while a WebSocket client
     subscribes to the symbol's book, else a KIS REST snapshot (``source`` poll), cached a few
-    seconds. 404 for an unknown company or an ELW; 503 when KIS cannot answer."""
+    seconds. When neither has one (KIS not answering) ``source`` is null and the levels empty.
+    404 for an unknown company or an ELW."""
     company_id = parse_id(companyId, "companyId")
     company, _ = detail.info(company_id)
     book = orderbook.company_book(company_id, company.symbol)

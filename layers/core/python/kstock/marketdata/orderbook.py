@@ -7,6 +7,10 @@ price TTL so a page that refreshes does not spend the app key's REST budget on e
 
 The stored JSON is the contract's ``orderbook`` message (docs/architecture.md) plus ``source``:
 ``ws`` (the realtime stream) or ``poll`` (a REST snapshot), as for ticks.
+
+When neither has a book (nothing streamed and KIS not answering) the answer says so with ``source``
+null and no levels, as the company detail answers a price it cannot know with null: the book is
+missing for now, the request was fine.
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ from redis.exceptions import RedisError
 
 from kstock import cache, keys
 from kstock.config import get_settings
-from kstock.errors import NotFound, StreamUnavailable
+from kstock.errors import NotFound
 from kstock.kis.errors import KisError, KisNotFound
 from kstock.kis.models import OrderBook
+from kstock.logs import get_logger
 from kstock.market.codes import InstrumentKind, classify
 from kstock.schemas import CamelModel
 
 Source = Literal["ws", "poll"]
+
+log = get_logger("kstock.marketdata.orderbook")
 
 
 def book_message(book: OrderBook, source: Source) -> dict[str, object]:
@@ -44,10 +51,12 @@ class OrderBookAnswer(CamelModel):
     symbol: str
     asks: list[list[int]] = Field(description="[price, quantity] pairs, best (lowest) first.")
     bids: list[list[int]] = Field(description="[price, quantity] pairs, best (highest) first.")
-    total_ask_qty: int
-    total_bid_qty: int
-    timestamp: str = Field(description="When the book was current (UTC ISO-8601).")
-    source: Source = Field(description="ws: the realtime stream; poll: a KIS REST snapshot.")
+    total_ask_qty: int | None = None
+    total_bid_qty: int | None = None
+    timestamp: str | None = Field(None, description="When the book was current (UTC ISO-8601).")
+    source: Source | None = Field(
+        None, description="ws: the realtime stream; poll: a KIS REST snapshot; null: no book right now (KIS down)."
+    )
 
 
 def _answer(company_id: int, message: dict[str, Any]) -> OrderBookAnswer:
@@ -71,7 +80,8 @@ def _cached(symbol: str) -> dict[str, Any] | None:
     return json.loads(raw) if raw else None
 
 
-def _snapshot(symbol: str) -> dict[str, Any]:
+def _snapshot(symbol: str) -> dict[str, Any] | None:
+    """The REST snapshot, cached; None when KIS cannot answer now."""
     from kstock.kis.rest import shared_client  # the REST client only when Redis has no book
 
     try:
@@ -79,7 +89,8 @@ def _snapshot(symbol: str) -> dict[str, Any]:
     except KisNotFound:
         raise NotFound(f"KIS has no order book for {symbol}") from None
     except KisError as exc:
-        raise StreamUnavailable(f"the order book of {symbol} is unavailable right now ({exc.code or 'KIS'})") from None
+        log.warning("order book snapshot failed", extra={"symbol": symbol, "error": str(exc)})
+        return None
     text = book_json(book, "poll")
     try:
         cache.client().set(keys.latest_orderbook(symbol), text, ex=get_settings().streamer_price_ttl)
@@ -90,8 +101,10 @@ def _snapshot(symbol: str) -> dict[str, Any]:
 
 def company_book(company_id: int, symbol: str) -> OrderBookAnswer:
     """The latest book of a company's ``symbol``; ``NOT_FOUND`` for an instrument KIS keeps no stock
-    book for (ELW), ``STREAM_UNAVAILABLE`` when neither Redis nor KIS can answer."""
+    book for (ELW); an answer without levels (``source`` null) when neither Redis nor KIS has one."""
     if classify(symbol).kind is InstrumentKind.ELW:
         raise NotFound(f"{symbol} is an ELW: kstock streams order books of stocks, ETFs and ETNs only")
-    message = _cached(symbol)
-    return _answer(company_id, message if message is not None else _snapshot(symbol))
+    message = _cached(symbol) or _snapshot(symbol)
+    if message is None:
+        return OrderBookAnswer(company_id=company_id, symbol=symbol, asks=[], bids=[])
+    return _answer(company_id, message)
