@@ -43,8 +43,11 @@ PASSWORD = "Bench#Start1"
 def _until(condition: Callable[[], object], limit: float, interval: float = 0.2) -> float | None:
     start = time.monotonic()
     while time.monotonic() - start < limit:
-        if condition():
-            return time.monotonic()
+        try:
+            if condition():
+                return time.monotonic()
+        except requests.RequestException:  # a stack busy loading the market may answer late: not yet
+            pass
         time.sleep(interval)
     return None
 
@@ -53,7 +56,7 @@ def _answers(api: str) -> bool:
     try:
         requests.get(f"{api}/health", timeout=2)
         return True
-    except requests.ConnectionError:
+    except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a slow first /health
         return False
 
 
