@@ -36,7 +36,9 @@ PORT_VARIABLES = (
 )
 # A symbol moves into or out of a KIS slot after wanting to for this long (default 30 s): short,
 # so that the flood step sees within seconds whether one user could push others off their slots.
-SUITE_SETTINGS = {"STREAMER_STABLE_SECONDS": "5"}
+# A stall shows after 10 s of silence (default 45 s, above KIS's PINGPONG interval): the suite's KIS
+# hang is 25 s under make test; the stack's symbols trade every second, so silence means the hang.
+SUITE_SETTINGS = {"STREAMER_STABLE_SECONDS": "5", "KIS_STALL_SECONDS": "10"}
 READY_BANNER = "kstock is up"
 STOPPING = "[up] stopping"
 

@@ -240,7 +240,7 @@ class Settings(BaseSettings):
         60.0, gt=0, description="Seconds between the streamer's comparisons of demand with the connection registry."
     )
     kis_stall_seconds: float = Field(
-        20.0, gt=0, description="No KIS frame and no PINGPONG for this long: the feed is stalled (clients, /health)."
+        45.0, gt=0, description="No KIS frame and no PINGPONG for this long: the feed is stalled (clients, /health)."
     )
 
     # -- SSE: GET /stream/stocks on the streamer's HTTP port (issue 18) ------------------------------
