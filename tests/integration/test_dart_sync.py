@@ -169,7 +169,14 @@ def test_filings_backfill_then_only_new_ones(database, dart, synced_codes, clock
         assert market_only.calls <= 2 * synced_codes.companies // 100 + 1 < len(due)
         assert market_only.changed == 2  # the two half-year reports
         assert sync.unbackfilled_symbols() == due
+        # A few never-searched companies show the daily run's own backfill searches as well as all ~2,500
+        # would (which cost the run a minute of stand-in calls): the others count as searched before.
+        never_searched = due[:3]
+        with psycopg.connect(database, row_factory=dict_row) as conn:
+            searched = [c["company_id"] for c in store.companies_with_corp_codes(conn, due[3:])]
+            store.mark_refreshed(conn, searched, store.FILINGS)
         daily = sync.sync_filings(dart, until=clock.now.date(), kinds=("A",))
+        assert sync.unbackfilled_symbols() == [] and daily.calls >= len(never_searched) + 1  # theirs + market-wide
         new = rows(
             database, "SELECT company_id, title FROM reports WHERE source = 'simulated' AND filed_on > %s", TODAY
         )
