@@ -98,6 +98,13 @@ def test_orderbook_channel_streams_paced_books_on_the_krx_ladder(sim, streamer, 
         assert streamer.publisher.stats.books - published > len(books)
         assert streamer.fanout.books.skipped > 0
 
+        def metrics() -> dict | None:  # the streamer reports its status every second
+            counted = requests.get(f"{cloud.http_url}/ws/metrics", timeout=30).json()["data"]["orderBooks"]
+            return counted if counted["sent"] >= len(books) and counted["skipped"] > 0 else None
+
+        reported = wait_for(metrics, 10, "/ws/metrics counting the books")
+        assert reported["published"] > reported["sent"] and reported["subscriptions"] >= 1
+
         # the REST route answers the streamed book while the stream holds it
         answer = requests.get(f"{cloud.http_url}/companies/{company_id(database, SYMBOL)}/orderbook", timeout=30)
         assert answer.status_code == 200, answer.text

@@ -33,6 +33,17 @@ class WatchlistEntry(CamelModel):
     reasons: list[str] = []
 
 
+class OrderBookMetrics(CamelModel):
+    """Order books (issue 18): what the streamer published and what the fan-out's pace let through."""
+
+    published: int = 0  # books the streamer published from KIS
+    symbols: int = 0  # symbols whose book some connection subscribes to
+    subscriptions: int = 0  # (connection, symbol) book subscriptions
+    sent: int = 0  # books queued to clients
+    skipped: int = 0  # books a newer one replaced while they waited for their turn
+    held: int = 0  # books waiting for their turn now
+
+
 class WsMetrics(CamelModel):
     streamer_running: bool
     connections: int
@@ -55,6 +66,7 @@ class WsMetrics(CamelModel):
     polled_symbols: list[str]
     watchlist: list[WatchlistEntry] = []
     signals: int = 0  # live buy signals delivered to the `signals` topic
+    order_books: OrderBookMetrics = OrderBookMetrics()
 
 
 def _iso(ts: float | None) -> str | None:
@@ -99,4 +111,13 @@ def collect() -> WsMetrics:
         polled_symbols=list(status.get("polled") or []),
         watchlist=[WatchlistEntry.model_validate(w) for w in status.get("watchlist") or []],
         signals=int(fanout.get("signals", 0)),
+        order_books=_books(status),
+    )
+
+
+def _books(status: dict[str, Any]) -> OrderBookMetrics:
+    books: dict[str, Any] = (status.get("fanout") or {}).get("books") or {}
+    return OrderBookMetrics(
+        published=int(status.get("booksPublished", 0)),
+        **{name: int(books.get(name, 0)) for name in ("symbols", "subscriptions", "sent", "skipped", "held")},
     )
