@@ -26,13 +26,14 @@ from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from kstock import indicators as ind
 from kstock.scans import rs, trend
 from kstock.scans import vcp as vcp_rules
 from kstock.scans.vcp import detect_vcp
 
-Panel = dict[str, np.ndarray]
+Panel = dict[str, npt.NDArray[Any]]
 
 
 def one_core() -> str:
@@ -73,12 +74,12 @@ def kstock_indicators(p: Panel) -> None:
     ind.stochastic(h, lo, c), ind.obv(c, v), ind.atr(h, lo, c)
 
 
-def kstock_trend_and_rs(p: Panel) -> np.ndarray:
+def kstock_trend_and_rs(p: Panel) -> npt.NDArray[Any]:
     rank = rs.rs_rank(p["close"])
     return trend.trend_template(p["close"], p["high"], p["low"], rank).passed
 
 
-def kstock_vcp(p: Panel) -> np.ndarray:
+def kstock_vcp(p: Panel) -> npt.NDArray[Any]:
     return detect_vcp(p["high"], p["low"], p["close"], p["volume"]).detected
 
 

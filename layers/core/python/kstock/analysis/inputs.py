@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from psycopg.rows import dict_row
 
 from kstock import db
@@ -172,7 +173,7 @@ def _periods(conn: Any, company_id: int) -> tuple[list[dict[str, Any]], list[dic
     return yearly, quarterly, quarter_growth
 
 
-def _bars(conn: Any, symbol: str) -> tuple[np.ndarray, ...]:
+def _bars(conn: Any, symbol: str) -> tuple[npt.NDArray[Any], ...]:
     rows = conn.execute(
         "SELECT bucket, high, low, close, volume FROM ohlcv_1d WHERE symbol = %s ORDER BY bucket DESC LIMIT %s",
         (symbol, SIGNAL_BARS),
@@ -181,7 +182,7 @@ def _bars(conn: Any, symbol: str) -> tuple[np.ndarray, ...]:
     return (*columns, np.array([r["bucket"] for r in rows], dtype=object))
 
 
-def _volatility(close: np.ndarray) -> float | None:
+def _volatility(close: npt.NDArray[Any]) -> float | None:
     """Annualised standard deviation of the last 60 daily returns, in %."""
     if len(close) < VOLATILITY_BARS + 1:
         return None

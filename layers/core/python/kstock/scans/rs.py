@@ -27,7 +27,7 @@ def weighted_return(close: npt.ArrayLike) -> FloatArray:
     c = np.asarray(close, dtype=np.float64)
     rows = c.reshape(-1, c.shape[-1])
     days = rows.shape[1]
-    out = np.full(rows.shape[0], np.nan)
+    out: FloatArray = np.full(rows.shape[0], np.nan)
     needed = QUARTER * len(WEIGHTS)
     if days <= needed:
         return out.reshape(c.shape[:-1])
@@ -37,7 +37,7 @@ def weighted_return(close: npt.ArrayLike) -> FloatArray:
         quarters = points[:, :-1] / points[:, 1:] - 1.0
     # Term by term rather than a matrix product: BLAS may block rows differently for a chunk and for the
     # whole universe, and a chunk must reproduce the universe's numbers bit for bit to rank the same.
-    weighted = sum((w * quarters[:, q] for q, w in enumerate(WEIGHTS)), start=np.zeros(rows.shape[0]))
+    weighted: FloatArray = sum((w * quarters[:, q] for q, w in enumerate(WEIGHTS)), start=np.zeros(rows.shape[0]))
     out = np.where(usable, weighted, np.nan)
     return out.reshape(c.shape[:-1])
 

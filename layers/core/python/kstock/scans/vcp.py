@@ -152,7 +152,7 @@ def detect_vcp(
 
     # The longest qualifying run of the last n contractions, n = 4, 3, 2.
     shrinking = depth[:, 1:] < depth[:, :-1]  # slot j shallower than slot j - 1
-    count = np.zeros(rows, dtype=np.int64)
+    count: npt.NDArray[np.int64] = np.zeros(rows, dtype=np.int64)
     for n in range(MAX_CONTRACTIONS, 1, -1):
         first = depth[:, keep - n]
         fits = shrinking[:, keep - n :].all(axis=1) & (first >= FIRST_DEPTH[0]) & (first <= FIRST_DEPTH[1])
