@@ -295,22 +295,28 @@ class Streamer:
         return clients, watchlist
 
     async def _demand(self) -> None:
-        connects_seen = 0
+        snapshotted = 0  # the KIS connect whose snapshot went out
         while not self._stopping.is_set():
             wanted = await self._read_demand()  # None: unknown this round, the plan stays
             if wanted is not None:
                 clients, watchlist = wanted
                 await self._apply(self.planner.demand(clients, self.options.default_symbols, watchlist))
             connects = self.websocket.snapshot().connects
-            if connects > 1 and connects != connects_seen:
-                # a reconnect: refresh every streamed symbol over REST so no client keeps a stale price
+            # Every KIS connect, the first of this process included: a restarted streamer's clients were
+            # the old process's and missed what it did not send. Once the fan-out can reach them (its index
+            # rebuilt), refresh every streamed symbol over REST so no client keeps a stale price.
+            if connects > snapshotted and self._fanout_ready():
                 await self._snapshot(sorted(s for s in self.planner.streamed if book_symbol(s) is None))
-            connects_seen = connects
+                snapshotted = connects
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.options.plan_interval)
             except TimeoutError:
                 pass
+
+    def _fanout_ready(self) -> bool:
+        """The fan-out would deliver a message now (no fan-out: Redis subscribers get it anyway)."""
+        return self.fanout is None or self.fanout.ready.is_set()
 
     async def _apply(self, scores: dict[str, float]) -> None:
         plan = self.planner.plan(scores, time.monotonic())
