@@ -274,42 +274,65 @@ def _connection() -> Connection:
     return _connections[key]
 
 
-def _add_one(model: type[_ConnectionItem], connection_id: str, sk: str, expiry: timedelta) -> bool:
-    """Write one subscription item if the connection is live and it is new; whether it was new.
+# DynamoDB takes at most 100 actions a transaction: the META check and two items (owner, mirror) per name
+NAMES_PER_TRANSACTION = 49
+TRANSACTION_CONFLICT_RETRIES = 5  # another transaction on the same items (the META check): try again
 
-    One transaction: the ``META`` item must exist (else :class:`ConnectionGone`) and the item must
-    not (a retry finds it and counts nothing).
+
+def _cancellations(exc: TransactWriteError) -> list[str | None]:
+    return [getattr(reason, "code", None) if reason else None for reason in exc.cancellation_reasons or []]
+
+
+def _add_chunk(model: type[_ConnectionItem], connection_id: str, prefix: str, names: list[str]) -> list[str]:
+    """Write the subscription items of ``names`` (at most :data:`NAMES_PER_TRANSACTION`) in one
+    transaction; return the names that were new.
+
+    The transaction holds a ``ConditionCheck`` that the connection's ``META`` item exists (else
+    :class:`ConnectionGone`), and per name the owner item ``CONN#{id}/{prefix}{name}`` (only if absent:
+    a retry finds it and counts nothing) with its mirror ``{prefix}{name}/CONN#{id}``. Both or neither:
+    a ``$disconnect`` (which deletes ``META`` first, then lists the owner items) can never leave a mirror
+    of a removed connection behind.
     """
-    try:
-        with TransactWrite(connection=_connection()) as transaction:
-            transaction.condition_check(model, f"{CONN}{connection_id}", META, condition=model.pk.exists())
-            transaction.save(
-                model(f"{CONN}{connection_id}", sk, expires_at=expiry), condition=model.pk.does_not_exist()
-            )
-    except TransactWriteError as exc:
-        reasons = [getattr(reason, "code", None) if reason else None for reason in exc.cancellation_reasons or []]
-        if reasons and reasons[0] == "ConditionalCheckFailed":
-            raise ConnectionGone(connection_id) from None
-        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-            return False
-        raise
-    return True
+    expiry = _expiry()
+    pending = list(names)
+    conflicts = 0
+    while pending:
+        try:
+            with TransactWrite(connection=_connection()) as transaction:
+                transaction.condition_check(model, f"{CONN}{connection_id}", META, condition=model.pk.exists())
+                for name in pending:  # puts keep their order: the owner of pending[i] is action 1 + 2i
+                    owner = model(f"{CONN}{connection_id}", f"{prefix}{name}", expires_at=expiry)
+                    transaction.save(owner, condition=model.pk.does_not_exist())
+                    transaction.save(model(f"{prefix}{name}", f"{CONN}{connection_id}", expires_at=expiry))
+        except TransactWriteError as exc:
+            reasons = _cancellations(exc)
+            if reasons and reasons[0] == "ConditionalCheckFailed":
+                raise ConnectionGone(connection_id) from None
+            held = {name for i, name in enumerate(pending) if _reason(reasons, 1 + 2 * i) == "ConditionalCheckFailed"}
+            if held:  # subscribed already (a retried request): write the others, count only them
+                pending = [name for name in pending if name not in held]
+                continue
+            conflicts += 1
+            if "TransactionConflict" in reasons and conflicts <= TRANSACTION_CONFLICT_RETRIES:
+                time.sleep(0.05 * conflicts)  # back off: the other transaction finishes in milliseconds
+                continue
+            raise
+        return pending
+    return []
+
+
+def _reason(reasons: list[str | None], index: int) -> str | None:
+    return reasons[index] if index < len(reasons) else None
 
 
 def _add(connection_id: str, prefix: str, names: Iterable[str], existing: Iterable[str]) -> list[str]:
+    """Subscribe to the names not in ``existing``, a transaction per :data:`NAMES_PER_TRANSACTION`."""
     model = _model()
-    expiry = _expiry()
     known = set(existing)
+    wanted = [name for name in dict.fromkeys(names) if name not in known]
     added: list[str] = []
-    for name in dict.fromkeys(names):
-        if name in known:
-            continue
-        if _add_one(model, connection_id, f"{prefix}{name}", expiry):
-            added.append(name)
-    if added:
-        with model.batch_write() as batch:  # the mirror items the fan-out queries; puts are idempotent
-            for name in added:
-                batch.save(model(f"{prefix}{name}", f"{CONN}{connection_id}", expires_at=expiry))
+    for start in range(0, len(wanted), NAMES_PER_TRANSACTION):
+        added += _add_chunk(model, connection_id, prefix, wanted[start : start + NAMES_PER_TRANSACTION])
     return added
 
 
