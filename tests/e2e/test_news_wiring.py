@@ -164,13 +164,19 @@ def test_a_spent_daily_quota_is_acknowledged_not_retried(cloud, naver, lg):
             conn.execute("DELETE FROM naver_quota WHERE app = %s", (quota.app,))
 
 
-def test_the_schedule_queues_one_query_per_company_and_industry(cloud, sqs, database):
+def test_the_schedule_queues_the_largest_companies_a_turn_of_the_rest_and_every_industry(cloud, sqs, database):
     probe = sqs.create_queue(QueueName="news-wiring-schedule-probe")["QueueUrl"]
     from support.envs import environment
 
-    with environment(NEWS_QUEUE_URL=probe, AWS_ENDPOINT_URL=cloud.endpoint, AWS_REGION="ap-northeast-2"):
+    with environment(
+        NEWS_QUEUE_URL=probe,
+        AWS_ENDPOINT_URL=cloud.endpoint,
+        AWS_REGION="ap-northeast-2",
+        NEWS_TOP_COMPANIES="20",
+        NEWS_ROTATING_COMPANIES="7",
+    ):
         result = load_handler("chalicelib.handlers.jobs.news.schedule")({}, None)
-    expected = scalar("SELECT count(*) FROM companies WHERE kind = 'STOCK'") + scalar("SELECT count(*) FROM industries")
+    expected = 20 + 7 + scalar("SELECT count(*) FROM industries")  # within the quota: not every company each run
     assert result == {"queries": expected, "sent": expected}
     received: list[dict[str, Any]] = []
 

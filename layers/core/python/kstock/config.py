@@ -151,6 +151,12 @@ class Settings(BaseSettings):
         "https://openapi.naver.com", description="Base URL of the Naver search API (a stand-in or proxy locally)."
     )
     naver_daily_quota: int = Field(25_000, ge=1, description="Naver search calls allowed per KST day.")
+    news_top_companies: int = Field(
+        100, ge=0, description="Largest companies (by market cap) every news schedule run asks Naver about."
+    )
+    news_rotating_companies: int = Field(
+        40, ge=0, description="Further companies per news run, in turn, so every company comes round (~1 day)."
+    )
     dart_api_url: str = Field(
         "https://opendart.fss.or.kr/api", description="Base URL of the OpenDART API (a stand-in or proxy locally)."
     )
