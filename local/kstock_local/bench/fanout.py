@@ -46,7 +46,7 @@ import psutil
 
 from kstock import keys
 from kstock.eventloop import run_event_loop
-from kstock_local.embedded import EmbeddedRedis, free_port, port_open
+from kstock_local.embedded import EmbeddedPostgres, EmbeddedRedis, free_port, port_open
 from kstock_local.kis_sim.credentials import simulator_environment
 
 if TYPE_CHECKING:
@@ -216,7 +216,19 @@ def bench_fanout(
     with tempfile.TemporaryDirectory(prefix="kstock-bench-fanout-") as tmp:
         cache = EmbeddedRedis(Path(tmp) / "redis", persist=False)
         cache.start()
+        # The handlers read Postgres: $connect checks every token against revoked_tokens (issue 17)
+        # and a subscribe refuses symbols the companies table does not list. Without a database
+        # each connect waits out the pool's timeout and is refused.
+        database = EmbeddedPostgres(Path(tmp) / "pg", delete_on_stop=True)
         try:
+            from kstock.companies.reference import seed as seed_reference
+            from kstock.db import connect
+            from kstock.db.migrate import migrate
+
+            database_url = database.start()
+            migrate(database_url)
+            with connect(database_url) as conn:
+                seed_reference(conn)
             import redis
 
             r = redis.Redis.from_url(cache.url, decode_responses=True)
@@ -258,7 +270,8 @@ def bench_fanout(
             )
             urls = json.loads(_ready_line(procs["simulator"], "the simulator"))
             procs["cloud"] = _spawn(
-                [sys.executable, "-m", "kstock_local.bench.fanout", "cloud", "--endpoint", endpoint], quiet
+                [sys.executable, "-m", "kstock_local.bench.fanout", "cloud", "--endpoint", endpoint],
+                {**quiet, "DATABASE_URL": database_url},
             )
             ws_url = json.loads(_ready_line(procs["cloud"], "the local cloud"))["ws_url"]
             # The clients connect and subscribe first, the streamer starts after: its fan-out then
@@ -286,6 +299,7 @@ def bench_fanout(
             )
             setup_started = time.monotonic()
             _ready_line(procs["clients"], "the clients", timeout=900)
+            _subscribe_in_bulk(plan, endpoint)
             setup_seconds = time.monotonic() - setup_started
             streamer_env = {
                 **quiet,
@@ -355,6 +369,7 @@ def bench_fanout(
             for name in ("clients", "streamer", "cloud", "simulator", "moto"):
                 _stop(procs.get(name))
             cache.stop()
+            database.stop()
     result = _analyse(scenario, plan, received, records, t0, t1, before, after)
     result.update(
         setup_seconds=round(setup_seconds, 1),
@@ -384,6 +399,38 @@ def _plan(scenario: Scenario, symbols: list[str], seed: int) -> list[dict[str, A
             message["windowMs"] = scenario.window_ms
         plan.append({"token": tokens.issue(100_000 + i), "subscribe": message})
     return plan
+
+
+def _subscribe_in_bulk(plan: list[dict[str, Any]], endpoint: str) -> None:
+    """Every client's subscription, written to the registry in batch writes.
+
+    Not through the subscribe handler: it writes a transaction per symbol (the ``META`` condition,
+    issue 17), and moto's TransactWriteItems deep-copies every table on each call (quadratic in
+    the registry's size, and racy under its threaded server: 500s "dictionary changed size").
+    The fan-out does not care how the rows got there: it starts after the set-up and rebuilds
+    its index from the registry (the restart path). The plan's subscribe messages give the symbols.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from kstock.auth import tokens
+    from kstock.config import reload_settings
+    from kstock.realtime import registry
+
+    os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
+    reload_settings()
+    users = [tokens.decode(entry["token"]).user_id for entry in plan]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        connections = list(pool.map(registry.user_connections, users))
+    first = plan[0]["subscribe"]
+    wanted: dict[str, list[str]] = {}
+    for entry, ids in zip(plan, connections, strict=True):
+        if len(ids) != 1:
+            raise RuntimeError(f"expected one connection per bench user, found {ids}")
+        wanted[ids[0]] = entry["subscribe"]["symbols"]
+    chunk = 100  # BatchGet takes 100 keys
+    items = list(wanted.items())
+    for start in range(0, len(items), chunk):
+        registry.bulk_subscribe(dict(items[start : start + chunk]), mode=first["mode"], window_ms=first.get("windowMs"))
 
 
 # -- analysis -------------------------------------------------------------------------------------------
@@ -544,17 +591,7 @@ async def _run_clients(ws_url: str, plan_path: Path, out_path: Path) -> None:
                     if attempt == 4:
                         raise
                     await asyncio.sleep(0.5)
-            sockets.append(ws)
-            await ws.send_str(json.dumps(entry["subscribe"]))
-            while True:
-                message = await asyncio.wait_for(ws.receive(), 60)
-                if message.type != aiohttp.WSMsgType.TEXT:
-                    raise RuntimeError(f"client {i}: socket closed during subscribe")
-                if '"subscribed"' in message.data:
-                    break
-                if '"error"' in message.data:
-                    raise RuntimeError(f"client {i}: {message.data}")
-                logs[i].append((time.time(), message.data))
+            sockets.append(ws)  # subscribed by the driver in bulk (_subscribe_in_bulk), not by a message
         return asyncio.create_task(read(ws, logs[i]))
 
     readers = await asyncio.gather(*(client(i, e) for i, e in enumerate(plan)))
