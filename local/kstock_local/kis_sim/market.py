@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import bisect
+import functools
+import hashlib
 import itertools
 import math
 import random
@@ -24,10 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+import numpy as np
+import numpy.typing as npt
+
 from kstock.companies.reference import load_companies, load_indices
 from kstock.market.calendar import KST, Session, previous_trading_day, session_at, trading_days, trading_hours
 from kstock_local.kis_sim.themes import THEMES, Theme
-from kstock_local.kis_sim.ticksize import ELW_TICK, price_limits, round_to_tick
+from kstock_local.kis_sim.ticksize import ELW_TICK, price_limits, price_limits_array, round_to_tick, round_to_tick_array
 
 SESSION_SECONDS = 6.5 * 3600  # 09:00-15:30
 
@@ -595,34 +600,72 @@ class Market:
     def _make_history(
         self, symbol: str, last_close: float, vol: float, base_volume: int, *, ticks: bool, elw: bool = False
     ) -> list[DayBar]:
-        rng = random.Random(f"{self.seed}:{symbol}:{self.session_day.isoformat()}:history")
-        start = self.session_day - timedelta(days=self.history_days)
-        days = trading_days(start, self.session_day - timedelta(days=1))
+        """A random walk backwards from ``last_close``, vectorised: the whole market (2,500 companies) is
+        built on the simulator's event loop the first time each is asked, so a company costs a few numpy
+        calls rather than ~800 iterations of scalar rounding and sampling."""
+        rng = np.random.default_rng(_history_seed(f"{self.seed}:{symbol}:{self.session_day.isoformat()}:history"))
+        days = _history_days(self.session_day - timedelta(days=self.history_days), self.session_day)
+        count = len(days)
 
-        def fit(price: float) -> float:
-            return round_to_tick(price, elw) if ticks else round(price, 2)
+        def fit(prices: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+            if ticks:
+                return round_to_tick_array(prices, elw).astype(np.float64)
+            return np.round(prices, 2)
 
-        closes: list[float] = [0.0] * len(days)
-        close = fit(float(last_close))
-        for i in range(len(days) - 1, -1, -1):
-            closes[i] = close
-            close = fit(close / (1 + max(-0.25, min(0.25, rng.gauss(0.0003, vol)))))
-        bars, prev = [], close
-        lower: float
-        upper: float
-        for day, close in zip(days, closes, strict=True):
-            if elw:  # ELWs have no daily price limit
-                lower, upper = ELW_TICK, 10**9
-            else:
-                lower, upper = price_limits(int(prev)) if ticks else (prev * 0.7, prev * 1.3)
-            opened = min(upper, max(lower, fit(prev * (1 + rng.gauss(0, vol / 3)))))
-            high = min(upper, max(opened, close, fit(max(opened, close) * (1 + abs(rng.gauss(0, vol / 2))))))
-            low = max(lower, min(opened, close, fit(min(opened, close) * (1 - abs(rng.gauss(0, vol / 2))))))
-            change = abs(close / prev - 1) if prev else 0
-            volume = max(1, int(base_volume * rng.lognormvariate(0, 0.35) * (1 + 8 * change)))
-            bars.append(DayBar(day, opened, high, low, close, volume, int(volume * (opened + high + low + close) / 4)))
-            prev = close
-        return bars
+        # closes[k] for k = -1 .. count-1: the day before the first bar, then each bar's close. The walk goes
+        # back from the last close, which each earlier close divides by the day's return (capped at 25%,
+        # inside the 30% daily limit); prices are rounded once each, not compounded through the rounding.
+        returns = 1 + np.clip(rng.normal(0.0003, vol, count), -0.25, 0.25)
+        back = np.concatenate(([1.0], np.cumprod(returns[::-1])))
+        walk = fit(float(last_close) / back)[::-1]
+        prev, closes = walk[:-1], walk[1:]
+
+        lower: npt.NDArray[np.float64]
+        upper: npt.NDArray[np.float64]
+        if elw:  # ELWs have no daily price limit
+            lower, upper = np.full(count, float(ELW_TICK)), np.full(count, 1e9)
+        elif ticks:
+            low_limit, high_limit = price_limits_array(prev.astype(np.int64))
+            lower, upper = low_limit.astype(np.float64), high_limit.astype(np.float64)
+        else:
+            lower, upper = prev * 0.7, prev * 1.3
+        opened = np.clip(fit(prev * (1 + rng.normal(0, vol / 3, count))), lower, upper)
+        top, bottom = np.maximum(opened, closes), np.minimum(opened, closes)
+        high = np.minimum(upper, np.maximum(top, fit(top * (1 + np.abs(rng.normal(0, vol / 2, count))))))
+        low = np.maximum(lower, np.minimum(bottom, fit(bottom * (1 - np.abs(rng.normal(0, vol / 2, count))))))
+        safe_prev = np.where(prev != 0, prev, 1.0)
+        change = np.where(prev != 0, np.abs(closes / safe_prev - 1), 0.0)
+        volume = np.maximum(1, np.floor(base_volume * rng.lognormal(0, 0.35, count) * (1 + 8 * change)))
+        value = np.floor(volume * (opened + high + low + closes) / 4)
+
+        # plain ints (stocks, ELWs) or floats (indices) in the bars, as the JSON encoders and tests expect
+        def column(values: npt.NDArray[np.float64]) -> list[float]:
+            return values.astype(np.int64).tolist() if ticks else values.tolist()  # type: ignore[no-any-return]
+
+        return [
+            DayBar(day, o, h, lo, c, v, va)
+            for day, o, h, lo, c, v, va in zip(
+                days,
+                column(opened),
+                column(high),
+                column(low),
+                column(closes),
+                volume.astype(np.int64).tolist(),
+                value.astype(np.int64).tolist(),
+                strict=True,
+            )
+        ]
+
+
+def _history_seed(key: str) -> int:
+    """A stable 64-bit seed for numpy from the history's key (``hash`` of a str changes per process)."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+
+
+@functools.lru_cache(maxsize=8)
+def _history_days(start: date, session_day: date) -> tuple[date, ...]:
+    """The KRX trading days from ``start`` to the day before the session: the same for every company."""
+    return tuple(trading_days(start, session_day - timedelta(days=1)))
 
 
 def aggregate(bars: list[DayBar], period: str) -> list[DayBar]:
