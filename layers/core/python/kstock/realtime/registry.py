@@ -17,9 +17,10 @@ exist (a conditional put), and as *removed* only when a conditional delete reall
 a retried or duplicated request (or ``$disconnect`` racing the fan-out's 410 clean-up) reports
 each change once and the demand counts built on these answers never double.
 
-Cannot leak (issue 17, finding 4): a subscription item is written only in a transaction whose
-condition is that the connection's ``META`` item exists, so nothing is subscribed (or counted) for
-a connection already removed. Only the remover that deleted ``META`` cleans the connection's
+Cannot leak (issue 17, finding 4): a subscription's owner item and its mirror are written only in
+a transaction whose condition is that the connection's ``META`` item exists (49 names a
+transaction), so nothing is subscribed (or counted, or left for the fan-out) for a connection
+already removed. Only the remover that deleted ``META`` cleans the connection's
 items up, after the delete (no subscription can be added any more), and it reports exactly the
 items its conditional deletes removed; a second remover touches nothing.
 """
