@@ -17,7 +17,9 @@ from kstock.scans.rs import rank_against, weighted_return
 
 @pytest.fixture(scope="module")
 def kosdaq(database):
-    symbols = symbols_of("KOSDAQ")
+    # The 100 a default KOSDAQ scan takes (maxTickers 100; no market caps in the test database, so by
+    # symbol), each with its own daily history.
+    symbols = symbols_of("KOSDAQ")[:100]
     with daily_bars(symbols) as bars, an_elw() as elw, environment(**no_kis()):
         reload_settings()
         with db.transaction() as conn:
@@ -52,6 +54,8 @@ def test_the_universe_follows_market_elw_market_cap_and_max_tickers(kosdaq):
         assert set(symbols) < set(everything) and set(symbols_of("KOSPI")) < set(everything)
         big = service.universe(conn, service.ScanRequest(market="ALL", min_market_cap=10**15, exclude_elw=False))
         assert big == ["57LA24"]
+        kospi = service.universe(conn, service.ScanRequest(market="KOSPI", max_tickers=5000))
+        assert "0030R0" in kospi  # a stock whose code carries a letter (KRX codes since 2024) is no ELW
 
 
 def test_a_chunk_counts_once_and_the_last_one_completes_the_run(kosdaq):

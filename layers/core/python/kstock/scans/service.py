@@ -86,7 +86,7 @@ def universe(conn: Any, request: ScanRequest) -> list[str]:
     clauses = ["market = ANY(%s)"]
     params: list[Any] = [markets]
     if request.exclude_elw:
-        clauses.append("kind <> 'ELW' AND symbol ~ '^[0-9]+$'")  # ELW codes carry letters (seed 001)
+        clauses.append("kind <> 'ELW'")  # by kind: stock codes carry letters too since 2024 (0030R0)
     if request.min_market_cap is not None:
         clauses.append("market_cap >= %s")
         params.append(request.min_market_cap)
