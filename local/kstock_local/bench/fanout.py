@@ -299,6 +299,7 @@ def bench_fanout(
             )
             setup_started = time.monotonic()
             _ready_line(procs["clients"], "the clients", timeout=900)
+            connect_seconds = time.monotonic() - setup_started
             _subscribe_in_bulk(plan, endpoint)
             setup_seconds = time.monotonic() - setup_started
             streamer_env = {
@@ -373,6 +374,7 @@ def bench_fanout(
     result = _analyse(scenario, plan, received, records, t0, t1, before, after)
     result.update(
         setup_seconds=round(setup_seconds, 1),
+        connect_seconds=round(connect_seconds, 1),
         rss_mb={k: round(v) for k, v in peaks.items()},
         queued_at_end=after.get("queued"),
         cpu_percent=cpu,
@@ -410,27 +412,17 @@ def _subscribe_in_bulk(plan: list[dict[str, Any]], endpoint: str) -> None:
     The fan-out does not care how the rows got there: it starts after the set-up and rebuilds
     its index from the registry (the restart path). The plan's subscribe messages give the symbols.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     from kstock.auth import tokens
     from kstock.config import reload_settings
     from kstock.realtime import registry
 
     os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local")
     reload_settings()
-    users = [tokens.decode(entry["token"]).user_id for entry in plan]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        connections = list(pool.map(registry.user_connections, users))
+    wanted = {tokens.decode(entry["token"]).user_id: entry["subscribe"]["symbols"] for entry in plan}
     first = plan[0]["subscribe"]
-    wanted: dict[str, list[str]] = {}
-    for entry, ids in zip(plan, connections, strict=True):
-        if len(ids) != 1:
-            raise RuntimeError(f"expected one connection per bench user, found {ids}")
-        wanted[ids[0]] = entry["subscribe"]["symbols"]
-    chunk = 100  # BatchGet takes 100 keys
-    items = list(wanted.items())
-    for start in range(0, len(items), chunk):
-        registry.bulk_subscribe(dict(items[start : start + chunk]), mode=first["mode"], window_ms=first.get("windowMs"))
+    found = registry.bulk_subscribe(wanted, mode=first["mode"], window_ms=first.get("windowMs"))
+    if len(found) != len(wanted):
+        raise RuntimeError(f"{len(wanted) - len(found)} bench clients have no live connection in the registry")
 
 
 # -- analysis -------------------------------------------------------------------------------------------
@@ -519,7 +511,7 @@ def _print(name: str, scenario: Scenario, seconds: float, result: dict[str, Any]
     print(
         f"fan-out bench '{name}': {scenario.clients} clients x {scenario.per_client} of {scenario.symbols} symbols, "
         f"{scenario.mode} mode{window}, simulator {scenario.rate:g} trades/s, {seconds:g}s measured "
-        f"(setup {result['setup_seconds']}s)"
+        f"(setup {result['setup_seconds']}s, {result['connect_seconds']}s of it connecting)"
     )
     print(f"  trades observed          {result['trades_per_s']}/s")
     print(f"  delivered                {result['messages_per_s']} messages/s carrying {result['ticks_per_s']} ticks/s")

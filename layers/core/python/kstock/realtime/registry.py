@@ -412,30 +412,38 @@ def remove(connection_id: str) -> Removed:
 # -- bulk loading (benches) ---------------------------------------------------------------------
 
 
-def bulk_subscribe(wanted: dict[str, list[str]], *, mode: str, window_ms: int | None) -> int:
-    """Set the delivery mode of many live connections and subscribe each to its symbols, in batch
-    writes (25 items a request) instead of a transaction per symbol; returns the items written.
+def bulk_subscribe(wanted: dict[int, list[str]], *, mode: str, window_ms: int | None) -> dict[int, str]:
+    """Subscribe the live connection of each user in ``wanted`` to its symbols and set its delivery
+    mode, in one Scan and batch writes (25 items a request) instead of Queries and a transaction per
+    symbol; returns user -> connection id.
 
-    For loading a registry at scale (``kstock bench fanout``), not for the handlers: it has none of
-    the per-item conditions that keep demand counted once, and it counts no demand. A connection
-    whose ``META`` is gone is skipped. Its ``META`` is rewritten whole (read just before).
+    For loading a registry at scale (``kstock bench fanout``, one connection per user), not for the
+    handlers: it has none of the per-item conditions that keep demand counted once, and it counts no
+    demand. A user with no live connection is left out. ``META`` items are rewritten whole.
     """
     if mode not in MODES:
         raise ValueError(f"unknown delivery mode {mode!r}")
     model = _model()
     expiry = _expiry()
-    live = {item.pk.removeprefix(CONN): item for item in model.batch_get([(f"{CONN}{cid}", META) for cid in wanted])}
-    written = 0
+    users: dict[int, str] = {}
+    metas: dict[str, _ConnectionItem] = {}
+    for item in model.scan():  # the whole table once: cheaper than a Query and a BatchGet per user
+        if _expired(item):
+            continue
+        if item.pk.startswith(USER) and int(item.pk.removeprefix(USER)) in wanted:
+            users[int(item.pk.removeprefix(USER))] = item.sk.removeprefix(CONN)
+        elif item.pk.startswith(CONN) and item.sk == META:
+            metas[item.pk.removeprefix(CONN)] = item
+    found = {user: cid for user, cid in users.items() if cid in metas}
     with model.batch_write() as batch:
-        for cid, meta in live.items():
+        for user, cid in found.items():
+            meta = metas[cid]
             meta.mode, meta.window_ms, meta.expires_at = mode, window_ms, expiry
             batch.save(meta)
-            for symbol in dict.fromkeys(wanted[cid]):
+            for symbol in dict.fromkeys(wanted[user]):
                 batch.save(model(f"{CONN}{cid}", f"{SYMBOL}{symbol}", expires_at=expiry))
                 batch.save(model(f"{SYMBOL}{symbol}", f"{CONN}{cid}", expires_at=expiry))
-                written += 2
-            written += 1
-    return written
+    return found
 
 
 # -- the source of truth for demand (rebuilds and the reconciler) ----------------------------------
