@@ -295,24 +295,32 @@ class Streamer:
         return clients, watchlist
 
     async def _demand(self) -> None:
-        snapshotted = 0  # the KIS connect whose snapshot went out
+        connects_seen = 0
+        quoted: set[str] = set()  # streamed symbols whose snapshot went out since the last KIS connect
         while not self._stopping.is_set():
             wanted = await self._read_demand()  # None: unknown this round, the plan stays
             if wanted is not None:
                 clients, watchlist = wanted
                 await self._apply(self.planner.demand(clients, self.options.default_symbols, watchlist))
+            # After every KIS connect, the first of this process included (a restarted streamer's clients
+            # were the old process's and missed what it never sent), one REST quote of every streamed
+            # symbol, so no client keeps a stale price: once the fan-out can reach them (its index rebuilt),
+            # and for a symbol whose slot the paced plan gives later in this connect, when it gets it.
             connects = self.websocket.snapshot().connects
-            # Every KIS connect, the first of this process included: a restarted streamer's clients were
-            # the old process's and missed what it did not send. Once the fan-out can reach them (its index
-            # rebuilt), refresh every streamed symbol over REST so no client keeps a stale price.
-            if connects > snapshotted and self._fanout_ready():
-                await self._snapshot(sorted(s for s in self.planner.streamed if book_symbol(s) is None))
-                snapshotted = connects
+            if connects != connects_seen:
+                connects_seen, quoted = connects, set()
+            if connects and self._fanout_ready():
+                due = sorted(self._trade_slots() - quoted)
+                quoted.update(due)  # tried once, like the poller: a KIS that does not answer is not asked again
+                await self._snapshot(due)
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.options.plan_interval)
             except TimeoutError:
                 pass
+
+    def _trade_slots(self) -> set[str]:
+        return {s for s in self.planner.streamed if book_symbol(s) is None}
 
     def _fanout_ready(self) -> bool:
         """The fan-out would deliver a message now (no fan-out: Redis subscribers get it anyway)."""
