@@ -364,9 +364,12 @@ class Streamer:
         return await self.publisher.publish_message(message)
 
     async def _snapshot(self, symbols: list[str]) -> None:
-        for symbol in symbols:
-            if await self._quote(symbol):
-                self.snapshots += 1
+        quoted = [symbol for symbol in symbols if await self._quote(symbol)]
+        self.snapshots += len(quoted)
+        if symbols:
+            log.info(
+                "snapshot after KIS connect %d: quoted %s of %s", self.websocket.snapshot().connects, quoted, symbols
+            )
 
     async def _poll(self) -> None:
         position = 0
