@@ -162,3 +162,15 @@ def test_cancelled_transactions_lose_no_concurrent_write(table):
     assert sorted(registry.subscriptions(live)[0]) == SYMBOLS
     assert sorted(s for s in SYMBOLS if registry.subscribers_of(s) == [live]) == SYMBOLS
     registry.remove(live)
+
+
+def test_an_unsubscribe_reports_what_it_removed_and_clears_every_mirror(table):
+    connection = new_connection()
+    assert registry.add_symbols(connection, SYMBOLS[:60]) == SYMBOLS[:60]
+    assert registry.remove_symbols(connection, SYMBOLS[:10]) == SYMBOLS[:10]
+    # a retried unsubscribe over held and no longer held names: only the held ones count, in two transactions
+    assert registry.remove_symbols(connection, SYMBOLS[:60]) == SYMBOLS[10:60]
+    assert registry.remove_symbols(connection, SYMBOLS[:60]) == []
+    assert registry.subscriptions(connection) == ([], [])
+    assert all(registry.subscribers_of(symbol) == [] for symbol in SYMBOLS[:60])
+    registry.remove(connection)

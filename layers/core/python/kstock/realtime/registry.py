@@ -337,19 +337,38 @@ def _add(connection_id: str, prefix: str, names: Iterable[str], existing: Iterab
     return added
 
 
-def _remove(connection_id: str, prefix: str, names: Iterable[str]) -> list[str]:
-    model = _model()
-    removed: list[str] = []
-    for name in dict.fromkeys(names):
+def _remove_chunk(model: type[_ConnectionItem], connection_id: str, prefix: str, names: list[str]) -> list[str]:
+    """Delete the subscription items of ``names`` in one transaction; return those whose owner item it
+    deleted. The owner's delete is conditional (a racing remover reports each once); the mirror goes
+    whether or not the owner was there (a crashed earlier try may have left it)."""
+    pending, absent = list(names), list[str]()
+    while True:
         try:
-            model(f"{CONN}{connection_id}", f"{prefix}{name}").delete(condition=model.pk.exists())
-        except DeleteError as exc:
-            if not _conditional_failure(exc):
+            with TransactWrite(connection=_connection()) as transaction:
+                for name in pending:  # deletes keep their order: the owner of pending[i] is action 2i
+                    owner = model(f"{CONN}{connection_id}", f"{prefix}{name}")
+                    transaction.delete(owner, condition=model.pk.exists())
+                    transaction.delete(model(f"{prefix}{name}", f"{CONN}{connection_id}"))
+                for name in absent:
+                    transaction.delete(model(f"{prefix}{name}", f"{CONN}{connection_id}"))
+        except TransactWriteError as exc:
+            reasons = _cancellations(exc)
+            gone = {name for i, name in enumerate(pending) if _reason(reasons, 2 * i) == "ConditionalCheckFailed"}
+            if not gone:
                 raise
-        else:
-            removed.append(name)
-        # the mirror goes whether or not we deleted the owner item (a crashed earlier try may have left it)
-        model(f"{prefix}{name}", f"{CONN}{connection_id}").delete()
+            pending = [name for name in pending if name not in gone]
+            absent += sorted(gone)
+            continue
+        return pending
+
+
+def _remove(connection_id: str, prefix: str, names: Iterable[str]) -> list[str]:
+    """Unsubscribe; the names this call really removed (a transaction per :data:`NAMES_PER_TRANSACTION`)."""
+    model = _model()
+    wanted = list(dict.fromkeys(names))
+    removed: list[str] = []
+    for start in range(0, len(wanted), NAMES_PER_TRANSACTION):
+        removed += _remove_chunk(model, connection_id, prefix, wanted[start : start + NAMES_PER_TRANSACTION])
     return removed
 
 
