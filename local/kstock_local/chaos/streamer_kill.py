@@ -12,6 +12,7 @@ import time
 from kstock_local.chaos.context import WATCHED, ChaosContext
 from kstock_local.chaos.faults import kill_hard
 from kstock_local.chaos.report import StepResult, seconds
+from kstock_local.chaos.sockets import Subscriber
 from kstock_local.chaos.waiting import first_time
 
 NUMBER, TITLE = 2, "kill -9 the streamer"
@@ -50,7 +51,9 @@ def run(ctx: ChaosContext) -> StepResult:
     )
 
     # the snapshot: a REST quote of a streamed symbol, pushed to the clients after the restart
-    snapshot = ctx.wait_all(lambda s: bool(s.ticks(restarted, source="poll")), min(patience, 30.0))
+    # waited for until each subscriber has a quote of every watched symbol: another poll-sourced price
+    # (a symbol without a slot a moment, the REST polling route) must not end the wait before the snapshot
+    snapshot = ctx.wait_all(lambda s: _quoted(s, restarted) >= set(WATCHED), min(patience, 30.0))
     received = sum(snapshot)
     quoted = sorted({r.message["symbol"] for s in ctx.subscribers for r in s.ticks(restarted, source="poll")})
     result.check(
@@ -60,6 +63,10 @@ def run(ctx: ChaosContext) -> StepResult:
         f"streamer counted {ctx.streamer_status().get('snapshots')} snapshot quotes",
     )
     return result
+
+
+def _quoted(subscriber: Subscriber, since: float) -> set[str]:
+    return {str(r.message.get("symbol")) for r in subscriber.ticks(since, source="poll")}
 
 
 def _replaced(ctx: ChaosContext, old_pid: int) -> bool:
