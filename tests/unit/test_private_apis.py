@@ -48,6 +48,10 @@ FIRST_PARTY = frozenset({"kstock", "kstock_streamer", "kstock_local", "chaliceli
 FENCED: dict[str, frozenset[str]] = {
     # redis-py: the socket reader of the connection redis-py authenticated (guard test beside it)
     "streamer/kstock_streamer/fanout/redis_reader.py": frozenset({"_reader"}),
+    # moto (laptop only): our own markers on the DynamoDB handler and backend methods the local moto
+    # server wraps (serialised requests, copy-free transactions); guarded by
+    # tests/integration/test_registry_transactions.py, moto pinned to 5.2.x
+    "local/kstock_local/cloud/moto_server.py": frozenset({"_kstock_serialized", "_kstock_fast"}),
 }
 
 # Private names of libraries kstock has used (rule 3), with their owner: flagged on any object but
