@@ -49,6 +49,7 @@ from kstock_streamer.signals import IndicatorWorker
 from kstock_streamer.writer import TickWriter
 
 log = logging.getLogger("streamer")
+SNAPSHOT_ATTEMPTS = 5  # per symbol and KIS connect
 
 # A task restarted after a failure counts as failing until it has run this long without another.
 TASK_RECOVERY_SECONDS = 10.0
@@ -297,6 +298,7 @@ class Streamer:
     async def _demand(self) -> None:
         connects_seen = 0
         quoted: set[str] = set()  # streamed symbols whose snapshot went out since the last KIS connect
+        attempts: dict[str, int] = {}  # snapshot quotes tried per symbol since then
         while not self._stopping.is_set():
             wanted = await self._read_demand()  # None: unknown this round, the plan stays
             if wanted is not None:
@@ -308,11 +310,14 @@ class Streamer:
             # and for a symbol whose slot the paced plan gives later in this connect, when it gets it.
             connects = self.websocket.snapshot().connects
             if connects != connects_seen:
-                connects_seen, quoted = connects, set()
+                connects_seen, quoted, attempts = connects, set(), {}
             if connects and self._fanout_ready():
-                due = sorted(self._trade_slots() - quoted)
-                quoted.update(due)  # tried once, like the poller: a KIS that does not answer is not asked again
-                await self._snapshot(due)
+                # A refused quote (the app key's 20 calls/s shared with backfills, EGW00201) is asked again
+                # next round, up to SNAPSHOT_ATTEMPTS times; a KIS that never answers is then left alone.
+                due = sorted(s for s in self._trade_slots() - quoted if attempts.get(s, 0) < SNAPSHOT_ATTEMPTS)
+                for symbol in due:
+                    attempts[symbol] = attempts.get(symbol, 0) + 1
+                quoted.update(await self._snapshot(due))
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.options.plan_interval)
@@ -363,13 +368,15 @@ class Streamer:
             return False
         return await self.publisher.publish_message(message)
 
-    async def _snapshot(self, symbols: list[str]) -> None:
+    async def _snapshot(self, symbols: list[str]) -> list[str]:
+        """Quote ``symbols`` to their clients; the ones KIS answered."""
         quoted = [symbol for symbol in symbols if await self._quote(symbol)]
         self.snapshots += len(quoted)
         if symbols:
             log.info(
                 "snapshot after KIS connect %d: quoted %s of %s", self.websocket.snapshot().connects, quoted, symbols
             )
+        return quoted
 
     async def _poll(self) -> None:
         position = 0
