@@ -89,6 +89,10 @@ def test_unknown_or_bad_ids(api, path, status, code):
 
 def test_price_prefers_live_then_the_newest_bar_then_the_quote(api, database, samsung, market_snapshot):
     cache.client().delete(keys.latest_price("005930"))  # whatever an earlier test left: this one starts from nothing
+    with psycopg.connect(database) as conn:
+        conn.execute("DELETE FROM company_quotes WHERE company_id = %s", (samsung,))
+        for table in ("ohlcv_1d", "ohlcv_1m"):
+            conn.execute(f"DELETE FROM {table} WHERE symbol = '005930'")  # e.g. an e2e backfill's bars
     assert api("GET", f"/companies/{samsung}")[1]["data"]["price"] is None  # nothing known: nothing invented
     with psycopg.connect(database) as conn:
         conn.execute(
