@@ -15,6 +15,7 @@ import pytest
 import requests
 from support.cloud import parked, sqs_of, start_cloud
 from support.content import content_of, quiet_template
+from support.demand import forget_demand
 from support.envs import environment
 from support.live import open_client, recv_until, subscribe
 from support.streamer import StreamerThread
@@ -76,6 +77,7 @@ def streamer(sim, cloud, services, database):
         fanout=True,
         fanout_options=FanoutOptions(concurrency=8),
     )
+    forget_demand(cache.client())
     thread = StreamerThread(sim.sim.rest_url, sim.sim.ws_url, services["REDIS_URL"], database, options)
     with thread as running:
         wait_for(lambda: running.fanout.ready.is_set(), 30, "fan-out index built")

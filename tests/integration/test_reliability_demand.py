@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
 import pytest
+from support.demand import forget_demand
 from support.envs import environment
 from support.waiting import wait_for
 
@@ -44,8 +45,9 @@ def live(connections_table):
         WS_MAX_CONNECTIONS_PER_USER="3",
         WS_MAX_SYMBOLS_PER_USER="4",
     ):
-        cache.client().delete(*demand.HASHES)
+        forget_demand(cache.client())
         yield
+        forget_demand(cache.client())
 
 
 @pytest.fixture

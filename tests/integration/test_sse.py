@@ -21,6 +21,7 @@ import pytest
 import redis
 import redis.asyncio as aioredis
 from aiohttp import web
+from support.demand import forget_demand
 from support.envs import environment
 from support.waiting import Deadline, wait_for
 
@@ -401,6 +402,7 @@ def live(registry_env: None, services: dict[str, str], database: str) -> Iterato
     from kstock_streamer.main import health_app
     from kstock_streamer.service import StreamerOptions
 
+    forget_demand(redis.Redis.from_url(services["REDIS_URL"]))
     sim = simulator(rate=20)
     sim.start()
     options = StreamerOptions(default_symbols=["005930"], stable_seconds=0.5, plan_interval=0.2, run_writer=False)

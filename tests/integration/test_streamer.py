@@ -8,6 +8,7 @@ import time
 import psycopg
 import pytest
 import redis
+from support.demand import forget_demand
 from support.serverdirs import server_dir
 from support.streamer import StreamerThread, simulator
 from support.waiting import wait_for
@@ -28,9 +29,9 @@ def sim():
 @pytest.fixture
 def r(services):
     client = redis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
-    client.delete(keys.DEMAND, keys.WATCHLIST, keys.TICK_STREAM)
+    forget_demand(client, keys.TICK_STREAM)
     yield client
-    client.delete(keys.DEMAND, keys.WATCHLIST)
+    forget_demand(client)
 
 
 def options(**kw) -> StreamerOptions:

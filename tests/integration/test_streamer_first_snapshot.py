@@ -10,6 +10,7 @@ import json
 
 import pytest
 import redis
+from support.demand import forget_demand
 from support.streamer import StreamerThread, simulator
 from support.waiting import wait_for
 
@@ -30,9 +31,9 @@ def sim():
 @pytest.fixture
 def r(services):
     client = redis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
-    client.delete(keys.DEMAND, keys.WATCHLIST)
+    forget_demand(client)
     yield client
-    client.delete(keys.DEMAND, keys.WATCHLIST)
+    forget_demand(client)
 
 
 def test_first_connect_of_a_new_process_sends_a_snapshot_of_every_streamed_symbol(sim, services, database, r):

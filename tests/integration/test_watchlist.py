@@ -7,6 +7,7 @@ import json
 
 import pytest
 import redis
+from support.demand import forget_demand
 from support.envs import environment
 from support.kis import rest_client, running_simulator
 from support.scans import daily_bars, forget_scans, no_kis, symbols_of
@@ -25,9 +26,9 @@ from kstock_streamer.service import StreamerOptions
 @pytest.fixture
 def r(services):
     client = redis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
-    client.delete(keys.WATCHLIST, keys.WATCHLIST_REASONS, keys.WATCHLIST_SAFE, keys.DEMAND)
+    forget_demand(client)
     yield client
-    client.delete(keys.WATCHLIST, keys.WATCHLIST_REASONS, keys.WATCHLIST_SAFE, keys.DEMAND)
+    forget_demand(client)
 
 
 @pytest.fixture(scope="module")
