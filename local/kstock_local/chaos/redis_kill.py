@@ -8,13 +8,11 @@ across the outage form an unbroken chain (nothing lost, nothing twice).
 
 from __future__ import annotations
 
-import time
-
 from kstock_local.chaos.context import WATCHED, ChaosContext
-from kstock_local.chaos.faults import kill_hard
+from kstock_local.chaos.recovery import check_ticks_resume, kill_until_back
 from kstock_local.chaos.report import StepResult, seconds
 from kstock_local.chaos.ticks import chain
-from kstock_local.chaos.waiting import TimedOut, first_time
+from kstock_local.chaos.waiting import TimedOut
 
 NUMBER, TITLE = 1, "kill -9 Redis"
 RESUME_BUDGET = 5.0
@@ -22,7 +20,6 @@ RESUME_BUDGET = 5.0
 
 def run(ctx: ChaosContext) -> StepResult:
     result = StepResult(NUMBER, TITLE)
-    patience = ctx.options.patience
     revoked = ctx.api.sign_up("revoked")
     bystander = ctx.api.sign_up("bystander")
     logout = ctx.api.logout(revoked)
@@ -34,31 +31,14 @@ def run(ctx: ChaosContext) -> StepResult:
         return result
 
     victim = ctx.stack.redis_server()
-    killed_at = time.monotonic()
-    kill_hard(victim)
-    back_at = first_time(lambda: _restarted(ctx, victim.pid), patience)
-    result.check(
-        "Redis restarted by kstock up",
-        back_at is not None,
-        f"answering after {seconds(back_at and back_at - killed_at)}",
+    _, back_at = kill_until_back(
+        ctx, result, victim, lambda: _restarted(ctx, victim.pid), "Redis restarted by kstock up", "answering"
     )
     if back_at is None:
         return result
-
     # ticks in flight before the kill may land after it: only a tick after Redis answers again counts
-    resumed = ctx.wait_all(lambda s: s.first_tick_after(back_at) is not None, patience)
-    firsts = [s.first_tick_after(back_at) for s in ctx.subscribers]
-    everyone = None if None in firsts else max(f for f in firsts if f is not None) - back_at
-    result.check(
-        "open subscriptions get ticks again",
-        all(resumed),
-        f"{sum(resumed)}/{len(resumed)} subscribers",
-    )
-    result.check(
-        f"... within {RESUME_BUDGET:g} s of Redis answering",
-        everyone is not None and everyone <= RESUME_BUDGET,
-        f"last subscriber after {seconds(everyone and max(0.0, everyone))}",
-        budget=True,
+    check_ticks_resume(
+        ctx, result, back_at, back_at, "open subscriptions get ticks again", RESUME_BUDGET, "Redis answering"
     )
 
     rest = ctx.api.favorites(revoked)

@@ -7,13 +7,10 @@ so that no client keeps a stale price (docs/architecture.md, section 2.1).
 
 from __future__ import annotations
 
-import time
-
 from kstock_local.chaos.context import WATCHED, ChaosContext
-from kstock_local.chaos.faults import kill_hard
-from kstock_local.chaos.report import StepResult, seconds
+from kstock_local.chaos.recovery import check_ticks_resume, kill_until_back
+from kstock_local.chaos.report import StepResult
 from kstock_local.chaos.sockets import Subscriber
-from kstock_local.chaos.waiting import first_time
 
 NUMBER, TITLE = 2, "kill -9 the streamer"
 RESUME_BUDGET = 5.0
@@ -23,31 +20,13 @@ def run(ctx: ChaosContext) -> StepResult:
     result = StepResult(NUMBER, TITLE)
     patience = ctx.options.patience
     victim = ctx.stack.streamer()
-    killed_at = time.monotonic()
-    kill_hard(victim)
-
-    restarted = first_time(lambda: _replaced(ctx, victim.pid), patience)
-    result.check(
-        "streamer restarted by kstock up",
-        restarted is not None,
-        f"new process after {seconds(restarted and restarted - killed_at)}",
+    killed_at, restarted = kill_until_back(
+        ctx, result, victim, lambda: _replaced(ctx, victim.pid), "streamer restarted by kstock up", "new process"
     )
     if restarted is None:
         return result
-
-    resumed = ctx.wait_all(lambda s: s.first_tick_after(restarted) is not None, patience)
-    firsts = [s.first_tick_after(restarted) for s in ctx.subscribers]
-    everyone = None if None in firsts else max(f for f in firsts if f is not None) - killed_at
-    result.check(
-        "open subscriptions get KIS ticks again",
-        all(resumed),
-        f"{sum(resumed)}/{len(resumed)} subscribers",
-    )
-    result.check(
-        f"... within {RESUME_BUDGET:g} s of the kill",
-        everyone is not None and everyone <= RESUME_BUDGET,
-        f"last subscriber after {seconds(everyone)}",
-        budget=True,
+    check_ticks_resume(
+        ctx, result, restarted, killed_at, "open subscriptions get KIS ticks again", RESUME_BUDGET, "the kill"
     )
 
     # the snapshot: a REST quote of a streamed symbol, pushed to the clients after the restart
