@@ -3,12 +3,10 @@ the first watched symbol's book after login, another symbol's after a click on i
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from support.browser import CHROMIUM, Page
 from support.live import emit
-from support.users import make_user
+from support.users import PASSWORD, make_user
 from support.waiting import wait_for
 
 from kstock_local.kis_sim.ticksize import step_up
@@ -48,16 +46,7 @@ def test_live_page_shows_the_selected_symbols_order_book(cloud, streamer, sim, a
     user = make_user(api)
     page = Page(f"http://127.0.0.1:{cloud.ports.websocket}/live")
     try:
-        wait_for(
-            lambda: page.evaluate("document.readyState == 'complete' && !!document.getElementById('login')"),
-            15,
-            "the page",
-        )
-        page.evaluate(f"""
-            document.getElementById('email').value = {json.dumps(user.email)};
-            document.getElementById('password').value = 'Passw0rd!';
-            document.getElementById('symbols').value = {json.dumps(",".join(SHOWN))};
-            document.querySelector('#login button').click();""")
+        page.fill_in(user.email, PASSWORD, SHOWN)
         _on_the_ladder(_book_of(page, sim, SHOWN[0]))
         page.evaluate(f"document.querySelector('tr[data-symbol=\"{SHOWN[1]}\"]').click()")
         _on_the_ladder(_book_of(page, sim, SHOWN[1]))

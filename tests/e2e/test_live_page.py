@@ -10,7 +10,7 @@ import time
 import pytest
 from support.browser import CHROMIUM, Page
 from support.live import emit
-from support.users import make_user
+from support.users import PASSWORD, make_user
 from support.waiting import wait_for
 
 SHOWN = ["005930", "000660", "035420"]
@@ -22,16 +22,7 @@ def test_live_page_shows_prices_ticking(cloud, streamer, sim, api, fast_bcrypt, 
     user = make_user(api)
     page = Page(f"http://127.0.0.1:{cloud.ports.websocket}/live")
     try:
-        wait_for(
-            lambda: page.evaluate("document.readyState == 'complete' && !!document.getElementById('login')"),
-            15,
-            "the page",
-        )
-        page.evaluate(f"""
-            document.getElementById('email').value = {json.dumps(user.email)};
-            document.getElementById('password').value = 'Passw0rd!';
-            document.getElementById('symbols').value = {json.dumps(",".join(SHOWN))};
-            document.querySelector('#login button').click();""")
+        page.fill_in(user.email, PASSWORD, SHOWN)
         prices = (
             "Object.fromEntries([...document.querySelectorAll('tr[data-symbol]')].map(tr => [tr.dataset.symbol,"
             " [tr.querySelector('.price').textContent, tr.querySelector('.ticks').textContent]]))"
@@ -82,16 +73,7 @@ def test_a_newcomer_signs_up_on_the_page_and_is_told_why_a_socket_is_refused(
             return ""
 
     try:
-        wait_for(
-            lambda: page.evaluate("document.readyState == 'complete' && !!document.getElementById('login')"),
-            15,
-            "the page",
-        )
-        page.evaluate(f"""
-            document.getElementById('email').value = {json.dumps(email)};
-            document.getElementById('password').value = 'Sturdy#Pass1';
-            document.getElementById('symbols').value = '005930';
-            document.getElementById('signup-button').click();""")
+        page.fill_in(email, "Sturdy#Pass1", ["005930"], button="#signup-button")
         wait_for(lambda: text("status").startswith("live:"), 30, "live after signing up on the page", interval=0.3)
         status_code, _, _ = api("POST", "/users/login", body=json.dumps({"email": email, "password": "Sturdy#Pass1"}))
         assert status_code == 200, "the page created a real account"

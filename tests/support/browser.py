@@ -78,6 +78,19 @@ class Page:
         assert "exceptionDetails" not in result, result["exceptionDetails"]
         return result["result"].get("value")
 
+    def fill_in(self, email: str, password: str, symbols: list[str], button: str = "#login button") -> None:
+        """Wait for the live page's form, fill it in and press ``button`` (log in; ``#signup-button`` signs up)."""
+        wait_for(
+            lambda: self.evaluate("document.readyState == 'complete' && !!document.getElementById('login')"),
+            15,
+            "the page",
+        )
+        self.evaluate(f"""
+            document.getElementById('email').value = {json.dumps(email)};
+            document.getElementById('password').value = {json.dumps(password)};
+            document.getElementById('symbols').value = {json.dumps(",".join(symbols))};
+            document.querySelector({json.dumps(button)}).click();""")
+
     def screenshot(self) -> bytes:
         return base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"])
 
