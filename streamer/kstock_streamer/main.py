@@ -94,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--no-writer", action="store_true", help="ingest only; a separate writer persists ticks")
     mode.add_argument("--writer-only", action="store_true", help="only the tick writer (stream -> Postgres)")
+    parser.add_argument(
+        "--role",
+        choices=("streamer", "fanout"),
+        default="streamer",
+        help="fanout: one of K WebSocket fan-out workers and nothing else (run the streamer with STREAMER_FANOUT=off)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=get_settings().log_level, stream=sys.stdout, format="%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -104,7 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        if args.writer_only:
+        if args.role == "fanout":
+            from kstock_streamer.fanout.worker import serve
+
+            await serve(stop)
+        elif args.writer_only:
             await run_writer_only(stop)
         else:
             await run(stop, writer=not args.no_writer)

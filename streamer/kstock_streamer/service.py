@@ -103,7 +103,10 @@ class StreamerOptions:
     # the WebSocket fan-out needs the connection registry (DynamoDB): off unless asked for
     fanout: bool = False
     fanout_options: FanoutOptions = field(default_factory=FanoutOptions)
-    reconcile_seconds: float = 60.0  # demand vs the registry (only with the fan-out: it needs the registry)
+    reconcile_seconds: float = 60.0  # demand vs the registry (with the fan-out, or `reconcile`: it needs the registry)
+    # issue 18: the registry is there even when separate fan-out workers run (STREAMER_FANOUT=off):
+    # the demand reconciler runs once, here, whenever it is configured
+    reconcile: bool = False
     # no KIS frame and no PINGPONG this long: the feed is stalled; None (a hand-built streamer, e.g. a test
     # on a quiet simulator that sends no PINGPONG) does not watch; from_settings: KIS_STALL_SECONDS
     stall_seconds: float | None = None
@@ -125,6 +128,7 @@ class StreamerOptions:
             fanout=fanout,
             fanout_options=FanoutOptions.from_settings(s),
             reconcile_seconds=s.demand_reconcile_seconds,
+            reconcile=bool(s.aws_endpoint_url) or in_aws or "CONNECTIONS_TABLE" in os.environ,
             stall_seconds=s.kis_stall_seconds,
         )
 
@@ -191,6 +195,7 @@ class Streamer:
         self.writer = TickWriter(self.redis, self.database_url, batch=self.options.writer_batch)
         if self.options.fanout:
             self.fanout = Fanout(self.redis, self.options.fanout_options)
+        if self.options.fanout or self.options.reconcile:
             self.keeper = DemandKeeper(self.redis, self.options.reconcile_seconds)
         if self.options.stall_seconds is not None:
             self.feed = FeedWatch(self.options.stall_seconds, time.time())

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from kstock import keys
 from kstock.aws import connections_endpoint
@@ -18,8 +19,10 @@ from kstock_streamer.fanout.books import BookFanout
 from kstock_streamer.fanout.connection import TICK, Connection
 from kstock_streamer.fanout.delivery import Delivery, PostCall
 from kstock_streamer.fanout.index import ConnectionIndex, Subscribers
+from kstock_streamer.fanout.membership import Membership
 from kstock_streamer.fanout.newest import NewestTicks
 from kstock_streamer.fanout.options import FanoutOptions, FanoutStats
+from kstock_streamer.fanout.partition import Partition
 from kstock_streamer.fanout.rebuild import load_index, refill, registered_symbols
 from kstock_streamer.fanout.redis_reader import PubSubReader
 from kstock_streamer.fanout.scheduler import Scheduler
@@ -68,6 +71,13 @@ class Fanout:
             keys.SIGNAL_UPDATES: self.on_signal,
             keys.STREAM_STATUS: self.on_stream_status,
         }
+        # issue 18: one of K workers owns the connections whose id hashes to its share (partition.py)
+        self.partition = self._wanted = Partition.whole()
+        self.membership: Membership | None = None
+        if redis is not None and self.options.worker_id is not None:
+            self.membership = Membership(redis, self.options.worker_id, self.options.heartbeat)
+            self._handlers[keys.FANOUT_MEMBERS_CHANNEL] = self.on_members
+        self._members_changed = asyncio.Event()
 
     # -- what the tests and the status page read -----------------------------------------------------
 
@@ -93,23 +103,34 @@ class Fanout:
         if self.redis is None:
             raise RuntimeError("a Fanout without Redis cannot run")
         self.ready.clear()
+        keeper: asyncio.Task[None] | None = None
+        channels = (*CHANNELS, *((keys.FANOUT_MEMBERS_CHANNEL,) if self.membership is not None else ()))
         try:
             async with PubSubReader(self.redis) as pubsub:
                 # subscribe before reading the registry: what is announced meanwhile waits in the socket
                 await pubsub.send("PSUBSCRIBE", keys.REALTIME_CHANNEL_PATTERN, keys.ORDERBOOK_CHANNEL_PATTERN)
-                await pubsub.send("SUBSCRIBE", *CHANNELS)
+                await pubsub.send("SUBSCRIBE", *channels)
                 confirmed = 0
-                while confirmed < 2 + len(CHANNELS):
+                while confirmed < 2 + len(channels):
                     for reply in await pubsub.replies():
                         confirmed += reply[0] in ("subscribe", "psubscribe")
                         self.dispatch(reply)
+                if self.membership is not None:
+                    self.partition = self._wanted = await self.membership.join()
+                    keeper = asyncio.create_task(self._keep_membership(self.membership), name="fanout-membership")
+                    log.info("fan-out worker %s joined: owns %s", self.membership.worker_id, self.partition)
                 await self._rebuild()
                 self.ready.set()
                 while True:
                     for reply in await pubsub.replies():
                         self.dispatch(reply)
+                    if self._wanted != self.partition:  # reading waits meanwhile: nothing announced is missed
+                        await self._repartition()
         finally:
             self.ready.clear()
+            if keeper is not None:
+                keeper.cancel()
+                await self._leave()
 
     async def close(self) -> None:
         await self.scheduler.close()
@@ -118,11 +139,49 @@ class Fanout:
     async def _rebuild(self) -> None:
         """From the connection registry alone: after Redis came back empty the demand counts are gone
         (or not rebuilt yet), the registry still lists every subscription (issue 17, finding 1)."""
-        snapshot = await asyncio.to_thread(lambda: load_index(registered_symbols()))
+        owns = None if self.partition.count == 1 else self.partition.owns
+        snapshot = await asyncio.to_thread(lambda: load_index(registered_symbols(), owns=owns))
         for conn in refill(self.index, snapshot, self.options.window, self.books):
             self._drop(conn)  # gone while we were away
         self.stats.rebuilds += 1
         log.info("fan-out index rebuilt: %d connections on %d symbols", len(self.index), self.index.symbol_count())
+
+    # -- K workers (issue 18) ------------------------------------------------------------------------
+
+    async def _keep_membership(self, membership: Membership) -> None:
+        """Heartbeat every ``heartbeat`` seconds, and at once when a peer joins or leaves; a new share
+        is handed to the reading loop (``_wanted``), which rebuilds the index between two reads."""
+        while True:
+            try:
+                await asyncio.wait_for(self._members_changed.wait(), membership.heartbeat)
+            except TimeoutError:
+                pass
+            self._members_changed.clear()
+            try:
+                wanted = await membership.beat()
+                if wanted != self._wanted:
+                    self._wanted = wanted
+                    await membership.announce()  # the peers re-read, and our own reading loop wakes
+            except (RedisError, OSError) as exc:  # the reading loop fails too and restarts the fan-out
+                log.warning("fan-out membership heartbeat failed: %s", type(exc).__name__)
+
+    async def _repartition(self) -> None:
+        before, self.partition = self.partition, self._wanted
+        await self._rebuild()
+        self.stats.rebalances += 1
+        log.info("fan-out workers changed: owned %s, now %s (%d connections)", before, self.partition, len(self.index))
+
+    async def _leave(self) -> None:
+        if self.membership is None:
+            return
+        try:
+            await asyncio.wait_for(self.membership.leave(), 2)
+        except (RedisError, OSError, TimeoutError):  # our lease lapses on its own
+            pass
+
+    def on_members(self, _text: str) -> None:
+        """A worker joined or left (``fanout:members``): re-read the membership now."""
+        self._members_changed.set()
 
     # -- incoming ----------------------------------------------------------------------------------
 
@@ -188,6 +247,8 @@ class Fanout:
         if conn is None:
             if announcement.domain_name is None or announcement.stage is None:
                 return
+            if not self.partition.owns(announcement.connection_id):
+                return  # another fan-out worker's
             endpoint = connections_endpoint(announcement.domain_name, announcement.stage)
             conn = Connection(announcement.connection_id, endpoint, announcement.mode or TICK, window)
             self.index.add(conn)
@@ -317,6 +378,10 @@ class Fanout:
             "dropped": s.dropped,
             "announcements": s.announcements,
             "rebuilds": s.rebuilds,
+            "worker": self.membership.worker_id if self.membership is not None else None,
+            "partition": {"index": self.partition.index, "count": self.partition.count},
+            "workers": list(self.membership.members) if self.membership is not None else None,
+            "rebalances": s.rebalances,
             "inFlight": self.delivery.in_flight,
             "queued": sum(len(c.queue) for c in connections),
             "awaitingBatch": sum(1 for c in connections if c.mode == "batch" and self.newest.has_news(c)),

@@ -18,6 +18,10 @@ class FanoutOptions:
     max_failures: int = 5  # consecutive failed calls before a message is given up
     books_per_second: float = 2.0  # order books of one symbol per connection (WS_ORDERBOOK_MAX_PER_SECOND)
     region: str = "ap-northeast-2"
+    # issue 18: one of K fan-out workers (--role fanout) sharing the connections through Redis
+    # (fanout/membership.py); None: the only fan-out, it owns every connection
+    worker_id: str | None = None
+    heartbeat: float = 2.0  # seconds between membership refreshes (FANOUT_HEARTBEAT_SECONDS)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> FanoutOptions:
@@ -29,6 +33,7 @@ class FanoutOptions:
             default_window=s.ws_batch_window_ms / 1000,
             books_per_second=s.ws_orderbook_max_per_second,
             region=s.aws_region,
+            heartbeat=s.fanout_heartbeat_seconds,
         )
 
     def window(self, window_ms: int | None) -> float:
@@ -55,4 +60,5 @@ class FanoutStats:
     dropped: int = 0
     announcements: int = 0
     rebuilds: int = 0
+    rebalances: int = 0  # the workers' membership changed: the index rebuilt for a new share
     last_broadcast_at: float | None = None

@@ -26,14 +26,22 @@ def registered_symbols() -> list[str]:
     return sorted(registry.live_subscriptions())
 
 
-def load_index(symbols: Iterable[str], topics: Iterable[str] = session.TOPICS, workers: int = 8) -> Snapshot:
+def load_index(
+    symbols: Iterable[str],
+    topics: Iterable[str] = session.TOPICS,
+    workers: int = 8,
+    owns: Callable[[str], bool] | None = None,
+) -> Snapshot:
     """Who wants what, from the registry: Queries of the given symbol and topic partitions, then
-    the connections' META items (BatchGet). Returns (connections, symbol -> ids, topic -> ids)."""
+    the connections' META items (BatchGet). Returns (connections, symbol -> ids, topic -> ids).
+    ``owns(connection_id)``: only those (one of K fan-out workers, :mod:`.partition`)."""
     symbols, topics = list(symbols), list(topics)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         by_symbol = dict(zip(symbols, pool.map(registry.subscribers_of, symbols), strict=True))
         by_topic = dict(zip(topics, pool.map(registry.topic_subscribers, topics), strict=True))
     wanted = {cid for ids in (*by_symbol.values(), *by_topic.values()) for cid in ids}
+    if owns is not None:
+        wanted = {cid for cid in wanted if owns(cid)}
     infos = registry.get_many(wanted) if wanted else {}
     return (
         infos,

@@ -136,6 +136,12 @@ class Settings(BaseSettings):
         1000, ge=10, description="Tick messages queued per `tick` connection before the oldest are dropped."
     )
     fanout_timeout: float = Field(5.0, gt=0, description="Seconds before one @connections call is abandoned.")
+    fanout_heartbeat_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Fan-out workers (--role fanout) refresh their membership this often; a worker silent "
+        "for 3 heartbeats is gone and the others take its connections.",
+    )
     streamer_fanout: Literal["auto", "on", "off"] = Field(
         "auto",
         description="Run the WebSocket fan-out in the streamer; auto: when a connection registry is "

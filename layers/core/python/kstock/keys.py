@@ -105,6 +105,19 @@ STREAMER_STATUS = "streamer:status"
 """JSON health of the running streamer (slots, polled symbols, rates, lags, failing tasks, ``reportedAt``),
 refreshed every second; /health reads it."""
 
+FANOUT_WORKERS = "fanout:workers"
+"""Sorted set of live fan-out workers: worker id -> heartbeat expiry (Redis ``TIME`` seconds). K workers
+split the connections by a hash of their ids; each worker's share is its rank here (issue 18)."""
+
+FANOUT_MEMBERS_CHANNEL = "fanout:members"
+"""Pub/sub channel: a fan-out worker joined or left; the others re-read FANOUT_WORKERS at once."""
+
+
+def fanout_worker_status(worker_id: str) -> str:
+    """JSON status of one fan-out worker (``--role fanout``), refreshed every second."""
+    return f"fanout:status:{worker_id}"
+
+
 MARKET_LOAD = "kstock:market-load"
 """JSON progress of the local stack's first market load (daily history, market data): ``state`` loading or
 loaded, ``done`` / ``total`` requests. Only `kstock up` writes it; /health reports it."""

@@ -1,0 +1,157 @@
+"""``python -m kstock_streamer --role fanout``: one of K fan-out workers, nothing else (issue 18).
+
+The worker joins ``fanout:workers`` (:mod:`.membership`), owns the connections whose id hashes to its
+share (:mod:`.partition`), reads the same Redis channels as every other worker and posts to its
+connections. The KIS session, the planner, the poller, the demand reconciler and the tick writer stay in
+the single ingest streamer (run with ``STREAMER_FANOUT=off``). It serves ``/health`` (503 while the index
+is not built or the fan-out keeps failing) and the SSE routes, and writes its status to
+``fanout:status:{worker}`` every second (``kstock up`` and ``kstock bench fanout`` read it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from redis.exceptions import RedisError
+
+from kstock import keys
+from kstock_streamer.fanout.engine import Fanout
+from kstock_streamer.fanout.membership import new_worker_id
+from kstock_streamer.fanout.options import FanoutOptions
+
+log = logging.getLogger("kstock_streamer.fanout")
+
+RESTART_SECONDS = 1.0
+RECOVERY_SECONDS = 10.0  # a restarted fan-out counts as failing until its index is rebuilt or this passed
+
+
+@dataclass
+class FanoutWorker:
+    redis: aioredis.Redis
+    options: FanoutOptions = field(default_factory=FanoutOptions.from_settings)
+    fanout: Fanout = field(init=False)
+    started_at: float = field(default_factory=time.time)
+    failures: int = 0
+    last_error: str | None = None
+    last_error_at: float | None = None
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.options.worker_id is None:
+            self.options.worker_id = new_worker_id()
+        self.fanout = Fanout(self.redis, self.options)
+
+    @property
+    def worker_id(self) -> str:
+        return self.options.worker_id or ""
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._supervised(), name="fanout"),
+            asyncio.create_task(self._report(), name="fanout-status"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # the fan-out leaves the membership
+        try:
+            await asyncio.wait_for(self.fanout.close(), 3)
+        except TimeoutError:
+            log.warning("shutdown: the fan-out's calls did not finish within 3s; going on")
+
+    async def _supervised(self) -> None:
+        """The fan-out, restarted a second after any failure (a Redis outage, a registry error)."""
+        while True:
+            try:
+                await self.fanout.run()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never the end of the process
+                self.failures += 1
+                self.last_error, self.last_error_at = f"{type(exc).__name__}: {exc}"[:300], time.monotonic()
+                log.warning("fan-out worker failed (%d): %s; restarting in 1s", self.failures, self.last_error)
+                await asyncio.sleep(RESTART_SECONDS)
+
+    def problems(self) -> list[str]:
+        if self.fanout.ready.is_set():
+            return []
+        recent = self.last_error_at is not None and time.monotonic() - self.last_error_at < RECOVERY_SECONDS
+        if recent:
+            return [f"fanout keeps failing: {self.last_error}"]
+        return ["fanout: not ready (rebuilding its index)"]
+
+    def status(self) -> dict[str, Any]:
+        problems = self.problems()
+        return {
+            "ok": not problems,
+            "problems": problems,
+            "role": "fanout",
+            "worker": self.worker_id,
+            "reportedAt": time.time(),
+            "uptimeSeconds": round(time.time() - self.started_at, 1),
+            "failures": self.failures,
+            "lastError": self.last_error,
+            "fanout": self.fanout.status(),
+        }
+
+    async def _report(self) -> None:
+        while True:
+            try:
+                await self.redis.set(keys.fanout_worker_status(self.worker_id), json.dumps(self.status()), ex=10)
+            except (RedisError, OSError):
+                pass
+            await asyncio.sleep(1)
+
+
+def health_app(worker: FanoutWorker) -> web.Application:
+    from kstock_streamer import sse
+
+    async def health(_request: web.Request) -> web.Response:
+        status = worker.status()
+        healthy = bool(status["ok"])
+        return web.json_response({"status": "ok" if healthy else "degraded", **status}, status=200 if healthy else 503)
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    sse.add_routes(app, worker.redis)  # GET /stream/stocks, as the streamer serves it
+    return app
+
+
+async def serve(stop: asyncio.Event) -> None:
+    """The worker and its HTTP port (``STREAMER_HEALTH_PORT``) until ``stop``."""
+    import os
+
+    from kstock.cache import redis_url
+    from kstock.config import get_settings
+
+    settings = get_settings()
+    redis = aioredis.Redis.from_url(
+        redis_url(), decode_responses=True, socket_connect_timeout=2, socket_timeout=10, health_check_interval=10
+    )
+    worker = FanoutWorker(redis)
+    await worker.start()
+    runner = web.AppRunner(health_app(worker), access_log=None)
+    await runner.setup()
+    host = "0.0.0.0" if os.environ.get("STREAMER_IN_CONTAINER") else "127.0.0.1"  # noqa: S104 - the container's port
+    await web.TCPSite(runner, host, settings.streamer_health_port).start()
+    print(
+        f"fan-out worker {worker.worker_id} up: health http://127.0.0.1:{settings.streamer_health_port}/health",
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        print(f"fan-out worker {worker.worker_id} stopping", flush=True)
+        await worker.stop()
+        await runner.cleanup()
+        await redis.aclose()
+        print(f"fan-out worker {worker.worker_id} stopped", flush=True)
