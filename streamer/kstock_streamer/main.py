@@ -15,10 +15,11 @@ from kstock import db, keys
 from kstock.cache import redis_url
 from kstock.config import get_settings
 from kstock.eventloop import run_event_loop
+from kstock.kis.auth import KisCredentials
 from kstock.kis.connection import KisWebSocket
 from kstock.kis.rest import KisRestClient
 from kstock_streamer import sse
-from kstock_streamer.service import Streamer, StreamerOptions
+from kstock_streamer.service import Streamer, StreamerOptions, shared_slots
 
 
 def health_app(streamer: Streamer) -> web.Application:
@@ -47,15 +48,22 @@ async def run(stop: asyncio.Event, *, writer: bool = True) -> None:
     websocket = KisWebSocket.from_settings(rest.auth, send_interval=0.05 if settings.kis_env == "real" else 0.5)
     options = StreamerOptions.from_settings()
     options.run_writer = writer
-    streamer = Streamer(redis, db.database_url(), rest, websocket, options)
+    shared = None
+    if len(KisCredentials.pool_from_settings(settings)) > 1:  # one of several KIS keys' ingest streamers
+        shared = shared_slots(redis, options, settings.kis_key_index, settings.kis_slot_lease_seconds)
+        if settings.kis_key_index > 0:  # key 0's streamer writes ticks, reconciles demand and fans out
+            options.run_writer, options.fanout, options.reconcile = False, False, False
+    streamer = Streamer(redis, db.database_url(), rest, websocket, options, shared=shared)
     await streamer.start()
     runner = web.AppRunner(health_app(streamer), access_log=None)
     await runner.setup()
     await web.TCPSite(
         runner, "0.0.0.0" if os.environ.get("STREAMER_IN_CONTAINER") else "127.0.0.1", settings.streamer_health_port
     ).start()
+    key = f" (app key {settings.kis_key_index} of several)" if shared is not None else ""
     print(
-        f"streamer up: KIS {websocket.url}, health http://127.0.0.1:{settings.streamer_health_port}/health", flush=True
+        f"streamer up: KIS {websocket.url}{key}, health http://127.0.0.1:{settings.streamer_health_port}/health",
+        flush=True,
     )
     try:
         await stop.wait()

@@ -46,6 +46,7 @@ from kstock_streamer.feedwatch import FeedWatch
 from kstock_streamer.planner import SubscriptionPlanner, fair_share
 from kstock_streamer.publisher import TickPublisher
 from kstock_streamer.signals import IndicatorWorker
+from kstock_streamer.slots import SharedSlots, SlotLeases, assign, polled_share
 from kstock_streamer.writer import TickWriter
 
 log = logging.getLogger("streamer")
@@ -163,6 +164,12 @@ def _streamable(name: str) -> bool:
     return is_valid(symbol) and classify(symbol).kind is not InstrumentKind.ELW
 
 
+def shared_slots(redis: aioredis.Redis, options: StreamerOptions, index: int, lease_seconds: float) -> SharedSlots:
+    """The lease and global plan of KIS key ``index``'s ingest streamer, one of several (issue 18 part 5)."""
+    planner = SubscriptionPlanner(options.slots, options.stable_seconds, _streamable)
+    return SharedSlots(SlotLeases(redis, index, options.slots, lease_seconds), planner)
+
+
 @dataclass
 class Streamer:
     redis: aioredis.Redis
@@ -175,6 +182,8 @@ class Streamer:
     writer: TickWriter = field(init=False)
     fanout: Fanout | None = field(init=False, default=None)
     polled: list[str] = field(default_factory=list)
+    # issue 18 part 5: several KIS app keys, one ingest streamer each, sharing the names through Redis leases
+    shared: SharedSlots | None = None
     snapshots: int = 0
     watchlist: dict[str, dict[str, Any]] = field(default_factory=dict)  # issue 15: symbol -> why it is listed
     indicators: IndicatorWorker | None = field(init=False, default=None)  # issue 15: live candles, signals
@@ -219,8 +228,9 @@ class Streamer:
         if self.keeper is not None:
             tasks["reconciler"] = self.keeper.run
         # issue 15: live candles and buy signals of the watchlist's symbols (stopped with the other tasks)
-        self.indicators = IndicatorWorker(self.redis, lambda: self.watchlist)
-        tasks["indicators"] = self.indicators.run
+        if self.shared is None or self.shared.index == 0:  # one indicator worker, whatever the KIS keys
+            self.indicators = IndicatorWorker(self.redis, lambda: self.watchlist)
+            tasks["indicators"] = self.indicators.run
         self._tasks = [asyncio.create_task(self._supervised(name, fn), name=name) for name, fn in tasks.items()]
 
     async def stop(self) -> None:
@@ -235,11 +245,20 @@ class Streamer:
             await self._bounded("fan-out close", self.fanout.close(), 3)
         releases = [self.websocket.unsubscribe(*_registration(s)) for s in sorted(self.planner.streamed)]
         await self._bounded("KIS releases", asyncio.gather(*releases, return_exceptions=True), 3)
+        if self.shared is not None:  # the other keys' sessions take this one's names next round
+            await self._bounded("KIS slot leases", self._leave_slots(self.shared), 3)
         await self._bounded("KIS close", self.websocket.close(), 5)
         await self._bounded("backlog", self.publisher.flush_backlog(), 3)
         if self.options.run_writer:
             await self._bounded("writer drain", self.writer.drain(), 12)
             await self._bounded("writer close", self.writer.close(), 3)
+
+    @staticmethod
+    async def _leave_slots(shared: SharedSlots) -> None:
+        try:
+            await shared.leases.leave()
+        except (RedisError, OSError) as exc:  # the lease lapses by itself
+            log.warning("KIS slot lease not given up (%s); it lapses in %.0fs", exc, shared.leases.lease_seconds)
 
     @staticmethod
     async def _bounded(phase: str, awaitable: Awaitable[Any], seconds: float) -> None:
@@ -337,6 +356,9 @@ class Streamer:
         return self.fanout is None or self.fanout.ready.is_set()
 
     async def _apply(self, scores: dict[str, float]) -> None:
+        if self.shared is not None:
+            await self._apply_shared(self.shared, scores)
+            return
         plan = self.planner.plan(scores, time.monotonic())
         for symbol in plan.unsubscribe:
             await self.websocket.unsubscribe(*_registration(symbol))
@@ -351,6 +373,48 @@ class Streamer:
         # a book without a slot is not polled: GET /companies/{id}/orderbook asks KIS for a snapshot instead
         self.polled = [s for s in scores if s not in self.planner.streamed and book_symbol(s) is None]
         self.polled.sort(key=lambda s: (-scores[s], s))
+
+    async def _apply_shared(self, shared: SharedSlots, scores: dict[str, float]) -> None:
+        """One of several keys' sessions (:mod:`kstock_streamer.slots`): plan globally over every live
+        session's slots, register only the names this session owns, poll this session's share of the rest.
+        ``self.planner.streamed`` is what this session registers (status, snapshots, the release on stop)."""
+        mine = self.planner.streamed
+        try:
+            if not await shared.renew():
+                await self._unregister(sorted(mine))
+                self.polled = []
+                return
+            plan = shared.planner.plan(scores, time.monotonic())
+            ranked = sorted(plan.streamed, key=lambda s: (-scores.get(s, 0.0), book_symbol(s) is not None, s))
+            move = assign(ranked, mine, await shared.leases.owners(), shared.index, shared.leases.capacity)
+            await self._unregister(move.lost + move.release)
+            await shared.leases.release(move.release)
+            for name in await shared.leases.claim(move.claim):
+                if name not in mine and not await self._register(name):
+                    await shared.leases.release([name])  # refused here: another session may take it
+            shared.owners = await shared.leases.owners()
+        except (RedisError, OSError) as exc:
+            log.warning("KIS slot leases unavailable (%s); keeping the current registrations", type(exc).__name__)
+            return
+        demanded = sorted(scores, key=lambda s: (-scores[s], s))
+        self.polled = polled_share(demanded, shared.owners, shared.live, shared.index)
+
+    async def _unregister(self, names: list[str]) -> None:
+        for name in names:
+            await self.websocket.unsubscribe(*_registration(name))
+            self.planner.streamed.discard(name)
+
+    async def _register(self, name: str) -> bool:
+        """Register ``name`` on this session; False when KIS refused it (it is polled meanwhile)."""
+        try:
+            await self.websocket.subscribe(*_registration(name))
+        except KisMaxSubscriptions:
+            return False
+        except KisError as exc:
+            log.warning("subscribe %s failed: %s (it is polled meanwhile)", name, exc)
+            return False
+        self.planner.streamed.add(name)
+        return True
 
     async def _control(self) -> None:
         """Demand announcements wake the planner at once (the counts themselves live in ``ws:demand``)."""
@@ -433,6 +497,7 @@ class Streamer:
             "kisConnects": ws.connects,
             "slotsUsed": len(ws.subscriptions),
             "slotsLimit": self.options.slots,
+            "kisSlots": self.shared.status() if self.shared is not None else None,  # issue 18: several KIS keys
             "streamed": sorted(self.planner.streamed),
             "polled": list(self.polled),
             "ticksPublished": pub.ticks,
@@ -479,6 +544,11 @@ class Streamer:
             return  # told next second
         feed.told(message)
 
+    def _status_key(self) -> str:
+        """``streamer:status`` (/health reads it); the ingest streamers of further KIS keys keep their own."""
+        index = self.shared.index if self.shared is not None else 0
+        return keys.STREAMER_STATUS if index == 0 else keys.streamer_key_status(index)
+
     async def _status(self) -> None:
         last_ticks, last_at = self.publisher.stats.ticks, time.monotonic()
         while not self._stopping.is_set():
@@ -489,7 +559,7 @@ class Streamer:
             await self._watch_feed()
             status = self.status()
             try:
-                await self.redis.set(keys.STREAMER_STATUS, json.dumps(status), ex=10)
+                await self.redis.set(self._status_key(), json.dumps(status), ex=10)
             except (RedisError, OSError):
                 pass
             await asyncio.sleep(1)

@@ -14,7 +14,7 @@ from kstock.kis.connection import KisWebSocket
 from kstock.kis.rest import KisRestClient
 from kstock_local.kis_sim.config import SimulatorConfig
 from kstock_local.kis_sim.server import SimulatorThread
-from kstock_streamer.service import Streamer, StreamerOptions
+from kstock_streamer.service import Streamer, StreamerOptions, shared_slots
 
 T = TypeVar("T")
 
@@ -27,11 +27,24 @@ class StreamerThread:
     """A Streamer on its own event loop in a daemon thread; ``run`` executes coroutines there."""
 
     def __init__(
-        self, sim_rest_url: str, sim_ws_url: str, redis_url: str, database_url: str, options: StreamerOptions
+        self,
+        sim_rest_url: str,
+        sim_ws_url: str,
+        redis_url: str,
+        database_url: str,
+        options: StreamerOptions,
+        *,
+        credentials: KisCredentials | None = None,
+        key_index: int | None = None,
+        lease_seconds: float = 10.0,
     ) -> None:
+        """``credentials`` default to one app key for every streamer of the session; ``key_index`` makes it
+        one of several KIS keys' ingest streamers (:mod:`kstock_streamer.slots`)."""
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._args = (sim_rest_url, sim_ws_url, redis_url, database_url, options)
+        self._credentials = credentials or KisCredentials("simulator-app-key", "simulator-app-secret")
+        self._key_index, self._lease_seconds = key_index, lease_seconds
         self.streamer: Streamer | None = None
 
     def run(self, coroutine: Coroutine[Any, Any, T], timeout: float = 60) -> T:
@@ -39,14 +52,15 @@ class StreamerThread:
 
     async def _build(self) -> Streamer:
         rest_url, ws_url, redis_url, database_url, options = self._args
-        credentials = KisCredentials("simulator-app-key", "simulator-app-secret")
+        credentials = self._credentials
         # one token for every streamer of the test session, as KIS allows one issue a minute
         rest = KisRestClient(
             rest_url, credentials, rate_per_second=50, store=MemoryTokenStore.for_app(credentials.app_id)
         )
         websocket = KisWebSocket(ws_url, rest.auth, reconnect_initial=0.05, reconnect_max=0.5)
         redis = aioredis.Redis.from_url(redis_url, decode_responses=True, socket_connect_timeout=1, socket_timeout=5)
-        streamer = Streamer(redis, database_url, rest, websocket, options)
+        shared = None if self._key_index is None else shared_slots(redis, options, self._key_index, self._lease_seconds)
+        streamer = Streamer(redis, database_url, rest, websocket, options, shared=shared)
         await streamer.start()
         return streamer
 

@@ -65,6 +65,21 @@ class Settings(BaseSettings):
         description="KIS app key, required to call KIS (unset: MissingSetting); `kstock up` passes the simulator's.",
     )
     kis_app_secret: SecretStr | None = Field(None, description="KIS app secret.")
+    kis_app_keys: SecretStr | None = Field(
+        None,
+        description="Several KIS app keys, `appkey:appsecret` pairs separated by commas (or newlines), one "
+        "Secrets Manager secret in AWS; each ingest streamer uses the pair KIS_KEY_INDEX names, one KIS "
+        "WebSocket session (41 registrations) per key. Set: replaces KIS_APP_KEY / KIS_APP_SECRET.",
+    )
+    kis_key_index: int = Field(
+        0, ge=0, description="Which pair of KIS_APP_KEYS this process uses (0-based; one ingest streamer per key)."
+    )
+    kis_slot_lease_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="With several KIS app keys: an ingest streamer silent this long is dead, and the symbols "
+        "its session held are taken by the others (it renews its lease every plan interval).",
+    )
     kis_env: Literal["real", "mock"] = Field("real", description="KIS server family: real (실전) or mock (모의).")
     kis_rest_url: str | None = Field(None, description="KIS REST base URL; unset -> KIS's server of KIS_ENV.")
     kis_ws_url: str | None = Field(None, description="KIS WebSocket URL; unset -> KIS's server of KIS_ENV.")

@@ -101,6 +101,31 @@ feed stalled or resumed, the fan-out sends it to every WebSocket client (issue 1
 WATCHLIST = "streamer:watchlist"
 """Set of symbols other jobs want streamed (e.g. the theme sync's top movers)."""
 
+# -- several KIS app keys: who holds which KIS registration (issue 18, part 5) -------------------------
+
+KIS_SLOT_SESSIONS = "kis:slots:sessions"
+"""Sorted set KIS key index -> lease expiry (epoch ms): the live ingest sessions, one per app key, each renewing
+its lease every plan interval (``KIS_SLOT_LEASE_SECONDS``)."""
+
+KIS_SLOT_TOKENS = "kis:slots:tokens"
+"""Hash KIS key index -> the id of the process holding that index's lease (a second process on one key is
+refused its lease, as KIS refuses its session)."""
+
+KIS_SLOT_OWNERS = "kis:slots:owners"
+"""Hash planned name (a symbol, or ``BOOK#{symbol}``) -> the KIS key index whose session registers it: one
+owner per name, so no name is registered twice."""
+
+
+def kis_slot_held(index: int) -> str:
+    """Set of the names one KIS key's session holds (its count is checked against the session's 41)."""
+    return f"kis:slots:held:{index}"
+
+
+def streamer_key_status(index: int) -> str:
+    """``streamer:status`` of the ingest streamer of KIS key ``index`` > 0 (key 0's is ``streamer:status``)."""
+    return f"streamer:status:kis:{index}"
+
+
 STREAMER_STATUS = "streamer:status"
 """JSON health of the running streamer (slots, polled symbols, rates, lags, failing tasks, ``reportedAt``),
 refreshed every second; /health reads it."""

@@ -45,15 +45,47 @@ class KisCredentials:
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> KisCredentials:
-        """The configured app key and secret. Without a key this process cannot call KIS at all: a
-        deployment error (:class:`MissingSetting`), never a silent fallback to some other server."""
+        """The configured app key and secret: the ``KIS_KEY_INDEX``-th pair of ``KIS_APP_KEYS`` when that
+        is set, else ``KIS_APP_KEY`` / ``KIS_APP_SECRET``. Without a key this process cannot call KIS at
+        all: a deployment error (:class:`MissingSetting`), never a silent fallback to some other server."""
         settings = settings or get_settings()
+        pool = cls.pool_from_settings(settings)
+        if pool:
+            if settings.kis_key_index >= len(pool):
+                raise KisAuthError(
+                    f"KIS_KEY_INDEX is {settings.kis_key_index} but KIS_APP_KEYS holds {len(pool)} pair(s)"
+                )
+            return pool[settings.kis_key_index]
         key, secret = _secret(settings.kis_app_key), _secret(settings.kis_app_secret)
         if key is None:
             raise MissingSetting("KIS_APP_KEY", "kstock needs a KIS app key (and KIS_APP_SECRET) to call KIS")
         if secret is None:
             raise KisAuthError("KIS_APP_KEY is set but KIS_APP_SECRET is not")
         return cls(key, secret)
+
+    @classmethod
+    def pool_from_settings(cls, settings: Settings | None = None) -> list[KisCredentials]:
+        """Every pair of ``KIS_APP_KEYS`` in order (empty when it is unset or blank)."""
+        settings = settings or get_settings()
+        text = _secret(settings.kis_app_keys)
+        return parse_app_keys(text) if text is not None else []
+
+
+def parse_app_keys(text: str) -> list[KisCredentials]:
+    """``appkey:appsecret`` pairs separated by commas or newlines (KIS keys and secrets hold neither
+    character, nor a colon). A malformed pair or a key given twice is a :class:`KisAuthError` naming its
+    position, never its text (it is a secret)."""
+    pairs: list[KisCredentials] = []
+    items = [item.strip() for item in text.replace("\n", ",").split(",")]
+    for position, item in enumerate((item for item in items if item), start=1):
+        key, colon, secret = item.partition(":")
+        if not colon or not key.strip() or not secret.strip():
+            raise KisAuthError(f"KIS_APP_KEYS: pair {position} is not appkey:appsecret")
+        pair = KisCredentials(key.strip(), secret.strip())
+        if any(existing.app_key == pair.app_key for existing in pairs):
+            raise KisAuthError(f"KIS_APP_KEYS: pair {position} repeats an app key (one session per key)")
+        pairs.append(pair)
+    return pairs
 
 
 def _secret(value: SecretStr | None) -> str | None:

@@ -1,0 +1,187 @@
+"""More than 41 live symbols with several KIS app keys (issue 18 part 5): one ingest streamer per key, the
+names shared through the Redis lease registry. Real Redis, the KIS simulator over sockets (it enforces one
+session per app key and 41 registrations per session), real streamers."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator
+
+import pytest
+import redis
+import redis.asyncio as aioredis
+from support.demand import forget_demand
+from support.kis import credentials, run
+from support.streamer import StreamerThread, simulator
+from support.waiting import wait_for
+
+from kstock import keys
+from kstock.kis.auth import KisCredentials
+from kstock_streamer.service import Streamer, StreamerOptions
+from kstock_streamer.slots import LeaseConflict, SlotLeases
+
+SLOT_KEYS = (
+    keys.KIS_SLOT_SESSIONS,
+    keys.KIS_SLOT_TOKENS,
+    keys.KIS_SLOT_OWNERS,
+    *(keys.kis_slot_held(i) for i in range(5)),
+)
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """A market of exactly 100 trading stocks, each trading a few times a second."""
+    thread = simulator(rate=400, universe=100)
+    thread.start()
+    yield thread
+    thread.stop()
+
+
+@pytest.fixture
+def r(services):
+    client = redis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
+    forget_demand(client, *SLOT_KEYS)
+    yield client
+    forget_demand(client, *SLOT_KEYS)
+
+
+def options() -> StreamerOptions:
+    return StreamerOptions(default_symbols=[], stable_seconds=0.5, plan_interval=0.2, poll_rate=20, run_writer=False)
+
+
+def demand(r: redis.Redis, symbols: list[str]) -> None:
+    r.hset(keys.DEMAND, mapping=dict.fromkeys(symbols, 1))
+    r.hset(keys.DEMAND_USERS, mapping=dict.fromkeys(symbols, 1))
+    r.publish(keys.CONTROL_CHANNEL, json.dumps({"op": "demand"}))
+
+
+def streamed(streamer: Streamer) -> set[str]:
+    """The symbols this streamer's KIS session acknowledged."""
+    return {tr_key for _tr, tr_key in streamer.websocket.snapshot().subscriptions}
+
+
+@contextlib.contextmanager
+def streamers(sim, services, database, keys_: list[KisCredentials]) -> Iterator[list[StreamerThread]]:
+    threads = [
+        StreamerThread(
+            sim.sim.rest_url,
+            sim.sim.ws_url,
+            services["REDIS_URL"],
+            database,
+            options(),
+            credentials=creds,
+            key_index=index,
+            lease_seconds=3.0,
+        )
+        for index, creds in enumerate(keys_)
+    ]
+    started: list[StreamerThread] = []
+    try:
+        for thread in threads:
+            thread.__enter__()
+            started.append(thread)
+        yield started
+    finally:
+        for thread in reversed(started):
+            thread.__exit__(None, None, None)
+
+
+def test_three_keys_stream_100_symbols_each_once_and_take_over_a_stopped_key(sim, services, database, r):
+    symbols = sorted(sim.sim.market.stocks)
+    assert len(symbols) == 100
+    demand(r, symbols)
+    pubsub = r.pubsub()
+    pubsub.subscribe(*[keys.realtime_channel(s) for s in symbols])
+    with streamers(sim, services, database, [credentials() for _ in range(3)]) as threads:
+        live = [t.streamer for t in threads]
+
+        def spread() -> bool:
+            held = [streamed(s) for s in live]
+            return sum(map(len, held)) == 100 and set().union(*held) == set(symbols) and not any(s.polled for s in live)
+
+        wait_for(spread, 60, "all 100 symbols registered across the three KIS sessions, none polled")
+        held = [streamed(s) for s in live]
+        assert all(len(h) <= 41 for h in held)
+        assert sum(map(len, held)) == len(set().union(*held))  # no symbol on two sessions
+        assert [s.planner.streamed for s in live] == held  # each streamer registers exactly what it owns
+        owners = r.hgetall(keys.KIS_SLOT_OWNERS)
+        assert {name: int(owner) for name, owner in owners.items()} == {
+            name: index for index, names in enumerate(held) for name in names
+        }
+        # the simulator's side: one session per app key, none over 41 registrations
+        sessions = sim.call(lambda s: [(x.app_key, len(x.subscriptions)) for x in s.ws.sessions if x.subscriptions])
+        assert sorted(n for _key, n in sessions) == sorted(len(h) for h in held)
+        assert len({key for key, _n in sessions}) == len(sessions) == 3
+
+        # ticks of all 100 arrive on Redis, from the WebSocket feed
+        seen: set[str] = set()
+
+        def all_ticked() -> bool:
+            while (message := pubsub.get_message(timeout=0.05)) is not None:
+                if message["type"] == "message":
+                    tick = json.loads(message["data"])
+                    if tick["source"] == "ws":
+                        seen.add(tick["symbol"])
+            return seen == set(symbols)
+
+        wait_for(all_ticked, 60, "a WebSocket tick of every one of the 100 symbols")
+
+        # stop the streamer holding the most: its names go to the others as far as slots allow, the rest polled
+        biggest = max(range(3), key=lambda i: len(held[i]))
+        stopped = threads.pop(biggest)
+        stopped.__exit__(None, None, None)
+        rest = [s for i, s in enumerate(live) if i != biggest]
+        room = 41 * 2
+
+        def taken_over() -> bool:
+            now = [streamed(s) for s in rest]
+            polled = [p for s in rest for p in s.polled]
+            streaming = set().union(*now)
+            return (
+                sum(map(len, now)) == len(streaming) == room
+                and len(polled) == len(set(polled)) == 100 - room
+                and streaming | set(polled) == set(symbols)
+                and not streaming & set(polled)
+            )
+
+        wait_for(taken_over, 60, f"the survivors stream {room} symbols and poll the other {100 - room} once each")
+        assert r.zcard(keys.KIS_SLOT_SESSIONS) == 2  # the stopped one gave its lease up at once
+    pubsub.close()
+
+
+def test_a_dead_sessions_names_are_freed_after_its_lease_lapses_and_two_processes_never_share_a_key(services, r):
+    now = [1_000.0]
+
+    def clock() -> float:
+        return now[0]
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
+        try:
+            a = SlotLeases(client, 0, capacity=3, lease_seconds=5, clock=clock)
+            b = SlotLeases(client, 1, capacity=3, lease_seconds=5, clock=clock)
+            assert await a.renew() == [0]
+            assert await a.claim(["S1", "S2", "S3", "S4"]) == ["S1", "S2", "S3"]  # capacity 3
+            assert await b.renew() == [0, 1]
+            assert await b.claim(["S1", "S4"]) == ["S4"]  # S1 is A's while A lives
+            with pytest.raises(LeaseConflict):  # a second process on key 0
+                await SlotLeases(client, 0, capacity=3, lease_seconds=5, clock=clock).renew()
+            now[0] += 4
+            assert await b.renew() == [0, 1]
+            now[0] += 2  # A silent for 6 s > its 5 s lease
+            assert await b.renew() == [1]
+            assert await b.owners() == {"S4": 1}  # A's names were freed
+            assert await b.claim(["S1", "S2", "S3"]) == ["S1", "S2"]  # B's room: 3 - S4
+            assert await client.scard(keys.kis_slot_held(0)) == 0
+            # A comes back (a long pause, not a crash): it has no lease until it renews, and its names are B's
+            assert await a.claim(["S3"]) == []
+            assert await a.renew() == [0, 1]
+            assert await a.claim(["S1", "S3"]) == ["S3"]
+            await b.leave()
+            assert await a.owners() == {"S3": 0}
+            assert await a.renew() == [0]
+        finally:
+            await client.aclose()
+
+    run(scenario())
