@@ -11,8 +11,10 @@ from collections.abc import Iterator
 import pytest
 import redis
 import redis.asyncio as aioredis
+import requests
+import websockets
 from support.demand import forget_demand
-from support.kis import credentials, run
+from support.kis import credentials, overridden, run
 from support.streamer import StreamerThread, simulator
 from support.waiting import wait_for
 
@@ -185,3 +187,94 @@ def test_a_dead_sessions_names_are_freed_after_its_lease_lapses_and_two_processe
             await client.aclose()
 
     run(scenario())
+
+
+# -- the simulator's per-key rules, driven by plain clients (docs/kis-protocol.md section 11) ---------------
+
+
+def _approval(base: str, creds: KisCredentials) -> str:
+    answer = requests.post(
+        f"{base}/oauth2/Approval",
+        json={"grant_type": "client_credentials", "appkey": creds.app_key, "secretkey": creds.app_secret},
+        timeout=5,
+    )
+    assert answer.status_code == 200
+    return str(answer.json()["approval_key"])
+
+
+def _register(approval: str, symbol: str) -> str:
+    return json.dumps(
+        {
+            "header": {"approval_key": approval, "custtype": "P", "tr_type": "1", "content-type": "utf-8"},
+            "body": {"input": {"tr_id": "H0STCNT0", "tr_key": symbol}},
+        }
+    )
+
+
+async def _answer(ws: websockets.ClientConnection, payload: str) -> tuple[str, str, str]:
+    """Send a registration; KIS's control answer (rt_cd, msg_cd, msg1), data frames and PINGPONG skipped."""
+    await ws.send(payload)
+    while True:
+        raw = await ws.recv()
+        if isinstance(raw, str) and raw.startswith("{") and "PINGPONG" not in raw:
+            body = json.loads(raw)["body"]
+            return body["rt_cd"], body["msg_cd"], body["msg1"]
+
+
+def test_the_simulator_gives_each_app_key_one_session_of_41_and_its_own_rest_budget(sim):
+    base, symbols = sim.sim.rest_url, sorted(sim.sim.market.stocks)[:42]
+    pool = [credentials() for _ in range(3)]
+    approvals = [_approval(base, creds) for creds in pool]
+
+    async def body() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            sessions = [await stack.enter_async_context(websockets.connect(sim.sim.ws_url)) for _ in pool]
+            for ws, approval in zip(sessions, approvals, strict=True):  # three keys, three sessions of 41 at once
+                for symbol in symbols[:41]:
+                    assert await _answer(ws, _register(approval, symbol)) == ("0", "OPSP0000", "SUBSCRIBE SUCCESS")
+            # the 42nd registration of a session is refused, whatever the other keys hold
+            assert await _answer(sessions[1], _register(approvals[1], symbols[41])) == (
+                "1",
+                "OPSP0008",
+                "MAX SUBSCRIBE OVER",
+            )
+            # a second session on key 0, even with a fresh approval key of the same app key, is refused
+            second = await stack.enter_async_context(websockets.connect(sim.sim.ws_url))
+            assert await _answer(second, _register(_approval(base, pool[0]), symbols[41])) == (
+                "1",
+                "OPSP8996",
+                "ALREADY IN USE appkey",
+            )
+
+    run(body())
+
+    # REST: the per-second budget is counted per app key (EGW00201 for one key, the other still answered)
+    tokens = [
+        requests.post(
+            f"{base}/oauth2/tokenP",
+            json={"grant_type": "client_credentials", "appkey": c.app_key, "appsecret": c.app_secret},
+            timeout=5,
+        ).json()["access_token"]
+        for c in pool[:2]
+    ]
+
+    def quote(index: int) -> str:
+        creds = pool[index]
+        answer = requests.get(
+            f"{base}/uapi/domestic-stock/v1/quotations/inquire-price",
+            params={"FID_COND_MRKT_DIV_CODE": "J", "FID_INPUT_ISCD": symbols[0]},
+            headers={
+                "authorization": f"Bearer {tokens[index]}",
+                "appkey": creds.app_key,
+                "appsecret": creds.app_secret,
+                "tr_id": "FHKST01010100",
+                "custtype": "P",
+            },
+            timeout=5,
+        )
+        return str(answer.json()["msg_cd"])
+
+    with overridden(sim, rest_rate_per_second=3):
+        first = [quote(0) for _ in range(5)]
+        other = quote(1)
+    assert "EGW00201" in first and other == "MCA00000"
