@@ -21,7 +21,7 @@ from typing import Any
 from kstock.config import Settings, get_settings, reload_settings
 from kstock.eventloop import run_event_loop
 from kstock_local.cloud.runtime import LocalCloud, Ports
-from kstock_local.embedded import EmbeddedServiceError, Services, ensure_services, port_open
+from kstock_local.embedded import EmbeddedServiceError, Services, ensure_services, free_port, port_open
 from kstock_local.kis_sim.credentials import has_real_key, simulator_environment
 from kstock_local.market_load import MarketLoader, default_symbols
 from kstock_local.paths import TEMPLATE_PATH
@@ -36,6 +36,9 @@ class StackOptions:
     template: Path = TEMPLATE_PATH
     fast_clock: float = 1.0
     localstack: bool = False  # AWS is LocalStack (localstack-client finds its edge), not a moto child
+    # issue 18: 1 = the fan-out inside the streamer; N > 1 = N fan-out worker processes
+    # (`python -m kstock_streamer --role fanout`) beside a streamer with its fan-out off
+    fanout_workers: int = 1
 
 
 def _prepare_database(database_url: str) -> None:
@@ -131,7 +134,21 @@ def _content_rows(environment: dict[str, str]) -> list[tuple[str, str]]:
     ]
 
 
-def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: dict[str, str]) -> str:
+def _fanout_row(workers: list[tuple[str, int]]) -> tuple[str, str]:
+    """Where the WebSocket fan-out runs: in the streamer, or the worker processes and their health URLs."""
+    if not workers:
+        return ("fan-out", "inside the streamer (--fanout-workers N for N worker processes)")
+    urls = ", ".join(f"{name} http://127.0.0.1:{port}/health" for name, port in workers)
+    return ("fan-out", f"{len(workers)} workers sharing the connections: {urls}")
+
+
+def _banner(
+    cloud: LocalCloud,
+    endpoint: str,
+    services: Services,
+    environment: dict[str, str],
+    fanout_workers: list[tuple[str, int]] | None = None,
+) -> str:
     rows = [
         ("HTTP API", cloud.http_url),
         ("API docs", f"{cloud.http_url}/docs"),
@@ -145,6 +162,7 @@ def _banner(cloud: LocalCloud, endpoint: str, services: Services, environment: d
         ),
         *_content_rows(environment),
         ("streamer", f"http://127.0.0.1:{get_settings().streamer_health_port}/health"),
+        _fanout_row(fanout_workers or []),
         ("PostgreSQL", f"{services.database_kind} ({services.database_url.split('?')[0]})"),
         ("Redis", f"{services.redis_kind} ({services.redis_url})"),
     ]
@@ -214,26 +232,45 @@ async def _start_kis_simulator(
     environment["KIS_MASTER_URL"] = f"{local.kis_sim_rest_url}/common/master"  # issue 15: its master files
 
 
+async def _start_streamer(
+    environment: dict[str, str], endpoint: str, region: str, fanout_workers: int, processes: list[ManagedProcess]
+) -> list[tuple[str, int]]:
+    """The streamer, and with ``fanout_workers`` > 1 that many fan-out worker processes (the streamer's
+    own fan-out off); returns the workers' names and health ports."""
+    env = {**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": region}
+    if fanout_workers > 1:
+        env["STREAMER_FANOUT"] = "off"
+    streamer = ManagedProcess("streamer", python_module("kstock_streamer"), env=env)
+    await streamer.start()
+    processes.append(streamer)
+    workers: list[tuple[str, int]] = []
+    for i in range(fanout_workers if fanout_workers > 1 else 0):
+        name, port = f"fanout-{i + 1}", free_port()
+        worker_env = {**env, "STREAMER_HEALTH_PORT": str(port)}
+        worker = ManagedProcess(name, python_module("kstock_streamer", "--role", "fanout"), env=worker_env)
+        await worker.start()
+        processes.append(worker)
+        workers.append((name, port))
+    if workers:
+        log("up", f"fan-out: {len(workers)} worker processes ({', '.join(name for name, _ in workers)})")
+    return workers
+
+
 async def _serve_until_stopped(
     cloud: LocalCloud,
     services: Services,
     environment: dict[str, str],
     processes: list[ManagedProcess],
     stop: asyncio.Event,
+    fanout_workers: int = 1,
 ) -> None:
-    """Provision and serve the template, start the streamer (one of ``processes``, which the caller
-    stops), publish the stack, load the market, and wait for Ctrl-C."""
+    """Provision and serve the template, start the streamer (and the fan-out workers; ``processes``, which
+    the caller stops), publish the stack, load the market, and wait for Ctrl-C."""
     endpoint = cloud.endpoint
     region = get_settings().aws_region
     await cloud.start()
     # after provisioning: the streamer's fan-out reads the connection registry (the endpoint's DynamoDB)
-    streamer = ManagedProcess(
-        "streamer",
-        python_module("kstock_streamer"),
-        env={**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": region},
-    )
-    await streamer.start()
-    processes.append(streamer)
+    workers = await _start_streamer(environment, endpoint, region, fanout_workers, processes)
     write_state(
         {
             **environment,
@@ -252,7 +289,7 @@ async def _serve_until_stopped(
         first_companies=get_local_settings().kstock_first_load_companies,
     )
     if await _until_stopped(loader.run(), stop):
-        print(_banner(cloud, endpoint, services, environment), flush=True)
+        print(_banner(cloud, endpoint, services, environment, workers), flush=True)
         await stop.wait()
 
 
@@ -286,7 +323,7 @@ async def _run(options: StackOptions, services: Services) -> None:
         localstack=options.localstack,
     )
     try:
-        await _serve_until_stopped(cloud, services, environment, processes, stop)
+        await _serve_until_stopped(cloud, services, environment, processes, stop, options.fanout_workers)
     finally:
         log("up", "stopping")
         clear_state()

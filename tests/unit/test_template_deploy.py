@@ -175,6 +175,7 @@ def test_the_task_role_has_least_privilege(template: dict[str, Any]) -> None:
                 "dynamodb:GetItem",
                 "dynamodb:BatchGetItem",
                 "dynamodb:Query",
+                "dynamodb:Scan",  # the demand rebuild and reconciler (registry.live_subscriptions)
                 "dynamodb:DeleteItem",
             }
         else:

@@ -200,13 +200,79 @@ def _cpu(pid: int, children: bool = False) -> float:
         return 0.0
 
 
+COUNTERS = ("gone", "throttled", "failed", "dropped", "queued", "subscriptions", "connections")
+
+
+def combined(statuses: list[dict[str, Any]], workers: int) -> dict[str, Any]:
+    """The fan-out statuses of ``workers`` workers as one: counters summed, ready when every worker is
+    and each knows it is one of ``workers``."""
+    fanouts = [s.get("fanout") or {} for s in statuses]
+    total: dict[str, Any] = {
+        "ready": len(fanouts) == workers
+        and all(f.get("ready") and (f.get("partition") or {}).get("count", 1) == workers for f in fanouts),
+        "calls": {"tick": 0, "batch": 0},
+        "oneByOne": {"tick": 0, "batch": 0},
+        **dict.fromkeys(COUNTERS, 0),
+    }
+    for fanout in fanouts:
+        for name in ("calls", "oneByOne"):
+            for mode, value in (fanout.get(name) or {}).items():
+                total[name][mode] = total[name].get(mode, 0) + value
+        for name in COUNTERS:
+            total[name] += fanout.get(name) or 0
+    return total
+
+
+class Statuses:
+    """What the streamer and the fan-out workers report in Redis (``workers`` 0: the streamer's fan-out)."""
+
+    def __init__(self, r: Any, workers: int) -> None:
+        self.r, self.workers = r, workers
+
+    def streamer(self) -> dict[str, Any]:
+        raw = cast(str | None, self.r.get(keys.STREAMER_STATUS))  # a sync client, decode_responses=True
+        return json.loads(raw) if raw else {}
+
+    def fanout(self) -> dict[str, Any]:
+        if not self.workers:
+            return combined([self.streamer()], 1)
+        found = []
+        for worker in self.r.zrange(keys.FANOUT_WORKERS, 0, -1):
+            raw = cast(str | None, self.r.get(keys.fanout_worker_status(worker)))
+            if raw:
+                found.append(json.loads(raw))
+        return combined(found, self.workers)
+
+    def fresh_after(self, t: float) -> bool:
+        """Every reporter wrote its status after ``t``."""
+        if not self.workers:
+            return bool(self.streamer().get("reportedAt", 0) > t)
+        reported = [
+            cast(str | None, self.r.get(keys.fanout_worker_status(w)))
+            for w in self.r.zrange(keys.FANOUT_WORKERS, 0, -1)
+        ]
+        return len(reported) == self.workers and all(raw and json.loads(raw)["reportedAt"] > t for raw in reported)
+
+
 def bench_fanout(
-    scenario_name: str = "tick", seconds: float = 10.0, clients: int | None = None, seed: int = 6
+    scenario_name: str = "tick",
+    seconds: float = 10.0,
+    clients: int | None = None,
+    seed: int = 6,
+    workers: int = 1,
+    rate: float | None = None,
 ) -> dict[str, Any]:
+    """One run. ``workers``: fan-out worker processes (``--role fanout``) beside an ingest-only streamer;
+    0 runs the fan-out inside the streamer (one process, as before issue 18's scale-out)."""
     scenario = SCENARIOS[scenario_name]
-    if clients:
+    if clients or rate:
         scenario = Scenario(
-            clients, scenario.symbols, scenario.per_client, scenario.rate, scenario.mode, scenario.window_ms
+            clients or scenario.clients,
+            scenario.symbols,
+            scenario.per_client,
+            rate or scenario.rate,
+            scenario.mode,
+            scenario.window_ms,
         )
     from kstock.companies.reference import load_companies
 
@@ -233,7 +299,9 @@ def bench_fanout(
 
             r = redis.Redis.from_url(cache.url, decode_responses=True)
             moto_port = free_port()
-            procs["moto"] = _spawn([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(moto_port)], {})
+            procs["moto"] = _spawn(  # kstock up's moto: DynamoDB thread-safe, transactions without table copies
+                [sys.executable, "-m", "kstock_local.cloud.moto_server", "-H", "127.0.0.1", "-p", str(moto_port)], {}
+            )
             _wait(lambda: port_open("127.0.0.1", moto_port), 30, "moto")
             endpoint = f"http://127.0.0.1:{moto_port}"
             quiet = {
@@ -312,22 +380,20 @@ def bench_fanout(
                 "AWS_ENDPOINT_URL": endpoint,
                 "AWS_ACCESS_KEY_ID": "local",
                 "AWS_SECRET_ACCESS_KEY": "local",
-                "STREAMER_FANOUT": "on",
+                "STREAMER_FANOUT": "off" if workers else "on",
             }
             procs["streamer"] = _spawn([sys.executable, "-m", "kstock_streamer", "--no-writer"], streamer_env)
-
-            def status() -> dict[str, Any]:
-                raw = cast(str | None, r.get(keys.STREAMER_STATUS))  # a sync client, decode_responses=True
-                return json.loads(raw) if raw else {}
-
+            for i in range(workers):  # K fan-out workers, each on its own health port
+                procs[f"fanout-{i + 1}"] = _spawn(
+                    [sys.executable, "-m", "kstock_streamer", "--role", "fanout"],
+                    {**streamer_env, "STREAMER_HEALTH_PORT": str(free_port())},
+                )
+            reports = Statuses(r, workers)
             wanted = scenario.clients * scenario.per_client
+            _wait(lambda: reports.streamer().get("slotsUsed") == len(symbols), 90, "the streamer's 50 KIS slots")
+            _wait(lambda: reports.fanout()["ready"], 90, f"the fan-out ready ({workers or 'in the streamer'})")
             _wait(
-                lambda: (status().get("fanout") or {}).get("ready") and status().get("slotsUsed") == len(symbols),
-                90,
-                "the streamer (50 KIS slots, fan-out ready)",
-            )
-            _wait(
-                lambda: (status().get("fanout") or {}).get("subscriptions", 0) >= wanted,
+                lambda: reports.fanout()["subscriptions"] >= wanted,
                 30,
                 "every subscription in the rebuilt fan-out index",
             )
@@ -335,13 +401,13 @@ def bench_fanout(
             observer.start()
             time.sleep(3.0)  # warm-up
             _wait(
-                lambda: (status().get("fanout") or {}).get("queued", 1) <= scenario.clients // 20,
+                lambda: reports.fanout()["queued"] <= scenario.clients // 20,
                 120,
                 "the fan-out to catch up after the set-up",
                 interval=0.5,
             )
             cpu_before = {name: _cpu(proc.pid, name == "cloud") for name, proc in procs.items()}
-            before, t0 = status()["fanout"], time.time()
+            before, t0 = reports.fanout(), time.time()
             peaks: dict[str, float] = {}
             while time.time() < t0 + seconds:
                 for name, proc in procs.items():
@@ -353,8 +419,8 @@ def bench_fanout(
                 name: round(100 * (_cpu(proc.pid, name == "cloud") - cpu_before[name]) / (t1 - t0))
                 for name, proc in procs.items()
             }
-            _wait(lambda: status().get("uptimeSeconds") and time.time() - t1 > 1.1, 5, "a fresh status")
-            after = status()["fanout"]
+            _wait(lambda: reports.fresh_after(t1), 10, "a fresh status")
+            after = reports.fanout()
             time.sleep(2.0)  # deliveries in flight at t1 arrive
             commands = procs["clients"].stdin
             assert commands is not None, "the clients are spawned with stdin=PIPE"
@@ -367,12 +433,15 @@ def bench_fanout(
         finally:
             if observer is not None:
                 observer.stop()
-            for name in ("clients", "streamer", "cloud", "simulator", "moto"):
+            for name in ("clients", *(f"fanout-{i + 1}" for i in range(workers)), "streamer", "cloud", "simulator"):
                 _stop(procs.get(name))
+            _stop(procs.get("moto"))
             cache.stop()
             database.stop()
     result = _analyse(scenario, plan, received, records, t0, t1, before, after)
     result.update(
+        workers=workers,
+        rate=scenario.rate,
         setup_seconds=round(setup_seconds, 1),
         connect_seconds=round(connect_seconds, 1),
         rss_mb={k: round(v) for k, v in peaks.items()},
@@ -510,7 +579,8 @@ def _print(name: str, scenario: Scenario, seconds: float, result: dict[str, Any]
     window = f", window {scenario.window_ms} ms" if scenario.window_ms else ""
     print(
         f"fan-out bench '{name}': {scenario.clients} clients x {scenario.per_client} of {scenario.symbols} symbols, "
-        f"{scenario.mode} mode{window}, simulator {scenario.rate:g} trades/s, {seconds:g}s measured "
+        f"{scenario.mode} mode{window}, simulator {scenario.rate:g} trades/s, {seconds:g}s measured, "
+        f"fan-out {_workers_label(result['workers'])} "
         f"(setup {result['setup_seconds']}s, {result['connect_seconds']}s of it connecting)"
     )
     print(f"  trades observed          {result['trades_per_s']}/s")
@@ -532,6 +602,32 @@ def _print(name: str, scenario: Scenario, seconds: float, result: dict[str, Any]
     print(f"  peak RSS                 {rss} (cloud includes its function workers)")
     cpu = ", ".join(f"{k} {v}%" for k, v in result["cpu_percent"].items())
     print(f"  CPU while measuring      {cpu} (of {psutil.cpu_count()} cores)")
+
+
+def _workers_label(workers: int) -> str:
+    return f"{workers} worker process{'es' if workers > 1 else ''}" if workers else "inside the streamer"
+
+
+def print_side_by_side(results: list[dict[str, Any]]) -> None:
+    """Runs with different worker counts, one column each: delivered messages/s, staleness, lost, CPU."""
+    width = 22
+    heads = [_workers_label(r["workers"]) for r in results]
+    rows: list[tuple[str, list[str]]] = [
+        ("delivered messages/s", [str(r["messages_per_s"]) for r in results]),
+        ("ticks/s in them", [str(r["ticks_per_s"]) for r in results]),
+        ("trades observed/s", [str(r["trades_per_s"]) for r in results]),
+        ("p50 / p99 ms", [f"{r['p50_ms']} / {r['p99_ms']}" for r in results]),
+        ("lost pairs", [f"{r['lost']} of {r['expected']}" for r in results]),
+        ("set-up s (connecting)", [f"{r['setup_seconds']} ({r['connect_seconds']})" for r in results]),
+    ]
+    names = sorted({name for r in results for name in r["cpu_percent"]}, key=lambda n: (not n.startswith("f"), n))
+    rows += [(f"CPU % {name}", [str(r["cpu_percent"].get(name, "-")) for r in results]) for name in names]
+    base = results[0]["messages_per_s"] or 1
+    rows.append(("messages/s vs first", [f"{r['messages_per_s'] / base:.2f}x" for r in results]))
+    print(f"\nfan-out scale-out, side by side (CPU: % of one core, {psutil.cpu_count()} cores on this machine)")
+    print(f"  {'':<24}" + "".join(f"{h:>{width}}" for h in heads))
+    for label, values in rows:
+        print(f"  {label:<24}" + "".join(f"{v:>{width}}" for v in values))
 
 
 # -- the child processes' entry points ---------------------------------------------------------------------
@@ -632,7 +728,20 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_fanout_bench(bench_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     def run(args: argparse.Namespace) -> int:
-        bench_fanout(args.scenario, seconds=args.seconds, clients=args.clients)
+        try:
+            counts = [int(part) for part in args.workers.split(",")]
+        except ValueError:
+            print(f"kstock bench fanout: --workers takes counts like 1 or 1,2, not {args.workers!r}", file=sys.stderr)
+            return 2
+        if any(count < 0 or count > 8 for count in counts):
+            print("kstock bench fanout: --workers counts are 0 (inside the streamer) to 8", file=sys.stderr)
+            return 2
+        results = [
+            bench_fanout(args.scenario, seconds=args.seconds, clients=args.clients, workers=count, rate=args.rate)
+            for count in counts
+        ]
+        if len(results) > 1:
+            print_side_by_side(results)
         return 0
 
     bench = bench_sub.add_parser(
@@ -648,6 +757,13 @@ def add_fanout_bench(bench_sub: argparse._SubParsersAction[argparse.ArgumentPars
     )
     bench.add_argument("--seconds", type=float, default=10.0, help="measurement window")
     bench.add_argument("--clients", type=int, default=None, help="override the scenario's 1,000 clients")
+    bench.add_argument(
+        "--workers",
+        default="1",
+        help="fan-out worker processes beside an ingest-only streamer; 0: the fan-out inside the streamer; "
+        "a list such as 1,2 runs each and prints them side by side",
+    )
+    bench.add_argument("--rate", type=float, default=None, help="override the scenario's simulator trades/s")
     bench.set_defaults(func=run)
 
 

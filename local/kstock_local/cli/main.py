@@ -43,7 +43,16 @@ def cmd_seed(_args: argparse.Namespace) -> int:
 def cmd_up(args: argparse.Namespace) -> int:
     from kstock_local.stack import StackOptions, run_stack
 
-    return run_stack(StackOptions(template=args.template, fast_clock=args.fast_clock, localstack=args.localstack))
+    if args.fanout_workers < 1:
+        print("kstock up: --fanout-workers is 1 (the fan-out inside the streamer) or more", file=sys.stderr)
+        return 2
+    options = StackOptions(
+        template=args.template,
+        fast_clock=args.fast_clock,
+        localstack=args.localstack,
+        fanout_workers=args.fanout_workers,
+    )
+    return run_stack(options)
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -108,6 +117,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--localstack",
         action="store_true",
         help="use a running LocalStack (LOCALSTACK_HOST, default localhost:4566) as AWS instead of a moto child",
+    )
+    up.add_argument(
+        "--fanout-workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="WebSocket fan-out processes: 1 runs it inside the streamer; N > 1 starts N workers sharing the "
+        "connections beside a streamer with its fan-out off",
     )
     up.set_defaults(func=cmd_up)
 
