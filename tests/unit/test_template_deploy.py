@@ -42,6 +42,8 @@ STREAMER_SECRETS = {
     "KIS_APP_KEY": "KisAppKeySecret",
     "KIS_APP_SECRET": "KisAppSecretSecret",
 }
+# issue 18 part 5: the ingest streamers' several KIS keys (key 0's service reads it only with KisAppKeyCount > 1)
+KIS_KEYS_SECRET = "KisAppKeysSecret"
 
 # -- reading the template --------------------------------------------------------------------------------
 
@@ -88,6 +90,11 @@ def _container(template: dict[str, Any]) -> dict[str, Any]:
     return dict(container)
 
 
+def _secrets(container: dict[str, Any]) -> list[dict[str, Any]]:
+    """A container's secrets, a conditional one (``!If [cond, secret, AWS::NoValue]``) as its secret."""
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in container["Secrets"]]
+
+
 def _statements(role: dict[str, Any]) -> list[dict[str, Any]]:
     return [s for policy in role["Properties"]["Policies"] for s in policy["PolicyDocument"]["Statement"]]
 
@@ -114,6 +121,37 @@ def test_the_streamer_service_never_runs_two_kis_sessions(template: dict[str, An
     assert service["NetworkConfiguration"]["AwsvpcConfiguration"]["Subnets"] == {"Ref": "StreamerSubnetIds"}
 
 
+@pytest.mark.parametrize(("index", "condition"), [(1, "SeveralKisKeys"), (2, "ThirdKisKey")])
+def test_each_further_kis_key_is_its_own_service_of_one_task(
+    template: dict[str, Any], index: int, condition: str
+) -> None:
+    """Issue 18 part 5: one ingest task per KIS app key, never two on one key, only when KisAppKeyCount asks."""
+    assert template["Parameters"]["KisAppKeyCount"]["AllowedValues"] == ["1", "2", "3"]
+    assert template["Conditions"]["SeveralKisKeys"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "KisAppKeyCount"}, "1"]}]}
+    assert template["Conditions"]["ThirdKisKey"] == {"Fn::Equals": [{"Ref": "KisAppKeyCount"}, "3"]}
+    service, task = (template["Resources"][f"StreamerKey{index}{kind}"] for kind in ("Service", "TaskDefinition"))
+    assert service["Condition"] == task["Condition"] == condition
+    properties = service["Properties"]
+    assert properties["DesiredCount"] == 1 and properties["TaskDefinition"] == {
+        "Ref": f"StreamerKey{index}TaskDefinition"
+    }
+    deployment = properties["DeploymentConfiguration"]
+    assert deployment["MaximumPercent"] == 100 and deployment["MinimumHealthyPercent"] == 0
+    (container,) = task["Properties"]["ContainerDefinitions"]
+    env = {e["Name"]: e["Value"] for e in container["Environment"]}
+    assert env["KIS_KEY_INDEX"] == str(index) and env["STREAMER_FANOUT"] == "off"
+    secrets = {s["Name"]: _text(s["ValueFrom"]) for s in _secrets(container)}
+    assert f":secret:${{{KIS_KEYS_SECRET}}}" in secrets["KIS_APP_KEYS"]
+    assert "KIS_APP_KEY" not in secrets and "KIS_APP_KEYS" not in env
+    assert "TaskRoleArn" not in task["Properties"]  # it calls no AWS API
+
+
+def test_key_zeros_streamer_reads_the_keys_only_with_several(template: dict[str, Any]) -> None:
+    (conditional,) = [s for s in _container(template)["Secrets"] if "Fn::If" in s]
+    condition, secret, otherwise = conditional["Fn::If"]
+    assert condition == "SeveralKisKeys" and secret["Name"] == "KIS_APP_KEYS" and otherwise == {"Ref": "AWS::NoValue"}
+
+
 def test_the_task_runs_the_image_parameter_with_a_health_check_and_kept_logs(template: dict[str, Any]) -> None:
     container = _container(template)
     assert container["Image"] == {"Ref": "StreamerImageUri"}
@@ -128,7 +166,7 @@ def test_the_task_runs_the_image_parameter_with_a_health_check_and_kept_logs(tem
 def test_the_streamer_gets_the_functions_secrets_from_secrets_manager(template: dict[str, Any]) -> None:
     function_env = template["Globals"]["Function"]["Environment"]["Variables"]
     container = _container(template)
-    injected = {s["Name"]: _text(s["ValueFrom"]) for s in container["Secrets"]}
+    injected = {s["Name"]: _text(s["ValueFrom"]) for s in _secrets(container)}
     plain = {e["Name"] for e in container["Environment"]}
     for name, parameter in STREAMER_SECRETS.items():
         # the functions resolve the very same parameter: one secret, two consumers
@@ -140,9 +178,13 @@ def test_the_streamer_gets_the_functions_secrets_from_secrets_manager(template: 
 def test_every_streamer_setting_is_one_kstock_reads(template: dict[str, Any]) -> None:
     """A misspelt variable would be ignored silently (the settings ignore unknown names)."""
     container = _container(template)
-    names = {e["Name"] for e in container["Environment"]} | {s["Name"] for s in container["Secrets"]}
+    containers = [_container(template)] + [
+        _properties(template, f"StreamerKey{i}TaskDefinition")["ContainerDefinitions"][0] for i in (1, 2)
+    ]
     known = {field.upper() for field in Settings.model_fields}
-    assert names - known == set()
+    for container in containers:
+        names = {e["Name"] for e in container["Environment"]} | {s["Name"] for s in _secrets(container)}
+        assert names - known == set()
 
 
 def test_the_execution_role_reads_only_the_streamers_secrets(template: dict[str, Any]) -> None:
@@ -157,7 +199,7 @@ def test_the_execution_role_reads_only_the_streamers_secrets(template: dict[str,
                 f"${{{parameter}}}-??????"
             }
         )
-        for parameter in STREAMER_SECRETS.values()
+        for parameter in [*STREAMER_SECRETS.values(), KIS_KEYS_SECRET]
     )
     assert resources == expected
 
