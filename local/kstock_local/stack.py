@@ -20,6 +20,7 @@ from typing import Any
 
 from kstock.config import Settings, get_settings, reload_settings
 from kstock.eventloop import run_event_loop
+from kstock.kis.auth import parse_app_keys
 from kstock_local.cloud.runtime import LocalCloud, Ports
 from kstock_local.embedded import EmbeddedServiceError, Services, ensure_services, free_port, port_open
 from kstock_local.kis_sim.credentials import has_real_key, simulator_environment
@@ -39,6 +40,8 @@ class StackOptions:
     # issue 18: 1 = the fan-out inside the streamer; N > 1 = N fan-out worker processes
     # (`python -m kstock_streamer --role fanout`) beside a streamer with its fan-out off
     fanout_workers: int = 1
+    # issue 18 part 5: KIS app keys of the simulator, one ingest streamer each (real keys: KIS_APP_KEYS' pairs)
+    kis_keys: int = 1
 
 
 def _prepare_database(database_url: str) -> None:
@@ -207,7 +210,7 @@ async def _start_moto(local: LocalSettings, processes: list[ManagedProcess]) -> 
 
 
 async def _start_kis_simulator(
-    local: LocalSettings, environment: dict[str, str], processes: list[ManagedProcess]
+    local: LocalSettings, environment: dict[str, str], processes: list[ManagedProcess], keys: int = 1
 ) -> None:
     """No KIS credentials: the simulator plays the broker, on the real ports, open at any hour. The
     functions and the streamer get its address (KIS_REST_URL / KIS_WS_URL, as they would a proxy's) and
@@ -228,7 +231,7 @@ async def _start_kis_simulator(
     processes.append(simulator)
     await _wait_for_port(local.kis_sim_rest_port, "KIS simulator")
     await _wait_for_port(local.kis_sim_ws_port, "KIS simulator")
-    environment.update(simulator_environment(local.kis_sim_rest_url, local.kis_sim_ws_url))
+    environment.update(simulator_environment(local.kis_sim_rest_url, local.kis_sim_ws_url, keys))
     environment["KIS_MASTER_URL"] = f"{local.kis_sim_rest_url}/common/master"  # issue 15: its master files
 
 
@@ -256,6 +259,33 @@ async def _start_streamer(
     return workers
 
 
+async def _start_kis_key_streamers(
+    environment: dict[str, str], endpoint: str, region: str, processes: list[ManagedProcess]
+) -> list[tuple[str, int]]:
+    """Several KIS app keys (issue 18 part 5): an ingest streamer for each key after the first (the
+    streamer above is key 0's), with its own health port; they only ingest, plan and poll."""
+    text = environment.get("KIS_APP_KEYS") or os.environ.get("KIS_APP_KEYS") or ""
+    count = len(parse_app_keys(text)) if text.strip() else 1
+    started: list[tuple[str, int]] = []
+    for index in range(1, count):
+        name, port = f"streamer-kis-{index}", free_port()
+        env = {
+            **environment,
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_REGION": region,
+            "KIS_KEY_INDEX": str(index),
+            "STREAMER_FANOUT": "off",
+            "STREAMER_HEALTH_PORT": str(port),
+        }
+        process = ManagedProcess(name, python_module("kstock_streamer", "--no-writer"), env=env)
+        await process.start()
+        processes.append(process)
+        started.append((name, port))
+    if started:
+        log("up", f"KIS: {count} app keys, one ingest streamer each (streamer, {', '.join(n for n, _ in started)})")
+    return started
+
+
 async def _serve_until_stopped(
     cloud: LocalCloud,
     services: Services,
@@ -271,6 +301,7 @@ async def _serve_until_stopped(
     await cloud.start()
     # after provisioning: the streamer's fan-out reads the connection registry (the endpoint's DynamoDB)
     workers = await _start_streamer(environment, endpoint, region, fanout_workers, processes)
+    await _start_kis_key_streamers(environment, endpoint, region, processes)
     write_state(
         {
             **environment,
@@ -310,7 +341,7 @@ async def _run(options: StackOptions, services: Services) -> None:
     standins = await _spawn_content_standins(settings, environment, local)
     processes += [standin.process for standin in standins]
     if not has_real_key(settings):
-        await _start_kis_simulator(local, environment, processes)
+        await _start_kis_simulator(local, environment, processes, options.kis_keys)
     await _await_standins(standins)
     cloud = LocalCloud(
         options.template,

@@ -138,3 +138,26 @@ def test_each_key_has_its_own_token_cache_name() -> None:
     a, b = parse_app_keys("PSkeyA:secretA,PSkeyB:secretB")
     assert a.app_id != b.app_id
     assert "PSkeyA" not in repr(a) and "secretA" not in repr(a)
+
+
+# -- kstock up --kis-keys --------------------------------------------------------------------------------------
+
+
+def test_kstock_up_gives_the_simulator_n_placeholder_pairs_the_first_being_the_single_key() -> None:
+    from kstock_local.cli.main import build_parser
+    from kstock_local.kis_sim.credentials import (
+        SIMULATOR_APP_KEY,
+        SIMULATOR_APP_SECRET,
+        has_real_key,
+        simulator_environment,
+    )
+
+    assert build_parser().parse_args(["up", "--kis-keys", "3"]).kis_keys == 3
+    environment = simulator_environment("http://127.0.0.1:1", "ws://127.0.0.1:2", keys=3)
+    pairs = parse_app_keys(environment["KIS_APP_KEYS"])
+    assert len({p.app_key for p in pairs}) == 3 and all(len(p.app_key) == 36 for p in pairs)
+    assert (pairs[0].app_key, pairs[0].app_secret) == (SIMULATOR_APP_KEY, SIMULATOR_APP_SECRET)
+    assert "KIS_APP_KEYS" not in simulator_environment("http://127.0.0.1:1", "ws://127.0.0.1:2")
+    # an inherited environment of placeholders is not a real key; a user's own pairs are
+    assert not has_real_key(_settings(kis_app_keys=SecretStr(environment["KIS_APP_KEYS"])))
+    assert has_real_key(_settings(kis_app_keys=SecretStr("PSmine:secret,PSmine2:secret2")))

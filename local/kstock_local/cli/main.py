@@ -46,11 +46,15 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.fanout_workers < 1:
         print("kstock up: --fanout-workers is 1 (the fan-out inside the streamer) or more", file=sys.stderr)
         return 2
+    if args.kis_keys < 1:
+        print("kstock up: --kis-keys is 1 or more (simulator app keys, one ingest streamer each)", file=sys.stderr)
+        return 2
     options = StackOptions(
         template=args.template,
         fast_clock=args.fast_clock,
         localstack=args.localstack,
         fanout_workers=args.fanout_workers,
+        kis_keys=args.kis_keys,
     )
     return run_stack(options)
 
@@ -125,6 +129,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="WebSocket fan-out processes: 1 runs it inside the streamer; N > 1 starts N workers sharing the "
         "connections beside a streamer with its fan-out off",
+    )
+    up.add_argument(
+        "--kis-keys",
+        type=int,
+        default=1,
+        metavar="N",
+        help="KIS simulator app keys (41 live symbols each): N > 1 gives the simulator N placeholder pairs "
+        "(KIS_APP_KEYS) and starts one ingest streamer per key; with real keys, KIS_APP_KEYS' pairs decide",
     )
     up.set_defaults(func=cmd_up)
 

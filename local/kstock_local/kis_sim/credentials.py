@@ -18,17 +18,30 @@ SIMULATOR_APP_KEY = "PSkstockSIMULATORappKEY0000000000000"
 SIMULATOR_APP_SECRET = "kstock-simulator-secret-" + "0" * 156
 
 
-def simulator_environment(rest_url: str, ws_url: str) -> dict[str, str]:
-    """The KIS settings that point a process at the simulator serving ``rest_url`` and ``ws_url``."""
-    return {
+def simulator_key_pair(index: int) -> tuple[str, str]:
+    """The ``index``-th placeholder app key and secret (0 is SIMULATOR_APP_KEY / SECRET), real lengths."""
+    return f"{SIMULATOR_APP_KEY[:23]}{index:013d}", f"kstock-simulator-secret-{index:0156d}"
+
+
+def simulator_environment(rest_url: str, ws_url: str, keys: int = 1) -> dict[str, str]:
+    """The KIS settings that point a process at the simulator serving ``rest_url`` and ``ws_url``; with
+    ``keys`` > 1 also ``KIS_APP_KEYS``, that many placeholder pairs (one ingest streamer per key, each
+    given its ``KIS_KEY_INDEX``; the first pair is KIS_APP_KEY / KIS_APP_SECRET)."""
+    environment = {
         "KIS_APP_KEY": SIMULATOR_APP_KEY,
         "KIS_APP_SECRET": SIMULATOR_APP_SECRET,
         "KIS_REST_URL": rest_url,
         "KIS_WS_URL": ws_url,
     }
+    if keys > 1:
+        environment["KIS_APP_KEYS"] = ",".join(":".join(simulator_key_pair(i)) for i in range(keys))
+    return environment
 
 
 def has_real_key(settings: Settings) -> bool:
-    """The user configured a KIS app key of their own (the placeholder of an inherited environment is not one)."""
+    """The user configured a KIS app key of their own (the placeholders of an inherited environment are not)."""
     key = settings.kis_app_key
-    return key is not None and key.get_secret_value() not in ("", SIMULATOR_APP_KEY)
+    if key is not None and key.get_secret_value() not in ("", SIMULATOR_APP_KEY):
+        return True
+    pairs = settings.kis_app_keys.get_secret_value() if settings.kis_app_keys is not None else ""
+    return bool(pairs.strip()) and not pairs.strip().startswith(SIMULATOR_APP_KEY[:23])
