@@ -366,10 +366,17 @@ def bench_fanout(
                 stdin=subprocess.PIPE,
             )
             setup_started = time.monotonic()
+            setup_cpu = {name: _cpu(proc.pid, name == "cloud") for name, proc in procs.items()}
             _ready_line(procs["clients"], "the clients", timeout=900)
             connect_seconds = time.monotonic() - setup_started
             _subscribe_in_bulk(plan, endpoint)
             setup_seconds = time.monotonic() - setup_started
+            # what the set-up was waiting on: each $connect is 4 DynamoDB requests (2 puts, the per-user
+            # limit's Query and BatchGet) served one at a time by moto
+            setup_cpu = {
+                name: round(100 * (_cpu(proc.pid, name == "cloud") - setup_cpu[name]) / setup_seconds)
+                for name, proc in procs.items()
+            }
             streamer_env = {
                 **quiet,
                 **simulator_environment(urls["rest_url"], urls["ws_url"]),  # never a real key against it
@@ -447,6 +454,7 @@ def bench_fanout(
         rss_mb={k: round(v) for k, v in peaks.items()},
         queued_at_end=after.get("queued"),
         cpu_percent=cpu,
+        setup_cpu_percent=setup_cpu,
     )
     _print(scenario_name, scenario, seconds, result)
     return result
@@ -600,6 +608,8 @@ def _print(name: str, scenario: Scenario, seconds: float, result: dict[str, Any]
     )
     rss = ", ".join(f"{k} {v} MB" for k, v in result["rss_mb"].items())
     print(f"  peak RSS                 {rss} (cloud includes its function workers)")
+    setup = ", ".join(f"{k} {v}%" for k, v in result["setup_cpu_percent"].items())
+    print(f"  CPU during set-up        {setup} (connects, then the registry's batch writes)")
     cpu = ", ".join(f"{k} {v}%" for k, v in result["cpu_percent"].items())
     print(f"  CPU while measuring      {cpu} (of {psutil.cpu_count()} cores)")
 
