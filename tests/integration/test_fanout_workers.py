@@ -158,3 +158,37 @@ def test_two_workers_deliver_every_tick_once_and_the_survivor_takes_over(
     finally:
         for ws in clients:
             ws.close()
+
+
+def test_membership_ranks_live_workers_by_id_and_prunes_a_silent_one(services: dict[str, str]) -> None:
+    """Membership alone, on real Redis: each worker's share is its rank by id among the live ones; one
+    that stops beating is pruned by the next beat of another once its lease (3 heartbeats) is over."""
+    import asyncio
+
+    import redis.asyncio as aioredis
+    from support.waiting import wait_for_async
+
+    from kstock_streamer.fanout.membership import Membership
+    from kstock_streamer.fanout.partition import Partition
+
+    async def scenario() -> None:
+        client = aioredis.Redis.from_url(services["REDIS_URL"], decode_responses=True)
+        await client.delete(keys.FANOUT_WORKERS)
+        try:
+            b, a = Membership(client, "worker-b", heartbeat=0.2), Membership(client, "worker-a", heartbeat=0.2)
+            assert await b.join() == Partition(0, 1)
+            assert await a.join() == Partition(0, 2)  # "worker-a" sorts first
+            assert await b.beat() == Partition(1, 2)
+
+            async def b_alone() -> bool:
+                return await b.beat() == Partition(0, 1)
+
+            await wait_for_async(b_alone, 5, "worker-a pruned after its lease")  # a never beats again
+            assert await client.zrange(keys.FANOUT_WORKERS, 0, -1) == ["worker-b"]
+            await b.leave()
+            assert await client.exists(keys.FANOUT_WORKERS) == 0
+        finally:
+            await client.delete(keys.FANOUT_WORKERS)
+            await client.aclose()
+
+    asyncio.run(scenario())

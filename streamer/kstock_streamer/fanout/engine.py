@@ -164,6 +164,8 @@ class Fanout:
                     await membership.announce()  # the peers re-read, and our own reading loop wakes
             except (RedisError, OSError) as exc:  # the reading loop fails too and restarts the fan-out
                 log.warning("fan-out membership heartbeat failed: %s", type(exc).__name__)
+            except Exception:  # never silently stop beating: the others would take our connections twice
+                log.exception("fan-out membership heartbeat failed")
 
     async def _repartition(self) -> None:
         before, self.partition = self.partition, self._wanted
