@@ -235,25 +235,31 @@ async def _start_kis_simulator(
     environment["KIS_MASTER_URL"] = f"{local.kis_sim_rest_url}/common/master"  # issue 15: its master files
 
 
-async def _start_streamer(
-    environment: dict[str, str], endpoint: str, region: str, fanout_workers: int, processes: list[ManagedProcess]
-) -> list[tuple[str, int]]:
-    """The streamer, and with ``fanout_workers`` > 1 that many fan-out worker processes (the streamer's
-    own fan-out off); returns the workers' names and health ports."""
+def streamer_processes(
+    environment: dict[str, str], endpoint: str, region: str, fanout_workers: int
+) -> tuple[list[ManagedProcess], list[tuple[str, int]]]:
+    """The streamer, and with ``fanout_workers`` > 1 that many fan-out worker processes (`--role fanout`,
+    each on its own health port) with the streamer's own fan-out off; and the workers' names and ports."""
     env = {**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": region}
     if fanout_workers > 1:
         env["STREAMER_FANOUT"] = "off"
-    streamer = ManagedProcess("streamer", python_module("kstock_streamer"), env=env)
-    await streamer.start()
-    processes.append(streamer)
+    processes = [ManagedProcess("streamer", python_module("kstock_streamer"), env=env)]
     workers: list[tuple[str, int]] = []
     for i in range(fanout_workers if fanout_workers > 1 else 0):
         name, port = f"fanout-{i + 1}", free_port()
         worker_env = {**env, "STREAMER_HEALTH_PORT": str(port)}
-        worker = ManagedProcess(name, python_module("kstock_streamer", "--role", "fanout"), env=worker_env)
-        await worker.start()
-        processes.append(worker)
+        processes.append(ManagedProcess(name, python_module("kstock_streamer", "--role", "fanout"), env=worker_env))
         workers.append((name, port))
+    return processes, workers
+
+
+async def _start_streamer(
+    environment: dict[str, str], endpoint: str, region: str, fanout_workers: int, processes: list[ManagedProcess]
+) -> list[tuple[str, int]]:
+    started, workers = streamer_processes(environment, endpoint, region, fanout_workers)
+    for process in started:
+        await process.start()
+        processes.append(process)
     if workers:
         log("up", f"fan-out: {len(workers)} worker processes ({', '.join(name for name, _ in workers)})")
     return workers
