@@ -7,45 +7,11 @@ from template.yaml.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from support.envs import environment
-from support.waiting import wait_for
 
 from kstock.realtime import registry
-from kstock_local.cloud.provision import local_clients, provision
-from kstock_local.cloud.template import read_template
-from kstock_local.embedded import free_port, port_open
-from kstock_local.paths import TEMPLATE_PATH
-
-
-@pytest.fixture(scope="module")
-def table() -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kstock_local.cloud.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: port_open("127.0.0.1", port), 30, "moto server")
-        endpoint = f"http://127.0.0.1:{port}"
-        template = read_template(TEMPLATE_PATH)
-        sqs, dynamodb = local_clients(endpoint, template.region)
-        name = provision(template, sqs, dynamodb).tables["ConnectionsTable"]
-        with environment(AWS_ENDPOINT_URL=endpoint, CONNECTIONS_TABLE=name, AWS_REGION=template.region):
-            yield name
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def connect(user_id: int) -> str:
@@ -54,7 +20,7 @@ def connect(user_id: int) -> str:
     return connection_id
 
 
-def test_bulk_subscribe_writes_what_a_rebuild_reads(table: str) -> None:
+def test_bulk_subscribe_writes_what_a_rebuild_reads(registry_table: str) -> None:
     first, second, gone = connect(7001), connect(7002), connect(7003)
     registry.remove(gone)  # META deleted: nothing may be subscribed for it
 
@@ -75,6 +41,6 @@ def test_bulk_subscribe_writes_what_a_rebuild_reads(table: str) -> None:
     assert set(registry.live_subscriptions()) >= {"005930", "000660"}
 
 
-def test_bulk_subscribe_refuses_an_unknown_mode(table: str) -> None:
+def test_bulk_subscribe_refuses_an_unknown_mode(registry_table: str) -> None:
     with pytest.raises(ValueError, match="unknown delivery mode"):
         registry.bulk_subscribe({1: ["005930"]}, mode="burst", window_ms=None)

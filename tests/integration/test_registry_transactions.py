@@ -8,53 +8,14 @@ subscribe leaves no row behind; concurrent transactions, some cancelled, lose no
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import uuid
-from collections.abc import Iterator
 
 import pytest
-from support.envs import environment
-from support.waiting import wait_for
 
 from kstock.realtime import registry
-from kstock_local.cloud.provision import local_clients, provision
-from kstock_local.cloud.template import read_template
-from kstock_local.embedded import free_port, port_open
-from kstock_local.paths import TEMPLATE_PATH
 
 SYMBOLS = [f"{900000 + i:06d}" for i in range(100)]
-
-
-@pytest.fixture(scope="module")
-def local_moto() -> Iterator[str]:
-    """The local cloud's moto server (the module ``kstock up`` runs), on a free port."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "kstock_local.cloud.moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for(lambda: port_open("127.0.0.1", port), 30, "moto server")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
-@pytest.fixture(scope="module")
-def table(local_moto: str) -> Iterator[str]:
-    template = read_template(TEMPLATE_PATH)
-    sqs, dynamodb = local_clients(local_moto, template.region)
-    name = provision(template, sqs, dynamodb).tables["ConnectionsTable"]
-    with environment(AWS_ENDPOINT_URL=local_moto, CONNECTIONS_TABLE=name, AWS_REGION=template.region):
-        yield name
 
 
 def items_of(partition: str) -> list[str]:
@@ -78,7 +39,7 @@ def new_connection() -> str:
     return connection_id
 
 
-def test_a_hundred_symbols_are_written_with_their_mirrors(table):
+def test_a_hundred_symbols_are_written_with_their_mirrors(registry_table):
     connection = new_connection()
     assert registry.add_symbols(connection, SYMBOLS) == SYMBOLS  # three transactions: 49, 49, 2
     assert sorted(registry.subscriptions(connection)[0]) == SYMBOLS
@@ -87,7 +48,7 @@ def test_a_hundred_symbols_are_written_with_their_mirrors(table):
     assert orphans(connection, SYMBOLS) == []
 
 
-def test_a_retried_subscribe_counts_only_what_is_new(table):
+def test_a_retried_subscribe_counts_only_what_is_new(registry_table):
     connection = new_connection()
     assert registry.add_symbols(connection, SYMBOLS[:3]) == SYMBOLS[:3]
     # the retry does not say what it holds: the cancelled transaction names the held ones, the rest are written
@@ -97,7 +58,7 @@ def test_a_retried_subscribe_counts_only_what_is_new(table):
     assert sorted(registry.remove(connection).symbols) == SYMBOLS[:6]
 
 
-def test_a_subscribe_after_the_removal_writes_nothing(table):
+def test_a_subscribe_after_the_removal_writes_nothing(registry_table):
     connection = new_connection()
     registry.remove(connection)
     with pytest.raises(registry.ConnectionGone):
@@ -105,7 +66,7 @@ def test_a_subscribe_after_the_removal_writes_nothing(table):
     assert orphans(connection, SYMBOLS[:60]) == []
 
 
-def test_a_removal_racing_subscribes_leaves_no_row_behind(table):
+def test_a_removal_racing_subscribes_leaves_no_row_behind(registry_table):
     """The fault suite's flood: ``$disconnect`` between a subscribe's writes left mirror rows (51)."""
     for _ in range(8):
         connection = new_connection()
@@ -131,7 +92,7 @@ def test_a_removal_racing_subscribes_leaves_no_row_behind(table):
         assert len(removed.symbols) == len(set(removed.symbols))
 
 
-def test_cancelled_transactions_lose_no_concurrent_write(table):
+def test_cancelled_transactions_lose_no_concurrent_write(registry_table):
     """moto restores a whole table after a cancelled transaction; served one at a time, nothing else is lost."""
     live = new_connection()
     gone = new_connection()
@@ -164,7 +125,7 @@ def test_cancelled_transactions_lose_no_concurrent_write(table):
     registry.remove(live)
 
 
-def test_an_unsubscribe_reports_what_it_removed_and_clears_every_mirror(table):
+def test_an_unsubscribe_reports_what_it_removed_and_clears_every_mirror(registry_table):
     connection = new_connection()
     assert registry.add_symbols(connection, SYMBOLS[:60]) == SYMBOLS[:60]
     assert registry.remove_symbols(connection, SYMBOLS[:10]) == SYMBOLS[:10]

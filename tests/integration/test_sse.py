@@ -29,10 +29,7 @@ from kstock import keys
 from kstock.auth import tokens
 from kstock.realtime import channels, demand, registry
 from kstock_local.cloud.gateway.http_api import HttpApi
-from kstock_local.cloud.provision import local_clients, provision
-from kstock_local.cloud.template import read_template
 from kstock_local.embedded import free_port
-from kstock_local.paths import TEMPLATE_PATH
 from kstock_streamer import sse
 
 T = TypeVar("T")
@@ -95,14 +92,8 @@ class LoopThread:
 
 
 @pytest.fixture(scope="module")
-def registry_env(services: dict[str, str], database: str, moto_endpoint: str) -> Iterator[None]:
-    template = read_template(TEMPLATE_PATH)
-    sqs, dynamodb = local_clients(moto_endpoint, template.region)
-    table = provision(template, sqs, dynamodb).tables["ConnectionsTable"]
+def registry_env(registry_table: str, services: dict[str, str], database: str) -> Iterator[None]:
     with environment(
-        AWS_ENDPOINT_URL=moto_endpoint,
-        CONNECTIONS_TABLE=table,
-        AWS_REGION=template.region,
         SSE_HEARTBEAT_SECONDS="0.2",
         WS_MAX_CONNECTIONS_PER_USER="2",
         WS_MAX_SYMBOLS="5",
