@@ -20,6 +20,7 @@ from support.waiting import wait_for
 
 from kstock import keys
 from kstock.kis.auth import KisCredentials
+from kstock.realtime.metrics import collect
 from kstock_streamer.service import Streamer, StreamerOptions
 from kstock_streamer.slots import LeaseConflict, SlotLeases
 
@@ -115,6 +116,18 @@ def test_three_keys_stream_100_symbols_each_once_and_take_over_a_stopped_key(sim
         sessions = sim.call(lambda s: [(x.app_key, len(x.subscriptions)) for x in s.ws.sessions if x.subscriptions])
         assert sorted(n for _key, n in sessions) == sorted(len(h) for h in held)
         assert len({key for key, _n in sessions}) == len(sessions) == 3
+
+        # /ws/metrics counts the slots of every key's session (each reports its status every second)
+        def counted() -> bool:
+            m = collect()
+            return (m.kis_slots_used, m.kis_slots_limit, sorted(m.streamed_symbols), m.polled_symbols) == (
+                100,
+                123,
+                symbols,
+                [],
+            )
+
+        wait_for(counted, 15, "/ws/metrics: 100 of 123 KIS slots over the three sessions, nothing polled")
 
         # ticks of all 100 arrive on Redis, from the WebSocket feed
         seen: set[str] = set()
