@@ -228,6 +228,8 @@ class Streamer:
         if self.keeper is not None:
             tasks["reconciler"] = self.keeper.run
         # issue 15: live candles and buy signals of the watchlist's symbols (stopped with the other tasks)
+        if self.shared is not None:  # issue 18 part 5: one of several KIS keys' sessions
+            tasks["lease"] = self._lease
         if self.shared is None or self.shared.index == 0:  # one indicator worker, whatever the KIS keys
             self.indicators = IndicatorWorker(self.redis, lambda: self.watchlist)
             tasks["indicators"] = self.indicators.run
@@ -398,6 +400,19 @@ class Streamer:
             return
         demanded = sorted(scores, key=lambda s: (-scores[s], s))
         self.polled = polled_share(demanded, shared.owners, shared.live, shared.index)
+
+    async def _lease(self) -> None:
+        """Renew this key's slot lease on its own beat, whatever the plan is doing (a demand that cannot be
+        read, a reconnect snapshot of 41 quotes): a lapsed lease hands this session's names to the others."""
+        shared = self.shared
+        if shared is None:
+            return
+        while not self._stopping.is_set():
+            try:
+                await shared.renew()
+            except (RedisError, OSError) as exc:
+                log.warning("KIS slot lease not renewed (%s)", type(exc).__name__)
+            await asyncio.sleep(min(self.options.plan_interval, shared.leases.lease_seconds / 4))
 
     async def _unregister(self, names: list[str]) -> None:
         for name in names:

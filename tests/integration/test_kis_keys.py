@@ -165,6 +165,33 @@ def test_three_keys_stream_100_symbols_each_once_and_take_over_a_stopped_key(sim
     pubsub.close()
 
 
+def test_a_streamer_that_cannot_read_demand_keeps_its_lease_and_its_symbols(sim, services, database, r):
+    """Demand unknown for a while (Redis hiccup, a registry rebuild failing) or a plan round held up (the
+    reconnect snapshot's quotes): the plan stays, and the lease is renewed meanwhile on its own beat, so the
+    other keys do not take this session's symbols."""
+    symbols = sorted(sim.sim.market.stocks)[:50]
+    demand(r, symbols)
+    with streamers(sim, services, database, [credentials() for _ in range(2)]) as threads:
+        first, second = (t.streamer for t in threads)
+        wait_for(
+            lambda: len(streamed(first)) + len(streamed(second)) == 50 and streamed(first) and streamed(second),
+            60,
+            "50 symbols over two sessions",
+        )
+        held = streamed(first)
+
+        async def unknown() -> None:
+            return None
+
+        first._read_demand = unknown  # type: ignore[method-assign]
+        expiry = float(r.zscore(keys.KIS_SLOT_SESSIONS, "0"))
+        # past the moment the lease would have lapsed without renewals (3 s lease)
+        wait_for(lambda: float(r.zscore(keys.KIS_SLOT_SESSIONS, "0") or 0) > expiry + 3_000, 30, "lease renewed")
+        assert r.zcard(keys.KIS_SLOT_SESSIONS) == 2
+        assert streamed(first) == held and not streamed(first) & streamed(second)
+        assert {n for n, owner in r.hgetall(keys.KIS_SLOT_OWNERS).items() if owner == "0"} == held
+
+
 def test_a_dead_sessions_names_are_freed_after_its_lease_lapses_and_two_processes_never_share_a_key(services, r):
     now = [1_000.0]
 
