@@ -12,6 +12,8 @@ Tasks on one event loop:
   (:class:`kstock_streamer.fanout.Fanout`);
 * reconciler — with the fan-out (the registry): every ``DEMAND_RECONCILE_SECONDS`` compare demand
   with the connection registry and repair drift (:class:`DemandKeeper`);
+* lease — with several KIS app keys (issue 18 part 5), renew this key's slot lease
+  (:mod:`kstock_streamer.slots`); the demand task then registers only the names this key's session owns;
 * status — flush the publisher's backlog, publish health to ``streamer:status``, and tell the
   clients when the KIS feed stalls or resumes (:class:`FeedWatch`, ``stream:status``).
 None of them lets an exception end the process: each is restarted after logging it.
