@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from typing import TypeVar
 
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -35,6 +36,8 @@ from kstock.kis.errors import (
 )
 from kstock.kis.models import FALLING_SIGNS, OrderBook, Tick
 from kstock.market.calendar import KST
+
+_Record = TypeVar("_Record")  # what one TR's record parses into (a Tick, an OrderBook)
 
 log = logging.getLogger("kstock.kis.protocol")
 
@@ -511,81 +514,84 @@ class FrameParser:
                 known,
             )
 
-    def _trade_records(self, tr_id: str, v: list[str], count: int, width: int) -> list[Tick]:
-        out: list[Tick] = []
+    def _records(
+        self,
+        tr_id: str,
+        v: list[str],
+        count: int,
+        width: int,
+        parse: Callable[[str, list[str], int], _Record],
+        arg: str,
+    ) -> list[_Record]:
+        """``parse(arg, values, offset)`` of each record; a record that does not parse is skipped and counted.
+        (``arg`` is passed, not bound with functools.partial: this is the ingest's hot loop.)"""
+        out: list[_Record] = []
         append = out.append
         for b in range(0, count * width, width):
             try:
-                sign = v[b + 3]
-                change = int(v[b + 4])
-                pct = float(v[b + 5])
-                if sign in FALLING_SIGNS and change > 0:  # normalise to signed values
-                    change, pct = -change, -pct
-                append(
-                    Tick(
-                        tr_id,
-                        v[b],
-                        int(v[b + 2]),
-                        change,
-                        sign,
-                        pct,
-                        int(v[b + 12]),
-                        int(v[b + 13]),
-                        int(v[b + 7]),
-                        int(v[b + 8]),
-                        int(v[b + 9]),
-                        _timestamp(v[b + 33], v[b + 1]),
-                    )
-                )
-            except ValueError as exc:
+                append(parse(arg, v, b))
+            except (ValueError, InvalidOperation) as exc:
                 self.stats.skipped_records += 1
                 log.warning("skipping bad %s record: %s", tr_id, exc)
         return out
 
+    def _trade_records(self, tr_id: str, v: list[str], count: int, width: int) -> list[Tick]:
+        return self._records(tr_id, v, count, width, _trade, tr_id)
+
     def _book_records(self, v: list[str], count: int, width: int) -> list[OrderBook]:
-        out: list[OrderBook] = []
-        today = self._today()
-        for b in range(0, count * width, width):
-            try:
-                out.append(_order_book(v, b, today))
-            except ValueError as exc:
-                self.stats.skipped_records += 1
-                log.warning("skipping bad H0STASP0 record: %s", exc)
-        return out
+        return self._records("H0STASP0", v, count, width, _order_book, self._today())
 
     def _index_records(self, v: list[str], count: int, width: int) -> list[Tick]:
-        out: list[Tick] = []
-        today = self._today()
-        for b in range(0, count * width, width):
-            try:
-                sign = v[b + 3]
-                change = Decimal(v[b + 4])
-                pct = float(v[b + 9])
-                if sign in FALLING_SIGNS and change > 0:
-                    change, pct = -change, -pct
-                out.append(
-                    Tick(
-                        "H0UPCNT0",
-                        v[b],
-                        Decimal(v[b + 2]),
-                        change,
-                        sign,
-                        pct,
-                        int(v[b + 7]),
-                        int(v[b + 5]),
-                        Decimal(v[b + 10]),
-                        Decimal(v[b + 11]),
-                        Decimal(v[b + 12]),
-                        _timestamp(today, v[b + 1]),
-                    )
-                )
-            except (ValueError, InvalidOperation) as exc:
-                self.stats.skipped_records += 1
-                log.warning("skipping bad H0UPCNT0 record: %s", exc)
-        return out
+        return self._records("H0UPCNT0", v, count, width, _index_tick, self._today())
 
 
-def _order_book(v: list[str], b: int, day: str) -> OrderBook:
+def _trade(tr_id: str, v: list[str], b: int) -> Tick:
+    """One H0STCNT0 / H0EWCNT0 record at offset ``b`` (fields by the official layout's positions)."""
+    sign = v[b + 3]
+    change = int(v[b + 4])
+    pct = float(v[b + 5])
+    if sign in FALLING_SIGNS and change > 0:  # normalise to signed values
+        change, pct = -change, -pct
+    return Tick(
+        tr_id,
+        v[b],
+        int(v[b + 2]),
+        change,
+        sign,
+        pct,
+        int(v[b + 12]),
+        int(v[b + 13]),
+        int(v[b + 7]),
+        int(v[b + 8]),
+        int(v[b + 9]),
+        _timestamp(v[b + 33], v[b + 1]),
+    )
+
+
+def _index_tick(day: str, v: list[str], b: int) -> Tick:
+    """One H0UPCNT0 (index) record at offset ``b``: it carries no date, so the session's day is given."""
+    sign = v[b + 3]
+    change = Decimal(v[b + 4])
+    pct = float(v[b + 9])
+    if sign in FALLING_SIGNS and change > 0:
+        change, pct = -change, -pct
+    return Tick(
+        "H0UPCNT0",
+        v[b],
+        Decimal(v[b + 2]),
+        change,
+        sign,
+        pct,
+        int(v[b + 7]),
+        int(v[b + 5]),
+        Decimal(v[b + 10]),
+        Decimal(v[b + 11]),
+        Decimal(v[b + 12]),
+        _timestamp(day, v[b + 1]),
+    )
+
+
+def _order_book(day: str, v: list[str], b: int) -> OrderBook:
     """The H0STASP0 record starting at ``v[b]``."""
     return OrderBook(
         v[b + _B["MKSC_SHRN_ISCD"]],
