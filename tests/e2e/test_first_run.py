@@ -29,19 +29,9 @@ import websockets
 from support.serverdirs import server_dir
 from support.waiting import wait_for
 
-from kstock_local.embedded import free_port, port_open
+from kstock_local.embedded import port_open
+from kstock_local.newcomer import free_stack_ports, fresh_machine_environment
 
-PORT_VARIABLES = (
-    "KSTOCK_API_PORT",
-    "KSTOCK_WS_PORT",
-    "MOTO_PORT",
-    "EMBEDDED_REDIS_PORT",
-    "KIS_SIM_REST_PORT",
-    "KIS_SIM_WS_PORT",
-    "STREAMER_HEALTH_PORT",
-    "NAVER_SIM_PORT",
-    "DART_SIM_PORT",
-)
 TICK_KEYS = {"type", "symbol", "price", "volume", "accVolume", "change", "changePercent", "timestamp", "source"}
 PASSWORD = "Sturdy#Pass123"
 
@@ -69,16 +59,6 @@ class Stack:
         return requests.get(f"{self.api}{path}", params=params, timeout=10)
 
 
-def hermetic_environment(home: Path, ports: dict[str, int]) -> dict[str, str]:
-    """What a fresh machine has: a PATH, a HOME with nothing in it, a locale. Nothing else."""
-    return {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        **{name: str(port) for name, port in ports.items()},
-    }
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     with server_dir("newcomer") as root:
@@ -89,14 +69,14 @@ def _stack(root: Path) -> Iterator[Stack]:
     home, workdir = root / "home", root / "work"
     home.mkdir()
     workdir.mkdir()
-    ports = {name: free_port() for name in PORT_VARIABLES}
+    ports = free_stack_ports()
     log = root / "up.log"
     kstock = Path(sys.executable).with_name("kstock")
     with log.open("w") as sink:
         process = subprocess.Popen(
             [str(kstock), "up"],
             cwd=workdir,
-            env=hermetic_environment(home, ports),
+            env=fresh_machine_environment(home, ports),
             stdout=sink,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -216,7 +196,7 @@ def test_env_exports_the_stack_without_its_signing_key(stack):
     exported = subprocess.run(
         [str(kstock), "env"],
         cwd=stack.workdir,
-        env=hermetic_environment(stack.home, stack.ports),
+        env=fresh_machine_environment(stack.home, stack.ports),
         capture_output=True,
         text=True,
         timeout=60,

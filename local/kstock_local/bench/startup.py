@@ -24,19 +24,8 @@ from pathlib import Path
 import requests
 import websockets
 
-from kstock_local.embedded import free_port
+from kstock_local.newcomer import free_stack_ports, fresh_machine_environment
 
-PORTS = (
-    "KSTOCK_API_PORT",
-    "KSTOCK_WS_PORT",
-    "MOTO_PORT",
-    "EMBEDDED_REDIS_PORT",
-    "KIS_SIM_REST_PORT",
-    "KIS_SIM_WS_PORT",
-    "STREAMER_HEALTH_PORT",
-    "NAVER_SIM_PORT",
-    "DART_SIM_PORT",
-)
 PASSWORD = "Bench#Start1"
 
 
@@ -91,13 +80,8 @@ async def _first_tick(ws_url: str, token: str) -> None:
 
 
 def _one_start(workdir: Path, home: Path, limit: float) -> dict[str, float | None]:
-    ports = {name: free_port() for name in PORTS}
-    env = {
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "HOME": str(home),
-        "LANG": "C.UTF-8",
-        **{k: str(v) for k, v in ports.items()},
-    }
+    ports = free_stack_ports()
+    env = fresh_machine_environment(home, ports)
     api, ws = f"http://127.0.0.1:{ports['KSTOCK_API_PORT']}", f"ws://127.0.0.1:{ports['KSTOCK_WS_PORT']}/Prod"
     log = workdir / f"up-{uuid.uuid4().hex[:6]}.log"
     started = time.monotonic()

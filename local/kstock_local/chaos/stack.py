@@ -21,19 +21,8 @@ import psutil
 import requests
 
 from kstock_local.chaos.waiting import wait_until
-from kstock_local.embedded import free_port
+from kstock_local.newcomer import free_stack_ports, fresh_machine_environment
 
-PORT_VARIABLES = (
-    "KSTOCK_API_PORT",
-    "KSTOCK_WS_PORT",
-    "MOTO_PORT",
-    "EMBEDDED_REDIS_PORT",
-    "KIS_SIM_REST_PORT",
-    "KIS_SIM_WS_PORT",
-    "STREAMER_HEALTH_PORT",
-    "NAVER_SIM_PORT",
-    "DART_SIM_PORT",
-)
 # A symbol moves into or out of a KIS slot after wanting to for this long (default 30 s): short,
 # so that the flood step sees within seconds whether one user could push others off their slots.
 # A stall shows after 10 s of silence (default 45 s, above KIS's PINGPONG interval): the suite's KIS
@@ -64,15 +53,8 @@ class ChaosStack:
         root = Path(tempfile.mkdtemp(prefix="kstock-chaos-"))
         (root / "home").mkdir()
         (root / "work").mkdir()
-        ports = {name: free_port() for name in PORT_VARIABLES}
-        environment = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(root / "home"),
-            "LANG": "C.UTF-8",
-            **SUITE_SETTINGS,
-            **(settings or {}),
-            **{name: str(port) for name, port in ports.items()},
-        }
+        ports = free_stack_ports()
+        environment = fresh_machine_environment(root / "home", ports, **{**SUITE_SETTINGS, **(settings or {})})
         kstock = Path(sys.executable).with_name("kstock")
         with (root / "up.log").open("wb") as sink:
             process = subprocess.Popen(
