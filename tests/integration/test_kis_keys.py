@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
+from typing import Any, cast
 
 import pytest
 import redis
@@ -251,14 +252,19 @@ def _register(approval: str, symbol: str) -> str:
     )
 
 
-async def _answer(ws: websockets.ClientConnection, payload: str) -> tuple[str, str, str]:
-    """Send a registration; KIS's control answer (rt_cd, msg_cd, msg1), data frames and PINGPONG skipped."""
+async def _control(ws: websockets.ClientConnection, payload: str) -> dict[str, Any]:
+    """Send a registration; KIS's control answer, data frames and PINGPONG skipped."""
     await ws.send(payload)
     while True:
         raw = await ws.recv()
         if isinstance(raw, str) and raw.startswith("{") and "PINGPONG" not in raw:
-            body = json.loads(raw)["body"]
-            return body["rt_cd"], body["msg_cd"], body["msg1"]
+            return cast(dict[str, Any], json.loads(raw))
+
+
+async def _answer(ws: websockets.ClientConnection, payload: str) -> tuple[str, str, str]:
+    """(rt_cd, msg_cd, msg1) of the control answer to a registration."""
+    body = (await _control(ws, payload))["body"]
+    return body["rt_cd"], body["msg_cd"], body["msg1"]
 
 
 def test_the_simulator_gives_each_app_key_one_session_of_41_and_its_own_rest_budget(sim):
@@ -278,13 +284,13 @@ def test_the_simulator_gives_each_app_key_one_session_of_41_and_its_own_rest_bud
                 "OPSP0008",
                 "MAX SUBSCRIBE OVER",
             )
-            # a second session on key 0, even with a fresh approval key of the same app key, is refused
+            # a second session on key 0, even with a fresh approval key of the same app key, is refused as a
+            # recorded real answer has it: rt_cd 9 and a header naming no TR
             second = await stack.enter_async_context(websockets.connect(sim.sim.ws_url))
-            assert await _answer(second, _register(_approval(base, pool[0]), symbols[41])) == (
-                "1",
-                "OPSP8996",
-                "ALREADY IN USE appkey",
-            )
+            assert await _control(second, _register(_approval(base, pool[0]), symbols[41])) == {
+                "header": {"tr_id": "(null)", "tr_key": "", "encrypt": "N"},
+                "body": {"rt_cd": "9", "msg_cd": "OPSP8996", "msg1": "ALREADY IN USE appkey"},
+            }
 
     run(body())
 

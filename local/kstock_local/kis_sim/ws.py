@@ -2,8 +2,9 @@
 
 * paths: the bare base URL, ``/tryitout`` and ``/tryitout/<TR>`` (the JSON body decides the TR);
 * register / release with OPSP0000 (+ AES iv/key) / OPSP0001 / OPSP0002 duplicates /
-  OPSP0003 unknown release / OPSP0008 past ``max_subscriptions`` / OPSP8996 when another live
-  session holds the app key / OPSP0011 unknown approval key / OPSP899x-999x bad requests
+  OPSP0003 unknown release / OPSP0008 past ``max_subscriptions`` / OPSP8996 (rt_cd 9, header
+  ``(null)``, as recorded) when another live session holds the app key / OPSP0011 unknown
+  approval key / OPSP899x-999x bad requests
   (``rt_cd`` 9 for the JSON PARSING ERROR family, as a recorded real session answers, else 1);
 * only TRs the simulator publishes are acknowledged (:data:`PUBLISHED_TRS`); any other gets
   OPSP8991, so a client never waits on a silent feed;
@@ -102,6 +103,12 @@ def _error(msg_cd: str, msg1: str, tr_id: str = "", tr_key: str = "") -> str:
     """A refusal; KIS answers its JSON PARSING ERROR family with rt_cd 9 (a recorded real session)."""
     rt_cd = "9" if msg1.startswith("JSON PARSING ERROR") else "1"
     return _control(tr_id, tr_key, rt_cd, msg_cd, msg1)
+
+
+def _appkey_in_use() -> str:
+    """A registration on a second session of an app key, as a recorded real answer has it: rt_cd 9 and a
+    header naming no TR (``(null)``, no key), whatever the request named (docs/kis-protocol.md 3.2)."""
+    return _control("(null)", "", "9", "OPSP8996", "ALREADY IN USE appkey")
 
 
 class WsServer:
@@ -238,12 +245,12 @@ class WsServer:
             return _error("OPSP8997", "JSON PARSING ERROR : invalid tr_type", tr_id, tr_key)
         holder = self.holders.get(app_key)
         if holder is not None and holder is not session and not holder.closed:
-            return _error("OPSP8996", "ALREADY IN USE appkey", tr_id, tr_key)
+            return _appkey_in_use()
         if session.app_key is None:
             session.app_key = app_key
             self.holders[app_key] = session
         elif session.app_key != app_key:
-            return _error("OPSP8996", "ALREADY IN USE appkey", tr_id, tr_key)
+            return _appkey_in_use()
         return None
 
     def _check_tr(self, request: _Request) -> str | None:
