@@ -144,6 +144,12 @@ def test_each_further_kis_key_is_its_own_service_of_one_task(
     assert f":secret:${{{KIS_KEYS_SECRET}}}" in secrets["KIS_APP_KEYS"]
     assert "KIS_APP_KEY" not in secrets and "KIS_APP_KEYS" not in env
     assert "TaskRoleArn" not in task["Properties"]  # it calls no AWS API
+    alarm = template["Resources"][f"StreamerKey{index}NotRunningAlarm"]
+    assert alarm["Condition"] == condition
+    assert {"Name": "ServiceName", "Value": {"Fn::GetAtt": [f"StreamerKey{index}Service", "Name"]}} in alarm[
+        "Properties"
+    ]["Dimensions"]
+    assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
 
 def test_key_zeros_streamer_reads_the_keys_only_with_several(template: dict[str, Any]) -> None:
