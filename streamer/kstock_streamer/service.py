@@ -533,7 +533,7 @@ class Streamer:
             "fanout": self.fanout.status() if self.fanout is not None else None,
             # issue 15: the watchlist job's symbols, whether each is streamed, and why it is listed
             "watchlist": [
-                {"symbol": symbol, "streamed": symbol in self.planner.streamed, **why}
+                {"symbol": symbol, "streamed": self._streamed_anywhere(symbol), **why}
                 for symbol, why in sorted(self.watchlist.items(), key=_watchlist_order)
             ],
             "indicators": self.indicators.status() if self.indicators is not None else None,
@@ -560,6 +560,10 @@ class Streamer:
         except (RedisError, OSError):
             return  # told next second
         feed.told(message)
+
+    def _streamed_anywhere(self, name: str) -> bool:
+        """Registered by this session, or (several KIS keys) by another key's session."""
+        return name in self.planner.streamed or (self.shared is not None and name in self.shared.owners)
 
     def _status_key(self) -> str:
         """``streamer:status`` (/health reads it); the ingest streamers of further KIS keys keep their own."""
