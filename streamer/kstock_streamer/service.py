@@ -33,7 +33,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from kstock import keys
+from kstock import keys, provenance
 from kstock.config import Settings, get_settings
 from kstock.kis.connection import KisWebSocket
 from kstock.kis.endpoints import TR_ORDER_BOOK
@@ -511,6 +511,7 @@ class Streamer:
             },
             "fanoutRunning": self.fanout.ready.is_set() if self.fanout is not None else None,
             "kisConnected": ws.connected,
+            "kisSource": provenance.kis_source(),  # "simulated": the KIS simulator answers (a label for users)
             "kisConnects": ws.connects,
             "slotsUsed": len(ws.subscriptions),
             "slotsLimit": self.options.slots,

@@ -35,6 +35,8 @@ def test_live_page_shows_prices_ticking(cloud, streamer, sim, api, fast_bcrypt, 
             return shown if all(shown.get(s, ["-"])[0] != "-" for s in SHOWN) else None
 
         first = wait_for(all_priced, 20, "a price in every row", interval=0.3)
+        label = "document.getElementById('source').hidden ? '' : document.getElementById('source').textContent"
+        assert "simulated" in wait_for(lambda: page.evaluate(label), 20, "the simulated-market label", interval=0.3)
         assert page.evaluate("document.getElementById('status').textContent").startswith("live:")
         before = page.screenshot()
         (tmp_path / "live-1.png").write_bytes(before)

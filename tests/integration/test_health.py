@@ -63,6 +63,15 @@ def test_a_fresh_healthy_status_is_ok_with_its_figures(api):
     assert streamer["publishRatePerSecond"] == 42.0 and streamer["ageSeconds"] < 10
 
 
+def test_simulated_prices_are_labelled(api):
+    report_streamer(kisSource="simulated")
+    assert api("GET", "/health")[1]["data"]["streamer"]["kisSource"] == "simulated"
+    report_streamer(kisSource="kis")
+    assert api("GET", "/health")[1]["data"]["streamer"]["kisSource"] == "kis"
+    report_streamer(kisSource="something else")  # an older or newer streamer: no label rather than a wrong one
+    assert api("GET", "/health")[1]["data"]["streamer"]["kisSource"] is None
+
+
 def test_a_failing_part_is_named(api):
     report_streamer(ok=False, problems=["fanout keeps failing: NoCredentialsError: Unable to locate credentials"])
     status, body, _ = api("GET", "/health")
@@ -128,6 +137,7 @@ def test_a_dead_aws_endpoint_turns_health_503_naming_the_fanout_and_back(api, se
             60,
             "the streamer's own status to name the fan-out",
         )
+        assert own["kisSource"] == "simulated"  # its KIS is the simulator, and says so
         assert not own["ok"] and "connect" in own["tasks"]["fanout"]["lastError"].lower(), own["tasks"]
         moto = subprocess.Popen(
             [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],

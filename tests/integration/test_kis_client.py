@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from support.kis import auth, credentials, on_sim, overridden, rest_client, run, running_simulator
 
-from kstock import keys
+from kstock import keys, provenance
 from kstock.kis.auth import KisAuth, RedisTokenStore
 from kstock.kis.connection import KisWebSocket
 from kstock.kis.errors import KisAppKeyInUse, KisMaxSubscriptions, KisNotFound, KisTokenIssueLimited
@@ -89,6 +89,14 @@ def test_current_price_and_daily_prices(simt):
     assert all(isinstance(b.day, date) and b.low <= b.close <= b.high for b in bars)
     with pytest.raises(KisNotFound):
         client.inquire_price("999999")
+
+
+def test_the_simulators_answers_say_they_are_simulated(simt):
+    """The label users see (/health streamer.kisSource, the live page) is read off the simulator's answers."""
+    provenance.note_kis_answer({})  # as if real KIS had answered last
+    assert provenance.kis_source() == "kis"
+    rest_client(simt.sim).inquire_price("005930")
+    assert provenance.kis_source() == "simulated"
 
 
 def test_period_chart_pages_over_100_row_windows(simt):

@@ -23,9 +23,9 @@ from typing import Any
 
 from aiohttp import web
 
-from kstock.dart.client import SOURCE_HEADER
 from kstock.dart.models import REPORT_PERIODS, SIMULATED
 from kstock.market.calendar import KST
+from kstock.provenance import SOURCE_HEADER
 from kstock_local.dart_sim import wire
 from kstock_local.dart_sim.content import DartContent
 from kstock_local.standin import LoopbackServer, ServerThread

@@ -14,6 +14,7 @@ from aiohttp import web
 from kstock.kis import endpoints
 from kstock.kis.investor import INVESTOR_TREND
 from kstock.market.calendar import KST
+from kstock.provenance import SIMULATED, SOURCE_HEADER
 from kstock_local.kis_sim.config import SimulatorConfig
 from kstock_local.kis_sim.investor import investor_rows
 from kstock_local.kis_sim.market import DayBar, IndexState, Market, Security, aggregate, bars_between
@@ -71,12 +72,13 @@ async def kis_envelope(
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON answer, marked as the simulator's (real KIS never sends the header: kstock.provenance)."""
     return web.Response(
         text=json.dumps(body, ensure_ascii=False),
         status=status,
         content_type="application/json",
         charset="utf-8",
-        headers=headers,
+        headers={**(headers or {}), SOURCE_HEADER: SIMULATED},
     )
 
 

@@ -36,6 +36,7 @@ class StreamerHealth(CamelModel):
     problems: list[str] = []
     age_seconds: float | None = None
     kis_connected: bool | None = None
+    kis_source: Literal["kis", "simulated"] | None = None  # "simulated": prices come from kstock's KIS simulator
     kis_stalled: bool | None = None  # issue 17: connected, but nothing arrives
     kis_silent_seconds: float | None = None
     fanout_running: bool | None = None
@@ -99,6 +100,7 @@ def streamer_health(raw: str | None, now: float, max_age: float) -> StreamerHeal
     figures = dict(
         age_seconds=round(age, 1),
         kis_connected=status.get("kisConnected"),
+        kis_source=status.get("kisSource") if status.get("kisSource") in ("kis", "simulated") else None,
         kis_stalled=feed["state"] == "stalled" if "state" in feed else None,
         kis_silent_seconds=feed.get("silentSeconds"),
         fanout_running=status.get("fanoutRunning"),

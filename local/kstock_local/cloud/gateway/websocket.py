@@ -20,7 +20,8 @@ close after 10 minutes and every socket after 2 hours (both configurable for tes
 ``GET /live`` serves a small page (``local/kstock_local/static/live.html``) that signs up or logs in,
 subscribes to a few symbols and shows their prices ticking; its ``POST /live/login`` and
 ``/live/signup`` are forwarded to the HTTP API's ``POST /users/login`` and ``/users/signup``, and
-``GET /live/themes`` to ``GET /themes`` (the heat map), so the page needs no cross-origin request.
+``GET /live/themes`` to ``GET /themes`` (the heat map) and ``GET /live/health`` to ``GET /health`` (is the
+market simulated?), so the page needs no cross-origin request.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ class WebSocketGateway:
         application.router.add_get("/live", self._live_page)
         application.router.add_post("/live/{action:login|signup}", self._live_account)
         application.router.add_get("/live/themes", self._live_themes)
+        application.router.add_get("/live/health", self._live_health)
         return application
 
     # -- the live page -------------------------------------------------------------------------------
@@ -165,6 +167,10 @@ class WebSocketGateway:
     async def _live_themes(self, _request: web.Request) -> web.Response:
         """The heat map's first paint (later it follows theme_update messages)."""
         return await self._forward("GET", "/themes", None)
+
+    async def _live_health(self, _request: web.Request) -> web.Response:
+        """Whether the prices are simulated (``streamer.kisSource``): the page labels them."""
+        return await self._forward("GET", "/health", None)
 
     async def _forward(self, method: str, path: str, body: bytes | None) -> web.Response:
         """The page's same-origin door to the HTTP API (no cross-origin request)."""

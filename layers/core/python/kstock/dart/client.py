@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from kstock import provenance
 from kstock.config import Settings, get_settings
 from kstock.dart.accounts import key_figures
 from kstock.dart.errors import (
@@ -49,7 +50,6 @@ from kstock.dart.models import (
 
 log = logging.getLogger("kstock.dart.client")
 
-SOURCE_HEADER = "X-Kstock-Source"
 OK, NO_DATA = "000", "013"
 MAX_PAGE_COUNT = 100  # list.json answers at most 100 filings per page
 
@@ -165,7 +165,7 @@ class DartClient:
 
     @staticmethod
     def _source(response: requests.Response) -> str:
-        return SIMULATED if response.headers.get(SOURCE_HEADER, "").lower() == SIMULATED else DART
+        return SIMULATED if provenance.from_standin(response.headers) else DART
 
     # -- corpCode.xml ----------------------------------------------------------------------------
 

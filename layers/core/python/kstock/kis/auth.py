@@ -24,6 +24,7 @@ import redis
 import requests
 from pydantic import SecretStr
 
+from kstock import provenance
 from kstock.config import MissingSetting, Settings, get_settings
 from kstock.kis import deadline, endpoints
 from kstock.kis.errors import KisAuthError, KisProtocolError, KisTokenIssueLimited, KisUnavailable
@@ -376,6 +377,7 @@ class KisAuth:
             )
         except requests.RequestException as exc:
             raise KisUnavailable(f"KIS {path} unreachable: {type(exc).__name__}") from exc
+        provenance.note_kis_answer(response.headers)
         if response.status_code != 200:
             raise _oauth_error(response)
         try:

@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 from tenacity.stop import stop_base
 
+from kstock import provenance
 from kstock.config import Settings, get_settings
 from kstock.kis import deadline, endpoints
 from kstock.kis.auth import KisAuth, KisCredentials, TokenStore
@@ -288,6 +289,7 @@ class KisRestClient:
             )
         except requests.RequestException as exc:
             raise KisUnavailable(f"KIS {endpoint.tr_id} unreachable: {type(exc).__name__}") from exc
+        provenance.note_kis_answer(response.headers)
         try:
             body = response.json()
         except ValueError:
