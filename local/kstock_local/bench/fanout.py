@@ -150,10 +150,26 @@ class Observer:
 # -- child processes ----------------------------------------------------------------------------------
 
 
-def _spawn(args: list[str], env: dict[str, str], stdin: int | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=stdin, text=True
-    )
+def _spawn(
+    args: list[str], env: dict[str, str], stdin: int | None = None, log: Path | None = None
+) -> subprocess.Popen[str]:
+    """A child; ``log``: its output goes to that file (a pipe nobody reads would block it once full)."""
+    if log is None:
+        return subprocess.Popen(
+            args, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=stdin, text=True
+        )
+    with log.open("w") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(args, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, text=True)
+
+
+def _complaints(logs: list[Path], most: int = 3) -> list[str]:
+    """The last warnings and errors the logged children wrote."""
+    found = []
+    for path in logs:
+        lines = [line.rstrip() for line in path.read_text(errors="replace").splitlines()]
+        bad = [line for line in lines if " WARNING " in line or " ERROR " in line or "Traceback" in line]
+        found += [f"{path.stem}: {line[:200]}" for line in bad[-most:]]
+    return found
 
 
 def _ready_line(proc: subprocess.Popen[str], what: str, timeout: float = 180) -> str:
@@ -200,7 +216,7 @@ def _cpu(pid: int, children: bool = False) -> float:
         return 0.0
 
 
-COUNTERS = ("gone", "throttled", "failed", "dropped", "queued", "subscriptions", "connections")
+COUNTERS = ("gone", "throttled", "failed", "dropped", "queued", "subscriptions", "connections", "rebalances")
 
 
 def combined(statuses: list[dict[str, Any]], workers: int) -> dict[str, Any]:
@@ -389,11 +405,15 @@ def bench_fanout(
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "STREAMER_FANOUT": "off" if workers else "on",
             }
-            procs["streamer"] = _spawn([sys.executable, "-m", "kstock_streamer", "--no-writer"], streamer_env)
+            logs = [Path(tmp) / "streamer.log", *(Path(tmp) / f"fanout-{i + 1}.log" for i in range(workers))]
+            procs["streamer"] = _spawn(
+                [sys.executable, "-m", "kstock_streamer", "--no-writer"], streamer_env, log=logs[0]
+            )
             for i in range(workers):  # K fan-out workers, each on its own health port
                 procs[f"fanout-{i + 1}"] = _spawn(
                     [sys.executable, "-m", "kstock_streamer", "--role", "fanout"],
                     {**streamer_env, "STREAMER_HEALTH_PORT": str(free_port())},
+                    log=logs[i + 1],
                 )
             reports = Statuses(r, workers)
             wanted = scenario.clients * scenario.per_client
@@ -441,6 +461,7 @@ def bench_fanout(
             received = json.loads(out_path.read_text())
             observer.stop()
             records, observer = list(observer.records), None
+            complaints = _complaints(logs)
         finally:
             if observer is not None:
                 observer.stop()
@@ -460,6 +481,8 @@ def bench_fanout(
         queued_at_start=queued_at_start,
         cpu_percent=cpu,
         setup_cpu_percent=setup_cpu,
+        rebalances=after["rebalances"] - before["rebalances"],
+        complaints=complaints,
     )
     _print(scenario_name, scenario, seconds, result)
     return result
@@ -612,6 +635,9 @@ def _print(name: str, scenario: Scenario, seconds: float, result: dict[str, Any]
         f"dropped {result['dropped']}, queued at the start {result['queued_at_start']}, "
         f"at the end {result['queued_at_end']}"
     )
+    print(f"  rebalances while measuring {result['rebalances']} (fan-out workers joining or leaving)")
+    for line in result["complaints"]:
+        print(f"  log: {line}")
     rss = ", ".join(f"{k} {v} MB" for k, v in result["rss_mb"].items())
     print(f"  peak RSS                 {rss} (cloud includes its function workers)")
     setup = ", ".join(f"{k} {v}%" for k, v in result["setup_cpu_percent"].items())
