@@ -135,3 +135,25 @@ def test_an_unsubscribe_reports_what_it_removed_and_clears_every_mirror(registry
     assert registry.subscriptions(connection) == ([], [])
     assert all(registry.subscribers_of(symbol) == [] for symbol in SYMBOLS[:60])
     registry.remove(connection)
+
+
+def test_a_partition_query_answers_its_own_items_in_order_and_in_pages(registry_table):
+    """The local moto reads a table-key Query's partition alone (moto_server.partition_queries): the same
+    items, sorted by range key, forwards and backwards, and paged by Limit, beside other partitions."""
+    users = {7101: [f"q{uuid.uuid4().hex[:14]}=" for _ in range(5)], 7102: [f"q{uuid.uuid4().hex[:14]}="]}
+    for user, connections in users.items():
+        for connection in connections:
+            registry.register(connection, user_id=user, domain_name="localhost:3001", stage="Prod")
+    assert sorted(registry.user_connections(7101)) == sorted(users[7101])
+    assert registry.user_connections(7102) == users[7102]
+    assert registry.user_connections(7103) == []
+
+    model = registry._model()  # the rows as the table holds them
+    expected = sorted(f"{registry.CONN}{c}" for c in users[7101])
+    forwards = [item.sk for item in model.query(f"{registry.USER}7101", consistent_read=True)]
+    backwards = [item.sk for item in model.query(f"{registry.USER}7101", scan_index_forward=False)]
+    pages = model.query(f"{registry.USER}7101", limit=2, page_size=2)
+    assert forwards == expected and backwards == expected[::-1]
+    assert [item.sk for item in pages] == expected[:2]
+    resumed = model.query(f"{registry.USER}7101", last_evaluated_key=pages.last_evaluated_key)
+    assert [item.sk for item in resumed] == expected[2:]

@@ -51,7 +51,7 @@ FENCED: dict[str, frozenset[str]] = {
     # moto (laptop only): our own markers on the DynamoDB handler and backend methods the local moto
     # server wraps (serialised requests, copy-free transactions); guarded by
     # tests/integration/test_registry_transactions.py, moto pinned to 5.2.x
-    "local/kstock_local/cloud/moto_server.py": frozenset({"_kstock_serialized", "_kstock_fast"}),
+    "local/kstock_local/cloud/moto_server.py": frozenset({"_kstock_serialized", "_kstock_fast", "_kstock_partition"}),
 }
 
 # Private names of libraries kstock has used (rule 3), with their owner: flagged on any object but

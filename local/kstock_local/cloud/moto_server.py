@@ -27,6 +27,7 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
 )
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 from moto.server import main
 
@@ -122,6 +123,47 @@ def fast_transactions() -> None:
     DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
+# -- queries that read their partition, not the whole table ----------------------------------------------
+
+_QUERIED = threading.local()  # the hash key of the table-key Query this thread is serving, if any
+
+
+def partition_queries() -> None:
+    """A Query by the table's own hash key reads that key's items, not every item of the table.
+
+    moto 5.2's ``Table.query`` (without an index) filters ``all_items()``, which sorts the whole table on
+    each call: every WebSocket ``$connect`` Queries its user's partition (the per-user connection limit), so
+    connecting N clients cost O(N^2 log N) and 1,000 took ~40 s of moto's CPU (py-spy: 28% of it in
+    ``all_items``). The partition holds the same items in the same order. Index queries stay moto's own."""
+    if getattr(Table.query, "_kstock_partition", False):
+        return
+    moto_query, moto_all_items = Table.query, Table.all_items
+
+    def all_items(self: Table) -> list[Any]:
+        hash_key = getattr(_QUERIED, "hash_key", None)
+        if hash_key is None:
+            return moto_all_items(self)
+        partition = self.items.get(hash_key)
+        if partition is None:
+            return []
+        items = list(partition.values()) if self.range_key_attr else [partition]
+        return sorted(items, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key)
+
+    def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")  # moto's 8th positional
+        if index_name or hash_key is None:
+            return moto_query(self, hash_key, *args, **kwargs)
+        _QUERIED.hash_key = hash_key
+        try:
+            return moto_query(self, hash_key, *args, **kwargs)
+        finally:
+            _QUERIED.hash_key = None
+
+    query._kstock_partition = True  # type: ignore[attr-defined]
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
+
+
 _SIMPLE = frozenset({"ConditionCheck", "Put", "Delete"})
 
 
@@ -139,5 +181,6 @@ if __name__ == "__main__":
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     serialize_dynamodb()
     fast_transactions()
+    partition_queries()
     main(sys.argv[1:])  # serves until interrupted
     sys.exit(0)

@@ -140,18 +140,23 @@ class ConnectionGone(Exception):
 def register(connection_id: str, *, user_id: int | None, domain_name: str, stage: str) -> None:
     model = _model()
     expiry = _expiry()
-    model(
-        f"{CONN}{connection_id}",
-        META,
-        user_id=user_id,
-        domain_name=domain_name,
-        stage=stage,
-        mode="tick",
-        connected_at=int(time.time() * 1000),
-        expires_at=expiry,
-    ).save()
-    if user_id is not None:
-        model(f"{USER}{user_id}", f"{CONN}{connection_id}", expires_at=expiry).save()
+    # one BatchWriteItem for the META and the user's mirror: $connect is on every client's path, and a
+    # request less per connect is a quarter of the registry's share of it
+    with model.batch_write() as batch:
+        batch.save(
+            model(
+                f"{CONN}{connection_id}",
+                META,
+                user_id=user_id,
+                domain_name=domain_name,
+                stage=stage,
+                mode="tick",
+                connected_at=int(time.time() * 1000),
+                expires_at=expiry,
+            )
+        )
+        if user_id is not None:
+            batch.save(model(f"{USER}{user_id}", f"{CONN}{connection_id}", expires_at=expiry))
 
 
 def user_connections(user_id: int) -> list[str]:
