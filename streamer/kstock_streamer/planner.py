@@ -14,7 +14,7 @@ Order books (issue 18) compete for the same slots: a book is demand of its own u
 ``BOOK#{symbol}`` (:mod:`kstock.realtime.channels`), scored by its distinct users like a symbol's
 trades, and costs one slot of its own (KIS counts every registration). At equal demand a symbol's
 trades go first: an unstreamed trade feed falls back to polling (and feeds storage, candles and
-signals), an unstreamed book falls back to the REST snapshot of ``GET /companies/{id}/orderbook``.
+signals), an unstreamed book is polled too (a REST snapshot, less often than a stream).
 Defaults and the watchlist ask for trades only.
 """
 
@@ -46,7 +46,7 @@ class Plan:
     subscribe: list[str]  # take a slot now (most demanded first)
     unsubscribe: list[str]  # give a slot up now
     streamed: frozenset[str]  # slot holders after applying the plan
-    polled: list[str]  # demanded but not streamed, most demanded first (books among them are not polled)
+    polled: list[str]  # demanded but not streamed, most demanded first
 
 
 @dataclass

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from kstock import keys
 from kstock.kis.models import OrderBook, Tick
-from kstock.marketdata.orderbook import book_json
+from kstock.marketdata.orderbook import Source, book_json
 
 log = logging.getLogger("kstock_streamer.publisher")
 
@@ -121,14 +121,15 @@ class TickPublisher:
         self.stats.last_publish_at = time.time()
         return True
 
-    async def publish_books(self, books: list[OrderBook]) -> bool:
-        """Publish order books (source ``ws``) and keep the newest of each symbol, in one round trip."""
+    async def publish_books(self, books: list[OrderBook], source: Source = "ws") -> bool:
+        """Publish order books (``ws``: streamed; ``poll``: a REST snapshot of a book without a KIS slot) and
+        keep the newest of each symbol, in one round trip."""
         if not books:
             return True
         latest: dict[str, str] = {}
         pipe = self.redis.pipeline(transaction=False)
         for book in books:
-            text = latest[book.symbol] = book_json(book, "ws")
+            text = latest[book.symbol] = book_json(book, source)
             pipe.publish(keys.orderbook_channel(book.symbol), text)
         for symbol, text in latest.items():
             pipe.set(keys.latest_orderbook(symbol), text, ex=self.price_ttl)

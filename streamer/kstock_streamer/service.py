@@ -172,6 +172,11 @@ def shared_slots(redis: aioredis.Redis, options: StreamerOptions, index: int, le
     return SharedSlots(SlotLeases(redis, index, options.slots, lease_seconds), planner)
 
 
+def _pollable(name: str) -> bool:
+    """What KIS REST can answer for a demanded name: every symbol's quote, and the books KIS streams."""
+    return book_symbol(name) is None or _streamable(name)
+
+
 @dataclass
 class Streamer:
     redis: aioredis.Redis
@@ -374,8 +379,8 @@ class Streamer:
             except KisError as exc:
                 log.warning("subscribe %s failed: %s (it is polled meanwhile)", symbol, exc)
                 self.planner.streamed.discard(symbol)
-        # a book without a slot is not polled: GET /companies/{id}/orderbook asks KIS for a snapshot instead
-        self.polled = [s for s in scores if s not in self.planner.streamed and book_symbol(s) is None]
+        # a book without a slot is polled too (a REST snapshot, "source":"poll"), after the trades of equal demand
+        self.polled = [s for s in scores if s not in self.planner.streamed and _pollable(s)]
         self.polled.sort(key=lambda s: (-scores[s], s))
 
     async def _apply_shared(self, shared: SharedSlots, scores: dict[str, float]) -> None:
@@ -400,7 +405,7 @@ class Streamer:
         except (RedisError, OSError) as exc:
             log.warning("KIS slot leases unavailable (%s); keeping the current registrations", type(exc).__name__)
             return
-        demanded = sorted(scores, key=lambda s: (-scores[s], s))
+        demanded = sorted((s for s in scores if _pollable(s)), key=lambda s: (-scores[s], s))
         self.polled = polled_share(demanded, shared.owners, shared.live, shared.index)
 
     async def _lease(self) -> None:
@@ -454,6 +459,18 @@ class Streamer:
             return False
         return await self.publisher.publish_message(message)
 
+    async def _poll_once(self, name: str) -> bool:
+        """One REST call for a polled name: a symbol's quote, or ``BOOK#{symbol}``'s order book."""
+        symbol = book_symbol(name)
+        if symbol is None:
+            return await self._quote(name)
+        try:
+            book = await asyncio.to_thread(self.rest.asking_price, symbol, classify(symbol).kis_market)
+        except KisError as exc:
+            log.info("poll of %s's order book failed: %s", symbol, exc)
+            return False
+        return await self.publisher.publish_books([book], source="poll")
+
     async def _snapshot(self, symbols: list[str]) -> list[str]:
         """Quote ``symbols`` to their clients; the ones KIS answered."""
         quoted = [symbol for symbol in symbols if await self._quote(symbol)]
@@ -475,7 +492,7 @@ class Streamer:
             symbol = symbols[position % len(symbols)]
             position += 1
             started = time.monotonic()
-            await self._quote(symbol)
+            await self._poll_once(symbol)
             await asyncio.sleep(max(0.0, interval - (time.monotonic() - started)))
 
     def _failing(self, name: str) -> bool:

@@ -33,7 +33,6 @@ from typing import cast
 import redis.asyncio as aioredis
 
 from kstock import keys
-from kstock.realtime.channels import book_symbol
 from kstock_streamer.planner import SubscriptionPlanner
 
 log = logging.getLogger("streamer.slots")
@@ -232,16 +231,12 @@ def assign(planned: Sequence[str], mine: set[str], owners: Mapping[str, int], me
 
 
 def polled_share(demanded: Iterable[str], owners: Mapping[str, int], live: Sequence[int], me: int) -> list[str]:
-    """The demanded trade names no session streams that session ``me`` polls: split between the live
-    sessions by a stable hash of the name (crc32), in the order given. Books are never polled."""
+    """The demanded names (symbols and ``BOOK#`` books) no session streams that session ``me`` polls: split
+    between the live sessions by a stable hash of the name (crc32), in the order given."""
     if me not in live:
         return []
     position, count = sorted(live).index(me), len(live)
-    return [
-        name
-        for name in demanded
-        if name not in owners and book_symbol(name) is None and zlib.crc32(name.encode()) % count == position
-    ]
+    return [name for name in demanded if name not in owners and zlib.crc32(name.encode()) % count == position]
 
 
 @dataclass

@@ -62,15 +62,20 @@ class Trading:
 
 
 def _read_books(ws, wanted: int) -> tuple[list[dict], list[dict]]:
-    """``wanted`` orderbook messages, and every other message read meanwhile."""
+    """``wanted`` streamed orderbook messages, and every other message read meanwhile. Polled snapshots
+    (``"source":"poll"``) published while the book waited for its KIS slot may still arrive first: they
+    are counted among the others, not the streamed books."""
     books: list[dict] = []
     others: list[dict] = []
-    deadline = Deadline(2 * wanted / PER_SECOND, f"{wanted} order books")
+    deadline = Deadline(2 * wanted / PER_SECOND + 10, f"{wanted} order books")
     while len(books) < wanted:
         if deadline.expired():
             raise deadline.fail(f"; got {len(books)} books and {others[-3:]}")
         message, before = recv_until(ws, lambda m: m.get("type") == "orderbook", deadline.left(), "an order book")
         others += before
+        if message["source"] == "poll" and not books:
+            others.append(message)
+            continue
         books.append(message)
     return books, others
 

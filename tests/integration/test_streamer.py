@@ -109,6 +109,33 @@ def test_demand_moves_symbols_into_slots_and_the_42nd_is_polled(sim, services, d
         )
 
 
+def test_a_book_without_a_slot_is_polled_and_published_as_a_snapshot(sim, services, database, r):
+    """The one slot goes to 005930's trades (more users); 035420's book waits for none: it is polled."""
+    from kstock.realtime.channels import book_demand
+    from kstock_local.kis_sim.ticksize import step_up
+
+    r.hset(keys.DEMAND_USERS, mapping={"005930": 2, book_demand("035420"): 1})
+    pubsub = r.pubsub()
+    pubsub.subscribe(keys.orderbook_channel("035420"))
+    with StreamerThread(
+        sim.sim.rest_url, sim.sim.ws_url, services["REDIS_URL"], database, options(default_symbols=[], slots=1)
+    ) as streamer:
+        wait_for(lambda: streamer.planner.streamed == {"005930"}, 20, "005930's trades in the one slot")
+        assert streamer.polled == [book_demand("035420")]
+
+        def polled_book() -> dict | None:
+            message = pubsub.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            return json.loads(message["data"]) if message else None
+
+        book = wait_for(polled_book, 20, "a polled book of 035420")
+    pubsub.close()
+    assert book["type"] == "orderbook" and book["symbol"] == "035420" and book["source"] == "poll"
+    asks, bids = [p for p, _ in book["asks"]], [p for p, _ in book["bids"]]
+    assert asks and bids and asks[0] > bids[0]
+    assert all(step_up(lower) == higher for lower, higher in zip(asks, asks[1:], strict=False))
+    assert json.loads(r.get(keys.latest_orderbook("035420")))["source"] == "poll"
+
+
 def test_dropped_socket_resumes_with_subscriptions_restored_and_a_snapshot(sim, services, database, r):
     pubsub = listen(r, "005930")
     with StreamerThread(sim.sim.rest_url, sim.sim.ws_url, services["REDIS_URL"], database, options()) as streamer:

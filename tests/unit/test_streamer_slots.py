@@ -71,14 +71,15 @@ def test_names_are_never_claimed_twice_across_sessions() -> None:
 # -- polled_share --------------------------------------------------------------------------------------------
 
 
-def test_unowned_trade_names_are_polled_by_exactly_one_live_session() -> None:
-    demanded = [*codes(30), "BOOK#000001"]
-    owners = {name: 0 for name in codes(10)}
+def test_unowned_names_are_polled_by_exactly_one_live_session() -> None:
+    demanded = [*codes(30), "BOOK#000001", "BOOK#000015"]
+    owners = {name: 0 for name in [*codes(10), "BOOK#000001"]}
     shares = [polled_share(demanded, owners, [0, 2, 5], me) for me in (0, 2, 5)]
     polled = [name for share in shares for name in share]
-    assert sorted(polled) == codes(20, start=10)  # no streamed name, no book, each once
+    unowned = [*codes(20, start=10), "BOOK#000015"]
+    assert sorted(polled) == sorted(unowned)  # no streamed name or book, each unowned one once
     assert all(shares)  # the hash spreads them
-    assert shares[1] == [n for n in codes(20, start=10) if zlib.crc32(n.encode()) % 3 == 1]
+    assert shares[1] == [n for n in unowned if zlib.crc32(n.encode()) % 3 == 1]
 
 
 def test_one_live_session_polls_everything_unowned_in_demand_order() -> None:
