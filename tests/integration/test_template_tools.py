@@ -21,11 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from support.paths import PROJECT_ROOT
 
 from kstock_local.bench.cold_start import lambda_environment
-from kstock_local.cloud.template import read_template
+from kstock_local.cloud.template import load_yaml, read_template
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 TOOLS = PROJECT_ROOT / ".venv-tools"
@@ -62,23 +61,6 @@ SKIPPED_FOR_EVERY: dict[tuple[str, str], str] = {
         "kms:GenerateDataKey/Decrypt in every producer's and consumer's policy."
     ),
 }
-
-
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short forms (!Ref X -> {"Ref": "X"}, ...), enough to read a built template."""
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        return {name: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {name: loader.construct_sequence(node, deep=True)}
-    assert isinstance(node, yaml.MappingNode)
-    return {name: loader.construct_mapping(node, deep=True)}
-
-
-_CfnLoader.add_multi_constructor("!", _short_form)
 
 
 def _tool(path: Path) -> Path:
@@ -163,7 +145,7 @@ def test_sam_build_builds_every_zip_function_within_lambdas_size_limit(tmp_path:
     command = [str(_tool(SAM)), "build", "--template-file", str(TEMPLATE), "--build-dir", str(build)]
     done = _run(command, cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    built = yaml.load((build / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)
+    built = load_yaml(build / "template.yaml")
     functions = {n: r["Properties"] for n, r in built["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
     images = {name for name, props in functions.items() if props.get("PackageType") == "Image"}
     zipped = set(functions) - images

@@ -4,26 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
-
 from kstock_local.cloud.lambdas.runtime import load_handler
+from kstock_local.cloud.template import load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _any_tag(loader, tag_suffix, node):
-    if isinstance(node, yaml.ScalarNode):
-        return {tag_suffix: loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {tag_suffix: loader.construct_sequence(node)}
-    return {tag_suffix: loader.construct_mapping(node)}
-
-
-_CfnLoader.add_multi_constructor("!", _any_tag)
 
 
 def test_cfn_lint_accepts_the_template():
@@ -33,7 +17,7 @@ def test_cfn_lint_accepts_the_template():
 
 
 def test_every_handler_resolves():
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CfnLoader)
+    template = load_yaml(ROOT / "template.yaml")
     functions = {name: res for name, res in template["Resources"].items() if res["Type"] == "AWS::Serverless::Function"}
     assert "ApiFunction" in functions
     for name, resource in functions.items():

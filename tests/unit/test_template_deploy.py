@@ -19,12 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from support.paths import PROJECT_ROOT
 
 from kstock.config import Settings
 from kstock_local.cloud.lambdas.runtime import load_handler
-from kstock_local.cloud.template import TemplateError, read_template
+from kstock_local.cloud.template import TemplateError, load_yaml, read_template
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
 NLP_DOCKERFILE = PROJECT_ROOT / "functions" / "Dockerfile.nlp"
@@ -48,32 +47,9 @@ KIS_KEYS_SECRET = "KisAppKeysSecret"
 # -- reading the template --------------------------------------------------------------------------------
 
 
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _short_form)
-
-
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=_CfnLoader)
-    return loaded
+    return load_yaml(TEMPLATE)
 
 
 def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

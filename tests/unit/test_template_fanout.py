@@ -6,38 +6,15 @@ import json
 from typing import Any
 
 import pytest
-import yaml
 from support.paths import PROJECT_ROOT
 
 from kstock.config import Settings
-
-
-class _CfnLoader(yaml.SafeLoader):
-    pass
-
-
-def _short_form(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
-    value: Any
-    if isinstance(node, yaml.ScalarNode):
-        value = loader.construct_scalar(node)
-        if suffix == "GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        assert isinstance(node, yaml.MappingNode)
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CfnLoader.add_multi_constructor("!", _short_form)
+from kstock_local.cloud.template import load_yaml
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.load((PROJECT_ROOT / "template.yaml").read_text(encoding="utf-8"), Loader=_CfnLoader)
-    return loaded
+    return load_yaml(PROJECT_ROOT / "template.yaml")
 
 
 def _properties(template: dict[str, Any], logical_id: str) -> dict[str, Any]:
