@@ -103,19 +103,21 @@ def assert_complete(status: dict[str, Any]) -> None:
     assert all(status[kind]["refreshedAt"] for kind in ("financials", "filings", "news"))
 
 
+def loaded(cloud, company_id: int) -> dict[str, Any] | None:
+    """The status once complete and every worker has also marked its refresh (written just after its rows:
+    complete alone can be read between the two)."""
+    s = status_of(cloud, company_id)
+    refreshed = all(s[kind]["refreshedAt"] for kind in ("dailyBars", "financials", "filings", "news"))
+    return s if s["isComplete"] and refreshed else None
+
+
 def test_a_favorite_queues_what_the_company_lacks_until_complete(cloud, companies, token):
     kia = companies[FAVORITE]
     assert_empty(status_of(cloud, kia["id"]))
     code, body = call(cloud, "POST", "/users/favorites", token=token, json={"companyId": kia["id"]})
     assert code == 201, body
 
-    def loaded() -> dict[str, Any] | None:
-        # complete, and every worker has also marked its refresh (written just after its rows)
-        s = status_of(cloud, kia["id"])
-        refreshed = all(s[kind]["refreshedAt"] for kind in ("dailyBars", "financials", "filings", "news"))
-        return s if s["isComplete"] and refreshed else None
-
-    done = wait_for(loaded, 90, "the favorite's data loads to complete")
+    done = wait_for(lambda: loaded(cloud, kia["id"]), 90, "the favorite's data loads to complete")
     assert_complete(done)
     # what the routes now answer
     assert call(cloud, "GET", f"/companies/{kia['id']}/news")[1]["data"]
@@ -148,11 +150,7 @@ def test_a_new_holding_queues_its_loads_too(cloud, companies, token):
         json={"companyId": mobis["id"], "quantity": 3, "averagePrice": 250000},
     )
     assert code == 201, body
-    done = wait_for(
-        lambda: (lambda s: s if s["isComplete"] else None)(status_of(cloud, mobis["id"])),
-        90,
-        "the holding's data loads to complete",
-    )
+    done = wait_for(lambda: loaded(cloud, mobis["id"]), 90, "the holding's data loads to complete")
     assert_complete(done)
 
 
