@@ -200,6 +200,7 @@ class Streamer:
     started_at: float = field(default_factory=time.time)
     tasks: dict[str, TaskHealth] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _snapshots: asyncio.Task[None] | None = None  # the reconnect snapshot's quotes, beside the demand task
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -246,10 +247,11 @@ class Streamer:
         """Graceful: release KIS subscriptions, write what is in the stream, close."""
         self._stopping.set()
         self.writer.stop()
-        for task in self._tasks:
+        running = [*self._tasks, *([self._snapshots] if self._snapshots is not None else [])]
+        for task in running:
             task.cancel()
         # Every phase is bounded: a stuck peer must not hold the shutdown (an orchestrator kills us anyway).
-        await self._bounded("tasks", asyncio.gather(*self._tasks, return_exceptions=True), 5)
+        await self._bounded("tasks", asyncio.gather(*running, return_exceptions=True), 5)
         if self.fanout is not None:
             await self._bounded("fan-out close", self.fanout.close(), 3)
         releases = [self.websocket.unsubscribe(*_registration(s)) for s in sorted(self.planner.streamed)]
@@ -344,13 +346,15 @@ class Streamer:
             connects = self.websocket.snapshot().connects
             if connects != connects_seen:
                 connects_seen, quoted, attempts = connects, set(), {}
-            if connects and self._fanout_ready():
+            snapshotting = self._snapshots is not None and not self._snapshots.done()
+            if connects and self._fanout_ready() and not snapshotting:
                 # A refused quote (the app key's 20 calls/s shared with backfills, EGW00201) is asked again
                 # next round, up to SNAPSHOT_ATTEMPTS times; a KIS that never answers is then left alone.
                 due = sorted(s for s in self._trade_slots() - quoted if attempts.get(s, 0) < SNAPSHOT_ATTEMPTS)
                 for symbol in due:
                     attempts[symbol] = attempts.get(symbol, 0) + 1
-                quoted.update(await self._snapshot(due))
+                if due:  # beside the plan, not in it: a slow KIS REST must not hold new demand's slots back
+                    self._snapshots = asyncio.create_task(self._snapshot_into(due, quoted), name="snapshot")
             self._wake.clear()
             try:
                 await asyncio.wait_for(self._wake.wait(), self.options.plan_interval)
@@ -470,6 +474,9 @@ class Streamer:
             log.info("poll of %s's order book failed: %s", symbol, exc)
             return False
         return await self.publisher.publish_books([book], source="poll")
+
+    async def _snapshot_into(self, symbols: list[str], quoted: set[str]) -> None:
+        quoted.update(await self._snapshot(symbols))
 
     async def _snapshot(self, symbols: list[str]) -> list[str]:
         """Quote ``symbols`` to their clients; the ones KIS answered."""
