@@ -8,18 +8,17 @@ The last test runs a real streamer whose fan-out points at a dead AWS endpoint: 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
 from support.envs import environment
+from support.moto import moto_server
 from support.streamer import StreamerThread, simulator
 from support.waiting import wait_for
 
 from kstock import cache, keys
 from kstock.health import streamer_health
-from kstock_local.embedded import free_port, port_open
+from kstock_local.embedded import free_port
 from kstock_streamer.fanout import FanoutOptions
 from kstock_streamer.service import StreamerOptions
 
@@ -139,13 +138,7 @@ def test_a_dead_aws_endpoint_turns_health_503_naming_the_fanout_and_back(api, se
         )
         assert own["kisSource"] == "simulated"  # its KIS is the simulator, and says so
         assert not own["ok"] and "connect" in own["tasks"]["fanout"]["lastError"].lower(), own["tasks"]
-        moto = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            wait_for(lambda: port_open("127.0.0.1", port), 30, "moto")
+        with moto_server(port):  # the dead endpoint comes to life on its own port
             template = read_template(TEMPLATE_PATH, sqs_endpoint=endpoint)
             provision(template, *local_clients(endpoint, "ap-northeast-2"))
             recovered = wait_for(
@@ -153,9 +146,6 @@ def test_a_dead_aws_endpoint_turns_health_503_naming_the_fanout_and_back(api, se
             )
             assert recovered.streamer.fanout_running
             assert check().status == "ok"
-        finally:
-            moto.terminate()
-            moto.wait(timeout=10)
 
 
 def _reported(condition):

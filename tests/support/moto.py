@@ -13,9 +13,9 @@ from support.waiting import wait_for
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """Yield the endpoint URL; the server stops when the block ends."""
-    port = free_port()
+def moto_server(port: int | None = None) -> Iterator[str]:
+    """Yield the endpoint URL (on ``port``, else a free one); the server stops when the block ends."""
+    port = port or free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "kstock_local.cloud.moto_server", "-H", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
