@@ -49,47 +49,11 @@ from kstock_streamer.planner import SubscriptionPlanner, fair_share
 from kstock_streamer.publisher import TickPublisher
 from kstock_streamer.signals import IndicatorWorker
 from kstock_streamer.slots import SharedSlots, SlotLeases, assign, polled_share
+from kstock_streamer.supervision import TaskHealth, supervise
 from kstock_streamer.writer import TickWriter
 
 log = logging.getLogger("streamer")
 SNAPSHOT_ATTEMPTS = 5  # per symbol and KIS connect
-
-# A task restarted after a failure counts as failing until it has run this long without another.
-TASK_RECOVERY_SECONDS = 10.0
-
-
-@dataclass
-class TaskHealth:
-    """How one supervised task is doing: what a health check needs to name the broken part."""
-
-    failures: int = 0  # consecutive failures (reset once it runs TASK_RECOVERY_SECONDS)
-    last_error: str | None = None
-    last_error_at: float | None = None
-    running_since: float = field(default_factory=time.monotonic)
-
-    def started(self) -> None:
-        now = time.monotonic()
-        if self.failures and self.last_error_at is not None and now - self.last_error_at > TASK_RECOVERY_SECONDS:
-            self.failures = 0
-        self.running_since = now
-
-    def failed(self, exc: BaseException) -> None:
-        if time.monotonic() - self.running_since > TASK_RECOVERY_SECONDS:
-            self.failures = 0  # it had recovered: this is a new failure, not the same one again
-        self.failures += 1
-        self.last_error = f"{type(exc).__name__}: {exc}"[:300]
-        self.last_error_at = time.monotonic()
-
-    @property
-    def failing(self) -> bool:
-        return self.failures > 0 and time.monotonic() - self.running_since < TASK_RECOVERY_SECONDS
-
-    def wire(self) -> dict[str, object]:
-        return {
-            "state": "failing" if self.failing else "running",
-            "failures": self.failures,
-            "lastError": self.last_error,
-        }
 
 
 @dataclass
@@ -279,24 +243,7 @@ class Streamer:
             log.warning("shutdown: %s did not finish within %.0fs; going on", phase, seconds)
 
     async def _supervised(self, name: str, fn: Callable[[], Awaitable[None]]) -> None:
-        health = self.tasks.setdefault(name, TaskHealth())
-        while not self._stopping.is_set():
-            health.started()
-            try:
-                await fn()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # a bug or an outage in one task never ends the process
-                repeated = health.failures > 0 and health.last_error == f"{type(exc).__name__}: {exc}"[:300]
-                health.failed(exc)
-                if repeated:  # the same error again: one line, not a traceback every second
-                    log.warning(
-                        "streamer task %s failed again (%d in a row): %s", name, health.failures, health.last_error
-                    )
-                else:
-                    log.exception("streamer task %s failed; restarting in 1s", name)
-                await asyncio.sleep(1)
+        await supervise(f"streamer task {name}", fn, self.tasks.setdefault(name, TaskHealth()), self._stopping)
 
     # -- tasks -----------------------------------------------------------------------------------
 

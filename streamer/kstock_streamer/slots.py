@@ -15,7 +15,7 @@ and ``BOOK#{symbol}``) through a lease registry in Redis (:mod:`kstock.keys`):
 Every streamer plans globally (the same :class:`SubscriptionPlanner` and anti-churn rule, with 41 slots per
 live session) and registers only the names it owns (:func:`assign`): the most demanded unowned names of
 the plan are claimed by whoever has room first; an owner releases a name when it leaves the plan. The
-demanded trade names nobody owns are polled, split between the live sessions by a stable hash
+demanded names nobody owns (symbols, and books KIS streams) are polled, split between the live sessions by a stable hash
 (:func:`polled_share`), so each key's REST budget carries its share. Time is the streamers' wall clock
 (epoch ms): leases are seconds long, far above the skew of NTP-synced hosts.
 """

@@ -25,11 +25,9 @@ from kstock import keys
 from kstock_streamer.fanout.engine import Fanout
 from kstock_streamer.fanout.membership import new_worker_id
 from kstock_streamer.fanout.options import FanoutOptions
+from kstock_streamer.supervision import TaskHealth, supervise
 
 log = logging.getLogger("kstock_streamer.fanout")
-
-RESTART_SECONDS = 1.0
-RECOVERY_SECONDS = 10.0  # a restarted fan-out counts as failing until its index is rebuilt or this passed
 
 
 @dataclass
@@ -38,9 +36,7 @@ class FanoutWorker:
     options: FanoutOptions = field(default_factory=FanoutOptions.from_settings)
     fanout: Fanout = field(init=False)
     started_at: float = field(default_factory=time.time)
-    failures: int = 0
-    last_error: str | None = None
-    last_error_at: float | None = None
+    health: TaskHealth = field(default_factory=TaskHealth)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -69,24 +65,13 @@ class FanoutWorker:
 
     async def _supervised(self) -> None:
         """The fan-out, restarted a second after any failure (a Redis outage, a registry error)."""
-        while True:
-            try:
-                await self.fanout.run()
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # never the end of the process
-                self.failures += 1
-                self.last_error, self.last_error_at = f"{type(exc).__name__}: {exc}"[:300], time.monotonic()
-                log.warning("fan-out worker failed (%d): %s; restarting in 1s", self.failures, self.last_error)
-                await asyncio.sleep(RESTART_SECONDS)
+        await supervise("fan-out worker", self.fanout.run, self.health)
 
     def problems(self) -> list[str]:
         if self.fanout.ready.is_set():
             return []
-        recent = self.last_error_at is not None and time.monotonic() - self.last_error_at < RECOVERY_SECONDS
-        if recent:
-            return [f"fanout keeps failing: {self.last_error}"]
+        if self.health.failing:
+            return [f"fanout keeps failing: {self.health.last_error}"]
         return ["fanout: not ready (rebuilding its index)"]
 
     def status(self) -> dict[str, Any]:
@@ -98,8 +83,8 @@ class FanoutWorker:
             "worker": self.worker_id,
             "reportedAt": time.time(),
             "uptimeSeconds": round(time.time() - self.started_at, 1),
-            "failures": self.failures,
-            "lastError": self.last_error,
+            "failures": self.health.failures,
+            "lastError": self.health.last_error,
             "fanout": self.fanout.status(),
         }
 
