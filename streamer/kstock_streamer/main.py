@@ -39,11 +39,25 @@ def health_app(streamer: Streamer) -> web.Application:
     return app
 
 
-async def run(stop: asyncio.Event, *, writer: bool = True) -> None:
-    settings = get_settings()
-    redis = aioredis.Redis.from_url(
+def _redis() -> aioredis.Redis:
+    client: aioredis.Redis = aioredis.Redis.from_url(
         redis_url(), decode_responses=True, socket_connect_timeout=2, socket_timeout=10, health_check_interval=10
     )
+    return client
+
+
+async def _serve_http(app: web.Application) -> web.AppRunner:
+    """``app`` on STREAMER_HEALTH_PORT: every interface in a container (the ALB, ECS health), loopback else."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    host = "0.0.0.0" if os.environ.get("STREAMER_IN_CONTAINER") else "127.0.0.1"  # noqa: S104 - the container's port
+    await web.TCPSite(runner, host, get_settings().streamer_health_port).start()
+    return runner
+
+
+async def run(stop: asyncio.Event, *, writer: bool = True) -> None:
+    settings = get_settings()
+    redis = _redis()
     rest = KisRestClient.from_settings()
     websocket = KisWebSocket.from_settings(rest.auth, send_interval=0.05 if settings.kis_env == "real" else 0.5)
     options = StreamerOptions.from_settings()
@@ -55,11 +69,7 @@ async def run(stop: asyncio.Event, *, writer: bool = True) -> None:
             options.run_writer, options.fanout, options.reconcile = False, False, False
     streamer = Streamer(redis, db.database_url(), rest, websocket, options, shared=shared)
     await streamer.start()
-    runner = web.AppRunner(health_app(streamer), access_log=None)
-    await runner.setup()
-    await web.TCPSite(
-        runner, "0.0.0.0" if os.environ.get("STREAMER_IN_CONTAINER") else "127.0.0.1", settings.streamer_health_port
-    ).start()
+    runner = await _serve_http(health_app(streamer))
     key = f" (app key {settings.kis_key_index} of several)" if shared is not None else ""
     print(
         f"streamer up: KIS {websocket.url}{key}, health http://127.0.0.1:{settings.streamer_health_port}/health",
@@ -74,6 +84,27 @@ async def run(stop: asyncio.Event, *, writer: bool = True) -> None:
         await redis.aclose()
         rest.close()
         print("streamer stopped", flush=True)
+
+
+async def run_fanout_worker(stop: asyncio.Event) -> None:
+    """One of K fan-out workers (``--role fanout``) and its HTTP port until ``stop``."""
+    from kstock_streamer.fanout.worker import FanoutWorker
+    from kstock_streamer.fanout.worker import health_app as worker_health_app
+
+    redis = _redis()
+    worker = FanoutWorker(redis)
+    await worker.start()
+    runner = await _serve_http(worker_health_app(worker))
+    port = get_settings().streamer_health_port
+    print(f"fan-out worker {worker.worker_id} up: health http://127.0.0.1:{port}/health", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        print(f"fan-out worker {worker.worker_id} stopping", flush=True)
+        await worker.stop()
+        await runner.cleanup()
+        await redis.aclose()
+        print(f"fan-out worker {worker.worker_id} stopped", flush=True)
 
 
 async def run_writer_only(stop: asyncio.Event) -> None:
@@ -119,9 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         if args.role == "fanout":
-            from kstock_streamer.fanout.worker import serve
-
-            await serve(stop)
+            await run_fanout_worker(stop)
         elif args.writer_only:
             await run_writer_only(stop)
         else:

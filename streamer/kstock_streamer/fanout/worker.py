@@ -109,34 +109,3 @@ def health_app(worker: FanoutWorker) -> web.Application:
     app.router.add_get("/health", health)
     sse.add_routes(app, worker.redis)  # GET /stream/stocks, as the streamer serves it
     return app
-
-
-async def serve(stop: asyncio.Event) -> None:
-    """The worker and its HTTP port (``STREAMER_HEALTH_PORT``) until ``stop``."""
-    import os
-
-    from kstock.cache import redis_url
-    from kstock.config import get_settings
-
-    settings = get_settings()
-    redis = aioredis.Redis.from_url(
-        redis_url(), decode_responses=True, socket_connect_timeout=2, socket_timeout=10, health_check_interval=10
-    )
-    worker = FanoutWorker(redis)
-    await worker.start()
-    runner = web.AppRunner(health_app(worker), access_log=None)
-    await runner.setup()
-    host = "0.0.0.0" if os.environ.get("STREAMER_IN_CONTAINER") else "127.0.0.1"  # noqa: S104 - the container's port
-    await web.TCPSite(runner, host, settings.streamer_health_port).start()
-    print(
-        f"fan-out worker {worker.worker_id} up: health http://127.0.0.1:{settings.streamer_health_port}/health",
-        flush=True,
-    )
-    try:
-        await stop.wait()
-    finally:
-        print(f"fan-out worker {worker.worker_id} stopping", flush=True)
-        await worker.stop()
-        await runner.cleanup()
-        await redis.aclose()
-        print(f"fan-out worker {worker.worker_id} stopped", flush=True)
