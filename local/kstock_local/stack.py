@@ -235,61 +235,56 @@ async def _start_kis_simulator(
     environment["KIS_MASTER_URL"] = f"{local.kis_sim_rest_url}/common/master"  # issue 15: its master files
 
 
+def _kis_key_count(environment: dict[str, str]) -> int:
+    text = environment.get("KIS_APP_KEYS") or os.environ.get("KIS_APP_KEYS") or ""
+    return len(parse_app_keys(text)) if text.strip() else 1
+
+
 def streamer_processes(
     environment: dict[str, str], endpoint: str, region: str, fanout_workers: int
 ) -> tuple[list[ManagedProcess], list[tuple[str, int]]]:
-    """The streamer, and with ``fanout_workers`` > 1 that many fan-out worker processes (`--role fanout`,
-    each on its own health port) with the streamer's own fan-out off; and the workers' names and ports."""
+    """The streamer-image processes and the extra ones' names and health ports: key 0's streamer; with
+    several KIS app keys (issue 18 part 5) an ingest streamer per further key (they only ingest, plan and
+    poll); with ``fanout_workers`` > 1 that many fan-out workers (`--role fanout`), the streamer's own
+    fan-out off."""
     env = {**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": region}
     if fanout_workers > 1:
         env["STREAMER_FANOUT"] = "off"
     processes = [ManagedProcess("streamer", python_module("kstock_streamer"), env=env)]
-    workers: list[tuple[str, int]] = []
+    extra: list[tuple[str, int]] = []
+
+    def add(name: str, argv: list[str], **settings: str) -> None:
+        port = free_port()
+        processes.append(ManagedProcess(name, argv, env={**env, **settings, "STREAMER_HEALTH_PORT": str(port)}))
+        extra.append((name, port))
+
+    for index in range(1, _kis_key_count(environment)):
+        add(
+            f"streamer-kis-{index}",
+            python_module("kstock_streamer", "--no-writer"),
+            KIS_KEY_INDEX=str(index),
+            STREAMER_FANOUT="off",
+        )
     for i in range(fanout_workers if fanout_workers > 1 else 0):
-        name, port = f"fanout-{i + 1}", free_port()
-        worker_env = {**env, "STREAMER_HEALTH_PORT": str(port)}
-        processes.append(ManagedProcess(name, python_module("kstock_streamer", "--role", "fanout"), env=worker_env))
-        workers.append((name, port))
-    return processes, workers
+        add(f"fanout-{i + 1}", python_module("kstock_streamer", "--role", "fanout"))
+    return processes, extra
 
 
-async def _start_streamer(
+async def _start_streamers(
     environment: dict[str, str], endpoint: str, region: str, fanout_workers: int, processes: list[ManagedProcess]
 ) -> list[tuple[str, int]]:
-    started, workers = streamer_processes(environment, endpoint, region, fanout_workers)
+    """Start :func:`streamer_processes`; the fan-out workers' names and ports (for the banner)."""
+    started, extra = streamer_processes(environment, endpoint, region, fanout_workers)
     for process in started:
         await process.start()
         processes.append(process)
+    keys = [name for name, _ in extra if name.startswith("streamer-kis-")]
+    workers = [(name, port) for name, port in extra if name.startswith("fanout-")]
+    if keys:
+        log("up", f"KIS: {len(keys) + 1} app keys, one ingest streamer each (streamer, {', '.join(keys)})")
     if workers:
         log("up", f"fan-out: {len(workers)} worker processes ({', '.join(name for name, _ in workers)})")
     return workers
-
-
-async def _start_kis_key_streamers(
-    environment: dict[str, str], endpoint: str, region: str, processes: list[ManagedProcess]
-) -> list[tuple[str, int]]:
-    """Several KIS app keys (issue 18 part 5): an ingest streamer for each key after the first (the
-    streamer above is key 0's), with its own health port; they only ingest, plan and poll."""
-    text = environment.get("KIS_APP_KEYS") or os.environ.get("KIS_APP_KEYS") or ""
-    count = len(parse_app_keys(text)) if text.strip() else 1
-    started: list[tuple[str, int]] = []
-    for index in range(1, count):
-        name, port = f"streamer-kis-{index}", free_port()
-        env = {
-            **environment,
-            "AWS_ENDPOINT_URL": endpoint,
-            "AWS_REGION": region,
-            "KIS_KEY_INDEX": str(index),
-            "STREAMER_FANOUT": "off",
-            "STREAMER_HEALTH_PORT": str(port),
-        }
-        process = ManagedProcess(name, python_module("kstock_streamer", "--no-writer"), env=env)
-        await process.start()
-        processes.append(process)
-        started.append((name, port))
-    if started:
-        log("up", f"KIS: {count} app keys, one ingest streamer each (streamer, {', '.join(n for n, _ in started)})")
-    return started
 
 
 async def _serve_until_stopped(
@@ -306,8 +301,7 @@ async def _serve_until_stopped(
     region = get_settings().aws_region
     await cloud.start()
     # after provisioning: the streamer's fan-out reads the connection registry (the endpoint's DynamoDB)
-    workers = await _start_streamer(environment, endpoint, region, fanout_workers, processes)
-    await _start_kis_key_streamers(environment, endpoint, region, processes)
+    workers = await _start_streamers(environment, endpoint, region, fanout_workers, processes)
     write_state(
         {
             **environment,

@@ -30,6 +30,17 @@ def test_n_workers_beside_a_streamer_without_its_fanout():
     assert "3 workers" in _fanout_row(workers)[1]
 
 
+def test_several_kis_keys_add_an_ingest_streamer_per_further_key_beside_the_workers():
+    env = {**ENV, "KIS_APP_KEYS": "k0:s0,k1:s1,k2:s2"}
+    processes, extra = streamer_processes(env, "http://127.0.0.1:4566", "ap-northeast-2", 2)
+    assert [p.name for p in processes] == ["streamer", "streamer-kis-1", "streamer-kis-2", "fanout-1", "fanout-2"]
+    ingest = processes[1:3]
+    assert [p.env["KIS_KEY_INDEX"] for p in ingest] == ["1", "2"]
+    assert all(p.env["STREAMER_FANOUT"] == "off" and p.argv[-1] == "--no-writer" for p in ingest)
+    assert "KIS_KEY_INDEX" not in processes[0].env and "KIS_KEY_INDEX" not in processes[3].env
+    assert len({port for _, port in extra}) == 4
+
+
 def test_up_refuses_zero_workers(capsys):
     args = build_parser().parse_args(["up", "--fanout-workers", "0"])
     assert cmd_up(args) == 2
