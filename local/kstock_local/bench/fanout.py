@@ -387,8 +387,8 @@ def bench_fanout(
             connect_seconds = time.monotonic() - setup_started
             _subscribe_in_bulk(plan, endpoint)
             setup_seconds = time.monotonic() - setup_started
-            # what the set-up was waiting on: each $connect is 4 DynamoDB requests (2 puts, the per-user
-            # limit's Query and BatchGet) served one at a time by moto
+            # what the set-up was waiting on: each $connect is 3 DynamoDB requests (the per-user limit's Query
+            # and BatchGet, one BatchWriteItem of META and mirror) served one at a time by moto
             setup_cpu = {
                 name: round(100 * (_cpu(proc.pid, name == "cloud") - setup_cpu[name]) / setup_seconds)
                 for name, proc in procs.items()
