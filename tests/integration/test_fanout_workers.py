@@ -63,8 +63,6 @@ def workers(env: dict[str, str], services: dict[str, str], r: redis.Redis) -> It
         **services,
         **env,
         "FANOUT_HEARTBEAT_SECONDS": HEARTBEAT,
-        "AWS_ACCESS_KEY_ID": "local",
-        "AWS_SECRET_ACCESS_KEY": "local",
         "LOG_LEVEL": "WARNING",
     }
     running = Workers(environment)
