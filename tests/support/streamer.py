@@ -38,8 +38,8 @@ class StreamerThread:
         key_index: int | None = None,
         lease_seconds: float = 10.0,
     ) -> None:
-        """``credentials`` default to one app key for every streamer of the session; ``key_index`` makes it
-        one of several KIS keys' ingest streamers (:mod:`kstock_streamer.slots`)."""
+        """``credentials`` default to one app key for every streamer of the session (with a token store per
+        simulator); ``key_index`` makes it one of several KIS keys' ingest streamers (:mod:`kstock_streamer.slots`)."""
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._args = (sim_rest_url, sim_ws_url, redis_url, database_url, options)
@@ -53,10 +53,12 @@ class StreamerThread:
     async def _build(self) -> Streamer:
         rest_url, ws_url, redis_url, database_url, options = self._args
         credentials = self._credentials
-        # one token for every streamer of the test session, as KIS allows one issue a minute
-        rest = KisRestClient(
-            rest_url, credentials, rate_per_second=50, store=MemoryTokenStore.for_app(credentials.app_id)
-        )
+        # One token for every streamer of one simulator, as KIS allows an app key one issue a minute. Not one
+        # for the whole session: a token the previous module's simulator issued means nothing to this one
+        # (EGW00123), and its re-issue waited out that issue's minute, so REST calls (polls, snapshots) stalled
+        # for up to 60 s at the start of the next streamer module.
+        store = MemoryTokenStore.for_app(f"{credentials.app_id}@{rest_url}@{ws_url}")
+        rest = KisRestClient(rest_url, credentials, rate_per_second=50, store=store)
         websocket = KisWebSocket(ws_url, rest.auth, reconnect_initial=0.05, reconnect_max=0.5)
         redis = aioredis.Redis.from_url(redis_url, decode_responses=True, socket_connect_timeout=1, socket_timeout=5)
         shared = None if self._key_index is None else shared_slots(redis, options, self._key_index, self._lease_seconds)
