@@ -92,6 +92,13 @@ def test_a_stale_status_is_degraded():
     assert streamer_health(old, now=1005.0, max_age=10).ok
 
 
+def test_the_slots_of_every_kis_key_count():
+    key_0 = json.dumps({"ok": True, "problems": [], "reportedAt": 1000.0, "slotsUsed": 0, "slotsLimit": 41})
+    key_1 = {"ok": True, "reportedAt": 1000.0, "slotsUsed": 41, "slotsLimit": 41, "streamed": ["005930"]}
+    assert streamer_health(key_0, now=1001.0, max_age=10).slots_used == 0
+    assert streamer_health(key_0, now=1001.0, max_age=10, other_keys=[key_1]).slots_used == 41
+
+
 def test_the_first_market_load_answers_starting_with_progress(api):
     report_streamer()
     cache.client().set(

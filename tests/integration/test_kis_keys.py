@@ -19,7 +19,7 @@ from support.kis import credentials, overridden, run
 from support.streamer import StreamerThread, simulator
 from support.waiting import wait_for
 
-from kstock import keys
+from kstock import health, keys
 from kstock.kis.auth import KisCredentials
 from kstock.realtime.metrics import collect
 from kstock_streamer.service import Streamer, StreamerOptions
@@ -129,6 +129,8 @@ def test_three_keys_stream_100_symbols_each_once_and_take_over_a_stopped_key(sim
             )
 
         wait_for(counted, 15, "/ws/metrics: 100 of 123 KIS slots over the three sessions, nothing polled")
+        # and so does /health (it read key 0's status only, and said 0 while key 1 held every name)
+        wait_for(lambda: health.check().streamer.slots_used == 100, 15, "/health: 100 KIS slots used over the keys")
 
         # ticks of all 100 arrive on Redis, from the WebSocket feed
         seen: set[str] = set()

@@ -17,6 +17,7 @@ from typing import Any, Literal, cast
 from kstock import __version__, cache, db, keys
 from kstock.config import get_settings
 from kstock.logs import get_logger
+from kstock.realtime.kis_sessions import key_sessions, slots_over_keys
 from kstock.schemas import CamelModel
 
 log = get_logger("kstock.health")
@@ -90,8 +91,11 @@ def _redis_version() -> str:
     return str(cast(dict[str, Any], client.info("server"))["redis_version"])
 
 
-def streamer_health(raw: str | None, now: float, max_age: float) -> StreamerHealth:
-    """Judge the streamer from the status it last wrote (``raw``, JSON or None)."""
+def streamer_health(
+    raw: str | None, now: float, max_age: float, other_keys: list[dict[str, Any]] | None = None
+) -> StreamerHealth:
+    """Judge the streamer from the status it last wrote (``raw``, JSON or None); ``other_keys``: the
+    statuses of the further KIS keys' streamers, whose slots count too."""
     if raw is None:
         return StreamerHealth(ok=False, state="missing", problems=["streamer: no status in Redis (not running?)"])
     status: dict[str, Any] = json.loads(raw)
@@ -106,7 +110,7 @@ def streamer_health(raw: str | None, now: float, max_age: float) -> StreamerHeal
         fanout_running=status.get("fanoutRunning"),
         publish_rate_per_second=status.get("publishRatePerSecond"),
         writer_lag_seconds=status.get("writerLagSeconds"),
-        slots_used=status.get("slotsUsed"),
+        slots_used=slots_over_keys([status, *(other_keys or [])]).get("slotsUsed"),
     )
     if age > max_age:
         return StreamerHealth(ok=False, state="stale", problems=[f"streamer: status is {age:.0f}s old"], **figures)
@@ -114,12 +118,12 @@ def streamer_health(raw: str | None, now: float, max_age: float) -> StreamerHeal
     return StreamerHealth(ok=not problems, state="degraded" if problems else "ok", problems=problems, **figures)
 
 
-def _read_redis_state(redis_ok: bool) -> tuple[str | None, str | None]:
+def _read_redis_state(redis_ok: bool) -> tuple[str | None, str | None, list[dict[str, Any]]]:
     if not redis_ok:
-        return None, None
+        return None, None, []
     client = cache.client()
     streamer, market = cast(list[str | None], client.mget([keys.STREAMER_STATUS, keys.MARKET_LOAD]))
-    return streamer, market
+    return streamer, market, key_sessions(client)
 
 
 def check() -> Health:
@@ -127,12 +131,12 @@ def check() -> Health:
     postgres = _probe("embedded" if settings.database_is_embedded else "external", _postgres_version)
     redis = _probe("embedded" if settings.redis_is_embedded else "external", _redis_version)
     try:
-        raw_streamer, raw_market = _read_redis_state(redis.ok)
+        raw_streamer, raw_market, sessions = _read_redis_state(redis.ok)
     except Exception as exc:  # Redis went away between the probe and the read
         log.warning("health state unreadable", extra={"error": type(exc).__name__})
-        raw_streamer, raw_market, redis = None, None, redis.model_copy(update={"ok": False})
+        raw_streamer, raw_market, sessions, redis = None, None, [], redis.model_copy(update={"ok": False})
     if redis.ok:
-        streamer = streamer_health(raw_streamer, time.time(), settings.health_streamer_max_age_seconds)
+        streamer = streamer_health(raw_streamer, time.time(), settings.health_streamer_max_age_seconds, sessions)
     else:
         streamer = StreamerHealth(ok=False, state="unknown", problems=["streamer: unknown (Redis is down)"])
     market = MarketLoad.model_validate_json(raw_market) if raw_market else None

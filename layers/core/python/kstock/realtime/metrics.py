@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 
 from kstock import cache, keys
 from kstock.errors import StreamUnavailable
+from kstock.realtime.kis_sessions import key_sessions, slots_over_keys
 from kstock.schemas import CamelModel
 
 
@@ -85,11 +86,11 @@ def collect() -> WsMetrics:
         # redis-py types commands as ``Awaitable | Any`` (sync and async share signatures)
         raw = cast(str | None, client.get(keys.STREAMER_STATUS))
         demand = {s: int(n) for s, n in cast(dict[str, str], client.hgetall(keys.DEMAND)).items()}
-        sessions = _key_sessions(client)
+        sessions = key_sessions(client)
     except RedisError as exc:
         raise StreamUnavailable("metrics are unavailable: Redis is not answering") from exc
     status: dict[str, Any] = json.loads(raw) if raw else {}
-    slots = _slots([status, *sessions])
+    slots = slots_over_keys([status, *sessions])
     fanout: dict[str, Any] = status.get("fanout") or {}
     return WsMetrics(
         streamer_running=bool(status),
@@ -115,29 +116,6 @@ def collect() -> WsMetrics:
         signals=int(fanout.get("signals", 0)),
         order_books=_books(status),
     )
-
-
-def _key_sessions(client: Any) -> list[dict[str, Any]]:
-    """The status of the ingest streamers of KIS keys 1, 2, ... (issue 18 part 5: several app keys); key
-    0's is ``streamer:status``. Empty with one key."""
-    indices = [int(i) for i in cast(list[str], client.zrange(keys.KIS_SLOT_SESSIONS, 0, -1)) if i != "0"]
-    if not indices:
-        return []
-    raws = cast(list[str | None], client.mget([keys.streamer_key_status(i) for i in sorted(indices)]))
-    return [json.loads(raw) for raw in raws if raw]
-
-
-def _slots(statuses: list[dict[str, Any]]) -> dict[str, Any]:
-    """KIS slots over every key's session: used and limit summed, streamed and polled names joined."""
-    reporting = [s for s in statuses if s]
-    if len(reporting) <= 1:
-        return reporting[0] if reporting else {}
-    return {
-        "slotsUsed": sum(int(s.get("slotsUsed") or 0) for s in reporting),
-        "slotsLimit": sum(int(s.get("slotsLimit") or 0) for s in reporting),
-        "streamed": sorted({name for s in reporting for name in s.get("streamed") or []}),
-        "polled": [name for s in reporting for name in s.get("polled") or []],
-    }
 
 
 def _books(status: dict[str, Any]) -> OrderBookMetrics:
