@@ -168,6 +168,15 @@ class ChaosContext:
         now = self.published_acc_volumes()
         return self.published_past({s: max(acc, now.get(s, acc)) for s, acc in anchors.items()}, deadline)
 
+    def unbroken_marks(self, deadline: float) -> dict[str, int]:
+        """Per chained symbol, a trade published after this call, waited for until stored: a chain's start
+        that no earlier fault broke. A quiet symbol's newest stored trade can predate an earlier step's
+        outage (a killed streamer's seconds without a KIS session lose that market's trades: KIS replays
+        none), and a chain from there would count that gap against this step."""
+        targets = self.marks_after_recovery(self.stored_marks(), deadline)
+        self.wait_stored(targets, deadline)
+        return targets
+
     def wait_stored(self, targets: dict[str, int], deadline: float) -> float:
         """Until Postgres holds every chained symbol's trades up to ``targets``; the seconds it took."""
         started = time.monotonic()

@@ -21,7 +21,11 @@ NUMBER, TITLE = 4, "stop Postgres (SIGSTOP)"
 def run(ctx: ChaosContext) -> StepResult:
     result = StepResult(NUMBER, TITLE)
     database_url = ctx.database_url  # read before: nothing answers from Postgres while it is stopped
-    anchors = ctx.stored_marks()
+    try:
+        anchors = ctx.unbroken_marks(ctx.options.patience)
+    except TimedOut as exc:
+        result.check("a trade of every default symbol stored before the stop", False, str(exc))
+        return result
     # every default symbol that has traded yet (a quiet one may not have); the watched ones at least
     if not result.check("default symbols stored before the stop", set(WATCHED) <= set(anchors), str(anchors)):
         return result

@@ -25,7 +25,11 @@ def run(ctx: ChaosContext) -> StepResult:
     logout = ctx.api.logout(revoked)
     if not result.check("logout before the kill", logout.status == 200, f"HTTP {logout.status}"):
         return result
-    anchors = ctx.stored_marks()
+    try:
+        anchors = ctx.unbroken_marks(ctx.options.patience)
+    except TimedOut as exc:
+        result.check("a trade of every default symbol stored before the kill", False, str(exc))
+        return result
     # every default symbol that has traded yet (a quiet one may not have); the watched ones at least
     if not result.check("default symbols stored before the kill", set(WATCHED) <= set(anchors), str(anchors)):
         return result
