@@ -423,7 +423,12 @@ class Streamer:
         return await self.publisher.publish_books([book], source="poll")
 
     async def _snapshot_into(self, symbols: list[str], quoted: set[str]) -> None:
-        quoted.update(await self._snapshot(symbols))
+        """The reconnect snapshot as a task of its own: a failure is logged here (nobody awaits this task
+        until stop), and the symbols it did not quote are due again next round."""
+        try:
+            quoted.update(await self._snapshot(symbols))
+        except Exception:  # a bug in one snapshot must not go unheard nor end the streamer
+            log.exception("snapshot of %s failed; asked again next round", symbols)
 
     async def _snapshot(self, symbols: list[str]) -> list[str]:
         """Quote ``symbols`` to their clients; the ones KIS answered."""
