@@ -240,51 +240,60 @@ def _kis_key_count(environment: dict[str, str]) -> int:
     return len(parse_app_keys(text)) if text.strip() else 1
 
 
+@dataclass(frozen=True)
+class StreamerImageProcesses:
+    """What :func:`streamer_processes` builds: every process, and the extra ones' names and health ports."""
+
+    processes: list[ManagedProcess]
+    key_streamers: list[tuple[str, int]]  # an ingest streamer per KIS key after the first
+    fanout_workers: list[tuple[str, int]]  # `--role fanout` processes (none: the fan-out is the streamer's)
+
+
 def streamer_processes(
     environment: dict[str, str], endpoint: str, region: str, fanout_workers: int
-) -> tuple[list[ManagedProcess], list[tuple[str, int]]]:
-    """The streamer-image processes and the extra ones' names and health ports: key 0's streamer; with
-    several KIS app keys (issue 18 part 5) an ingest streamer per further key (they only ingest, plan and
-    poll); with ``fanout_workers`` > 1 that many fan-out workers (`--role fanout`), the streamer's own
-    fan-out off."""
+) -> StreamerImageProcesses:
+    """The streamer-image processes: key 0's streamer; with several KIS app keys (issue 18 part 5) an
+    ingest streamer per further key (they only ingest, plan and poll); with ``fanout_workers`` > 1 that
+    many fan-out workers (`--role fanout`), the streamer's own fan-out off. Each extra one gets its own
+    health port."""
     env = {**environment, "AWS_ENDPOINT_URL": endpoint, "AWS_REGION": region}
     if fanout_workers > 1:
         env["STREAMER_FANOUT"] = "off"
-    processes = [ManagedProcess("streamer", python_module("kstock_streamer"), env=env)]
-    extra: list[tuple[str, int]] = []
+    built = StreamerImageProcesses([ManagedProcess("streamer", python_module("kstock_streamer"), env=env)], [], [])
 
-    def add(name: str, argv: list[str], **settings: str) -> None:
+    def add(into: list[tuple[str, int]], name: str, argv: list[str], **settings: str) -> None:
         port = free_port()
-        processes.append(ManagedProcess(name, argv, env={**env, **settings, "STREAMER_HEALTH_PORT": str(port)}))
-        extra.append((name, port))
+        built.processes.append(ManagedProcess(name, argv, env={**env, **settings, "STREAMER_HEALTH_PORT": str(port)}))
+        into.append((name, port))
 
     for index in range(1, _kis_key_count(environment)):
         add(
+            built.key_streamers,
             f"streamer-kis-{index}",
             python_module("kstock_streamer", "--no-writer"),
             KIS_KEY_INDEX=str(index),
             STREAMER_FANOUT="off",
         )
     for i in range(fanout_workers if fanout_workers > 1 else 0):
-        add(f"fanout-{i + 1}", python_module("kstock_streamer", "--role", "fanout"))
-    return processes, extra
+        add(built.fanout_workers, f"fanout-{i + 1}", python_module("kstock_streamer", "--role", "fanout"))
+    return built
 
 
 async def _start_streamers(
     environment: dict[str, str], endpoint: str, region: str, fanout_workers: int, processes: list[ManagedProcess]
 ) -> list[tuple[str, int]]:
     """Start :func:`streamer_processes`; the fan-out workers' names and ports (for the banner)."""
-    started, extra = streamer_processes(environment, endpoint, region, fanout_workers)
-    for process in started:
+    built = streamer_processes(environment, endpoint, region, fanout_workers)
+    for process in built.processes:
         await process.start()
         processes.append(process)
-    keys = [name for name, _ in extra if name.startswith("streamer-kis-")]
-    workers = [(name, port) for name, port in extra if name.startswith("fanout-")]
-    if keys:
-        log("up", f"KIS: {len(keys) + 1} app keys, one ingest streamer each (streamer, {', '.join(keys)})")
-    if workers:
-        log("up", f"fan-out: {len(workers)} worker processes ({', '.join(name for name, _ in workers)})")
-    return workers
+    if built.key_streamers:
+        names = ", ".join(name for name, _ in built.key_streamers)
+        log("up", f"KIS: {len(built.key_streamers) + 1} app keys, one ingest streamer each (streamer, {names})")
+    if built.fanout_workers:
+        names = ", ".join(name for name, _ in built.fanout_workers)
+        log("up", f"fan-out: {len(built.fanout_workers)} worker processes ({names})")
+    return built.fanout_workers
 
 
 async def _serve_until_stopped(

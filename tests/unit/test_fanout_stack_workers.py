@@ -11,7 +11,8 @@ ENV = {"REDIS_URL": "redis://127.0.0.1:1/0"}
 
 
 def test_one_worker_is_the_fanout_inside_the_streamer():
-    processes, workers = streamer_processes(ENV, "http://127.0.0.1:4566", "ap-northeast-2", 1)
+    built = streamer_processes(ENV, "http://127.0.0.1:4566", "ap-northeast-2", 1)
+    processes, workers = built.processes, built.fanout_workers
     assert [p.name for p in processes] == ["streamer"] and workers == []
     assert "STREAMER_FANOUT" not in processes[0].env  # as before: the streamer's own setting decides
     assert processes[0].argv[-1] == "kstock_streamer"
@@ -19,7 +20,8 @@ def test_one_worker_is_the_fanout_inside_the_streamer():
 
 
 def test_n_workers_beside_a_streamer_without_its_fanout():
-    processes, workers = streamer_processes(ENV, "http://127.0.0.1:4566", "ap-northeast-2", 3)
+    built = streamer_processes(ENV, "http://127.0.0.1:4566", "ap-northeast-2", 3)
+    processes, workers = built.processes, built.fanout_workers
     streamer, *fanouts = processes
     assert streamer.env["STREAMER_FANOUT"] == "off" and streamer.env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:4566"
     assert [p.name for p in fanouts] == ["fanout-1", "fanout-2", "fanout-3"]
@@ -32,13 +34,16 @@ def test_n_workers_beside_a_streamer_without_its_fanout():
 
 def test_several_kis_keys_add_an_ingest_streamer_per_further_key_beside_the_workers():
     env = {**ENV, "KIS_APP_KEYS": "k0:s0,k1:s1,k2:s2"}
-    processes, extra = streamer_processes(env, "http://127.0.0.1:4566", "ap-northeast-2", 2)
+    built = streamer_processes(env, "http://127.0.0.1:4566", "ap-northeast-2", 2)
+    processes = built.processes
     assert [p.name for p in processes] == ["streamer", "streamer-kis-1", "streamer-kis-2", "fanout-1", "fanout-2"]
     ingest = processes[1:3]
     assert [p.env["KIS_KEY_INDEX"] for p in ingest] == ["1", "2"]
     assert all(p.env["STREAMER_FANOUT"] == "off" and p.argv[-1] == "--no-writer" for p in ingest)
     assert "KIS_KEY_INDEX" not in processes[0].env and "KIS_KEY_INDEX" not in processes[3].env
-    assert len({port for _, port in extra}) == 4
+    assert [name for name, _ in built.key_streamers] == ["streamer-kis-1", "streamer-kis-2"]
+    assert [name for name, _ in built.fanout_workers] == ["fanout-1", "fanout-2"]
+    assert len({port for _, port in [*built.key_streamers, *built.fanout_workers]}) == 4
 
 
 def test_up_refuses_zero_workers(capsys):
