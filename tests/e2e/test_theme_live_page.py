@@ -107,7 +107,8 @@ def test_a_theme_update_becomes_heat_map_blocks(cloud, streamer, sim, r, api, fa
                 assert direction == "down" and blue > red, (change, colour)
         up, down = page.evaluate("[colourOf(5), colourOf(-5)]")
         assert up.startswith("hsl(0,") and down.startswith("hsl(217,")  # red up, blue down
-        after = page.screenshot()
+        # the next paint shows them (a busy machine's compositor may still hold the old frame a moment)
+        after = wait_for(lambda: (shot := page.screenshot()) != before and shot, 15, "a heat map unlike the empty one")
         (tmp_path / "heatmap.png").write_bytes(after)
         assert after[:8] == b"\x89PNG\r\n\x1a\n" and after != before
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import urllib.request
@@ -24,7 +26,9 @@ class Page:
     """One tab of a headless Chromium, spoken to over the DevTools protocol."""
 
     def __init__(self, url: str) -> None:
-        self.profile = tempfile.TemporaryDirectory(prefix="kstock-chromium-")
+        # a crash handler or renderer that outlives the browser by a moment can still write to the profile:
+        # it is killed with the process group below, and a leftover file never fails a test that passed
+        self.profile = tempfile.TemporaryDirectory(prefix="kstock-chromium-", ignore_cleanup_errors=True)
         self.process = subprocess.Popen(
             [
                 CHROMIUM,
@@ -45,6 +49,7 @@ class Page:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            start_new_session=True,  # its own process group: close() ends the helpers with the browser
         )
         port = None
         deadline = Deadline(30, "chromium's DevTools port")
@@ -96,9 +101,17 @@ class Page:
 
     def close(self) -> None:
         self.ws.close()
-        self.process.terminate()
+        self._signal_group(signal.SIGTERM)
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            pass
+        self._signal_group(signal.SIGKILL)  # whatever of the group is left (zygote, crash handler)
+        self.process.wait(10)
         self.profile.cleanup()
+
+    def _signal_group(self, sig: signal.Signals) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
