@@ -65,7 +65,9 @@ class DemandKeeper:
         return True
 
     async def held(self) -> demand.Demand:
-        pipe = self.redis.pipeline(transaction=False)
+        """The three hashes as of one moment (MULTI/EXEC): read apart, a change between two of the reads made
+        one round repair half of a drift and the next round the rest."""
+        pipe = self.redis.pipeline(transaction=True)
         for key in demand.HASHES:
             pipe.hgetall(key)
         answers = await pipe.execute()

@@ -195,7 +195,16 @@ def test_the_reconciler_repairs_injected_drift_and_reports_it(
         subscribe(ws, ["035420", "051910"])
         keeper = streamer.keeper
         assert keeper is not None
-        wait_for(lambda: keeper.checks > 0 and demand.counts().get("035420") == 1, 15, "a quiet count")
+        # both symbols counted before the injection: with 035420 alone, 051910's own count could land after
+        # the HDEL and a round repaired that alone (CI: 051910 [0,1] one round, 035420 [42,1] the next)
+        wait_for(
+            lambda: (
+                keeper.checks > 0
+                and all(demand.counts().get(s) == 1 and demand.users().get(s) == 1 for s in ("035420", "051910"))
+            ),
+            15,
+            "quiet counts of both symbols",
+        )
         repairs = keeper.repairs
         with r.pipeline(transaction=True) as inject:  # at once: one reconciler round sees all of it, or none
             inject.hincrby(keys.DEMAND, "035420", 41)  # a leaked count
